@@ -1,0 +1,38 @@
+"""Where the daemon keeps its state, and the knobs a test session changes.
+
+One object, built by ``wharfd``'s argument parser and handed down to the
+engine and domain modules, so that every path a test must isolate (data root,
+exec root, socket, cgroup parent) comes from one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DaemonConfig:
+    #: Persistent state: containers/, image/ (content store, layers), volumes/.
+    data_root: str = "/var/lib/wharf"
+    #: Runtime state that dies with a reboot: bundles, shim sockets, pid files.
+    exec_root: str = "/run/wharf"
+    #: API listeners, ``unix:///path`` or ``tcp://host:port``.
+    hosts: list[str] = field(default_factory=lambda: ["unix:///run/wharf/wharf.sock"])
+    #: Name of the cgroup (under each hierarchy's root) containers are placed in.
+    cgroup_parent: str = "wharf"
+    #: Default OCI runtime for new containers: "wharf" (in-process) or a binary name.
+    default_runtime: str = "wharf"
+    log_level: str = "info"
+
+    @property
+    def containers_dir(self) -> str:
+        return os.path.join(self.data_root, "containers")
+
+    @property
+    def image_dir(self) -> str:
+        return os.path.join(self.data_root, "image")
+
+    @property
+    def bundles_dir(self) -> str:
+        return os.path.join(self.exec_root, "containers")
