@@ -1,0 +1,5 @@
+"""Image routes of the Engine API (stub: the image engineer replaces it)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

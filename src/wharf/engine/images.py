@@ -1,0 +1,1 @@
+"""ImageService: the engine's view of the image store (stub: see docs/architecture.md)."""
