@@ -1,0 +1,217 @@
+"""A private wharfd for tests and benchmarks.
+
+Every daemon gets its own data root, exec root, socket and cgroup parent, all
+named ``wharf-test-<worker>-<random>``, so that parallel workers
+(pytest-xdist), benchmarks and a developer's own wharfd never meet.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+DOCKER = "/usr/local/bin/docker"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class Daemon:
+    """One wharfd with private roots; started and stopped by the fixtures."""
+
+    def __init__(self, name: str | None = None) -> None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.name = name or f"wharf-test-{worker}-{secrets.token_hex(3)}"
+        self.base = Path("/tmp") / self.name
+        self.data_root = self.base / "data"
+        self.exec_root = self.base / "run"
+        self.socket = self.exec_root / "wharf.sock"
+        self.host = f"unix://{self.socket}"
+        self.cgroup_parent = self.name
+        self.docker_config = self.base / "docker-config"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.base / "wharfd.log"
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self, timeout: float = 30) -> None:
+        for d in (self.data_root, self.exec_root, self.docker_config):
+            d.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
+             "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
+             "--log-level", "debug"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"wharfd exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if self.api("GET", "/_ping")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"wharfd did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self, kill: bool = False, timeout: float = 30) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self, kill: bool = False) -> None:
+        """Stop (``kill -9`` when ``kill``) and start again on the same roots."""
+        self.stop(kill=kill)
+        self.start()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+    # -- talking to it ---------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None,
+            params: dict[str, Any] | None = None, timeout: float = 60) -> tuple[int, Any]:
+        """One request; returns (status, parsed JSON or raw bytes)."""
+        from urllib.parse import urlencode
+        if params:
+            path += "?" + urlencode(params)
+        conn = _UnixHTTPConnection(str(self.socket), timeout=timeout)
+        try:
+            data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        try:
+            return resp.status, json.loads(raw) if raw else None
+        except ValueError:
+            return resp.status, raw
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": str(self.docker_config)}
+
+    def wharf(self, *args: str, input: str | None = None, timeout: float = 120,
+              check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run the wharf CLI against this daemon."""
+        return subprocess.run([str(BIN / "wharf"), *args], input=input, text=True,
+                              capture_output=True, timeout=timeout, env=self.env, check=check)
+
+    def docker(self, *args: str, input: str | None = None, timeout: float = 120,
+               check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run the real docker CLI against this daemon."""
+        return subprocess.run([DOCKER, *args], input=input, text=True, capture_output=True,
+                              timeout=timeout, env=self.env, check=check)
+
+    def shutdown(self) -> list[str]:
+        """Remove every container, stop cleanly, report (then purge) what is left."""
+        try:
+            if self.proc is None:
+                self.start()
+            status, containers = self.api("GET", "/containers/json", params={"all": 1})
+            for c in containers if status == 200 else []:
+                self.api("DELETE", f"/containers/{c['Id']}", params={"force": 1, "v": 1})
+        except Exception:  # a broken daemon still gets purged below
+            pass
+        self.stop()
+        time.sleep(0.2)
+        left = self.leftovers()
+        if left:
+            left.append(f"--- wharfd log tail ---\n{self.log()[-4000:]}")
+        self.purge()
+        return left
+
+    # -- what it left behind ---------------------------------------------
+    def leftovers(self) -> list[str]:
+        """Kernel objects and processes of this daemon that still exist."""
+        found = []
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            target = line.split()[4]
+            if target.startswith(str(self.base)):
+                found.append(f"mount {target}")
+        for ctrl in CGROUP_ROOT.iterdir():
+            cg = ctrl / self.cgroup_parent
+            if cg.is_dir():
+                found += [f"cgroup {p}" for p in cg.rglob("*") if p.is_dir()]
+        for pid in _pids_mentioning(str(self.base)):
+            found.append(f"process {pid}: {_cmdline(pid)}")
+        return found
+
+    def purge(self) -> None:
+        """Remove whatever is left, by force: processes, mounts, cgroups, files."""
+        for pid in _pids_mentioning(str(self.base)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for ctrl in CGROUP_ROOT.iterdir():
+            cg = ctrl / self.cgroup_parent
+            if cg.is_dir():
+                for procs in cg.rglob("cgroup.procs"):
+                    for pid in procs.read_text().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+        time.sleep(0.2)
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        for target in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
+            subprocess.run(["umount", "-l", target], capture_output=True)
+        for ctrl in CGROUP_ROOT.iterdir():
+            cg = ctrl / self.cgroup_parent
+            if cg.is_dir():
+                for d in sorted((p for p in cg.rglob("*") if p.is_dir()), reverse=True):
+                    _rmdir_quiet(d)
+                _rmdir_quiet(cg)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _rmdir_quiet(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    me = os.getpid()
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and int(p.name) != me and text in _cmdline(int(p.name))]
