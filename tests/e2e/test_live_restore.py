@@ -1,0 +1,68 @@
+"""wharfd can die and come back while containers keep running (live restore)."""
+
+from __future__ import annotations
+
+import time
+
+
+def _lines(d, cid: str) -> list[str]:
+    return d.wharf("logs", cid).stdout.splitlines()
+
+
+def test_kill_9_of_wharfd_leaves_ten_containers_running(make_wharfd):
+    d = make_wharfd()
+    script = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+    ids = []
+    for n in range(10):
+        r = d.wharf("run", "-d", "--name", f"c{n}", "busybox", "sh", "-c", script)
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip())
+    time.sleep(0.5)
+    before = {cid: _lines(d, cid) for cid in ids}
+    pids = {cid: d.api("GET", f"/containers/{cid}/json")[1]["State"]["Pid"] for cid in ids}
+
+    d.stop(kill=True)
+    time.sleep(1)  # the containers keep writing while no daemon runs
+    for cid, pid in pids.items():
+        assert open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sh\0-c\0")
+    d.start()
+
+    listed = d.wharf("ps", "-q", "--no-trunc").stdout.split()
+    assert sorted(listed) == sorted(ids)
+    for cid in ids:
+        after = _lines(d, cid)
+        assert after[: len(before[cid])] == before[cid]
+        assert len(after) > len(before[cid]) + 3  # lines written during the outage too
+        assert after == [f"tick {i}" for i in range(len(after))]  # nothing lost or doubled
+
+    # logs -f and wait still work on a restored container
+    follow = d.wharf("logs", "--tail", "1", ids[0])
+    assert follow.stdout.startswith("tick")
+    assert d.wharf("stop", "-t", "1", ids[0]).returncode == 0
+    assert d.wharf("wait", ids[0]).stdout.strip() == "137"  # sh ignores SIGTERM as PID 1
+    assert d.wharf("inspect", "-f", "{{.State.Status}}", ids[0]).stdout.strip() == "exited"
+
+
+def test_container_exiting_while_the_daemon_is_down_is_seen_as_exited(make_wharfd):
+    d = make_wharfd()
+    cid = d.wharf("run", "-d", "busybox", "sh", "-c", "sleep 1; echo bye; exit 7").stdout.strip()
+    d.stop(kill=True)
+    time.sleep(2)
+    d.start()
+    assert d.wharf("wait", cid).stdout.strip() == "7"
+    assert d.wharf("logs", cid).stdout == "bye\n"
+
+
+def test_restart_policy_always_holds_across_a_daemon_restart(make_wharfd):
+    d = make_wharfd()
+    cid = d.wharf("run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 1; exit 1").stdout.strip()
+    d.stop(kill=True)
+    time.sleep(2)  # it exits while the daemon is down
+    d.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        info = d.api("GET", f"/containers/{cid}/json")[1]
+        if info["RestartCount"] >= 1 and info["State"]["Running"]:
+            break
+        time.sleep(0.2)
+    assert info["RestartCount"] >= 1 and info["State"]["Running"]
