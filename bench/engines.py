@@ -1,0 +1,144 @@
+"""The engines a benchmark compares, each started privately and torn down after.
+
+wharf runs a private wharfd (tests/support/daemon.py); docker runs a private
+dockerd (Debian's docker.io) on its own socket and data root with no bridge
+and no iptables changes; podman gets its own --root/--runroot. Each gets the
+same busybox image, made from the host's busybox-static, so the work per
+container is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.daemon import BIN, DOCKER, Daemon  # noqa: E402
+
+
+@dataclass
+class Engine:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: pids whose memory counts as the engine's daemon side (for memory benches)
+    daemon_pids: list[int] = field(default_factory=list)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([*self.argv, *args], env=self.env, text=True, capture_output=True)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{self.name} {' '.join(args)}: {r.stderr}")
+        return r
+
+
+def busybox_tar(path: Path) -> None:
+    """A busybox rootfs tarball, as `wharf image bootstrap busybox` makes it."""
+    with tempfile.TemporaryDirectory() as root:
+        r = Path(root)
+        for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root"):
+            (r / d).mkdir()
+        shutil.copy2("/bin/busybox", r / "bin/busybox")
+        applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True).stdout.split()
+        for a in applets:
+            if not (r / "bin" / a).exists():
+                (r / "bin" / a).symlink_to("busybox")
+        (r / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (r / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
+        subprocess.run(["tar", "-C", root, "-cf", str(path), "."], check=True)
+
+
+@contextmanager
+def wharf() -> Iterator[Engine]:
+    d = Daemon(name=f"wharf-bench-{secrets.token_hex(3)}")
+    try:
+        d.start()
+        eng = Engine("wharf", [str(BIN / "wharf")], d.env)
+        eng.run("image", "bootstrap", "busybox")
+        eng.daemon_pids = [d.proc.pid] if d.proc else []
+        yield eng
+    finally:
+        left = d.shutdown()
+        if left:
+            print("wharf left behind:", *left, sep="\n  ", file=sys.stderr)
+
+
+@contextmanager
+def docker() -> Iterator[Engine]:
+    base = Path(tempfile.mkdtemp(prefix="wharf-bench-docker-"))
+    sock = base / "docker.sock"
+    log = open(base / "dockerd.log", "wb")
+    proc = subprocess.Popen(
+        ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+         "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid"), "--bridge=none",
+         "--iptables=false", "--ip-masq=false", "--containerd-namespace", base.name,
+         "--containerd-plugins-namespace", base.name + "-plugins"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
+    eng = Engine("docker", [DOCKER], env, [proc.pid])
+    try:
+        for _ in range(300):
+            if eng.run("version", check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        tar = base / "busybox.tar"
+        busybox_tar(tar)
+        eng.run("import", "-c", 'CMD ["sh"]', str(tar), "busybox:latest")
+        eng.daemon_pids = [proc.pid] + _children(proc.pid)
+        yield eng
+    finally:
+        eng.run("rm", "-f", *eng.run("ps", "-aq", check=False).stdout.split(), check=False)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
+        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def podman() -> Iterator[Engine]:
+    base = Path(tempfile.mkdtemp(prefix="wharf-bench-podman-"))
+    argv = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
+            "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    eng = Engine("podman", argv)
+    try:
+        tar = base / "busybox.tar"
+        busybox_tar(tar)
+        eng.run("import", "-c", 'CMD ["sh"]', str(tar), "busybox:latest")
+        yield eng
+    finally:
+        eng.run("rm", "-af", check=False)
+        eng.run("system", "reset", "-f", check=False)
+        subprocess.run(["umount", "-R", str(base)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@contextmanager
+def available(names: list[str]) -> Iterator[list[Engine]]:
+    """Start every named engine that is installed here; skip the others."""
+    makers = {"wharf": (wharf, "wharfd"), "docker": (docker, "dockerd"), "podman": (podman, "podman")}
+    with ExitStack() as stack:
+        engines = []
+        for name in names:
+            maker, binary = makers[name]
+            if name == "wharf" or shutil.which(binary):
+                engines.append(stack.enter_context(maker()))
+            else:
+                print(f"{name}: not installed, skipped", file=sys.stderr)
+        yield engines
