@@ -1,0 +1,200 @@
+"""``wharf``: parse the global flags, find the command, run it, map errors to exit codes.
+
+Command modules are imported only when their command runs (``wharf ps``
+must not pay for ``run``'s tty code); each has ``add_arguments(parser)``
+and ``run(args, client) -> int``, and optionally ``USAGE`` (the part after
+the command name), ``INTERSPERSED = False`` (flags stop at the first
+argument, as for ``run`` and ``exec``), ``ALIASES``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from wharf import API_VERSION, __version__
+from wharf.cli.errors import CommandError
+from wharf.cli.flags import REMAINDER, FlagSet, HelpRequested, UsageError
+
+#: command -> (module in wharf.cli.commands, description as docker's --help has it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "Create and run a new container from an image"),
+    "exec": ("exec", "Execute a command in a running container"),
+    "ps": ("ps", "List containers"),
+    "images": ("images", "List images"),
+    "version": ("version", "Show the Docker version information"),
+    "info": ("info", "Display system-wide information"),
+    "attach": ("attach", "Attach local standard input, output, and error streams to a running container"),
+    "create": ("create", "Create a new container"),
+    "events": ("events", "Get real time events from the server"),
+    "inspect": ("inspect", "Return low-level information on Docker objects"),
+    "kill": ("kill", "Kill one or more running containers"),
+    "logs": ("logs", "Fetch the logs of a container"),
+    "pause": ("pause", "Pause all processes within one or more containers"),
+    "rename": ("rename", "Rename a container"),
+    "restart": ("restart", "Restart one or more containers"),
+    "rm": ("rm", "Remove one or more containers"),
+    "rmi": ("rmi", "Remove one or more images"),
+    "start": ("start", "Start one or more stopped containers"),
+    "stats": ("stats", "Display a live stream of container(s) resource usage statistics"),
+    "stop": ("stop", "Stop one or more running containers"),
+    "top": ("top", "Display the running processes of a container"),
+    "unpause": ("unpause", "Unpause all processes within one or more containers"),
+    "wait": ("wait", "Block until one or more containers stop, then print their exit codes"),
+}
+COMMON = ("run", "exec", "ps", "images", "version", "info")
+
+#: management command -> (description, {subcommand: (top-level command, preset flag values)})
+MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
+    "container": ("Manage containers", {
+        **{name: (name, {}) for name in (
+            "attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "run",
+            "start", "stats", "stop", "top", "unpause", "wait")},
+        "ls": ("ps", {}), "list": ("ps", {}), "ps": ("ps", {}),
+        "rm": ("rm", {}), "remove": ("rm", {}),
+        "inspect": ("inspect", {"type": "container"}),
+    }),
+    "image": ("Manage images", {
+        "ls": ("images", {}), "list": ("images", {}),
+        "rm": ("rmi", {}), "remove": ("rmi", {}),
+        "inspect": ("image inspect", {}),
+        "bootstrap": ("image bootstrap", {}),
+    }),
+}
+#: commands that exist only in management form
+HIDDEN: dict[str, tuple[str, str]] = {
+    "image inspect": ("image_inspect", "Display detailed information on one or more images"),
+    "image bootstrap": ("image_bootstrap", "Create an image from the host's static binaries"),
+}
+#: commands whose failures docker reports with 125 and "See '... --help'."
+RUN_LIKE = ("run", "create", "start")
+
+
+def _global_flags() -> FlagSet:
+    top = FlagSet("wharf", "A self-sufficient runtime for containers",
+                  usage="wharf [OPTIONS] COMMAND", interspersed=False)
+    top.add_argument("--config", help="Location of client config files")
+    top.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
+    top.add_argument("-H", "--host", action="append", metavar="list",
+                     help="Daemon socket to connect to")
+    top.add_argument("-l", "--log-level", default="info",
+                     help='Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    top.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
+    top.add_argument("command", nargs=REMAINDER)
+    return top
+
+
+def main_help(top: FlagSet) -> str:
+    """``wharf --help``: docker's sections, only the commands wharf has."""
+    def rows(names: Any, describe: Any) -> str:
+        return "\n".join(f"  {name:<11} {describe(name)}" for name in names)
+
+    return (f"\nUsage:  {top.usage_line()}\n\n{top.description}\n\n"
+            f"Common Commands:\n{rows(COMMON, lambda n: COMMANDS[n][1])}\n\n"
+            f"Management Commands:\n{rows(sorted(MANAGEMENT), lambda n: MANAGEMENT[n][0])}\n\n"
+            f"Commands:\n{rows(sorted(set(COMMANDS) - set(COMMON)), lambda n: COMMANDS[n][1])}\n\n"
+            f"Global Options:\n{format_globals(top)}\n\n"
+            "Run 'wharf COMMAND --help' for more information on a command.\n")
+
+
+def format_globals(top: FlagSet) -> str:
+    from wharf.cli.flags import format_flag_table
+    return format_flag_table(top.flags)
+
+
+def management_help(name: str) -> str:
+    description, subs = MANAGEMENT[name]
+    lines = "\n".join(f"  {sub:<10} {_describe(target)}" for sub, (target, _) in sorted(subs.items()))
+    return (f"\nUsage:  wharf {name} COMMAND\n\n{description}\n\nCommands:\n{lines}\n\n"
+            f"Run 'wharf {name} COMMAND --help' for more information on a command.\n")
+
+
+def _describe(command: str) -> str:
+    return (COMMANDS.get(command) or HIDDEN[command])[1]
+
+
+def resolve(words: list[str]) -> tuple[str, str, dict[str, Any], list[str]]:
+    """(invoked path, command, preset values, remaining argv) for the words after the globals."""
+    name, rest = words[0], words[1:]
+    if name in MANAGEMENT:
+        subs = MANAGEMENT[name][1]
+        if not rest or rest[0] in ("--help", "-h"):
+            raise HelpRequested(management_help(name))
+        if rest[0] not in subs:
+            raise CommandError(f"wharf: '{name} {rest[0]}' is not a wharf command.\nSee 'wharf {name} --help'")
+        target, preset = subs[rest[0]]
+        return f"wharf {name} {rest[0]}", target, preset, rest[1:]
+    if name not in COMMANDS:
+        raise CommandError(f"wharf: '{name}' is not a wharf command.\nSee 'wharf --help'")
+    return f"wharf {name}", name, {}, rest
+
+
+def run_command(path: str, command: str, preset: dict[str, Any], argv: list[str],
+                host: str | None) -> int:
+    """Import the command's module, parse its flags, run it and map its errors to exit codes."""
+    module_name, description = COMMANDS.get(command) or HIDDEN[command]
+    module = __import__(f"wharf.cli.commands.{module_name}", fromlist=["run"])
+    usage = getattr(module, "USAGE", None)
+    parser = FlagSet(path, description, usage=f"{path} {usage}" if usage else None,
+                     interspersed=getattr(module, "INTERSPERSED", True),
+                     aliases=getattr(module, "ALIASES", ""))
+    module.add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except HelpRequested:
+        sys.stdout.write(parser.format_help())
+        return 0
+    except UsageError as err:
+        sys.stderr.write(("wharf: " if command in RUN_LIKE else "") + parser.error_text(err))
+        return err.status
+    for key, value in preset.items():
+        setattr(args, key, value)
+    from wharf.client.http import APIError, Client, DaemonUnreachable
+    try:
+        return module.run(args, Client(host)) or 0
+    except DaemonUnreachable as err:
+        sys.stderr.write(f"{err}\n")
+        return 1
+    except APIError as err:
+        if command in RUN_LIKE:
+            sys.stderr.write(f"wharf: Error response from daemon: {err.message}\n"
+                             f"See '{path} --help'.\n")
+            return 125
+        sys.stderr.write(f"Error response from daemon: {err.message}\n")
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    top = _global_flags()
+    try:
+        opts = top.parse_args(argv)
+        if opts.version:
+            sys.stdout.write(f"Wharf version {__version__}, API {API_VERSION}\n")
+            return 0
+        if not opts.command:
+            raise HelpRequested(main_help(top))
+        if opts.config:
+            os.environ["DOCKER_CONFIG"] = opts.config
+        host = opts.host[-1] if opts.host else None
+        path, command, preset, rest = resolve(opts.command)
+        return run_command(path, command, preset, rest, host)
+    except HelpRequested as help_:
+        sys.stdout.write(help_.args[0] if help_.args else main_help(top))
+        return 0
+    except UsageError as err:
+        sys.stderr.write(top.error_text(err))
+        return err.status
+    except CommandError as err:
+        sys.stderr.write(err.message.rstrip("\n") + "\n")
+        return err.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
