@@ -1,0 +1,234 @@
+"""Unpacking untrusted layer tars into a directory an overlay mount can stack.
+
+Layer archives come from outside (imports, registries, ``load``), so each
+entry is checked before anything is written: no absolute names, no ``..``,
+no write through a symlink (which could point anywhere on the host), no hard
+link to a path outside the layer or through a symlink, no device nodes. The
+first offending entry aborts the whole extraction with ``UnsafeArchive``;
+the caller unpacks into a scratch directory and throws it away on failure.
+
+Docker's whiteouts (``.wh.<name>``, ``.wh..wh..opq``) become what overlayfs
+understands: a 0/0 character device and the ``trusted.overlay.opaque``
+xattr. Compressed archives (gzip, bzip2, xz) are detected by magic number;
+the digest returned (the layer's diff ID) is that of the uncompressed tar.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from wharf.errors import InvalidParameter
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_KEPT_XATTRS = ("user.", "security.capability")
+_CHUNK = 1 << 20
+
+
+class UnsafeArchive(InvalidParameter):
+    """An archive entry would escape the extraction root or create a device."""
+
+
+@dataclass
+class Extracted:
+    diff_id: str  # sha256 of the uncompressed tar stream
+    size: int  # bytes of regular file content (hard links counted once)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buf), len(self._head))
+            buf[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+class _HashingReader:
+    """Hashes (and hands to ``tee``) every byte tarfile reads."""
+
+    def __init__(self, raw: BinaryIO, tee: Callable[[bytes], object] | None) -> None:
+        self._raw, self._tee = raw, tee
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.hash.update(data)
+        if self._tee is not None:
+            self._tee(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def decompressed(stream: BinaryIO) -> BinaryIO:
+    """``stream`` itself for a plain tar, else a decompressing reader over it."""
+    head = stream.read(6)
+    raw = io.BufferedReader(_Prefixed(head, stream))
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    return raw  # type: ignore[return-value]
+
+
+def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | None = None) -> Extracted:
+    """Unpack a (possibly compressed) layer tar into the existing empty ``dest``."""
+    reader = _HashingReader(decompressed(stream), tee)
+    try:
+        archive = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]
+    except tarfile.ReadError as e:
+        raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
+    size = _Unpacker(dest).run(archive)
+    reader.drain()  # zero blocks after the end marker are part of the digest
+    return Extracted("sha256:" + reader.hash.hexdigest(), size)
+
+
+def _clean(name: str) -> str:
+    """The entry's path relative to the root; refuses absolute names and ``..``."""
+    if name.startswith("/"):
+        raise UnsafeArchive(f'refusing archive entry "{name}": absolute path')
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchive(f'refusing archive entry "{name}": path escapes the root')
+    return "/".join(parts)
+
+
+class _Unpacker:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.is_root = os.geteuid() == 0
+        self.size = 0
+        self.dirs: list[tuple[str, tarfile.TarInfo]] = []
+
+    def run(self, archive: tarfile.TarFile) -> int:
+        try:
+            for member in archive:
+                self._entry(archive, member)
+        except tarfile.TarError as e:
+            raise InvalidParameter(f"archive/tar: {e}") from None
+        for path, member in reversed(self.dirs):  # children first: their writes touched the parent
+            self._metadata(path, member)
+        return self.size
+
+    def _entry(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        rel = _clean(member.name)
+        parent, base = os.path.split(rel)
+        parent_path = self._ensure_dir(parent, member.name)
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(parent_path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):  # aufs bookkeeping, meaningless here
+            return
+        if base.startswith(WHITEOUT_PREFIX):
+            path = os.path.join(parent_path, base[len(WHITEOUT_PREFIX):])
+            self._clear(path, keep_dir=False)
+            os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            return
+        if not rel and not member.isdir():
+            raise UnsafeArchive(f'refusing archive entry "{member.name}": the root must be a directory')
+        path = os.path.join(parent_path, base) if rel else self.root
+        if member.ischr() or member.isblk():
+            raise UnsafeArchive(f'refusing archive entry "{member.name}": device nodes are not allowed in layers')
+        self._clear(path, keep_dir=member.isdir())
+        if member.isdir():
+            os.makedirs(path, 0o755, exist_ok=True)
+            self.dirs.append((path, member))
+            return
+        if member.isreg():
+            self._write_file(archive, member, path)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            os.link(self._link_target(member), path, follow_symlinks=False)
+            return  # shares the target's inode and metadata
+        elif member.isfifo():
+            os.mkfifo(path)
+        else:
+            raise UnsafeArchive(f'refusing archive entry "{member.name}": unsupported type {member.type!r}')
+        self._metadata(path, member)
+
+    def _ensure_dir(self, rel: str, name: str) -> str:
+        """The directory ``rel`` under the root, created as needed, never via a symlink."""
+        path = self.root
+        for part in rel.split("/") if rel else ():
+            path = os.path.join(path, part)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeArchive(f'refusing archive entry "{name}": it would be written through a symlink')
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafeArchive(f'refusing archive entry "{name}": a parent is not a directory')
+        return path
+
+    def _link_target(self, member: tarfile.TarInfo) -> str:
+        rel = _clean(member.linkname)
+        if not rel:
+            raise UnsafeArchive(f'refusing hard link "{member.name}": it points at the root')
+        parent, base = os.path.split(rel)
+        path = os.path.join(self._ensure_dir(parent, member.name), base)
+        if not os.path.lexists(path):
+            raise UnsafeArchive(f'refusing hard link "{member.name}": target "{member.linkname}" is not in the layer')
+        return path
+
+    @staticmethod
+    def _clear(path: str, keep_dir: bool) -> None:
+        """Make room for an entry that replaces an earlier one of the same name."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if not keep_dir:
+                shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    def _write_file(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        src = archive.extractfile(member)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            if src is not None:
+                shutil.copyfileobj(src, out, _CHUNK)
+        self.size += member.size
+
+    def _metadata(self, path: str, member: tarfile.TarInfo) -> None:
+        # Order matters: chown clears setuid bits and file capabilities.
+        if self.is_root:
+            os.lchown(path, member.uid, member.gid)
+        if not member.issym():
+            os.chmod(path, member.mode & 0o7777)
+        for key, value in member.pax_headers.items():
+            name = key[len("SCHILY.xattr."):]
+            if key.startswith("SCHILY.xattr.") and name.startswith(_KEPT_XATTRS):
+                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)

@@ -1,0 +1,111 @@
+"""The overlay snapshotter: a container's writable layer over its image's layers.
+
+Layout::
+
+    rw/<cid>/upper/   the container's changes
+    rw/<cid>/work/    overlayfs scratch
+    rw/<cid>/lower    "l/A:l/B:...": the image's layers, top first
+    rw/<cid>/meta.json {"image_id", "chain_id"}
+
+``lowerdir`` uses the layer store's short links, relative to the layer
+directory, so the mount is done by ``mount(8)`` started in that directory
+(a chdir inside the multi-threaded daemon would move every thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+from wharf.errors import NotFound, WharfError
+
+MOUNT_DATA_MAX = os.sysconf("SC_PAGE_SIZE") - 1
+
+
+class OverlaySnapshotter:
+    def __init__(self, root: str, layers_dir: str) -> None:
+        self.root = root
+        self.layers_dir = layers_dir
+        self.tmp_dir = os.path.join(root, ".tmp")
+        os.makedirs(root, exist_ok=True)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        os.makedirs(self.tmp_dir)
+
+    def _dir(self, cid: str) -> str:
+        if not cid or "/" in cid or cid.startswith("."):
+            raise WharfError(f"invalid container id {cid!r}")
+        return os.path.join(self.root, cid)
+
+    def exists(self, cid: str) -> bool:
+        return os.path.isdir(self._dir(cid))
+
+    def create(self, cid: str, lowers: list[str], meta: dict[str, str]) -> None:
+        """Make the (unmounted) rw layer; ``lowers`` are layer links, top first."""
+        scratch = tempfile.mkdtemp(dir=self.tmp_dir)
+        try:
+            os.mkdir(os.path.join(scratch, "upper"), 0o755)
+            os.mkdir(os.path.join(scratch, "work"), 0o700)
+            with open(os.path.join(scratch, "lower"), "w") as f:
+                f.write(":".join(lowers))
+            with open(os.path.join(scratch, "meta.json"), "w") as f:
+                json.dump(meta, f)
+            os.rename(scratch, self._dir(cid))
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+
+    def meta(self, cid: str) -> dict[str, str]:
+        try:
+            with open(os.path.join(self._dir(cid), "meta.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"no rw layer for container {cid}") from None
+
+    def ids(self) -> list[str]:
+        return [name for name in os.listdir(self.root) if not name.startswith(".")]
+
+    def mount(self, cid: str, target: str) -> None:
+        rw = self._dir(cid)
+        with open(os.path.join(rw, "lower")) as f:
+            lower = f.read()
+        data = f"lowerdir={lower},upperdir={rw}/upper,workdir={rw}/work"
+        if len(data) > MOUNT_DATA_MAX:
+            raise WharfError(f"too many image layers to mount ({lower.count(':') + 1})")
+        os.makedirs(target, exist_ok=True)
+        _run(["mount", "-t", "overlay", "overlay", "-o", data, target], cwd=self.layers_dir)
+
+    @staticmethod
+    def unmount(target: str) -> None:
+        """Unmount; a target that is not mounted (or gone) is already done."""
+        if os.path.ismount(target):
+            _run(["umount", target])
+
+    def remove(self, cid: str) -> None:
+        rw = self._dir(cid)
+        if not os.path.exists(rw):
+            return
+        doomed = tempfile.mkdtemp(dir=self.tmp_dir)
+        os.rename(rw, os.path.join(doomed, "rw"))
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def size(self, cid: str) -> int:
+        """Bytes of regular files in the upper dir (Docker's SizeRw), inodes counted once."""
+        seen: set[int] = set()
+        total = 0
+        for dirpath, dirnames, filenames in os.walk(os.path.join(self._dir(cid), "upper")):
+            for name in filenames + dirnames:
+                st = os.lstat(os.path.join(dirpath, name))
+                if stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
+                    seen.add(st.st_ino)
+                    total += st.st_size
+        return total
+
+
+def _run(argv: list[str], cwd: str | None = None) -> None:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise WharfError(f"{argv[0]} failed: {proc.stderr.strip() or proc.returncode}")
