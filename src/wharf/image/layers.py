@@ -83,6 +83,9 @@ class LayerStore:
     def exists(self, chain: str) -> bool:
         return os.path.exists(os.path.join(self._dir(chain), "layer.json"))
 
+    def chains(self) -> list[str]:
+        return ["sha256:" + name for name in os.listdir(self.root) if len(name) == 64]
+
     def get(self, chain: str) -> Layer:
         try:
             with open(os.path.join(self._dir(chain), "layer.json")) as f:

@@ -1,0 +1,206 @@
+"""The image store: content, layers, tags, image records and rw layers under one root.
+
+Layout of ``{data_root}/image``::
+
+    content/sha256/<hex>     blobs: image configs, layer tars (uncompressed)
+    imagedb/<hex>.json       {"parent", "last_tag_time"}: marks <hex> as an image
+    repositories.json        the tag store (``refstore``)
+    layers/                  read-only layers by chain ID (``layers``)
+    rw/<container id>/       writable layers (``overlay``)
+
+An image's ID is ``sha256:`` + the hash of its config JSON, the config being
+kept byte for byte in the content store. Every method here is blocking and
+expects its caller to serialise changes (``ImageService`` holds one lock and
+runs these in a thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from wharf.errors import InvalidParameter, NotFound, WharfError
+from wharf.image import reference
+from wharf.image.content import ContentStore, digest_hex
+from wharf.image.layers import Layer, LayerStore, chain_ids
+from wharf.image.overlay import OverlaySnapshotter
+from wharf.image.reference import Reference
+from wharf.image.refstore import ReferenceStore, write_json_atomic
+
+_HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
+
+
+@dataclass
+class ImageRecord:
+    """What the engine needs of an image; ``config`` is the whole image config
+    (``config["config"]`` holds Cmd, Entrypoint, Env, WorkingDir, User, ...)."""
+
+    id: str
+    config: dict[str, Any]
+    repo_tags: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
+    parent: str = ""
+    size: int = 0
+    last_tag_time: str = ""
+
+    @property
+    def created(self) -> str:
+        return self.config.get("created") or ""
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.config.get("history") or [])
+
+    @property
+    def chain_ids(self) -> list[str]:
+        return chain_ids(self.diff_ids)
+
+    @property
+    def container_config(self) -> dict[str, Any]:
+        return self.config.get("config") or {}
+
+
+class ImageStore:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.imagedb = os.path.join(root, "imagedb")
+        os.makedirs(self.imagedb, exist_ok=True)
+        self.content = ContentStore(os.path.join(root, "content"))
+        self.layers = LayerStore(os.path.join(root, "layers"))
+        self.snapshots = OverlaySnapshotter(os.path.join(root, "rw"), self.layers.root)
+        self.refs = ReferenceStore(os.path.join(root, "repositories.json"))
+
+    # -- images ------------------------------------------------------------
+    def _meta_path(self, image_id: str) -> str:
+        return os.path.join(self.imagedb, digest_hex(image_id) + ".json")
+
+    def ids(self) -> list[str]:
+        return ["sha256:" + name[:-5] for name in os.listdir(self.imagedb) if name.endswith(".json")]
+
+    def exists(self, image_id: str) -> bool:
+        return os.path.exists(self._meta_path(image_id))
+
+    def create(self, config: dict[str, Any], parent: str = "") -> str:
+        """Store a config whose layers are registered; returns the image ID."""
+        for chain in chain_ids(config["rootfs"]["diff_ids"]):
+            self.layers.get(chain)  # NotFound if a layer is missing
+        image_id = self.content.put(json.dumps(config, separators=(",", ":")).encode())
+        if not self.exists(image_id):
+            write_json_atomic(self._meta_path(image_id), {"parent": parent, "last_tag_time": ""})
+        return image_id
+
+    def _meta(self, image_id: str) -> dict[str, str]:
+        try:
+            with open(self._meta_path(image_id)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"No such image: {image_id}") from None
+
+    def record(self, image_id: str) -> ImageRecord:
+        meta = self._meta(image_id)
+        config = json.loads(self.content.get(image_id))
+        refs = self.refs.references(image_id)
+        record = ImageRecord(
+            id=image_id, config=config, parent=meta.get("parent", ""),
+            last_tag_time=meta.get("last_tag_time", ""),
+            repo_tags=[r.familiar() for r in refs if r.tag],
+            repo_digests=[r.familiar() for r in refs if r.digest])
+        record.size = sum(self.layers.get(c).size for c in record.chain_ids)
+        return record
+
+    def resolve(self, text: str) -> str:
+        """The image ID named by a reference, a full ID, or a unique ID prefix."""
+        if reference.is_image_id(text):
+            image_id = text if text.startswith("sha256:") else "sha256:" + text
+            if self.exists(image_id):
+                return image_id
+            raise NotFound(f"No such image: {text}")
+        try:
+            ref: Reference | None = reference.parse_tagged(text)
+        except InvalidParameter:
+            ref = None
+        if ref is not None:
+            image_id = self.refs.get(ref)
+            if image_id and self.exists(image_id):
+                return image_id
+        match = _HEX_PREFIX_RE.match(text)
+        if match:
+            found = [i for i in self.ids() if digest_hex(i).startswith(match.group(1))]
+            if len(found) == 1:
+                return found[0]
+        if ref is None:
+            reference.parse(text)  # raises Docker's "invalid reference format" message
+        raise NotFound(f"No such image: {ref.familiar() if ref else text}")
+
+    def children(self, image_id: str) -> list[str]:
+        return [i for i in self.ids() if self._meta(i).get("parent") == image_id]
+
+    def tag(self, image_id: str, ref: Reference, when: str) -> str | None:
+        """Point ``ref`` at the image; returns the image it named before (if another)."""
+        previous = self.refs.add(ref, image_id)
+        meta = self._meta(image_id)
+        meta["last_tag_time"] = when
+        write_json_atomic(self._meta_path(image_id), meta)
+        return previous
+
+    def delete(self, image_id: str) -> list[str]:
+        """Remove the image record and every layer nothing else uses; returns their chain IDs."""
+        record = self.record(image_id)
+        os.unlink(self._meta_path(image_id))
+        self.content.delete(image_id)
+        pruned = self.prune_layers()
+        return [c for c in reversed(record.chain_ids) if c in pruned]
+
+    def prune_layers(self) -> set[str]:
+        """Remove layers no image and no rw layer stands on (and their tar blobs)."""
+        used = self._used_chains()
+        pruned = {c for c in self.layers.chains() if c not in used}
+        diff_ids = {self.layers.get(c).diff_id for c in pruned}
+        for chain in pruned:
+            self.layers.remove(chain)
+        for diff_id in diff_ids - {self.layers.get(c).diff_id for c in used if self.layers.exists(c)}:
+            self.content.delete(diff_id)
+        return pruned
+
+    def _used_chains(self) -> set[str]:
+        used: set[str] = set()
+        for image_id in self.ids():
+            used.update(self.record(image_id).chain_ids)
+        for cid in self.snapshots.ids():
+            chain: str | None = self.snapshots.meta(cid).get("chain_id")
+            while chain and chain not in used and self.layers.exists(chain):
+                used.add(chain)
+                chain = self.layers.get(chain).parent
+        return used
+
+    # -- layers ------------------------------------------------------------
+    def register_layer(self, stream: BinaryIO, parent: str | None = None) -> Layer:
+        """Unpack a layer tar and keep the uncompressed tar as a blob (for save/push)."""
+        with self.content.writer() as blob:
+            layer = self.layers.register(stream, parent, tee=blob.write)
+            if not self.content.exists(layer.diff_id):
+                blob.commit(layer.diff_id)
+        return layer
+
+    # -- container rw layers -------------------------------------------------
+    def create_rw(self, cid: str, image_id: str) -> None:
+        chains = self.record(image_id).chain_ids
+        if not chains:
+            raise WharfError(f"image {image_id} has no layers to mount")
+        self.snapshots.create(cid, self.layers.lower_links(chains[-1]),
+                              {"image_id": image_id, "chain_id": chains[-1]})
+
+    def graph_driver(self, image_id: str) -> dict[str, Any]:
+        """Docker's ``GraphDriver`` block of ``image inspect``."""
+        dirs = [self.layers.diff_dir(c) for c in reversed(self.record(image_id).chain_ids)]
+        data = {"UpperDir": dirs[0]} if dirs else {}
+        if len(dirs) > 1:
+            data["LowerDir"] = ":".join(dirs[1:])
+        return {"Name": "overlay2", "Data": data}
