@@ -1,0 +1,93 @@
+"""The Engine API application: versioned paths, Docker's headers and error
+bodies around the route modules.
+
+Every route is served both as ``/path`` and ``/v{X.Y}/path``; a version above
+the one we speak is refused as dockerd refuses it, so clients negotiate down.
+Whatever goes wrong inside a handler reaches the client as ``{"message"}``
+with the status the error carries, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from wharf.api import containers, exec as exec_routes, images, system
+from wharf.api.params import json_response
+from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
+from wharf.errors import WharfError
+
+SERVER_HEADER = f"Docker/{SERVER_VERSION} (linux)"
+
+log = logging.getLogger("wharf.api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split(".") if p.isdigit())
+
+
+def check_version(version: str | None) -> None:
+    """Refuse API versions outside [MIN_API_VERSION, API_VERSION] with dockerd's words."""
+    if not version:
+        return
+    if _version_tuple(version) > _version_tuple(API_VERSION):
+        raise _BadVersion(f"client version {version} is too new. "
+                          f"Maximum supported API version is {API_VERSION}")
+    if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
+        raise _BadVersion(f"client version {version} is too old. Minimum supported API "
+                          f"version is {MIN_API_VERSION}, please upgrade your client to a newer version")
+
+
+class _BadVersion(WharfError):
+    status = 400
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        check_version(request.match_info.get("api_version"))
+        return await handler(request)
+    except WharfError as e:
+        if e.status == 304:
+            return web.Response(status=304)
+        if e.status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, e.message)
+        return json_response({"message": e.message}, status=e.status)
+    except web.HTTPNotFound:
+        return json_response({"message": "page not found"}, status=404)
+    except web.HTTPMethodNotAllowed:
+        return json_response({"message": "method not allowed"}, status=405)
+    except web.HTTPException:
+        raise
+    except ConnectionResetError:
+        raise
+    except Exception as e:  # the daemon answers and lives on, whatever broke
+        log.exception("%s %s failed", request.method, request.path)
+        return json_response({"message": str(e) or type(e).__name__}, status=500)
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Api-Version"] = API_VERSION
+    response.headers["Server"] = SERVER_HEADER
+    response.headers["Ostype"] = "linux"
+    response.headers["Docker-Experimental"] = "false"
+
+
+def _add_versioned(app: web.Application, table: web.RouteTableDef) -> None:
+    """Register each route at ``/path`` and ``/v{api_version}/path``."""
+    for route in table:
+        assert isinstance(route, web.RouteDef)
+        for prefix in ("", "/v{api_version:[0-9.]+}"):
+            web.RouteDef(route.method, prefix + route.path, route.handler, route.kwargs).register(app.router)
+
+
+def make_app(engine: Any) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4)
+    app["engine"] = engine
+    app.on_response_prepare.append(_add_headers)
+    for module in (system, containers, exec_routes, images):
+        _add_versioned(app, module.routes)
+    return app

@@ -1,0 +1,50 @@
+"""Request decoding shared by every route module: query flags and numbers the
+way Docker's httputils reads them, and JSON bodies that fail with a 400 (not a
+500) when malformed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from wharf.errors import InvalidParameter
+
+
+def boolean(request: web.Request, name: str, default: bool = False) -> bool:
+    """Docker's BoolValue: absent → default; "", "0", "no", "false", "none" → False."""
+    value = request.query.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def integer(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid value for {name}: {value!r}: must be an integer") from None
+
+
+async def json_body(request: web.Request, default: Any = None) -> Any:
+    """The decoded JSON body; ``default`` when there is none."""
+    raw = await request.read()
+    if not raw.strip():
+        return {} if default is None else default
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise InvalidParameter(f"invalid JSON: {e}") from None
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+
+
+def engine(request: web.Request) -> Any:
+    """The daemon's Engine (typed loosely so route modules need not import it)."""
+    return request.app["engine"]

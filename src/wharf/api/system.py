@@ -1,0 +1,132 @@
+"""System routes: ``/_ping``, ``/version``, ``/info``, ``/events``
+(``docker version``, ``docker info``, ``docker events``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+
+from aiohttp import web
+
+from wharf.api import params
+from wharf.engine import filters as flt
+from wharf.engine import hostinfo
+from wharf.engine.events import EVENT_FILTERS
+from wharf.engine.timefmt import parse_timestamp
+from wharf.errors import InvalidParameter
+
+routes = web.RouteTableDef()
+
+API_VERSION = "1.41"
+MIN_API_VERSION = "1.12"
+SERVER_VERSION = "20.10.24"
+GIT_COMMIT = "wharf"
+
+
+def _ping_headers() -> dict[str, str]:
+    return {"API-Version": API_VERSION, "Builder-Version": "1", "Docker-Experimental": "false",
+            "Ostype": "linux", "Cache-Control": "no-cache, no-store, must-revalidate",
+            "Pragma": "no-cache"}
+
+
+@routes.get("/_ping")
+async def ping(request: web.Request) -> web.Response:
+    if request.method == "HEAD":
+        return web.Response(headers=_ping_headers(), content_type="text/plain")
+    return web.Response(text="OK", headers=_ping_headers(), content_type="text/plain")
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    kernel = hostinfo.kernel_version()
+    go_version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    details = {"ApiVersion": API_VERSION, "Arch": hostinfo.go_arch(), "BuildTime": "",
+               "Experimental": "false", "GitCommit": GIT_COMMIT, "GoVersion": go_version,
+               "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+    return params.json_response({
+        "Platform": {"Name": "wharf"},
+        "Components": [{"Name": "Engine", "Version": SERVER_VERSION, "Details": details}],
+        "Version": SERVER_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": GIT_COMMIT, "GoVersion": go_version, "Os": "linux",
+        "Arch": hostinfo.go_arch(), "KernelVersion": kernel, "BuildTime": "",
+    })
+
+
+@routes.get("/info")
+async def info(request: web.Request) -> web.Response:
+    engine = params.engine(request)
+    config = engine.config
+    counts = engine.containers.counts()
+    os_name, os_version = hostinfo.operating_system()
+    runtimes = {"wharf": {"path": "wharf"}, "runc": {"path": "runc"}, "crun": {"path": "crun"}}
+    return params.json_response({
+        "ID": engine.id,
+        "Containers": counts["total"], "ContainersRunning": counts["running"],
+        "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
+        "Images": await engine.images.count(),
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+                         ["Native Overlay Diff", "true"], ["userxattr", "false"]],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
+                    "Authorization": None, "Log": ["json-file"]},
+        "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False,
+        "KernelMemoryTCP": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
+        "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+        "Debug": config.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
+        "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+        "CgroupVersion": hostinfo.cgroup_version(), "NEventsListener": 0,
+        "KernelVersion": hostinfo.kernel_version(), "OperatingSystem": os_name,
+        "OSVersion": os_version, "OSType": "linux", "Architecture": hostinfo.architecture(),
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {
+            "AllowNondistributableArtifactsCIDRs": [],
+            "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True,
+                                           "Official": True}},
+            "Mirrors": []},
+        "NCPU": os.cpu_count() or 1, "MemTotal": hostinfo.mem_total(),
+        "GenericResources": None, "DockerRootDir": config.data_root,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": socket.gethostname(),
+        "Labels": [], "ExperimentalBuild": False, "ServerVersion": SERVER_VERSION,
+        "Runtimes": runtimes, "DefaultRuntime": config.default_runtime,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
+        "SecurityOptions": ["name=seccomp,profile=default"],
+        "Warnings": [],
+    })
+
+
+def _time_arg(request: web.Request, name: str) -> float | None:
+    value = request.query.get(name)
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
+
+
+@routes.get("/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    engine = params.engine(request)
+    since, until = _time_arg(request, "since"), _time_arg(request, "until")
+    if since is not None and until is not None and since > until:
+        raise InvalidParameter("`since` time cannot be after `until` time")
+    filters = flt.parse(request.query.get("filters"), EVENT_FILTERS)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        async for event in engine.events.subscribe(since, until, filters):
+            await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+    except ConnectionResetError:
+        pass
+    return response

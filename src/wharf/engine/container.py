@@ -1,0 +1,185 @@
+"""One container's record and the views Docker derives from it.
+
+The record is Docker's inspect document (``config.v2.json`` on disk has the
+same shape) plus a private ``Wharf`` section for what inspect does not show
+(manual stop, image reference as typed). Keeping the wire shape as the
+storage shape means inspect is a copy, and a record written by an older
+wharfd is still readable field by field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import time
+from typing import Any
+
+from wharf.engine.timefmt import ZERO_TIME, human_duration, parse_rfc3339
+
+PRIVATE = "Wharf"
+
+
+def new_state() -> dict[str, Any]:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+
+
+def state_word(state: dict[str, Any]) -> str:
+    """Docker's State.StateString(): created, running, paused, restarting, exited, dead."""
+    if state.get("Running"):
+        if state.get("Paused"):
+            return "paused"
+        if state.get("Restarting"):
+            return "restarting"
+        return "running"
+    if state.get("RemovalInProgress"):
+        return "removing"
+    if state.get("Dead"):
+        return "dead"
+    if state.get("StartedAt", ZERO_TIME) == ZERO_TIME:
+        return "created"
+    return "exited"
+
+
+def status_text(state: dict[str, Any], now: float | None = None) -> str:
+    """The STATUS column of ``docker ps`` (Docker's State.String())."""
+    now = time.time() if now is None else now
+
+    def ago(stamp: str) -> str:
+        return human_duration(now - parse_rfc3339(stamp) / 1e9)
+
+    if state.get("Running"):
+        if state.get("Paused"):
+            return f"Up {ago(state['StartedAt'])} (Paused)"
+        if state.get("Restarting"):
+            return f"Restarting ({state['ExitCode']}) {ago(state['FinishedAt'])} ago"
+        return f"Up {ago(state['StartedAt'])}"
+    if state.get("RemovalInProgress"):
+        return "Removal In Progress"
+    if state.get("Dead"):
+        return "Dead"
+    if state.get("StartedAt", ZERO_TIME) == ZERO_TIME:
+        return "Created"
+    if state.get("FinishedAt", ZERO_TIME) == ZERO_TIME:
+        return ""
+    return f"Exited ({state['ExitCode']}) {ago(state['FinishedAt'])} ago"
+
+
+def command_line(path: str, args: list[str]) -> str:
+    """The COMMAND column: Docker joins path and args with spaces, no quoting."""
+    return " ".join([path, *args]) if path else ""
+
+
+class Container:
+    """A container record plus the daemon-side synchronisation around it."""
+
+    def __init__(self, record: dict[str, Any], directory: str) -> None:
+        self.record = record
+        self.dir = directory
+        #: Serialises every state change of this container (start, stop, rm, ...).
+        self.lock = asyncio.Lock()
+        self._exit_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._removal_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        #: Task watching the shim for the current run, if any.
+        self.monitor: asyncio.Task[None] | None = None
+        #: Pending restart (policy backoff), cancelled by stop/rm.
+        self.restart_task: asyncio.Task[None] | None = None
+
+    # -- identity --------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.record["Id"]
+
+    @property
+    def name(self) -> str:
+        """Without the leading slash."""
+        return self.record["Name"].lstrip("/")
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.record["State"]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record["Config"]
+
+    @property
+    def host_config(self) -> dict[str, Any]:
+        return self.record["HostConfig"]
+
+    @property
+    def private(self) -> dict[str, Any]:
+        return self.record.setdefault(PRIVATE, {})
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state["Running"]) and not self.state.get("Restarting")
+
+    @property
+    def record_path(self) -> str:
+        return os.path.join(self.dir, "config.v2.json")
+
+    def event_attributes(self, **extra: Any) -> dict[str, str]:
+        """Docker's container event attributes: image, name and the labels."""
+        attrs = {k: str(v) for k, v in (self.config.get("Labels") or {}).items()}
+        attrs.update(image=self.config.get("Image", ""), name=self.name)
+        attrs.update({k: str(v) for k, v in extra.items()})
+        return attrs
+
+    # -- waiting ---------------------------------------------------------
+    def wait_exit(self) -> asyncio.Future[dict[str, Any]]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._exit_waiters.append(fut)
+        return fut
+
+    def wait_removal(self) -> asyncio.Future[dict[str, Any]]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._removal_waiters.append(fut)
+        return fut
+
+    def exit_result(self) -> dict[str, Any]:
+        error = self.state.get("Error") or None
+        return {"StatusCode": self.state["ExitCode"],
+                "Error": {"Message": error} if error else None}
+
+    def notify_exit(self) -> None:
+        self._wake(self._exit_waiters)
+
+    def notify_removed(self) -> None:
+        self._wake(self._exit_waiters)
+        self._wake(self._removal_waiters)
+
+    def _wake(self, waiters: list[asyncio.Future[dict[str, Any]]]) -> None:
+        result = self.exit_result()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(result)
+        waiters.clear()
+
+    # -- views -----------------------------------------------------------
+    def inspect(self) -> dict[str, Any]:
+        """``GET /containers/{id}/json``: the record without private fields."""
+        out = copy.deepcopy({k: v for k, v in self.record.items() if k != PRIVATE})
+        out["State"]["Status"] = state_word(self.state)
+        return out
+
+    def summary(self, size_rw: int | None = None) -> dict[str, Any]:
+        """One entry of ``GET /containers/json``."""
+        rec = self.record
+        out = {
+            "Id": self.id, "Names": [rec["Name"]], "Image": self.config.get("Image", ""),
+            "ImageID": rec["Image"], "Command": command_line(rec["Path"], rec["Args"]),
+            "Created": int(parse_rfc3339(rec["Created"]) / 1e9), "Ports": [],
+            "Labels": dict(self.config.get("Labels") or {}),
+            "State": state_word(self.state), "Status": status_text(self.state),
+            "HostConfig": {"NetworkMode": self.host_config.get("NetworkMode", "default")},
+            "NetworkSettings": {"Networks": copy.deepcopy(
+                rec.get("NetworkSettings", {}).get("Networks") or {})},
+            "Mounts": copy.deepcopy(rec.get("Mounts") or []),
+        }
+        if size_rw is not None:
+            out["SizeRw"] = size_rw
+            out["SizeRootFs"] = size_rw
+        return out

@@ -1,0 +1,55 @@
+"""Facts about the host that ``/info`` and ``/version`` report, read once."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+
+GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
+           "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+@functools.cache
+def operating_system() -> tuple[str, str]:
+    """(PRETTY_NAME, VERSION_ID) from os-release, as dockerd reports them."""
+    fields: dict[str, str] = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, sep, value = line.strip().partition("=")
+                    if sep:
+                        fields[key] = value.strip('"')
+            break
+        except OSError:
+            continue
+    return fields.get("PRETTY_NAME", "Linux"), fields.get("VERSION_ID", "")
+
+
+@functools.cache
+def mem_total() -> int:
+    """Bytes of RAM (MemTotal in /proc/meminfo is in KiB)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cgroup_version() -> str:
+    """"2" on a unified hierarchy (cgroup.controllers at the root), else "1"."""
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def kernel_version() -> str:
+    return os.uname().release
+
+
+def go_arch() -> str:
+    machine = platform.machine()
+    return GO_ARCH.get(machine, machine)
+
+
+def architecture() -> str:
+    return platform.machine()
