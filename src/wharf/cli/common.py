@@ -41,18 +41,20 @@ def filters_param(specs: list[str]) -> dict[str, list[str]] | None:
     return out or None
 
 
-def for_each(names: list[str], action: Callable[[str], None],
-             echo: Callable[[str], str] | None = None) -> int:
-    """Docker's loop for stop/kill/rm/...: print each name done, each error as it comes; 1 if any failed."""
+def for_each(names: list[str], action: Callable[[str], Any], show_result: bool = False) -> int:
+    """Docker's loop for stop/kill/rm/wait: per name, print it (or the action's result) or its error.
+
+    Errors go to stderr as they come; the exit code is 1 if any failed.
+    """
     failed = False
     for name in names:
         try:
-            action(name)
+            result = action(name)
         except APIError as err:
             sys.stderr.write(f"Error response from daemon: {err.message}\n")
             failed = True
             continue
-        sys.stdout.write(f"{echo(name) if echo else name}\n")
+        sys.stdout.write(f"{result if show_result else name}\n")
         sys.stdout.flush()
     return 1 if failed else 0
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+from wharf.cli.common import for_each
+
 TYPE_CHECKING = False  # typing costs the CLI ~6 ms of import time
 if TYPE_CHECKING:
     from typing import Any
 
-from wharf.client.http import APIError, Client
+    from wharf.client.http import Client
 
 ALIASES = "wharf container wait, wharf wait"
 
@@ -17,14 +18,5 @@ def add_arguments(parser: Any) -> None:
 
 
 def run(args: Any, client: Client) -> int:
-    failed = False
-    for name in args.containers:
-        try:
-            result = client.json("POST", f"/containers/{name}/wait")
-        except APIError as err:
-            sys.stderr.write(f"Error response from daemon: {err.message}\n")
-            failed = True
-            continue
-        sys.stdout.write(f"{result.get('StatusCode', 0)}\n")
-        sys.stdout.flush()
-    return 1 if failed else 0
+    return for_each(args.containers, lambda name: client.json("POST", f"/containers/{name}/wait").get("StatusCode", 0),
+                    show_result=True)
