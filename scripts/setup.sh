@@ -21,4 +21,7 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Byte-compile now: every CLI call and shim start reads these, and an
+# environment with PYTHONDONTWRITEBYTECODE would otherwise recompile each time.
+.venv/bin/python -m compileall -q src >/dev/null
 getent group wharf >/dev/null || groupadd --system wharf
