@@ -45,8 +45,7 @@ class _BodyReader:
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
     filters = flt.parse(request.query.get("filters"), LIST_FILTERS)
-    images = await engine(request).images.list(
-        all=boolean(request, "all"), filters=filters, digests=boolean(request, "digests"))
+    images = await engine(request).images.list(all=boolean(request, "all"), filters=filters)
     return json_response(images)
 
 

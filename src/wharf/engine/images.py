@@ -86,9 +86,8 @@ class ImageService:
             return _inspect_json(record, self.store.graph_driver(record.id))
         return await self._locked(build)
 
-    async def list(self, all: bool = False, filters: flt.Filters | None = None,
-                   digests: bool = False) -> list[dict[str, Any]]:
-        """``GET /images/json``, newest first (``digests`` only matters to old clients)."""
+    async def list(self, all: bool = False, filters: flt.Filters | None = None) -> list[dict[str, Any]]:
+        """``GET /images/json``, newest first (RepoDigests are always filled in)."""
         return await self._locked(self._list, all, filters or {})
 
     def _list(self, all_: bool, f: flt.Filters) -> list[dict[str, Any]]:
