@@ -130,7 +130,10 @@ class _Unpacker:
     def run(self, archive: tarfile.TarFile) -> int:
         try:
             for member in archive:
-                self._entry(archive, member)
+                try:
+                    self._entry(archive, member)
+                except OSError as e:  # e.g. a hard link to a directory
+                    raise InvalidParameter(f'failed to extract "{member.name}": {e.strerror}') from None
         except tarfile.TarError as e:
             raise InvalidParameter(f"archive/tar: {e}") from None
         for path, member in reversed(self.dirs):  # children first: their writes touched the parent

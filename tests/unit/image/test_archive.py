@@ -81,6 +81,11 @@ def test_hardlink_to_a_symlink_links_the_symlink_itself(roots: tuple[Path, Path]
     assert os.stat(outside / "secret").st_nlink == 1
 
 
+def test_impossible_entries_are_a_clear_error(roots: tuple[Path, Path]) -> None:
+    with pytest.raises(Exception, match='failed to extract "l"'):
+        extract_layer(io.BytesIO(make_tar(("dir", "d", ""), ("hardlink", "l", "d"))), str(roots[0]))
+
+
 def test_garbage_is_a_clear_error(roots: tuple[Path, Path]) -> None:
     with pytest.raises(Exception, match="tar"):
         extract_layer(io.BytesIO(b"not a tar at all" * 100), str(roots[0]))
