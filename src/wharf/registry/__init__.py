@@ -1,0 +1,1 @@
+"""Registries: the distribution client (pull, push, login) and wharf's own server (``server``)."""
