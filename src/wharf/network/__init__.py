@@ -1,0 +1,53 @@
+"""Networks on one host: IPAM, the bridge driver, nftables, published ports, embedded DNS.
+
+The engine owns the objects (networks, endpoints, their JSON state) and calls
+these domain pieces; none of them keeps state of its own on disk, so a daemon
+restart rebuilds everything from the engine's records. Kernel calls block:
+run them with ``asyncio.to_thread``. This package's ``__init__`` imports
+nothing, so the CLI may use ``wharf.network.ports`` without pyroute2.
+
+How the engine uses them
+------------------------
+
+``ipam.Ipam(state, routed=bridge.routed_subnets())``
+    ``state`` is a dict the engine persists (e.g. ``{data_root}/network/ipam.json``).
+    ``create_pool(net_id, subnet=None, gateway=None, ip_range=None) -> PoolConfig``
+    (``.to_docker()`` is the ``IPAM.Config`` entry), ``allocate(net_id,
+    ip=None)`` / ``release(net_id, ip)`` per endpoint, ``release_pool(net_id)``
+    on ``network rm``. Persist ``state`` after every change.
+
+``bridge.BridgeDriver()`` with ``bridge.BridgeNetwork(bridge, subnet, gateway, internal, mtu)``
+    ``bridge.bridge_name(net_id, options)`` names the interface (``br-<12 hex>``
+    or ``com.docker.network.bridge.name``; the default network passes its
+    configured name). ``create_network(net)`` (idempotent: also the repair at
+    start), ``delete_network(bridge)``, ``join(net, endpoint_id, ip, target=pid,
+    mac=None, ifname=None, default_route=True) -> Endpoint`` (the container's
+    ``ethN`` with ``bridge.mac_for(ip)``, lo up, default route unless internal),
+    ``leave(endpoint_id)``, ``endpoint_exists(endpoint_id)`` (host veth names
+    derive from endpoint IDs, so restart needs no driver state).
+
+``firewall.Firewall(prefix="wharf")``
+    ``apply(networks=[FwNetwork(bridge, subnet, internal)], ports=[FwPort(proto,
+    host_port, container_ip, container_port, host_ip)])`` after any network or
+    published-port change and at start: it replaces the whole table
+    atomically. ``remove()`` when the last bridge network goes and on clean
+    shutdown (restores ``net.ipv4.ip_forward``).
+
+``ports`` (pure) and ``portproxy.publish(binding, container_ip) -> Proxy``
+    ``ports.from_port_bindings(HostConfig.PortBindings) -> [PortBinding]``;
+    for each, ``await portproxy.publish(b, ip)`` reserves the host port
+    (``PortAllocated``: "Bind for 0.0.0.0:8080 failed: port is already
+    allocated") and relays traffic DNAT does not catch; ``proxy.binding.host_port``
+    is the concrete port (random ones included) for ``FwPort``,
+    ``NetworkSettings.Ports`` and ``port``; ``proxy.close()`` on stop.
+
+``dns.DnsServer(resolve, upstreams=dns.host_nameservers())``
+    per container on a user-defined network: ``await server.start(target=pid)``
+    listens on 127.0.0.11:53 inside its netns; ``resolve(name)`` returns the
+    addresses for a container name/alias on that container's networks, ``[]``
+    for a known name without A records, None to forward. ``close()`` on stop.
+    The container's resolv.conf then says ``nameserver 127.0.0.11``.
+
+``netns.call_in(target, fn)`` / ``netns.iproute(target)``
+    run code or open a netlink handle in a container's namespace.
+"""

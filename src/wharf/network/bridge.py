@@ -1,0 +1,202 @@
+"""The bridge driver: a Linux bridge per network, a veth pair per endpoint.
+
+Every operation converges on a wanted state rather than replaying steps, so a
+daemon that restarts (or was killed half-way) can call it again: creating an
+existing bridge fixes its address and state, deleting a missing one is a
+no-op, and interface names are derived from the IDs the engine stores
+(``br-<network id[:12]>``, ``veth<endpoint id[:11]>``) so they are found again
+without any state of the driver's own.
+
+Blocking netlink work: the engine calls it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, ip_network
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from wharf.errors import Conflict, InvalidParameter
+from wharf.network import netns
+
+#: Docker's option naming the bridge interface of a network.
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+_IFNAMSIZ = 15
+
+
+@dataclass(frozen=True)
+class BridgeNetwork:
+    """What the driver needs to know about a network."""
+
+    bridge: str
+    subnet: IPv4Network
+    gateway: IPv4Address
+    internal: bool = False
+    mtu: int = 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One container's attachment: the answers ``network inspect`` shows."""
+
+    endpoint_id: str
+    address: IPv4Address
+    mac: str
+    host_ifname: str
+    container_ifname: str
+
+
+def bridge_name(network_id: str, options: dict[str, str] | None = None) -> str:
+    """``-o com.docker.network.bridge.name=x`` or ``br-<12 hex of the id>``."""
+    name = (options or {}).get(BRIDGE_NAME_OPTION) or f"br-{network_id[:12]}"
+    if len(name) > _IFNAMSIZ or "/" in name or not name.strip():
+        raise InvalidParameter(f"invalid bridge name: {name!r}")
+    return name
+
+
+def host_ifname(endpoint_id: str) -> str:
+    """The host end of an endpoint's veth pair, found again from the ID alone."""
+    return f"veth{endpoint_id[:11]}"
+
+
+def mac_for(address: IPv4Address) -> str:
+    """Docker's MAC for an IP: 02:42 then the four address bytes (02:42:ac:11:00:02)."""
+    return ":".join(f"{b:02x}" for b in (0x02, 0x42, *address.packed))
+
+
+def routed_subnets() -> list[IPv4Network]:
+    """Destinations of the host's IPv4 routes (the default route excluded), for IPAM."""
+    with IPRoute() as ipr:
+        routes = ipr.get_routes(family=socket.AF_INET, table=254)
+    return [ip_network(f"{r.get('RTA_DST')}/{r['dst_len']}", strict=False)
+            for r in routes if r["dst_len"] > 0]
+
+
+class BridgeDriver:
+    """Creates and removes bridges and endpoints in the daemon's namespace."""
+
+    def create_network(self, net: BridgeNetwork) -> None:
+        """Make ``net.bridge`` exist with exactly the gateway address, up."""
+        with IPRoute() as ipr:
+            idx = _index(ipr, net.bridge)
+            if idx is None:
+                ipr.link("add", ifname=net.bridge, kind="bridge")
+                idx = _index(ipr, net.bridge)
+            elif _kind(ipr, idx) != "bridge":
+                raise Conflict(f"interface {net.bridge} exists and is not a bridge")
+            want = (str(net.gateway), net.subnet.prefixlen)
+            for addr in ipr.get_addr(family=socket.AF_INET, index=idx):
+                have = (addr.get("IFA_ADDRESS"), addr["prefixlen"])
+                if have != want:
+                    ipr.addr("del", index=idx, address=have[0], prefixlen=have[1])
+            _ignore_exists(lambda: ipr.addr("add", index=idx, address=want[0],
+                                            prefixlen=want[1]))
+            if net.mtu:
+                ipr.link("set", index=idx, mtu=net.mtu)
+            ipr.link("set", index=idx, state="up")
+
+    def delete_network(self, bridge: str) -> None:
+        """Remove the bridge (its ports are detached by the kernel); absent is fine."""
+        with IPRoute() as ipr:
+            idx = _index(ipr, bridge)
+            if idx is not None:
+                _ignore_missing(lambda: ipr.link("del", index=idx))
+
+    def join(self, net: BridgeNetwork, endpoint_id: str, address: IPv4Address,
+             target: int | str, mac: str | None = None, ifname: str | None = None,
+             default_route: bool = True) -> Endpoint:
+        """Attach the container whose netns is ``target`` (pid or path) to ``net``.
+
+        The container side becomes ``ifname`` (default: the first free
+        ``ethN``) with ``address`` and ``mac``; lo is brought up; the default
+        route goes via the gateway unless the network is internal, the
+        caller says no, or the container already has one. A half-made
+        earlier attempt of the same endpoint is replaced.
+        """
+        host = host_ifname(endpoint_id)
+        mac = mac or mac_for(address)
+        self.leave(endpoint_id)
+        with netns.iproute(target) as inner:
+            ifname = ifname or _free_eth(inner)
+            with IPRoute() as ipr:
+                bridge_idx = _index(ipr, net.bridge)
+                if bridge_idx is None:
+                    raise Conflict(f"bridge {net.bridge} of the network does not exist")
+                fd = os.open(netns.netns_path(target), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    ipr.link("add", ifname=host, kind="veth",
+                             peer={"ifname": ifname, "net_ns_fd": fd})
+                finally:
+                    os.close(fd)
+                idx = _index(ipr, host)
+                extra = {"mtu": net.mtu} if net.mtu else {}
+                ipr.link("set", index=idx, master=bridge_idx, state="up", **extra)
+            _set_hairpin(host)
+            inner_idx = _index(inner, ifname)
+            inner.link("set", index=inner_idx, address=mac, **extra)
+            inner.addr("add", index=inner_idx, address=str(address),
+                       prefixlen=net.subnet.prefixlen)
+            inner.link("set", index=inner_idx, state="up")
+            inner.link("set", index=_index(inner, "lo"), state="up")
+            if default_route and not net.internal and not _has_default_route(inner):
+                inner.route("add", dst="0.0.0.0/0", gateway=str(net.gateway))
+        return Endpoint(endpoint_id, address, mac, host, ifname)
+
+    def leave(self, endpoint_id: str) -> None:
+        """Delete the endpoint's host veth; its peer in the container goes with it."""
+        with IPRoute() as ipr:
+            idx = _index(ipr, host_ifname(endpoint_id))
+            if idx is not None:
+                _ignore_missing(lambda: ipr.link("del", index=idx))
+
+    def endpoint_exists(self, endpoint_id: str) -> bool:
+        """Whether the host end is still there (after a daemon restart)."""
+        with IPRoute() as ipr:
+            return _index(ipr, host_ifname(endpoint_id)) is not None
+
+
+def _index(ipr: IPRoute, ifname: str) -> int | None:
+    found = ipr.link_lookup(ifname=ifname)
+    return found[0] if found else None
+
+
+def _kind(ipr: IPRoute, idx: int) -> str | None:
+    link = ipr.get_links(idx)[0]
+    info = link.get("IFLA_LINKINFO")
+    return info.get("IFLA_INFO_KIND") if info else None
+
+
+def _free_eth(ipr: IPRoute) -> str:
+    names = {link.get("IFLA_IFNAME") for link in ipr.get_links()}
+    return next(f"eth{n}" for n in range(len(names) + 1) if f"eth{n}" not in names)
+
+
+def _has_default_route(ipr: IPRoute) -> bool:
+    return any(r["dst_len"] == 0 for r in ipr.get_routes(family=socket.AF_INET, table=254))
+
+
+def _set_hairpin(port: str) -> None:
+    """Let a container reach itself through a published port (the packet goes back out its port)."""
+    with open(f"/sys/class/net/{port}/brport/hairpin_mode", "w") as f:
+        f.write("1")
+
+
+def _ignore_exists(call) -> None:
+    try:
+        call()
+    except NetlinkError as e:
+        if e.code != errno.EEXIST:
+            raise
+
+
+def _ignore_missing(call) -> None:
+    try:
+        call()
+    except NetlinkError as e:
+        if e.code not in (errno.ENODEV, errno.ENOENT):
+            raise

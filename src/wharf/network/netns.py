@@ -1,0 +1,61 @@
+"""Run a function inside another network namespace, and netlink handles there.
+
+``setns(CLONE_NEWNET)`` changes only the calling thread, and a socket stays in
+the namespace it was created in. So a short-lived thread joins the target
+namespace, creates what it must (a netlink socket, the DNS server's
+listeners) and leaves; the daemon's loop and every other thread never move.
+This avoids pyroute2's own netns support, which forks a helper process per
+socket (and by default *creates* a missing namespace).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Callable, TypeVar
+
+from wharf.linux import syscalls
+
+T = TypeVar("T")
+
+
+def netns_path(target: int | str) -> str:
+    """A pid's namespace (``/proc/PID/ns/net``) or a path as given (``/run/netns/x``)."""
+    return f"/proc/{target}/ns/net" if isinstance(target, int) else target
+
+
+def call_in(target: int | str, fn: Callable[[], T]) -> T:
+    """``fn()`` run on a fresh thread that has joined ``target``'s network namespace."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(netns_path(target), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            result.append(fn())
+        except BaseException as e:  # re-raised on the caller's thread
+            error.append(e)
+
+    # The thread ends right after: it never returns to a pool in the wrong namespace.
+    thread = threading.Thread(target=run, name="wharf-netns")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def iproute(target: int | str | None = None):
+    """A pyroute2 ``IPRoute`` bound to ``target``'s namespace (None: the daemon's)."""
+    from pyroute2 import IPRoute
+
+    if target is None:
+        return IPRoute()
+    sock = call_in(target, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
+                                                 socket.NETLINK_ROUTE))
+    return IPRoute(fileno=sock.detach())
