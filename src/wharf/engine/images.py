@@ -4,8 +4,8 @@ It adds what the store does not know about: Docker's rules for removing
 images that containers use, the JSON shapes of ``images/json`` and
 ``images/{name}/json``, events, and threads. Every public method is a
 coroutine; the blocking work runs in ``asyncio.to_thread`` under one lock
-(image changes are rare and short, except an import, which holds it while it
-unpacks). Mounting and sizing rw layers take no lock: a container start never
+(image changes are rare and short; an import unpacks its layer before it
+takes the lock, so a slow upload blocks nobody). Mounting and sizing rw layers take no lock: a container start never
 waits for an import.
 """
 
@@ -26,6 +26,7 @@ from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, rfc3339nano
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.image import changes as image_changes
 from wharf.image import reference
+from wharf.image.layers import Layer
 from wharf.image.reference import Reference
 from wharf.image.store import ImageRecord, ImageStore
 
@@ -244,7 +245,14 @@ class ImageService:
         message = message or "Imported from -"
 
         def do() -> str:
-            layer = self.store.register_layer(stream)
+            pending = self.store.unpack_layer(stream)  # a slow client holds no lock
+            try:
+                with self._lock:
+                    return commit(self.store.commit_layer(pending))
+            finally:
+                self.store.discard_layer(pending)
+
+        def commit(layer: Layer) -> str:
             created = _now()
             config = {
                 "architecture": _GOARCH.get(platform.machine(), platform.machine()),
@@ -258,7 +266,7 @@ class ImageService:
             if new_ref is not None:
                 self.store.tag(image_id, new_ref, created)
             return image_id
-        image_id = await self._locked(do)
+        image_id = await asyncio.to_thread(do)
         self._publish("import", image_id)
         if new_ref is not None:
             self._publish("tag", image_id, new_ref.familiar())

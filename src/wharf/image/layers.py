@@ -11,8 +11,10 @@ below it), so the same tar on top of a different parent is another layer.
 The short ``l/<LINK>`` names keep overlay's ``lowerdir=`` option small
 enough for many layers (the mount data is limited to one page).
 
-A layer is unpacked into ``tmp/`` and renamed into place with its metadata:
-a crash leaves either the whole layer or scratch that the next start removes.
+A layer is unpacked into ``tmp/`` (``unpack``, slow, no lock needed) and
+renamed into place with its metadata (``commit``, quick, under the caller's
+lock): a crash leaves either the whole layer or scratch that the next start
+removes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ class Layer:
     def to_json(self) -> dict[str, object]:
         return {"chain_id": self.chain_id, "diff_id": self.diff_id, "parent": self.parent,
                 "size": self.size, "link": self.link}
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """A layer extracted into scratch, not yet in the store."""
+
+    scratch: str
+    diff_id: str
+    size: int
 
 
 def chain_id(parent: str | None, diff_id: str) -> str:
@@ -93,33 +104,44 @@ class LayerStore:
         except FileNotFoundError:
             raise NotFound(f"layer does not exist: {chain}") from None
 
-    def register(self, stream: BinaryIO, parent: str | None,
-                 tee: Callable[[bytes], object] | None = None) -> Layer:
-        """Unpack a layer tar on top of ``parent``; an identical layer is reused."""
+    def unpack(self, stream: BinaryIO, tee: Callable[[bytes], object] | None = None) -> Unpacked:
+        """Extract a layer tar into scratch: the slow part, needing no lock."""
         scratch = tempfile.mkdtemp(dir=self.tmp_dir)
-        link_path = ""
         try:
             os.mkdir(os.path.join(scratch, "diff"), 0o755)
             result = extract_layer(stream, os.path.join(scratch, "diff"), tee)
-            chain = chain_id(parent, result.diff_id)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return Unpacked(scratch, result.diff_id, result.size)
+
+    def commit(self, unpacked: Unpacked, parent: str | None) -> Layer:
+        """Move an unpacked layer into place on top of ``parent``; an identical layer is reused."""
+        link_path = ""
+        try:
+            chain = chain_id(parent, unpacked.diff_id)
             if self.exists(chain):
                 return self.get(chain)
             link = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=")
-            layer = Layer(chain, result.diff_id, parent, result.size, link)
-            with open(os.path.join(scratch, "layer.json"), "w") as f:
+            layer = Layer(chain, unpacked.diff_id, parent, unpacked.size, link)
+            with open(os.path.join(unpacked.scratch, "layer.json"), "w") as f:
                 json.dump(layer.to_json(), f)
                 f.flush()
                 os.fsync(f.fileno())
             link_path = os.path.join(self.links_dir, link)
             os.symlink(os.path.join("..", digest_hex(chain), "diff"), link_path)
-            os.rename(scratch, self._dir(chain))
+            os.rename(unpacked.scratch, self._dir(chain))
             return layer
         except BaseException:
             if link_path:
                 os.unlink(link_path)
             raise
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            self.discard(unpacked)
+
+    @staticmethod
+    def discard(unpacked: Unpacked) -> None:
+        shutil.rmtree(unpacked.scratch, ignore_errors=True)
 
     def lower_links(self, chain: str) -> list[str]:
         """``l/<LINK>`` of ``chain`` and every layer below it, top first (overlay order)."""

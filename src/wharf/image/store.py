@@ -24,8 +24,8 @@ from typing import Any, BinaryIO
 
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
-from wharf.image.content import ContentStore, digest_hex
-from wharf.image.layers import Layer, LayerStore, chain_ids
+from wharf.image.content import ContentStore, Writer, digest_hex
+from wharf.image.layers import Layer, LayerStore, Unpacked, chain_ids
 from wharf.image.overlay import OverlaySnapshotter
 from wharf.image.reference import Reference
 from wharf.image.refstore import ReferenceStore, write_json_atomic
@@ -181,13 +181,32 @@ class ImageStore:
         return used
 
     # -- layers ------------------------------------------------------------
+    def unpack_layer(self, stream: BinaryIO) -> tuple[Unpacked, Writer]:
+        """Extract a layer tar, keeping the uncompressed tar as a blob-to-be (for save/push).
+
+        Slow and lock-free; ``commit_layer`` (under the lock) or ``discard_layer`` must follow.
+        """
+        blob = self.content.writer()
+        try:
+            return self.layers.unpack(stream, tee=blob.write), blob
+        except BaseException:
+            blob.abort()
+            raise
+
+    def commit_layer(self, pending: tuple[Unpacked, Writer], parent: str | None = None) -> Layer:
+        unpacked, blob = pending
+        with blob:
+            if not self.content.exists(unpacked.diff_id):
+                blob.commit(unpacked.diff_id)
+        return self.layers.commit(unpacked, parent)
+
+    def discard_layer(self, pending: tuple[Unpacked, Writer]) -> None:
+        pending[1].abort()
+        self.layers.discard(pending[0])
+
     def register_layer(self, stream: BinaryIO, parent: str | None = None) -> Layer:
-        """Unpack a layer tar and keep the uncompressed tar as a blob (for save/push)."""
-        with self.content.writer() as blob:
-            layer = self.layers.register(stream, parent, tee=blob.write)
-            if not self.content.exists(layer.diff_id):
-                blob.commit(layer.diff_id)
-        return layer
+        """Unpack and commit in one go (the caller holds the lock throughout)."""
+        return self.commit_layer(self.unpack_layer(stream), parent)
 
     # -- container rw layers -------------------------------------------------
     def create_rw(self, cid: str, image_id: str) -> None:

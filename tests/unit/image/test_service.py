@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import threading
 from pathlib import Path
 from typing import Any, Callable, Coroutine
 
@@ -124,3 +125,23 @@ def test_events_are_published(svc: ImageService) -> None:
 async def _take(stream: Any, n: int) -> Any:
     for _ in range(n):
         yield await stream.__anext__()
+
+
+def test_a_slow_import_blocks_no_other_image_call(svc: ImageService) -> None:
+    gate = threading.Event()
+
+    class Slow(io.RawIOBase):
+        data = io.BytesIO(make_tar(("file", "f", "x")))
+
+        def read(self, n: int = -1) -> bytes:
+            gate.wait(5)
+            return self.data.read(n)
+
+    async def scenario() -> tuple[list[Any], list[str]]:
+        task = asyncio.create_task(svc.import_tar(Slow(), repo="slow"))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        listed = await asyncio.wait_for(svc.list(), 2)
+        gate.set()
+        await task
+        return listed, (await svc.get("slow")).repo_tags
+    assert run(scenario()) == ([], ["slow:latest"])
