@@ -40,9 +40,6 @@ class OverlaySnapshotter:
             raise WharfError(f"invalid container id {cid!r}")
         return os.path.join(self.root, cid)
 
-    def exists(self, cid: str) -> bool:
-        return os.path.isdir(self._dir(cid))
-
     def create(self, cid: str, lowers: list[str], meta: dict[str, str]) -> None:
         """Make the (unmounted) rw layer; ``lowers`` are layer links, top first."""
         scratch = tempfile.mkdtemp(dir=self.tmp_dir)
