@@ -1,0 +1,49 @@
+"""The nftables table wharf writes, as text (the kernel side is in tests/integration/network)."""
+
+from ipaddress import ip_address, ip_network
+
+import pytest
+
+from wharf.errors import InvalidParameter
+from wharf.network.firewall import Firewall, FwNetwork, FwPort
+
+NETS = [FwNetwork("br-a", ip_network("172.18.0.0/16")),
+        FwNetwork("br-i", ip_network("172.19.0.0/16"), internal=True)]
+PORTS = [FwPort("tcp", 8080, ip_address("172.18.0.2"), 80),
+         FwPort("udp", 5353, ip_address("172.18.0.3"), 53, "127.0.0.1")]
+
+
+def rules() -> list[str]:
+    text = Firewall("wharf_t").render(NETS, PORTS, "0")
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_masquerade_only_for_networks_with_egress() -> None:
+    got = rules()
+    assert 'ip saddr 172.18.0.0/16 oifname != "br-a" masquerade' in got
+    assert not any("172.19.0.0/16" in r and "masquerade" in r for r in got)
+
+
+def test_internal_and_isolation_rules() -> None:
+    got = rules()
+    assert 'iifname "br-i" oifname != "br-i" drop' in got
+    assert 'oifname "br-i" iifname != "br-i" drop' in got
+    assert 'iifname "br-a" oifname != "br-a" oifname @bridges drop' in got
+    assert got.index('oifname "br-i" iifname != "br-i" drop') < got.index("ct status dnat accept")
+
+
+def test_published_ports_and_recorded_forwarding() -> None:
+    got = rules()
+    assert "tcp dport 8080 dnat to 172.18.0.2:80" in got
+    assert "ip daddr 127.0.0.1 udp dport 5353 dnat to 172.18.0.3:53" in got
+    assert 'comment "ip_forward=0"' in got
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Firewall("bad name"),
+    lambda: Firewall("ok").render([FwNetwork('x" drop', ip_network("10.0.0.0/8"))], [], "1"),
+    lambda: Firewall("ok").render([], [FwPort("icmp", 1, ip_address("10.0.0.1"), 1)], "1"),
+])
+def test_nothing_unchecked_reaches_nft(make) -> None:
+    with pytest.raises(InvalidParameter):
+        make()
