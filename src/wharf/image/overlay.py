@@ -7,9 +7,11 @@ Layout::
     rw/<cid>/lower    "l/A:l/B:...": the image's layers, top first
     rw/<cid>/meta.json {"image_id", "chain_id"}
 
-``lowerdir`` uses the layer store's short links, relative to the layer
-directory, so the mount is done by ``mount(8)`` started in that directory
-(a chdir inside the multi-threaded daemon would move every thread).
+The lowerdirs are the layer store's short links. When even those, as
+absolute paths, pass the one-page limit of mount data, they are given
+relative to the layer directory, and the mount is done by ``mount(8)``
+started there (a chdir inside the multi-threaded daemon would move every
+thread).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import tempfile
 
 from wharf.errors import NotFound, WharfError
+from wharf.linux import syscalls
 
 MOUNT_DATA_MAX = os.sysconf("SC_PAGE_SIZE") - 1
 
@@ -66,20 +69,30 @@ class OverlaySnapshotter:
         return [name for name in os.listdir(self.root) if not name.startswith(".")]
 
     def mount(self, cid: str, target: str) -> None:
+        """mount(2) with absolute lowerdirs when they fit in a page (no fork, the
+        common case); else relative short links, by mount(8) started in the layer dir."""
         rw = self._dir(cid)
         with open(os.path.join(rw, "lower")) as f:
-            lower = f.read()
-        data = f"lowerdir={lower},upperdir={rw}/upper,workdir={rw}/work"
-        if len(data) > MOUNT_DATA_MAX:
-            raise WharfError(f"too many image layers to mount ({lower.count(':') + 1})")
+            lowers = f.read().split(":")
+        rest = f"upperdir={rw}/upper,workdir={rw}/work"
+        absolute = ":".join(os.path.join(self.layers_dir, link) for link in lowers)
         os.makedirs(target, exist_ok=True)
-        _run(["mount", "-t", "overlay", "overlay", "-o", data, target], cwd=self.layers_dir)
+        if len(data := f"lowerdir={absolute},{rest}") <= MOUNT_DATA_MAX:
+            syscalls.mount("overlay", target, "overlay", 0, data)
+            return
+        data = f"lowerdir={':'.join(lowers)},{rest}"
+        if len(data) > MOUNT_DATA_MAX:
+            raise WharfError(f"too many image layers to mount ({len(lowers)})")
+        proc = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", data, target],
+                              cwd=self.layers_dir, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise WharfError(f"mount overlay on {target}: {proc.stderr.strip()}")
 
     @staticmethod
     def unmount(target: str) -> None:
         """Unmount; a target that is not mounted (or gone) is already done."""
         if os.path.ismount(target):
-            _run(["umount", target])
+            syscalls.umount2(target)
 
     def remove(self, cid: str) -> None:
         rw = self._dir(cid)
@@ -101,8 +114,3 @@ class OverlaySnapshotter:
                     total += st.st_size
         return total
 
-
-def _run(argv: list[str], cwd: str | None = None) -> None:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise WharfError(f"{argv[0]} failed: {proc.stderr.strip() or proc.returncode}")
