@@ -37,3 +37,30 @@ def parse(text: str) -> int:
             total += int(frac) * scale // 10 ** len(frac)
         rest = rest[m.end():]  # type: ignore[union-attr]
     return sign * total
+
+
+def format(ns: int) -> str:  # noqa: A001 - mirrors Go's Duration.String
+    """Go's ``Duration.String``: ``1h30m0s``, ``1.5s``, ``300ms``, ``0s``."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= scale:
+                return sign + _fraction(ns, scale) + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    out = sign
+    if hours:
+        out += f"{hours}h"
+    if hours or minutes:
+        out += f"{minutes}m"
+    return out + _fraction(rest, 1_000_000_000) + "s"
+
+
+def _fraction(value: int, scale: int) -> str:
+    whole, frac = divmod(value, scale)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(scale)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"

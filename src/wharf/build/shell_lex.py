@@ -68,13 +68,15 @@ class Lexer:
 
     ``raw_quotes`` keeps quote characters in the output, ``raw_escapes`` keeps
     escape characters, ``skip_unset`` leaves references to unset variables as
-    written (used to find heredoc names without expanding anything).
+    written (used to find heredoc names without expanding anything),
+    ``skip_quotes`` makes quotes ordinary characters (heredoc bodies).
     """
 
     escape: str = "\\"
     raw_quotes: bool = False
     raw_escapes: bool = False
     skip_unset: bool = False
+    skip_quotes: bool = False
 
     def word(self, text: str, env: dict[str, str]) -> str:
         """``text`` with substitutions done and quotes removed, as one string."""
@@ -130,6 +132,10 @@ class _Run:
                 value = self.dollar()
                 out.append(value)
                 words.add_string(value)
+            elif ch in "'\"" and self.lex.skip_quotes:
+                self.next()
+                out.append(ch)
+                words.add_char(ch)
             elif ch == "'":
                 value = self.single_quote()
                 out.append(value)
