@@ -80,8 +80,9 @@ class Container:
         self.dir = directory
         #: Serialises every state change of this container (start, stop, rm, ...).
         self.lock = asyncio.Lock()
-        self._exit_waiters: list[asyncio.Future[dict[str, Any]]] = []
-        self._removal_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        #: Futures woken at the next "start", "exit" or "removed" of this container.
+        self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {
+            "start": [], "exit": [], "removed": []}
         #: Task watching the shim for the current run, if any.
         self.monitor: asyncio.Task[None] | None = None
         #: Pending restart (policy backoff), cancelled by stop/rm.
@@ -129,14 +130,10 @@ class Container:
         return attrs
 
     # -- waiting ---------------------------------------------------------
-    def wait_exit(self) -> asyncio.Future[dict[str, Any]]:
+    def waiter(self, what: str) -> asyncio.Future[dict[str, Any]]:
+        """A future for the next ``what`` ("start", "exit", "removed"); it gets the exit result."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._exit_waiters.append(fut)
-        return fut
-
-    def wait_removal(self) -> asyncio.Future[dict[str, Any]]:
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._removal_waiters.append(fut)
+        self._waiters[what].append(fut)
         return fut
 
     def exit_result(self) -> dict[str, Any]:
@@ -144,19 +141,13 @@ class Container:
         return {"StatusCode": self.state["ExitCode"],
                 "Error": {"Message": error} if error else None}
 
-    def notify_exit(self) -> None:
-        self._wake(self._exit_waiters)
-
-    def notify_removed(self) -> None:
-        self._wake(self._exit_waiters)
-        self._wake(self._removal_waiters)
-
-    def _wake(self, waiters: list[asyncio.Future[dict[str, Any]]]) -> None:
+    def notify(self, *whats: str) -> None:
         result = self.exit_result()
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(result)
-        waiters.clear()
+        for what in whats:
+            for fut in self._waiters[what]:
+                if not fut.done():
+                    fut.set_result(result)
+            self._waiters[what].clear()
 
     # -- views -----------------------------------------------------------
     def inspect(self) -> dict[str, Any]:

@@ -1,0 +1,231 @@
+"""Container routes of the Engine API (``docker create/start/stop/ps/logs/...``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from wharf.api import params
+from wharf.api.params import boolean, integer, json_body, json_response
+from wharf.api.streams import Hijacked, hijack
+from wharf.engine import filters as flt
+from wharf.engine import logs as logreader
+from wharf.engine import shims
+from wharf.engine.containers import LIST_FILTERS
+from wharf.engine.timefmt import parse_timestamp
+from wharf.errors import Conflict, InvalidParameter
+from wharf.shim.frames import frame
+
+routes = web.RouteTableDef()
+STREAMS = {"stdout": 1, "stderr": 2}
+
+
+def _services(request: web.Request) -> Any:
+    return params.engine(request).containers
+
+
+def _ref(request: web.Request) -> str:
+    return request.match_info["id"]
+
+
+def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+@routes.post("/containers/create")
+async def create(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    result = await _services(request).create(body, request.query.get("name") or None)
+    return json_response(result, status=201)
+
+
+@routes.get("/containers/json")
+async def list_containers(request: web.Request) -> web.Response:
+    filters = flt.parse(request.query.get("filters"), LIST_FILTERS)
+    return json_response(await _services(request).list(
+        all=boolean(request, "all"), limit=integer(request, "limit"),
+        size=boolean(request, "size"), filters=filters))
+
+
+@routes.get("/containers/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    return json_response(await _services(request).inspect(_ref(request), boolean(request, "size")))
+
+
+def _plain(action: str) -> None:
+    """``POST /containers/{id}/<action>`` with no arguments: 204 when done."""
+    async def handler(request: web.Request) -> web.Response:
+        await getattr(_services(request), action)(_ref(request))
+        return _no_content()
+    routes.post(f"/containers/{{id}}/{action}")(handler)
+
+
+for _action in ("start", "pause", "unpause"):
+    _plain(_action)
+
+
+@routes.post("/containers/{id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    await _services(request).stop(_ref(request), integer(request, "t"), request.query.get("signal"))
+    return _no_content()
+
+
+@routes.post("/containers/{id}/restart")
+async def restart(request: web.Request) -> web.Response:
+    await _services(request).restart(_ref(request), integer(request, "t"),
+                                     request.query.get("signal"))
+    return _no_content()
+
+
+@routes.post("/containers/{id}/kill")
+async def kill(request: web.Request) -> web.Response:
+    await _services(request).kill(_ref(request), request.query.get("signal"))
+    return _no_content()
+
+
+@routes.post("/containers/{id}/rename")
+async def rename(request: web.Request) -> web.Response:
+    await _services(request).rename(_ref(request), request.query.get("name", ""))
+    return _no_content()
+
+
+@routes.delete("/containers/{id}")
+async def remove(request: web.Request) -> web.Response:
+    await _services(request).remove(_ref(request), force=boolean(request, "force"),
+                                    volumes=boolean(request, "v"))
+    return _no_content()
+
+
+@routes.post("/containers/{id}/wait")
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Headers go out at once (``docker run`` waits for them before starting)."""
+    service = _services(request)
+    condition = request.query.get("condition", "not-running")
+    waiting = asyncio.ensure_future(service.wait(_ref(request), condition))
+    await asyncio.sleep(0)
+    if waiting.done():
+        return json_response(waiting.result())  # errors (404, 400) as a normal answer
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        result = await waiting
+        await response.write(json.dumps(result).encode() + b"\n")
+    finally:
+        waiting.cancel()
+    return response
+
+
+@routes.post("/containers/{id}/resize")
+async def resize(request: web.Request) -> web.Response:
+    c = _services(request).get(_ref(request))
+    if not c.running:
+        raise Conflict(f"Container {c.id} is not running")
+    await shims.call(_services(request).bundle(c), {
+        "op": "resize", "height": integer(request, "h", 0), "width": integer(request, "w", 0)})
+    return web.Response(status=200)
+
+
+def _log_window(request: web.Request) -> tuple[int | None, int | None, int | None]:
+    tail_arg = request.query.get("tail", "all")
+    try:
+        tail = None if tail_arg in ("all", "") else int(tail_arg)
+        since = parse_timestamp(request.query["since"]) if request.query.get("since") not in (None, "", "0") else None
+        until = parse_timestamp(request.query["until"]) if request.query.get("until") not in (None, "", "0") else None
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
+    return tail, None if since is None else int(since * 1e9), None if until is None else int(until * 1e9)
+
+
+def _encode(stream: str, data: bytes, stamp: str, tty: bool, timestamps: bool) -> bytes:
+    payload = (stamp.encode() + b" " + data) if timestamps else data
+    return payload if tty else frame(STREAMS.get(stream, 1), payload)
+
+
+@routes.get("/containers/{id}/logs")
+async def logs(request: web.Request) -> web.StreamResponse:
+    service = _services(request)
+    c = service.get(_ref(request))
+    wanted = {s for s in STREAMS if boolean(request, s)}
+    if not wanted:
+        raise InvalidParameter("Bad parameters: you must choose at least one stream")
+    tail, since, until = _log_window(request)
+    tty = bool(c.config.get("Tty"))
+    follow, timestamps = boolean(request, "follow"), boolean(request, "timestamps")
+    response = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
+                                           if tty else "application/vnd.docker.multiplexed-stream"})
+    await response.prepare(request)
+    try:
+        async for entry in logreader.read(c.record["LogPath"], tail, since, until, follow,
+                                          stopped=lambda: not c.state["Running"]):
+            if entry.stream in wanted:
+                await response.write(_encode(entry.stream, entry.data, entry.time, tty, timestamps))
+    except ConnectionError:
+        pass
+    return response
+
+
+async def _pump_stdin(client: Hijacked, writer: asyncio.StreamWriter, close_on_eof: bool) -> None:
+    """Client bytes to the shim; a client half-close is stdin EOF."""
+    while data := await client.read():
+        writer.write(data)
+        await writer.drain()
+    if close_on_eof and writer.can_write_eof():
+        writer.write_eof()
+
+
+async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                tty: bool, stdin: bool, close_stdin_on_eof: bool = True) -> dict[str, Any] | None:
+    """Shim frames to the client (raw with a tty) and client stdin to the shim,
+    until the shim ends the stream; returns its closing control message, if any."""
+    pump = asyncio.ensure_future(_pump_stdin(client, writer, close_stdin_on_eof)) if stdin else None
+    control = None
+    try:
+        async for stream, payload in shims.read_frames(reader):
+            if stream == 255:
+                control = json.loads(payload)
+                continue
+            await client.write(payload if tty else frame(stream, payload))
+            if client.closed:
+                break
+    finally:
+        if pump:
+            pump.cancel()
+        writer.close()
+    return control
+
+
+@routes.post("/containers/{id}/attach")
+async def attach(request: web.Request) -> web.StreamResponse:
+    service = _services(request)
+    c = service.get(_ref(request))
+    want_stdin = boolean(request, "stdin")
+    wanted = {s for s in STREAMS if boolean(request, s)}
+    tty = bool(c.config.get("Tty"))
+    stream, with_logs = boolean(request, "stream"), boolean(request, "logs")
+    if stream and not c.running and c.state["StartedAt"][:4] != "0001" and not with_logs:
+        raise Conflict("You cannot attach to a stopped container, start it first")
+    started = c.waiter("start")
+    client = await hijack(request, multiplexed=not tty)
+    params.engine(request).events.publish("container", "attach", c.id, c.event_attributes())
+    if with_logs:
+        async for entry in logreader.read(c.record["LogPath"], None, None, None, False,
+                                          stopped=lambda: True):
+            if entry.stream in wanted:
+                await client.write(_encode(entry.stream, entry.data, entry.time, tty, False))
+    if stream:
+        if not c.running:
+            await started
+        if c.running:
+            try:
+                reader, writer, _ = await shims.open_request(service.bundle(c), {
+                    "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
+                    "stderr": "stderr" in wanted})
+            except OSError:
+                return client.response
+            await relay(client, reader, writer, tty, want_stdin,
+                        bool(c.config.get("StdinOnce")))
+    started.cancel()
+    return client.response

@@ -1,0 +1,78 @@
+"""Hijacked connections (attach, exec start) and Docker's stream framing.
+
+Docker answers ``101 UPGRADED`` (when the client asked for ``Upgrade: tcp``)
+or ``200``, then the HTTP connection is a raw duplex pipe: output frames (or
+raw bytes with a tty) one way, stdin the other, and a client half-close as
+stdin EOF. aiohttp gives us that through ``set_parser``, the hook websockets
+use: every later byte from the client goes to our feed instead of the HTTP
+parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+RAW = "application/vnd.docker.raw-stream"
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+
+
+class _RawResponse(web.StreamResponse):
+    """A response whose body is written as is: no chunking, no length."""
+
+    _length_check = False
+
+
+class _Feed:
+    """The payload parser aiohttp feeds once the connection is hijacked."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.queue.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.queue.put_nowait(b"")
+
+
+class Hijacked:
+    """The client's side of a hijacked connection."""
+
+    def __init__(self, response: web.StreamResponse, feed: _Feed) -> None:
+        self.response = response
+        self._feed = feed
+        self.closed = False
+
+    async def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            await self.response.write(data)
+        except (ConnectionError, RuntimeError):
+            self.closed = True
+
+    async def read(self) -> bytes:
+        """Bytes the client sent; b"" once it half-closed or went away."""
+        return await self._feed.queue.get()
+
+
+async def hijack(request: web.Request, multiplexed: bool) -> Hijacked:
+    """Send the upgrade answer and take over the connection."""
+    upgrade = ("upgrade" in request.headers.get("Connection", "").lower()
+               and request.headers.get("Upgrade"))
+    response = _RawResponse(status=101 if upgrade else 200,
+                            reason="UPGRADED" if upgrade else "OK")
+    response.content_type = MULTIPLEXED if multiplexed else RAW
+    if upgrade:
+        response.headers["Connection"] = "Upgrade"
+        response.headers["Upgrade"] = "tcp"
+    response.force_close()
+    await response.prepare(request)
+    await response.write(b"")  # the headers go out now, not with the first output
+    feed = _Feed()
+    assert request.protocol is not None
+    request.protocol.set_parser(feed)  # type: ignore[arg-type]
+    return Hijacked(response, feed)

@@ -1,0 +1,628 @@
+"""ContainerService: the lifecycle of containers with Docker's rules.
+
+Every change to one container runs under its lock; every blocking call
+(mounts, file writes, cgroup access) runs in a thread. A running container's
+shim is watched by one monitor task that turns its exit into state, events,
+``--rm`` and restart policies. Nothing here holds a container process as a
+child: the daemon can die and, at ``restore()``, find every container again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import shutil
+import signal as signals
+import time
+from typing import Any
+
+from wharf.config import DaemonConfig
+from wharf.engine import filters as flt
+from wharf.engine import names, shims, validate
+from wharf.engine.container import Container, new_state, state_word
+from wharf.engine.events import EventBus
+from wharf.engine.images import ContainerUse, ImageService
+from wharf.engine.launch import Launcher, build_bundle, cleanup_bundle
+from wharf.engine.restart import RestartPolicy
+from wharf.engine.store import read_json, write_json_atomic
+from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
+from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
+
+log = logging.getLogger("wharf.engine")
+
+LIST_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since",
+                "health", "isolation", "network", "publish", "expose", "volume")
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+DEFAULT_STOP_TIMEOUT = 10
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed", "")
+
+
+def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
+    """A signal number from "9", "KILL" or "SIGKILL" (Docker's signal.ParseSignal)."""
+    if value in (None, ""):
+        return default
+    text = str(value).upper()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < signals.NSIG:
+            return num
+    else:
+        try:
+            return int(signals.Signals["SIG" + text.removeprefix("SIG")])
+        except KeyError:
+            pass
+    raise InvalidParameter(f"Invalid signal: {value}")
+
+
+class ContainerService:
+    def __init__(self, config: DaemonConfig, events: EventBus, images: ImageService) -> None:
+        self.config = config
+        self.events = events
+        self.images = images
+        self.launcher = Launcher(config)
+        self._by_id: dict[str, Container] = {}
+        self._names: dict[str, str] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- index -------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        """By full ID, name (with or without "/"), or unique ID prefix (Docker's order)."""
+        if ref in self._by_id:
+            return self._by_id[ref]
+        cid = self._names.get(ref.lstrip("/"))
+        if cid:
+            return self._by_id[cid]
+        if ref:
+            found = [c for cid, c in self._by_id.items() if cid.startswith(ref)]
+            if len(found) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+            if found:
+                return found[0]
+        raise NotFound(f"No such container: {ref}")
+
+    def all(self) -> list[Container]:
+        return list(self._by_id.values())
+
+    def counts(self) -> dict[str, int]:
+        words = [state_word(c.state) for c in self._by_id.values()]
+        return {"total": len(words), "running": words.count("running") + words.count("restarting"),
+                "paused": words.count("paused"),
+                "stopped": sum(1 for w in words if w not in ("running", "paused", "restarting"))}
+
+    def using_image(self, image_id: str) -> list[ContainerUse]:
+        return [ContainerUse(c.id, c.running) for c in self._by_id.values()
+                if c.record["Image"] == image_id]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _save(self, c: Container) -> None:
+        await asyncio.to_thread(write_json_atomic, c.record_path, c.record)
+
+    def bundle(self, c: Container) -> str:
+        return os.path.join(self.config.bundles_dir, c.id)
+
+    # -- create ------------------------------------------------------------
+    async def create(self, body: Any, name: str | None = None) -> dict[str, Any]:
+        config, hc = validate.create_body(body)
+        name = names.validate_name(name) if name else names.random_name(set(self._names))
+        if name in self._names:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                           f'container "{self._names[name]}". You have to remove (or rename) '
+                           "that container to be able to reuse that name.")
+        image = await self.images.get(config["Image"])
+        img = (image.config.get("config") or {})
+        cmd = config.get("Cmd")
+        entrypoint = config.get("Entrypoint")
+        if entrypoint is None:
+            entrypoint = img.get("Entrypoint")
+            cmd = cmd if cmd is not None else img.get("Cmd")
+        if not (entrypoint or cmd):
+            raise InvalidParameter("No command specified")
+        argv = list(entrypoint or []) + list(cmd or [])
+        cid = names.new_id()
+        self._names[name] = cid  # reserved while the rw layer is made
+        try:
+            merged = _merge_image_config(config, img, cid, cmd, entrypoint)
+            hc = _host_config_defaults(hc, self.config)
+            directory = os.path.join(self.config.containers_dir, cid)
+            record = {
+                "Id": cid, "Created": rfc3339nano(time.time_ns()), "Path": argv[0],
+                "Args": argv[1:], "State": new_state(), "Image": image.id,
+                "ResolvConfPath": os.path.join(directory, "resolv.conf"),
+                "HostnamePath": os.path.join(directory, "hostname"),
+                "HostsPath": os.path.join(directory, "hosts"),
+                "LogPath": os.path.join(directory, f"{cid}-json.log"),
+                "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2",
+                "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
+                "AppArmorProfile": "", "ExecIDs": None, "HostConfig": hc,
+                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": [],
+                "Config": merged,
+                "NetworkSettings": _network_settings(hc),
+            }
+            await asyncio.to_thread(os.makedirs, directory, 0o710, True)
+            await self.images.create_rw_layer(cid, image.id)
+            c = Container(record, directory)
+            await self._save(c)
+        except BaseException:
+            self._names.pop(name, None)
+            await asyncio.to_thread(shutil.rmtree, os.path.join(self.config.containers_dir, cid), True)
+            raise
+        self._by_id[cid] = c
+        self.events.publish("container", "create", cid, c.event_attributes())
+        return {"Id": cid, "Warnings": []}
+
+    # -- list / inspect ----------------------------------------------------
+    async def list(self, all: bool = False, limit: int | None = None, size: bool = False,
+                   filters: flt.Filters | None = None) -> list[dict[str, Any]]:
+        f = filters or {}
+        for status in f.get("status", []):
+            if status not in STATUSES:
+                raise InvalidParameter(f"Invalid filter 'status={status}'")
+        if f.get("status") or f.get("exited") or limit and limit > 0 or f.get("before") or f.get("since"):
+            all = True
+        chosen = sorted(self._by_id.values(), key=lambda c: c.record["Created"], reverse=True)
+        chosen = await self._filter(chosen, f)
+        if not all:
+            chosen = [c for c in chosen if c.state["Running"]]
+        if limit and limit > 0:
+            chosen = chosen[:limit]
+        out = []
+        for c in chosen:
+            out.append(c.summary(await self.images.rw_layer_size(c.id) if size else None))
+        return out
+
+    async def _filter(self, chosen: list[Container], f: flt.Filters) -> list[Container]:
+        before = since = None
+        if f.get("before"):
+            before = self.get(f["before"][0]).record["Created"]
+        if f.get("since"):
+            since = self.get(f["since"][0]).record["Created"]
+        ancestors: set[str] = set()
+        for ref in f.get("ancestor", []):
+            try:
+                ancestors.add((await self.images.get(ref)).id)
+            except NotFound:
+                pass
+        exited = {int(v) for v in f.get("exited", []) if v.lstrip("-").isdigit()}
+        out = []
+        for c in chosen:
+            word = state_word(c.state)
+            if f.get("id") and not any(c.id.startswith(v) for v in f["id"]):
+                continue
+            if f.get("name") and not any(v.lstrip("/") in c.name for v in f["name"]):
+                continue
+            if not flt.match_any(word, f.get("status")):
+                continue
+            if "label" in f and not flt.match_labels(c.config.get("Labels") or {}, f["label"]):
+                continue
+            if "ancestor" in f and c.record["Image"] not in ancestors:
+                continue
+            if "exited" in f and (word != "exited" or c.state["ExitCode"] not in exited):
+                continue
+            if before is not None and c.record["Created"] >= before:
+                continue
+            if since is not None and c.record["Created"] <= since:
+                continue
+            out.append(c)
+        return out
+
+    async def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        c = self.get(ref)
+        out = c.inspect()
+        if size:
+            out["SizeRw"] = await self.images.rw_layer_size(c.id)
+            out["SizeRootFs"] = out["SizeRw"]
+        return out
+
+    # -- start -------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if c.state["Paused"]:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if c.running:
+                raise NotModified("container already started")
+            if c.restart_task:
+                c.restart_task.cancel()
+                c.restart_task = None
+            c.private["ManuallyStopped"] = False
+            try:
+                await self._start_locked(c)
+            except WharfError:
+                if c.host_config.get("AutoRemove"):
+                    self._spawn(self._auto_remove(c))
+                raise
+
+    async def _start_locked(self, c: Container) -> None:
+        bundle = self.bundle(c)
+        image = await self.images.get(c.record["Image"])
+        try:
+            await build_bundle(c, bundle, image, self.images, self.config)
+            result = await self.launcher.launch(bundle)
+        except BaseException:
+            await cleanup_bundle(c, bundle, self.images)
+            raise
+        if "error" in result:
+            await cleanup_bundle(c, bundle, self.images)
+            code = {"not_found": 127, "permission": 126}.get(result.get("kind", ""), 128)
+            message = ("failed to create shim task: OCI runtime create failed: runc create "
+                       f"failed: unable to start container process: {result['error']}: unknown")
+            c.state.update(ExitCode=code, Error=message, Restarting=False, Running=False)
+            await self._save(c)
+            raise InvalidParameter(message)
+        c.state.update(Running=True, Paused=False, Restarting=False, OOMKilled=False, Dead=False,
+                       Pid=int(result["pid"]), ExitCode=0, Error="",
+                       StartedAt=rfc3339nano(time.time_ns()))
+        await self._save(c)
+        self.events.publish("container", "start", c.id, c.event_attributes())
+        self._watch(c)
+        c.notify("start")
+
+    def _watch(self, c: Container) -> None:
+        c.monitor = asyncio.ensure_future(self._monitor(c))
+
+    async def _monitor(self, c: Container) -> None:
+        result = await shims.wait(self.bundle(c))
+        try:
+            await self._handle_exit(c, result)
+        except Exception:
+            log.exception("handling the exit of %s", c.id)
+
+    async def _handle_exit(self, c: Container, result: dict[str, Any]) -> None:
+        async with c.lock:
+            c.monitor = None
+            finished = result.get("finished_at")
+            started_ns = parse_rfc3339(c.state["StartedAt"])
+            c.state.update(Running=False, Paused=False, Restarting=False, Pid=0,
+                           ExitCode=int(result.get("exit_code", 255)),
+                           OOMKilled=bool(result.get("oom_killed")),
+                           Error=result.get("error") or "",
+                           FinishedAt=finished or rfc3339nano(time.time_ns()))
+            await cleanup_bundle(c, self.bundle(c), self.images)
+            await self._save(c)
+            if c.state["OOMKilled"]:
+                self.events.publish("container", "oom", c.id, c.event_attributes())
+            self.events.publish("container", "die", c.id,
+                                c.event_attributes(exitCode=c.state["ExitCode"]))
+            c.notify("exit")
+            ran = time.time() - started_ns / 1e9
+        if c.host_config.get("AutoRemove"):
+            self._spawn(self._auto_remove(c))
+        else:
+            self._maybe_restart(c, ran)
+
+    async def _auto_remove(self, c: Container) -> None:
+        try:
+            await self.remove(c.id, force=True, volumes=True)
+        except NotFound:
+            pass
+        except WharfError as e:
+            log.warning("auto-remove of %s: %s", c.id, e.message)
+
+    def _maybe_restart(self, c: Container, ran: float) -> None:
+        policy = RestartPolicy.of(c)
+        delay = policy.next_delay(c, c.state["ExitCode"], ran)
+        if delay is None:
+            return
+        c.state.update(Restarting=True, Running=True)
+        c.restart_task = asyncio.ensure_future(self._restart_later(c, delay))
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with c.lock:
+            c.restart_task = None
+            if c.id not in self._by_id or not c.state.get("Restarting"):
+                return
+            c.record["RestartCount"] += 1
+            try:
+                await self._start_locked(c)
+            except WharfError as e:
+                log.warning("restart of %s failed: %s", c.id, e.message)
+                c.state.update(Restarting=False, Running=False)
+                await self._save(c)
+                c.notify("exit")
+
+    def _cancel_restart(self, c: Container) -> bool:
+        """Stop a pending policy restart; True if there was one."""
+        if c.restart_task is None:
+            return False
+        c.restart_task.cancel()
+        c.restart_task = None
+        c.state.update(Restarting=False, Running=False)
+        return True
+
+    # -- signals, stop, restart ----------------------------------------------
+    def _signal(self, c: Container, sig: int) -> None:
+        try:
+            os.kill(c.state["Pid"], sig)
+        except ProcessLookupError:
+            pass
+
+    async def kill(self, ref: str, signal: str | None = None) -> None:
+        c = self.get(ref)
+        sig = parse_signal(signal)
+        async with c.lock:
+            if not c.running:
+                raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+            c.private["ManuallyStopped"] = True
+            await self._save(c)
+            self.events.publish("container", "kill", c.id, c.event_attributes(signal=sig))
+            self._signal(c, sig)
+            if c.state["Paused"] and sig == signals.SIGKILL:
+                await self._thaw(c)
+
+    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if self._cancel_restart(c):
+                c.private["ManuallyStopped"] = True
+                await self._save(c)
+                return
+            if not c.running:
+                raise NotModified("container already stopped")
+            c.private["ManuallyStopped"] = True
+            await self._save(c)
+            sig = parse_signal(signal or c.config.get("StopSignal"), signals.SIGTERM)
+            exited = c.waiter("exit")
+            self.events.publish("container", "kill", c.id, c.event_attributes(signal=sig))
+            self._signal(c, sig)
+            if c.state["Paused"]:
+                await self._thaw(c)
+        if timeout is None:
+            timeout = c.config.get("StopTimeout") or DEFAULT_STOP_TIMEOUT
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
+        except asyncio.TimeoutError:
+            self.events.publish("container", "kill", c.id,
+                                c.event_attributes(signal=int(signals.SIGKILL)))
+            self._signal(c, signals.SIGKILL)
+            await exited
+        self.events.publish("container", "stop", c.id, c.event_attributes())
+
+    async def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        c = self.get(ref)
+        try:
+            await self.stop(c.id, timeout, signal)
+        except NotModified:
+            pass
+        async with c.lock:
+            if not c.running:
+                c.private["ManuallyStopped"] = False
+                await self._start_locked(c)
+        self.events.publish("container", "restart", c.id, c.event_attributes())
+
+    # -- pause ---------------------------------------------------------------
+    def cgroups_path(self, c: Container) -> str:
+        parent = c.host_config.get("CgroupParent") or self.config.cgroup_parent
+        return f"/{parent.strip('/')}/{c.id}"
+
+    async def _cgroup(self, c: Container) -> Any:
+        from wharf.runtime import cgroups
+        return await asyncio.to_thread(cgroups.open, self.cgroups_path(c))
+
+    async def _thaw(self, c: Container) -> None:
+        await asyncio.to_thread((await self._cgroup(c)).thaw)
+        c.state["Paused"] = False
+        await self._save(c)
+
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if not c.running:
+                raise Conflict(f"Container {c.id} is not running")
+            if c.state["Paused"]:
+                raise Conflict(f"Container {c.id} is already paused")
+            await asyncio.to_thread((await self._cgroup(c)).freeze)
+            c.state["Paused"] = True
+            await self._save(c)
+            self.events.publish("container", "pause", c.id, c.event_attributes())
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if not c.state["Paused"]:
+                raise Conflict(f"Container {c.id} is not paused")
+            await self._thaw(c)
+            self.events.publish("container", "unpause", c.id, c.event_attributes())
+
+    # -- wait ------------------------------------------------------------------
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        c = self.get(ref)
+        if condition == "removed":
+            return await c.waiter("removed")
+        if condition in ("not-running", "") and not c.state["Running"]:
+            return c.exit_result()
+        return await c.waiter("exit")
+
+    # -- remove / rename -------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        if c.state["Running"] and not c.state.get("Restarting"):
+            if not force:
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
+                               "container before attempting removal or force remove")
+            exited = c.waiter("exit")
+            async with c.lock:
+                if c.running:
+                    self.events.publish("container", "kill", c.id,
+                                        c.event_attributes(signal=int(signals.SIGKILL)))
+                    self._signal(c, signals.SIGKILL)
+                    if c.state["Paused"]:
+                        await self._thaw(c)
+            if c.state["Running"]:
+                await exited
+        async with c.lock:
+            if c.id not in self._by_id:
+                raise NotFound(f"No such container: {ref}")
+            self._cancel_restart(c)
+            if c.running:
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
+                               "container before attempting removal or force remove")
+            c.state["RemovalInProgress"] = True
+            await cleanup_bundle(c, self.bundle(c), self.images)
+            await self.images.remove_rw_layer(c.id)
+            await asyncio.to_thread(shutil.rmtree, c.dir, True)
+            del self._by_id[c.id]
+            self._names.pop(c.name, None)
+            self.events.publish("container", "destroy", c.id, c.event_attributes())
+            c.notify("exit", "start", "removed")
+
+    async def rename(self, ref: str, new_name: str) -> None:
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        c = self.get(ref)
+        new = names.validate_name(new_name)
+        async with c.lock:
+            old = c.name
+            if new == old:
+                raise InvalidParameter("Renaming a container with the same name as its current "
+                                       "name")
+            if new in self._names:
+                raise Conflict(f'Conflict. The container name "/{new}" is already in use by '
+                               f'container "{self._names[new]}". You have to remove (or '
+                               "rename) that container to be able to reuse that name.")
+            self._names[new] = c.id
+            del self._names[old]
+            c.record["Name"] = "/" + new
+            await self._save(c)
+            self.events.publish("container", "rename", c.id,
+                                c.event_attributes(oldName="/" + old))
+
+    # -- boot and live restore ---------------------------------------------------
+    async def restore(self) -> None:
+        """Read every record; reattach to live shims, settle dead ones, apply policies."""
+        await self.launcher.start()
+        records = await asyncio.to_thread(self._read_records)
+        for directory, record in records:
+            c = Container(record, directory)
+            self._by_id[c.id] = c
+            self._names[c.name] = c.id
+        for c in list(self._by_id.values()):
+            try:
+                await self._restore_one(c)
+            except Exception:
+                log.exception("restoring %s", c.id)
+
+    def _read_records(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        root = self.config.containers_dir
+        for cid in os.listdir(root) if os.path.isdir(root) else []:
+            directory = os.path.join(root, cid)
+            record = read_json(os.path.join(directory, "config.v2.json"))
+            if record:
+                out.append((directory, record))
+            else:
+                log.warning("skipping %s: no readable record", directory)
+        return out
+
+    async def _restore_one(self, c: Container) -> None:
+        bundle = self.bundle(c)
+        c.state.pop("RemovalInProgress", None)
+        was_running = c.state["Running"] and not c.state.get("Restarting")
+        if was_running and await shims.alive(bundle):
+            log.info("reattached to %s", c.id)
+            self._watch(c)
+            return
+        if was_running:
+            await self._handle_exit(c, await asyncio.to_thread(shims.exit_file, bundle))
+            return
+        c.state.update(Restarting=False, Running=False)
+        if RestartPolicy.of(c).on_boot(c):
+            async with c.lock:
+                await self._start_locked(c)
+
+    async def close(self) -> None:
+        """Daemon shutdown: stop watching; the containers keep running."""
+        tasks = [c.monitor for c in self._by_id.values() if c.monitor]
+        tasks += [c.restart_task for c in self._by_id.values() if c.restart_task]
+        tasks += list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.launcher.close()
+
+
+def _merge_image_config(config: dict[str, Any], img: dict[str, Any], cid: str,
+                        cmd: list[str] | None, entrypoint: list[str] | None) -> dict[str, Any]:
+    """Docker's merge: image defaults under what the create body says."""
+    env = list(img.get("Env") or [])
+    keys = {e.split("=", 1)[0]: i for i, e in enumerate(env)}
+    for item in config.get("Env") or []:
+        key = item.split("=", 1)[0]
+        if key in keys:
+            env[keys[key]] = item
+        else:
+            keys[key] = len(env)
+            env.append(item)
+    labels = dict(img.get("Labels") or {})
+    labels.update(config.get("Labels") or {})
+    exposed = dict(img.get("ExposedPorts") or {})
+    exposed.update(config.get("ExposedPorts") or {})
+    return {
+        "Hostname": config.get("Hostname") or cid[:12],
+        "Domainname": config.get("Domainname") or "",
+        "User": config.get("User") or img.get("User") or "",
+        "AttachStdin": bool(config.get("AttachStdin")),
+        "AttachStdout": bool(config.get("AttachStdout")),
+        "AttachStderr": bool(config.get("AttachStderr")),
+        **({"ExposedPorts": exposed} if exposed else {}),
+        "Tty": bool(config.get("Tty")), "OpenStdin": bool(config.get("OpenStdin")),
+        "StdinOnce": bool(config.get("StdinOnce")), "Env": env, "Cmd": cmd,
+        "Image": config["Image"],
+        "Volumes": config.get("Volumes") or img.get("Volumes"),
+        "WorkingDir": config.get("WorkingDir") or img.get("WorkingDir") or "",
+        "Entrypoint": entrypoint, "OnBuild": config.get("OnBuild") or img.get("OnBuild"),
+        "Labels": labels,
+        **({"StopSignal": config.get("StopSignal") or img.get("StopSignal")}
+           if config.get("StopSignal") or img.get("StopSignal") else {}),
+        **({"StopTimeout": config["StopTimeout"]} if config.get("StopTimeout") is not None else {}),
+    }
+
+
+def _host_config_defaults(hc: dict[str, Any], config: DaemonConfig) -> dict[str, Any]:
+    out = copy.deepcopy(hc)
+    out.setdefault("NetworkMode", "default")
+    out["NetworkMode"] = out["NetworkMode"] or "default"
+    out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    out["RestartPolicy"]["Name"] = out["RestartPolicy"].get("Name") or "no"
+    out["RestartPolicy"].setdefault("MaximumRetryCount", 0)
+    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    out["LogConfig"]["Type"] = out["LogConfig"].get("Type") or "json-file"
+    out.setdefault("Runtime", config.default_runtime)
+    out["Runtime"] = out["Runtime"] or config.default_runtime
+    for key in ("Binds", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts",
+                "Links", "SecurityOpt", "VolumesFrom"):
+        out.setdefault(key, None)
+    for key in ("Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuPeriod",
+                "CpuQuota", "NanoCpus", "ShmSize"):
+        out.setdefault(key, 0)
+    out.setdefault("CpusetCpus", "")
+    out.setdefault("CpusetMems", "")
+    out.setdefault("PidsLimit", None)
+    out.setdefault("Privileged", False)
+    out.setdefault("ReadonlyRootfs", False)
+    out.setdefault("AutoRemove", False)
+    out.setdefault("PortBindings", {})
+    out.setdefault("IpcMode", "private")
+    out.setdefault("PidMode", "")
+    out.setdefault("CgroupParent", "")
+    out.setdefault("Init", None)
+    return out
+
+
+def _network_settings(hc: dict[str, Any]) -> dict[str, Any]:
+    return {"Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": {}}
+
+
+

@@ -1,0 +1,45 @@
+"""The Engine: the one object the API layer talks to."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from wharf.config import DaemonConfig
+from wharf.engine.containers import ContainerService
+from wharf.engine.events import EventBus
+from wharf.engine.execs import ExecService
+from wharf.engine.images import ImageService
+
+
+class Engine:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        for path in (config.data_root, config.containers_dir, config.image_dir,
+                     config.exec_root, config.bundles_dir):
+            os.makedirs(path, 0o711, exist_ok=True)
+        self.id = _engine_id(config.data_root)
+        self.events = EventBus()
+        self.images = ImageService(config, self.events)
+        self.containers = ContainerService(config, self.events, self.images)
+        self.execs = ExecService(self.containers, self.events)
+
+    async def start(self) -> None:
+        """Start the shim launcher and find the containers again (live restore)."""
+        await self.containers.restore()
+
+    async def close(self) -> None:
+        await self.containers.close()
+
+
+def _engine_id(data_root: str) -> str:
+    """A stable daemon ID (``docker info``'s ID), made once per data root."""
+    path = os.path.join(data_root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        value = secrets.token_hex(16)
+        with open(path, "w") as f:
+            f.write(value)
+        return value

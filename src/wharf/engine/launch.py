@@ -1,0 +1,176 @@
+"""From a container record to a running shim: the bundle (OCI ``config.json``,
+``shim.json``, rootfs mount, /etc files) and the launcher that forks shims.
+
+The bundle is rebuilt on every start from the record and the image, so a
+record is the only state that must survive; ``cleanup_bundle`` undoes it
+after an exit (never deleting through a rootfs that is still mounted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from wharf.config import DaemonConfig
+from wharf.engine import etcfiles
+from wharf.engine.container import Container
+from wharf.engine.images import ImageRecord, ImageService
+from wharf.engine.store import write_json_atomic
+from wharf.errors import InvalidParameter
+from wharf.runtime import spec as specs
+from wharf.shim import client
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+INIT_BINARY = "/usr/bin/tini-static"
+
+
+def rootfs_path(bundle: str) -> str:
+    return os.path.join(bundle, "rootfs")
+
+
+def _namespaces(c: Container) -> dict[str, str]:
+    hc = c.host_config
+    wanted: dict[str, str] = {}
+    for kind, key in (("network", "NetworkMode"), ("pid", "PidMode"), ("ipc", "IpcMode"),
+                      ("uts", "UTSMode")):
+        mode = hc.get(key) or ""
+        if mode == "host":
+            wanted[kind] = "host"
+    return wanted
+
+
+def _resources(hc: dict[str, Any]) -> specs.Resources:
+    return specs.Resources(
+        memory=hc.get("Memory") or 0, memory_reservation=hc.get("MemoryReservation") or 0,
+        memory_swap=hc.get("MemorySwap") or 0, cpu_shares=hc.get("CpuShares") or 0,
+        cpu_quota=hc.get("CpuQuota") or 0, cpu_period=hc.get("CpuPeriod") or 0,
+        nano_cpus=hc.get("NanoCpus") or 0, cpuset_cpus=hc.get("CpusetCpus") or "",
+        cpuset_mems=hc.get("CpusetMems") or "", pids_limit=max(hc.get("PidsLimit") or 0, 0))
+
+
+def process_env(c: Container, tty: bool) -> list[str]:
+    """Config.Env plus what Docker adds at start: PATH if unset, HOSTNAME, TERM for a tty."""
+    env = list(c.config.get("Env") or [])
+    keys = {e.split("=", 1)[0] for e in env}
+    extra = [] if "PATH" in keys else [DEFAULT_PATH]
+    extra.append(f"HOSTNAME={c.config['Hostname']}")
+    if tty and "TERM" not in keys:
+        extra.append("TERM=xterm")
+    return extra + env
+
+
+def _caps(hc: dict[str, Any]) -> list[str] | None:
+    """Docker's capability tweaks; None keeps spec.build's defaults."""
+    if not (hc.get("CapAdd") or hc.get("CapDrop")):
+        return None
+    from wharf.runtime import caps as capslib
+    return capslib.effective_set(hc.get("CapAdd"), hc.get("CapDrop"), bool(hc.get("Privileged")))
+
+
+def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonConfig,
+                  cgroups_path: str) -> None:
+    hc, cfg = c.host_config, c.config
+    rootfs = rootfs_path(bundle)
+    etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc)
+    binds = [{"destination": target, "type": "bind", "source": source,
+              "options": ["rbind", "rprivate"]} for target, source in etc.items()]
+    uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)
+    tty = bool(cfg.get("Tty"))
+    spec = specs.build(
+        args=[c.record["Path"], *c.record["Args"]], rootfs=rootfs, env=process_env(c, tty),
+        cwd=cfg.get("WorkingDir") or "/", uid=uid, gid=gid, additional_gids=gids,
+        hostname=cfg["Hostname"], tty=tty, console_size=_console_size(hc),
+        cgroups_path=cgroups_path, resources=_resources(hc), binds=binds,
+        capabilities=_caps(hc), namespaces=_namespaces(c), shm_size=hc.get("ShmSize") or 0,
+        init=INIT_BINARY if hc.get("Init") else None,
+        readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
+        no_new_privs="no-new-privileges:false" not in (hc.get("SecurityOpt") or []))
+    write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644)
+    log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
+    write_json_atomic(os.path.join(bundle, "shim.json"), {
+        "id": c.id, "runtime": hc.get("Runtime") or config.default_runtime,
+        "log_path": c.record["LogPath"],
+        "log_opts": {k: v for k, v in log_opts.items() if k in ("max-size", "max-file")},
+        "tty": tty, "open_stdin": bool(cfg.get("OpenStdin")),
+        "stdin_once": bool(cfg.get("StdinOnce")),
+        "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr")),
+    }, 0o644)
+
+
+def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:
+    size = hc.get("ConsoleSize") or [0, 0]
+    return (size[0], size[1]) if size[0] and size[1] else None
+
+
+async def build_bundle(c: Container, bundle: str, image: ImageRecord, images: ImageService,
+                       config: DaemonConfig) -> None:
+    """Mount the rootfs and write everything a shim needs to start the container."""
+    if (c.host_config.get("Runtime") or config.default_runtime) not in ("wharf", "runc", "crun"):
+        raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
+    await asyncio.to_thread(os.makedirs, rootfs_path(bundle), 0o711, True)
+    await images.mount_rw_layer(c.id, rootfs_path(bundle))
+    parent = c.host_config.get("CgroupParent") or config.cgroup_parent
+    await asyncio.to_thread(_write_bundle, c, bundle, image, config,
+                            f"/{parent.strip('/')}/{c.id}")
+
+
+def _remove_bundle_files(bundle: str) -> None:
+    """Delete the bundle, but only an empty (unmounted) rootfs: never the rw layer's files."""
+    try:
+        entries = os.listdir(bundle)
+    except FileNotFoundError:
+        return
+    for name in entries:
+        path = os.path.join(bundle, name)
+        try:
+            if name == "rootfs":
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except IsADirectoryError:
+            pass
+        except OSError:
+            return
+    try:
+        os.rmdir(bundle)
+    except OSError:
+        pass
+
+
+def _is_mountpoint(path: str) -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == path for line in f)
+    except OSError:
+        return False
+
+
+async def cleanup_bundle(c: Container, bundle: str, images: ImageService) -> None:
+    rootfs = rootfs_path(bundle)
+    if await asyncio.to_thread(_is_mountpoint, rootfs):
+        await images.unmount_rw_layer(c.id, rootfs)
+    await asyncio.to_thread(_remove_bundle_files, bundle)
+
+
+class Launcher:
+    """The shim launcher (``wharf.shim.client.Launcher``), started at boot, off the loop."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self._launcher: client.Launcher | None = None
+
+    async def start(self) -> None:
+        self._launcher = await asyncio.to_thread(client.Launcher, self.config.exec_root)
+
+    async def launch(self, bundle: str) -> dict[str, Any]:
+        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed)."""
+        assert self._launcher is not None
+        try:
+            return await asyncio.to_thread(self._launcher.start, bundle)
+        except client.ShimError as e:
+            return {"error": str(e), "kind": e.kind}
+
+    async def close(self) -> None:
+        if self._launcher is not None:
+            await asyncio.to_thread(self._launcher.close)

@@ -1,0 +1,88 @@
+"""The daemon's side of ``shim.sock`` (docs/architecture.md, "engine ↔ shim"),
+on asyncio: one JSON request line per connection, then either one answer line
+or a stream of Docker frames.
+
+This is the asyncio twin of ``wharf.shim.client`` (blocking, for threads):
+the daemon waits on every running container at once, which would take a
+thread each. Everything about where a shim lives (socket, exit.json) is derived from the
+bundle directory, so a restarted daemon reaches its shims with nothing but
+the container ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+from typing import Any, AsyncIterator
+
+from wharf.shim import client
+
+_HEADER = struct.Struct(">BxxxI")
+CONTROL = 255
+
+
+def socket_path(bundle: str) -> str:
+    return os.path.join(bundle, "shim.sock")
+
+
+async def open_request(bundle: str, request: dict[str, Any]
+                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
+    """Send ``request`` and read the first answer line; the stream stays open."""
+    reader, writer = await asyncio.open_unix_connection(socket_path(bundle), limit=1 << 20)
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("shim closed the connection")
+        return reader, writer, json.loads(line)
+    except BaseException:
+        writer.close()
+        raise
+
+
+async def call(bundle: str, request: dict[str, Any]) -> dict[str, Any]:
+    """One request, one answer line."""
+    reader, writer, answer = await open_request(bundle, request)
+    writer.close()
+    return answer
+
+
+async def alive(bundle: str) -> bool:
+    """Whether a shim answers on the bundle's socket."""
+    try:
+        await asyncio.wait_for(call(bundle, {"op": "state"}), 5)
+        return True
+    except (OSError, ValueError, asyncio.TimeoutError):
+        return False
+
+
+async def wait(bundle: str) -> dict[str, Any]:
+    """The container's exit: from the shim while it lives, else from exit.json
+    (it exited while nobody listened), else exit code 255 as Docker reports a
+    container whose shim vanished."""
+    try:
+        return await call(bundle, {"op": "wait"})
+    except (OSError, ValueError):
+        pass
+    return await asyncio.to_thread(exit_file, bundle)
+
+
+def exit_file(bundle: str) -> dict[str, Any]:
+    return client.read_exit(bundle) or {
+        "exit_code": 255, "oom_killed": False, "finished_at": None,
+        "error": "the container's shim exited without a status"}
+
+
+async def read_frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[int, bytes]]:
+    """(stream, payload) pairs until the shim ends the stream."""
+    while True:
+        try:
+            header = await reader.readexactly(_HEADER.size)
+            stream, size = _HEADER.unpack(header)
+            payload = await reader.readexactly(size)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        yield stream, payload
