@@ -30,6 +30,9 @@ from wharf.registry.server.storage import Storage
 log = logging.getLogger("wharf.registry")
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+STORAGE = web.AppKey("storage", Storage)
+AUTH = web.AppKey("auth", Authenticator)
+STATE = web.AppKey("state", dict)
 
 
 @dataclass
@@ -114,16 +117,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         raise RegistryError("UNSUPPORTED", headers={"Allow": ", ".join(methods)})
     groups = match.groupdict()
     name = check_name(groups["name"]) if groups.get("name") else ""
-    auth: Authenticator = request.app["auth"]
+    auth = request.app[AUTH]
     grant = await auth.check(request.headers.get("Authorization"),
                              required_scope(name, path, request.method))
-    ctx = Ctx(request, request.app["storage"], name, groups.get("arg") or "", grant, request.app["state"])
+    ctx = Ctx(request, request.app[STORAGE], name, groups.get("arg") or "", grant, request.app[STATE])
     return await handler(ctx)
 
 
 async def token(request: web.Request) -> web.StreamResponse:
     """Docker Hub's token endpoint: ``GET ?service=&scope=repository:name:pull,push``."""
-    auth: Authenticator = request.app["auth"]
+    auth = request.app[AUTH]
     answer = await auth.issue(request.headers.get("Authorization"), request.query.get("service"),
                               request.query.getall("scope", []))
     return web.json_response(answer)
@@ -145,14 +148,14 @@ async def _api_version(request: web.Request, response: web.StreamResponse) -> No
 
 def make_app(config: ServerConfig) -> web.Application:
     app = web.Application(middlewares=[errors])
-    app["storage"] = Storage(config.root)
-    app["state"] = {"locks": {}, "hashes": {}}
+    app[STORAGE] = Storage(config.root)
+    app[STATE] = {"locks": {}, "hashes": {}}
     htpasswd = Htpasswd(config.htpasswd) if config.htpasswd else None
     tokens = None
     if config.token_realm:
-        tokens = Tokens(os.path.join(app["storage"].root, "auth", "token.key"), config.token_service)
+        tokens = Tokens(os.path.join(app[STORAGE].root, "auth", "token.key"), config.token_service)
         app.router.add_get(urlparse(config.token_realm).path or "/token", token)
-    app["auth"] = Authenticator(htpasswd, tokens, config.token_realm)
+    app[AUTH] = Authenticator(htpasswd, tokens, config.token_realm)
     app.router.add_route("*", "/v2/{path:.*}", dispatch)
     app.router.add_route("*", "/v2", dispatch)
     app.on_response_prepare.append(_api_version)
