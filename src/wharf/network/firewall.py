@@ -14,9 +14,11 @@ one ``nft -f -`` per change costs a few ms and keeps the ruleset readable.
 What the table does, per network (``FwNetwork``) and port (``FwPort``):
 
 * ``postrouting``: masquerade the subnet out of any other interface (not for
-  ``--internal``); masquerade hairpin traffic (a container to a published
-  port served on its own bridge) and loopback-sourced traffic DNATed from
-  the host's 127.0.0.1 (with ``route_localnet`` on the bridge).
+  ``--internal``); masquerade hairpin traffic (DNATed from the subnet back
+  into its own bridge: a container to a port published on its network;
+  postrouting has no input interface, hence the source match) and
+  loopback-sourced traffic DNATed from the host's 127.0.0.1 (with
+  ``route_localnet`` on the bridge).
 * ``prerouting``/``output``: DNAT ``host_ip:host_port`` (any local address
   when ``host_ip`` is empty) to the container, for outside and local clients.
 * ``forward``: internal networks reach nothing but themselves; traffic
@@ -103,7 +105,7 @@ class Firewall:
                                      f"oifname {br} iifname != {br} drop"]
             else:
                 post.append(f"ip saddr {net.subnet} oifname != {br} masquerade")
-            post += [f"iifname {br} oifname {br} ct status dnat masquerade",
+            post += [f"ip saddr {net.subnet} oifname {br} ct status dnat masquerade",
                      f"oifname {br} ip saddr 127.0.0.0/8 masquerade"]
             forward_isolate.append(f"iifname {br} oifname != {br} oifname @bridges drop")
         publish = [_dnat(p) for p in ports]
