@@ -10,6 +10,7 @@ with the status the error carries, never as a traceback.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -86,7 +87,9 @@ def _add_versioned(app: web.Application, table: web.RouteTableDef) -> None:
 
 def make_app(engine: Any) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4)
-    app["engine"] = engine
+    with warnings.catch_warnings():  # the contract (docs/architecture.md) names the key "engine"
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["engine"] = engine
     app.on_response_prepare.append(_add_headers)
     for module in (system, containers, exec_routes, images):
         _add_versioned(app, module.routes)

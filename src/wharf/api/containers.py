@@ -113,6 +113,8 @@ async def wait(request: web.Request) -> web.StreamResponse:
     try:
         result = await waiting
         await response.write(json.dumps(result).encode() + b"\n")
+    except ConnectionError:
+        pass  # the client gave up waiting
     finally:
         waiting.cancel()
     return response

@@ -1,0 +1,68 @@
+"""The API shell: versioned paths, Docker's headers, and errors as {"message"}."""
+
+import asyncio
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from wharf.api.app import make_app
+from wharf.errors import Conflict, NotFound, NotModified
+
+
+class _Containers:
+    def get(self, ref):
+        raise NotFound(f"No such container: {ref}")
+
+    async def start(self, ref):
+        if ref == "running":
+            raise NotModified("container already started")
+        if ref == "boom":
+            raise RuntimeError("disk on fire")
+        raise Conflict("cannot start a paused container, try unpause instead")
+
+    async def create(self, body, name):
+        return {"Id": "x", "Warnings": [], "echo": body}
+
+
+class _Engine:
+    containers = _Containers()
+
+
+def _run(check):
+    async def main():
+        async with TestClient(TestServer(make_app(_Engine()))) as client:
+            await check(client)
+    asyncio.run(main())
+
+
+def test_versions_and_headers():
+    async def check(client):
+        for path in ("/_ping", "/v1.41/_ping", "/v1.24/_ping"):
+            r = await client.get(path)
+            assert r.status == 200 and await r.text() == "OK"
+            assert r.headers["Api-Version"] == "1.41"
+            assert r.headers["Server"].startswith("Docker/")
+            assert r.headers["Ostype"] == "linux"
+        r = await client.head("/_ping")
+        assert r.status == 200 and r.headers["Builder-Version"] == "1"
+        r = await client.get("/v1.50/_ping")
+        assert r.status == 400
+        assert (await r.json())["message"] == ("client version 1.50 is too new. "
+                                               "Maximum supported API version is 1.41")
+    _run(check)
+
+
+def test_errors_are_docker_shaped():
+    async def check(client):
+        r = await client.get("/nope")
+        assert r.status == 404 and await r.json() == {"message": "page not found"}
+        r = await client.post("/v1.41/containers/paused/start")
+        assert r.status == 409 and "unpause" in (await r.json())["message"]
+        r = await client.post("/containers/running/start")
+        assert r.status == 304
+        r = await client.post("/containers/boom/start")
+        assert r.status == 500 and await r.json() == {"message": "disk on fire"}
+        r = await client.post("/containers/create", data=b"{not json")
+        assert r.status == 400 and "invalid JSON" in (await r.json())["message"]
+        r = await client.post("/containers/create?name=x", json={"Image": "busybox"})
+        assert r.status == 201 and (await r.json())["echo"] == {"Image": "busybox"}
+    _run(check)
