@@ -7,7 +7,8 @@ import secrets
 from netlab import Lab, Listener, ask, reachable, sh
 
 from wharf.network import netns
-from wharf.network.bridge import host_ifname, mac_for
+from wharf.network.bridge import host_ifname, mac_for, routed_subnets
+from wharf.network.ipam import Ipam, PoolBase
 
 
 def test_endpoint_is_configured_like_docker(lab: Lab) -> None:
@@ -99,3 +100,11 @@ def test_second_network_gets_eth1_and_keeps_the_first_default_route(lab: Lab) ->
     assert f"default via {a.gateway} dev eth0" in routes
     with netns.iproute(ns) as ipr:
         assert ipr.link_lookup(ifname="eth1")
+
+
+def test_ipam_skips_a_subnet_a_bridge_already_routes(lab: Lab) -> None:
+    net = lab.network()
+    routed = routed_subnets()
+    assert net.subnet in routed
+    pool = Ipam({}, routed=routed, pools=[PoolBase(str(net.subnet.supernet(1)), 24)]).create_pool("n")
+    assert not pool.subnet.overlaps(net.subnet)
