@@ -223,19 +223,21 @@ def _parse_flags(raw: list[str], spec: dict[str, str]) -> dict[str, str | list[s
 def _suggestion(word: str) -> str:
     best, distance = "", 3
     for name in INSTRUCTIONS:
-        d = _levenshtein(word.upper(), name)
+        d = _edit_distance(word.upper(), name)
         if d < distance:
             best, distance = name, d
     return f" (did you mean {best.lower() if word.islower() else best}?)" if best else ""
 
 
-def _levenshtein(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
+def _edit_distance(a: str, b: str) -> int:
+    """Edits between two words, a swap of neighbours counting as one (RNU -> RUN)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
 
 
 # -- per-instruction argument checks (Docker's wording) ----------------------
