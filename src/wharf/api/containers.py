@@ -13,7 +13,7 @@ from wharf.api.params import boolean, integer, json_body, json_response
 from wharf.api.streams import Hijacked, hijack
 from wharf.engine import filters as flt
 from wharf.engine import logs as logreader
-from wharf.engine import shims
+from wharf.engine import observe, shims
 from wharf.engine.containers import LIST_FILTERS
 from wharf.engine.timefmt import parse_timestamp
 from wharf.errors import Conflict, InvalidParameter
@@ -231,3 +231,27 @@ async def attach(request: web.Request) -> web.StreamResponse:
                         bool(c.config.get("StdinOnce")))
     started.cancel()
     return client.response
+
+
+@routes.get("/containers/{id}/top")
+async def top(request: web.Request) -> web.Response:
+    service = _services(request)
+    c = service.get(_ref(request))
+    return json_response(await observe.top(c, service.cgroups_path(c),
+                                           request.query.get("ps_args", "")))
+
+
+@routes.get("/containers/{id}/stats")
+async def stats(request: web.Request) -> web.StreamResponse:
+    service = _services(request)
+    c = service.get(_ref(request))
+    stream = boolean(request, "stream", True)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        async for sample in observe.stats(c, service.cgroups_path(c), stream,
+                                          boolean(request, "one-shot")):
+            await response.write(json.dumps(sample).encode() + b"\n")
+    except ConnectionError:
+        pass
+    return response

@@ -28,6 +28,7 @@ from wharf.engine.launch import Launcher, build_bundle, cleanup_bundle
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.store import read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
+from wharf.runtime import cgroups
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 
 log = logging.getLogger("wharf.engine")
@@ -402,7 +403,6 @@ class ContainerService:
         return f"/{parent.strip('/')}/{c.id}"
 
     async def _cgroup(self, c: Container) -> Any:
-        from wharf.runtime import cgroups
         return await asyncio.to_thread(cgroups.open, self.cgroups_path(c))
 
     async def _thaw(self, c: Container) -> None:
