@@ -127,12 +127,15 @@ class _UdpFront(asyncio.DatagramProtocol):
     def __init__(self, server: DnsServer) -> None:
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
+        self.tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        asyncio.get_running_loop().create_task(self._reply(data, addr))
+        task = asyncio.get_running_loop().create_task(self._reply(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _reply(self, data: bytes, addr: tuple) -> None:
         reply = await self.server.handle(data)

@@ -141,9 +141,7 @@ class _UdpFrontend(asyncio.DatagramProtocol):
         flow = self.flows.get(addr)
         if flow is None:
             flow = self.flows[addr] = _UdpFlow(self, addr)
-            loop = asyncio.get_running_loop()
-            loop.create_task(loop.create_datagram_endpoint(
-                lambda: flow, remote_addr=self.proxy.target))
+            flow.opening = asyncio.get_running_loop().create_task(flow.open(self.proxy.target))
         flow.send(data)
 
     def close(self) -> None:
@@ -161,9 +159,21 @@ class _UdpFlow(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: list[bytes] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.opening: asyncio.Task | None = None
+        self.closed = False
+
+    async def open(self, target: tuple[str, int]) -> None:
+        try:
+            await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: self, remote_addr=target)
+        except OSError:
+            self.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.closed:  # closed while the upstream socket was being made
+            transport.close()
+            return
         for data in self.pending:
             self.transport.sendto(data)
         self.pending.clear()
@@ -189,6 +199,7 @@ class _UdpFlow(asyncio.DatagramProtocol):
         self.timer = asyncio.get_running_loop().call_later(UDP_IDLE_TIMEOUT, self.close)
 
     def close(self) -> None:
+        self.closed = True
         if self.timer is not None:
             self.timer.cancel()
         if self.transport is not None:
