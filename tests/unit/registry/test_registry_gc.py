@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,6 +39,21 @@ async def test_gc_sweeps_only_unreferenced_blobs(tmp_path: Path, capsys: pytest.
         r = await c.get("/v2/app/manifests/v1")
         assert r.status == 200 and r.headers["Docker-Content-Digest"] == manifest
     assert not (tmp_path / "blobs" / "sha256" / orphan.split(":")[1]).exists()
+
+
+async def test_gc_purges_abandoned_uploads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async with registry(tmp_path) as c:
+        old = (await c.post("/v2/app/blobs/uploads/")).headers["Location"]
+        fresh = (await c.post("/v2/app/blobs/uploads/")).headers["Location"]
+        old_id = old.rsplit("/", 1)[1]
+        week_ago = time.time() - 8 * 24 * 3600
+        os.utime(tmp_path / "uploads" / old_id / "data", (week_ago, week_ago))
+    assert gc(tmp_path, dry_run=True) == 0
+    assert f"stale upload eligible for deletion: {old_id}" in capsys.readouterr().out
+    assert gc(tmp_path, dry_run=False) == 0
+    async with registry(tmp_path) as c:
+        assert (await c.get(old)).status == 404
+        assert (await c.get(fresh)).status == 204
 
 
 def test_unknown_subcommand() -> None:

@@ -48,10 +48,12 @@ def serve(args: Any) -> int:
 
 
 def gc(args: Any) -> int:
-    from wharf.registry.server.gc import collect
+    from wharf.registry.server.gc import collect, stale_uploads
     kept, sweep = collect(args.root, dry_run=args.dry_run)
     for digest in sweep:
         sys.stdout.write(f"blob eligible for deletion: {digest}\n")
+    for upload_id in stale_uploads(args.root, dry_run=args.dry_run):
+        sys.stdout.write(f"stale upload eligible for deletion: {upload_id}\n")
     sys.stdout.write(f"{kept} blobs marked, {len(sweep)} blobs eligible for deletion"
                      f"{' (dry run: nothing deleted)' if args.dry_run else ''}\n")
     return 0

@@ -11,11 +11,10 @@ rendered by the middleware; nothing malformed reaches a 500.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 from urllib.parse import urlencode, urlparse
 
 from aiohttp import web
@@ -26,8 +25,6 @@ from wharf.registry.server.context import Ctx
 from wharf.registry.server.errors import RegistryError
 from wharf.registry.server.names import check_name
 from wharf.registry.server.storage import Storage
-
-log = logging.getLogger("wharf.registry")
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 STORAGE = web.AppKey("storage", Storage)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from aiohttp import web
@@ -24,7 +24,7 @@ class Ctx:
     arg: str
     grant: Grant
     #: per-process state shared by requests (upload locks and running hashes)
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any]
 
     async def disk(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking store work off the event loop."""

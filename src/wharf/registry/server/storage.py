@@ -65,10 +65,6 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def _visible(names: list[str]) -> list[str]:
-    return sorted(n for n in names if not n.startswith("."))
-
-
 class Storage:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
@@ -228,7 +224,8 @@ class Storage:
 
 
 def _listdir(path: str) -> list[str]:
+    """Sorted entries of ``path`` without temp files; [] when it does not exist."""
     try:
-        return _visible(os.listdir(path))
+        return sorted(n for n in os.listdir(path) if not n.startswith("."))
     except (FileNotFoundError, NotADirectoryError):
         return []
