@@ -1,0 +1,302 @@
+"""The in-process OCI runtime: turn a bundle's spec into a running process.
+
+``spawn`` forks the container's init straight into a new PID namespace (the
+caller's *children* namespace is switched around ``fork`` and back, so the
+init is PID 1 and still the caller's child: the shim can ``waitpid`` it and
+no extra process or Python start is paid). The parent puts the child in its
+cgroup while the child unshares its other namespaces; then the child builds
+its rootfs, drops to the spec's user and capabilities and execs. Setup errors
+travel back over a close-on-exec pipe, so "the pipe closed empty" means the
+exec succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import resource
+import signal
+import stat
+import struct
+import termios
+from typing import Any, Callable
+
+from wharf.linux import syscalls as sc
+from wharf.runtime import caps, cgroups, rootfs
+
+#: OCI namespace type -> (/proc/PID/ns name, clone flag)
+NAMESPACES = {
+    "pid": ("pid", sc.CLONE_NEWPID), "network": ("net", sc.CLONE_NEWNET),
+    "ipc": ("ipc", sc.CLONE_NEWIPC), "uts": ("uts", sc.CLONE_NEWUTS),
+    "mount": ("mnt", sc.CLONE_NEWNS), "cgroup": ("cgroup", sc.CLONE_NEWCGROUP),
+}
+#: join order for exec: the mount namespace last, so /proc/PID paths stay valid until then
+_JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+
+
+class SpawnError(Exception):
+    """The container process could not be started.
+
+    ``kind`` is ``not_found`` (CLI exit 127), ``not_executable`` (126) or
+    ``other`` (125).
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class _SetupError(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _fork(pid_ns: str | None) -> int:
+    """``os.fork`` into a new PID namespace ("new"), the one at path ``pid_ns``, or ours.
+
+    Only the caller's namespace *for children* changes, and only around the
+    fork: the parent switches it back, so its later children are unaffected.
+    """
+    if pid_ns is None:
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        if pid_ns == "new":
+            sc.unshare(sc.CLONE_NEWPID)
+        else:
+            fd = os.open(pid_ns, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sc.setns(fd, sc.CLONE_NEWPID)
+            finally:
+                os.close(fd)
+        pid = os.fork()
+    finally:
+        if pid != 0:  # the child is already where it belongs
+            sc.setns(own, sc.CLONE_NEWPID)
+        os.close(own)
+    return pid
+
+
+def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1, 2),
+          console: int | None = None) -> int:
+    """Start the container of ``spec``; returns its init's host pid once it has exec'd.
+
+    ``console`` is the slave fd of a pty (``-t``): it becomes the controlling
+    terminal and stdio, and /dev/console inside.
+    """
+    linux = spec.get("linux") or {}
+    root = os.path.join(bundle, spec["root"]["path"])
+    join: list[tuple[int, int]] = []
+    new_flags = 0
+    pid_ns: str | None = None
+    try:
+        for ns in linux.get("namespaces") or []:
+            _, flag = NAMESPACES[ns["type"]]
+            if ns["type"] == "pid":
+                pid_ns = ns.get("path") or "new"
+            elif ns.get("path"):
+                join.append((os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC), flag))
+            else:
+                new_flags |= flag
+        cg = cgroups.open(linux["cgroupsPath"]) if linux.get("cgroupsPath") else None
+        if cg:
+            cg.create()
+        try:
+            if cg:
+                cg.apply(linux.get("resources") or {})
+
+            def prepare() -> None:
+                for fd, flag in join:
+                    sc.setns(fd, flag)
+                if new_flags:
+                    sc.unshare(new_flags)
+                if new_flags & sc.CLONE_NEWNS:
+                    rootfs.prepare(spec, root, os.ttyname(console) if console is not None else None)
+                if spec.get("hostname") and new_flags & sc.CLONE_NEWUTS:
+                    sc.sethostname(spec["hostname"])
+
+            return _start(pid_ns, prepare, spec["process"], stdio, console, cg)
+        except BaseException:
+            if cg:
+                cg.destroy()
+            raise
+    finally:
+        for fd, _ in join:
+            os.close(fd)
+
+
+def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
+               stdio: tuple[int, int, int] = (0, 1, 2), console: int | None = None) -> int:
+    """Start ``process`` (OCI ``process``) inside the running container of ``init_pid``."""
+    linux = spec.get("linux") or {}
+    kinds = {ns["type"] for ns in linux.get("namespaces") or []}
+    fds = []
+    try:
+        for kind in _JOIN_ORDER:
+            if kind in kinds and kind != "pid":
+                name, flag = NAMESPACES[kind]
+                fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+        cg = cgroups.open(linux["cgroupsPath"]) if linux.get("cgroupsPath") else None
+        pid_ns = f"/proc/{init_pid}/ns/pid" if "pid" in kinds else None
+
+        def prepare() -> None:
+            for fd, flag in fds:
+                sc.setns(fd, flag)
+
+        return _start(pid_ns, prepare, process, stdio, console, cg)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+
+
+def _start(pid_ns: str | None, prepare: Callable[[], None], process: dict[str, Any],
+           stdio: tuple[int, int, int], console: int | None,
+           cg: cgroups.V1Cgroup | cgroups.V2Cgroup | None) -> int:
+    """Fork, let the parent place the child in ``cg``, and wait for exec or an error."""
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = _fork(pid_ns)
+    if pid == 0:  # the child never returns from here
+        try:
+            os.close(go_w)
+            os.close(err_r)
+            if os.read(go_r, 1) != b"1":
+                os._exit(1)  # the parent gave up on us
+            prepare()
+            _exec(process, stdio, console)
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            kind = e.kind if isinstance(e, _SetupError) else "other"
+            message = str(e) or type(e).__name__
+            try:
+                os.write(err_w, json.dumps({"message": message, "kind": kind}).encode())
+            finally:
+                os._exit(127)
+    os.close(go_r)
+    os.close(err_w)
+    try:
+        try:
+            if cg:
+                cg.add(pid)
+            os.write(go_w, b"1")
+        finally:
+            os.close(go_w)
+        report = _read_all(err_r)
+    except BaseException:
+        _reap(pid, kill=True)
+        raise
+    finally:
+        os.close(err_r)
+    if report:
+        _reap(pid)
+        error = json.loads(report)
+        raise SpawnError(error["message"], error["kind"])
+    return pid
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reap(pid: int, kill: bool = False) -> None:
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+# -- in the child --------------------------------------------------------------
+
+_RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+
+
+def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | None) -> None:
+    """Process setup from an OCI ``process``, ending in execve (or an exception)."""
+    for rl in process.get("rlimits") or []:
+        resource.setrlimit(_RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+    env = dict(e.split("=", 1) for e in process.get("env") or [] if "=" in e)
+    cwd = process.get("cwd") or "/"
+    rootfs.ensure_cwd(cwd)
+    _setup_stdio(stdio, console, process.get("consoleSize"))
+    _set_user(process)
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise _SetupError(f'chdir to cwd ("{cwd}") set in config.json failed: '
+                          f'{os.strerror(e.errno).lower()}', "other") from None
+    if process.get("noNewPrivileges"):
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    args = process["args"]
+    path = _look_path(args[0], env.get("PATH", ""))
+    for sig in signal.valid_signals():  # ignored dispositions would survive exec
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    sc.close_range(3, flags=sc.CLOSE_RANGE_CLOEXEC)
+    try:
+        os.execve(path, args, env)
+    except OSError as e:
+        kind = {13: "not_executable", 2: "not_found"}.get(e.errno or 0, "other")
+        raise _SetupError(f'exec: "{args[0]}": {os.strerror(e.errno).lower()}', kind) from None
+
+
+def _setup_stdio(stdio: tuple[int, int, int], console: int | None,
+                 size: dict[str, int] | None) -> None:
+    """New session; a pty as controlling terminal and stdio, or the given fds."""
+    os.setsid()
+    if console is not None:
+        fcntl.ioctl(console, termios.TIOCSCTTY, 0)
+        if size:
+            fcntl.ioctl(console, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", size["height"], size["width"], 0, 0))
+        stdio = (console, console, console)
+    # move out of 0..2 first, so (1, 0, 2) or fds below 3 cannot clobber each other
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def _set_user(process: dict[str, Any]) -> None:
+    """Bounding set, groups, ids, then the other capability sets (order matters)."""
+    user = process.get("user") or {}
+    capabilities = process.get("capabilities") or {}
+    if "bounding" in capabilities:
+        caps.drop_bounding(caps.mask(capabilities["bounding"]))
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    os.setgroups(user.get("additionalGids") or [])
+    os.setresgid(gid, gid, gid)
+    sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    os.setresuid(uid, uid, uid)
+    sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+    caps.set_process(capabilities)
+
+
+def _look_path(name: str, path_env: str) -> str:
+    """Go's exec.LookPath inside the container, with Docker's error wording."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except OSError as e:
+            raise _SetupError(f'exec: "{name}": stat {name}: {os.strerror(e.errno).lower()}',
+                              "not_found") from None
+        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+            raise _SetupError(f'exec: "{name}": permission denied', "not_executable")
+        return name
+    for directory in path_env.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) and st.st_mode & 0o111:
+            return candidate
+    raise _SetupError(f'exec: "{name}": executable file not found in $PATH', "not_found")

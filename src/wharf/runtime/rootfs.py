@@ -1,0 +1,160 @@
+"""Prepare a container's filesystem view inside its new mount namespace.
+
+Runs in the forked child before exec: the spec's mounts on top of a bind of
+the rootfs, a fresh /dev with the few device nodes a container gets, then
+pivot_root into it and the masked / read-only paths. Every target inside
+the rootfs is resolved with ``secure_join`` so image symlinks cannot point a
+mount at the host.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any
+
+from wharf.linux import syscalls as sc
+from wharf.linux.paths import secure_join
+
+_FLAGS = {
+    "ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
+    "sync": sc.MS_SYNCHRONOUS, "dirsync": sc.MS_DIRSYNC, "noatime": sc.MS_NOATIME,
+    "nodiratime": sc.MS_NODIRATIME, "relatime": sc.MS_RELATIME,
+    "strictatime": sc.MS_STRICTATIME, "bind": sc.MS_BIND, "rbind": sc.MS_BIND | sc.MS_REC,
+}
+_PROPAGATION = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+_IGNORED = {"rw", "defaults"}
+
+#: (name, major, minor) of the device nodes every container's /dev gets.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+              ("core", "/proc/kcore"))
+
+
+def parse_options(options: list[str]) -> tuple[int, int, str]:
+    """(mount flags, propagation flags, filesystem data) of OCI mount options."""
+    flags = propagation = 0
+    data = []
+    for opt in options:
+        if opt in _FLAGS:
+            flags |= _FLAGS[opt]
+        elif opt in _PROPAGATION:
+            propagation |= _PROPAGATION[opt]
+        elif opt not in _IGNORED:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def _make_target(path: str, as_file: bool) -> None:
+    if as_file:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.lexists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def mount_one(rootfs: str, m: dict[str, Any]) -> None:
+    """One OCI mount entry at its destination inside ``rootfs``."""
+    target = secure_join(rootfs, m["destination"])
+    flags, propagation, data = parse_options(m.get("options") or [])
+    kind = m.get("type") or ("bind" if flags & sc.MS_BIND else "")
+    if kind == "bind" or flags & sc.MS_BIND:
+        source = m["source"]
+        _make_target(target, not os.path.isdir(source))
+        sc.mount(source, target, None, sc.MS_BIND | (flags & sc.MS_REC))
+        extra = flags & ~(sc.MS_BIND | sc.MS_REC)
+        if extra:  # bind ignores other flags: they need a remount
+            sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | extra)
+    else:
+        _make_target(target, False)
+        try:
+            sc.mount(m.get("source") or kind, target, kind, flags, data or None)
+        except PermissionError:
+            if kind != "sysfs":
+                raise
+            # sysfs of the host's network namespace cannot be mounted again: bind it.
+            sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | flags)
+    if propagation:
+        sc.mount(None, target, None, propagation)
+
+
+def populate_dev(dev: str, console: str | None) -> None:
+    """Device nodes and the usual symlinks in a fresh /dev tmpfs."""
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(path, 0o666)
+    for name, target in _DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+    if os.path.isdir(os.path.join(dev, "pts")):
+        os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    if console:
+        _make_target(os.path.join(dev, "console"), True)
+        sc.mount(console, os.path.join(dev, "console"), None, sc.MS_BIND)
+
+
+def pivot(rootfs: str) -> None:
+    """Make ``rootfs`` the root and detach the old one (runc's pivot_root(".", ".") trick)."""
+    os.chdir(rootfs)
+    sc.pivot_root(".", ".")
+    sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+
+def mask(paths: list[str]) -> None:
+    """Hide paths: /dev/null over files, an empty read-only tmpfs over directories."""
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+            else:
+                sc.mount("/dev/null", path, None, sc.MS_BIND)
+        except FileNotFoundError:
+            pass
+
+
+def make_readonly(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        except FileNotFoundError:
+            continue
+        sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def prepare(spec: dict[str, Any], rootfs: str, console: str | None) -> None:
+    """The whole filesystem setup, ending inside the new root."""
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    fresh_dev = False
+    for m in spec.get("mounts") or []:
+        mount_one(rootfs, m)
+        fresh_dev |= m["destination"] == "/dev" and m.get("type") == "tmpfs"
+    if fresh_dev:
+        populate_dev(secure_join(rootfs, "/dev"), console)
+    pivot(rootfs)
+    linux = spec.get("linux") or {}
+    mask(linux.get("maskedPaths") or [])
+    make_readonly(linux.get("readonlyPaths") or [])
+    if (spec.get("root") or {}).get("readonly"):
+        sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def ensure_cwd(cwd: str) -> None:
+    """Create the working directory if the image lacks it, as Docker does."""
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as e:
+        if e.errno not in (errno.EROFS, errno.EEXIST, errno.ENOTDIR):
+            raise
