@@ -84,6 +84,20 @@ async def test_token_endpoint_refuses_bad_credentials(tmp_path: Path, htpasswd: 
         assert r.status == 401 and "insufficient_scope" in r.headers["WWW-Authenticate"]
 
 
+async def test_oauth2_password_grant(tmp_path: Path, htpasswd: str) -> None:
+    async with registry(tmp_path / "root", htpasswd=htpasswd, token_realm=REALM) as c:
+        form = {"grant_type": "password", "username": "alice", "password": "s3cret",
+                "service": "wharf-registry", "scope": "repository:a:pull repository:b:pull", "client_id": "t"}
+        r = await c.post("/token", data=form)
+        assert r.status == 200
+        t = (await r.json())["access_token"]
+        for repo in ("a", "b"):
+            r = await c.get(f"/v2/{repo}/tags/list", headers={"Authorization": f"Bearer {t}"})
+            assert r.status == 404            # allowed in; the repository just does not exist
+        assert (await c.post("/token", data={**form, "password": "wrong"})).status == 401
+        assert (await c.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"})).status == 400
+
+
 async def test_tampered_or_foreign_tokens_are_invalid(tmp_path: Path, htpasswd: str) -> None:
     async with registry(tmp_path / "root", htpasswd=htpasswd, token_realm=REALM) as c:
         good = await token(c, basic("alice", "s3cret"), "repository:a:pull")

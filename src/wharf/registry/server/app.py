@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlparse
 from aiohttp import web
 
 from wharf.registry.server import blobs, manifest_routes
-from wharf.registry.server.auth import Authenticator, Htpasswd, Scope, Tokens
+from wharf.registry.server.auth import Authenticator, Htpasswd, Scope, Tokens, basic_credentials
 from wharf.registry.server.context import Ctx
 from wharf.registry.server.errors import RegistryError
 from wharf.registry.server.names import check_name
@@ -122,11 +122,26 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 
 async def token(request: web.Request) -> web.StreamResponse:
-    """Docker Hub's token endpoint: ``GET ?service=&scope=repository:name:pull,push``."""
-    auth = request.app[AUTH]
-    answer = await auth.issue(request.headers.get("Authorization"), request.query.get("service"),
-                              request.query.getall("scope", []))
+    """Docker Hub's token endpoint: ``GET ?service=&scope=repository:name:pull,push`` with Basic auth."""
+    answer = await request.app[AUTH].issue(basic_credentials(request.headers.get("Authorization")),
+                                           request.query.get("service"), request.query.getall("scope", []))
     return web.json_response(answer)
+
+
+async def oauth_token(request: web.Request) -> web.StreamResponse:
+    """The OAuth2 form of the endpoint (containerd and buildkit try it first): the password grant.
+
+    Refresh tokens are not issued, so any other grant is refused and the
+    client falls back to the GET form.
+    """
+    form = await request.post()
+    if form.get("grant_type") != "password" or "username" not in form:
+        raise RegistryError("UNSUPPORTED", "only the password grant is supported", status=400)
+    answer = await request.app[AUTH].issue((str(form["username"]), str(form.get("password", ""))),
+                                           str(form.get("service", "")) or None,
+                                           str(form.get("scope", "")).split())
+    return web.json_response({"access_token": answer["access_token"], "expires_in": answer["expires_in"],
+                              "issued_at": answer["issued_at"]})
 
 
 @web.middleware
@@ -151,7 +166,9 @@ def make_app(config: ServerConfig) -> web.Application:
     tokens = None
     if config.token_realm:
         tokens = Tokens(os.path.join(app[STORAGE].root, "auth", "token.key"), config.token_service)
-        app.router.add_get(urlparse(config.token_realm).path or "/token", token)
+        path = urlparse(config.token_realm).path or "/token"
+        app.router.add_get(path, token)
+        app.router.add_post(path, oauth_token)
     app[AUTH] = Authenticator(htpasswd, tokens, config.token_realm)
     app.router.add_route("*", "/v2/{path:.*}", dispatch)
     app.router.add_route("*", "/v2", dispatch)

@@ -198,12 +198,12 @@ class Authenticator:
         raise RegistryError("UNAUTHORIZED", headers={"WWW-Authenticate": challenge},
                             detail=[_access_detail(scope)] if scope else None)
 
-    async def issue(self, authorization: str | None, service: str | None, scopes: list[str]) -> dict[str, Any]:
+    async def issue(self, credentials: tuple[str, str] | None, service: str | None,
+                    scopes: list[str]) -> dict[str, Any]:
         """The token endpoint's answer: every requested scope to a known user, none to anonymous."""
         assert self.tokens is not None
         if service and service != self.tokens.service:
             raise RegistryError("DENIED", f"unknown service {service}", status=400)
-        credentials = basic_credentials(authorization)
         subject = ""
         if credentials is not None:
             if self.htpasswd is None or not await self.htpasswd.verify(*credentials):
