@@ -41,7 +41,12 @@ How the engine uses them
     is the concrete port (random ones included) for ``FwPort``,
     ``NetworkSettings.Ports`` and ``port``; ``proxy.close()`` on stop.
 
-``dns.DnsServer(resolve, upstreams=dns.host_nameservers())``
+``etcfiles.hosts_file(...)``, ``etcfiles.resolv_conf(host_text, dns, dns_search, dns_options, embedded)``
+    the texts of the container's ``hosts`` and ``resolv.conf``; with
+    ``embedded=True`` (user-defined networks) ``.upstreams`` are the servers
+    the embedded DNS forwards to.
+
+``dns.DnsServer(resolve, upstreams=[(ip, 53) for ip in resolv.upstreams])``
     per container on a user-defined network: ``await server.start(target=pid)``
     listens on 127.0.0.11:53 inside its netns; ``resolve(name)`` returns the
     addresses for a container name/alias on that container's networks, ``[]``

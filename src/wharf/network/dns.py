@@ -12,7 +12,8 @@ Names come from the engine through ``resolve(name) -> [addresses] | None``:
 a list (possibly empty) means "ours" (container names, aliases and links on
 the container's networks; empty for a known name without that record type),
 None means "not ours": the query is forwarded verbatim to the upstreams in
-turn, SERVFAIL if none answers.
+turn (``etcfiles.resolv_conf(..., embedded=True).upstreams``, port 53),
+SERVFAIL if none answers.
 """
 
 from __future__ import annotations
@@ -30,17 +31,6 @@ Resolver = Callable[[str], "list[IPv4Address] | None"]
 DNS_ADDRESS = "127.0.0.11"
 #: Seconds to wait for one upstream before trying the next.
 UPSTREAM_TIMEOUT = 2.0
-
-
-def host_nameservers(path: str = "/etc/resolv.conf") -> list[tuple[str, int]]:
-    """The host's resolvers (``nameserver`` lines) as (address, 53) upstreams."""
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    return [(parts[1], 53) for parts in (line.split() for line in lines)
-            if len(parts) >= 2 and parts[0] == "nameserver"]
 
 
 class DnsServer:

@@ -8,7 +8,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from wharf.network import dnsmsg
-from wharf.network.dns import DnsServer, host_nameservers
+from wharf.network.dns import DnsServer
 
 WEB = IPv4Address("172.18.0.2")
 
@@ -24,13 +24,6 @@ def test_query_round_trip() -> None:
 def test_garbage_is_rejected(data: bytes) -> None:
     with pytest.raises(dnsmsg.DnsFormatError):
         dnsmsg.parse_query(data)
-
-
-def test_host_nameservers(tmp_path) -> None:
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("# c\nsearch x\nnameserver 10.0.0.53\nnameserver 10.0.0.54 # two\n")
-    assert host_nameservers(str(conf)) == [("10.0.0.53", 53), ("10.0.0.54", 53)]
-    assert host_nameservers(str(tmp_path / "missing")) == []
 
 
 class FakeUpstream(asyncio.DatagramProtocol):
