@@ -24,7 +24,9 @@ How the engine uses them
     mac=None, ifname=None, default_route=True) -> Endpoint`` (the container's
     ``ethN`` with ``bridge.mac_for(ip)``, lo up, default route unless internal),
     ``leave(endpoint_id)``, ``endpoint_exists(endpoint_id)`` (host veth names
-    derive from endpoint IDs, so restart needs no driver state).
+    derive from endpoint IDs, so restart needs no driver state);
+    ``prune(bridge, keep=endpoint_ids)`` at start removes what a ``kill -9``
+    left behind.
 
 ``firewall.Firewall(prefix="wharf")``
     ``apply(networks=[FwNetwork(bridge, subnet, internal)], ports=[FwPort(proto,

@@ -154,6 +154,25 @@ class BridgeDriver:
             if idx is not None:
                 _ignore_missing(lambda: ipr.link("del", index=idx))
 
+    def prune(self, bridge: str, keep: set[str]) -> list[str]:
+        """Delete the veth ports of ``bridge`` not belonging to an endpoint in ``keep``.
+
+        At start the engine passes the endpoints it still has, so a leave that a
+        ``kill -9`` interrupted leaves nothing behind. Returns what was deleted.
+        """
+        wanted = {host_ifname(e) for e in keep}
+        removed = []
+        with IPRoute() as ipr:
+            master = _index(ipr, bridge)
+            if master is None:
+                return []
+            for link in ipr.get_links(master=master):
+                name = link.get("IFLA_IFNAME")
+                if name not in wanted and _kind(ipr, link["index"]) == "veth":
+                    _ignore_missing(lambda: ipr.link("del", index=link["index"]))
+                    removed.append(name)
+        return removed
+
     def endpoint_exists(self, endpoint_id: str) -> bool:
         """Whether the host end is still there (after a daemon restart)."""
         with IPRoute() as ipr:

@@ -108,3 +108,14 @@ def test_ipam_skips_a_subnet_a_bridge_already_routes(lab: Lab) -> None:
     assert net.subnet in routed
     pool = Ipam({}, routed=routed, pools=[PoolBase(str(net.subnet.supernet(1)), 24)]).create_pool("n")
     assert not pool.subnet.overlaps(net.subnet)
+
+
+def test_prune_removes_endpoints_the_engine_forgot(lab: Lab) -> None:
+    net = lab.network()
+    _, kept = lab.container(net, 2)
+    ns, lost = lab.container(net, 3)
+    assert lab.driver.prune(net.bridge, {kept.endpoint_id}) == [lost.host_ifname]
+    assert lab.driver.endpoint_exists(kept.endpoint_id)
+    assert not lab.driver.endpoint_exists(lost.endpoint_id)
+    assert "eth0" not in sh("ip", "-n", ns.rsplit("/", 1)[1], "-o", "link").stdout
+    assert lab.driver.prune("wtnonexistent", set()) == []
