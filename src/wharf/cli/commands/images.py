@@ -41,12 +41,17 @@ def run(args: Any, client: Client) -> int:
                         filters=filters or None)
     now = time.time()
     if args.quiet and not args.format:
-        ids = dict.fromkeys(short_id(i["Id"], args.no_trunc) for i in images)
+        ids = dict.fromkeys(image_id(i, args.no_trunc) for i in images)
         sys.stdout.write("".join(f"{i}\n" for i in ids))
         return 0
     rows = [row for image in images for row in image_rows(image, args.no_trunc, now)]
     sys.stdout.write(render_rows(args.format, rows, HEADERS, DEFAULT_DIGESTS if args.digests else DEFAULT))
     return 0
+
+
+def image_id(image: dict[str, Any], no_trunc: bool) -> str:
+    """``--no-trunc`` shows the whole ``sha256:...`` ID, as docker does."""
+    return image["Id"] if no_trunc else short_id(image["Id"])
 
 
 def image_rows(image: dict[str, Any], no_trunc: bool, now: float) -> list[dict[str, Any]]:
@@ -65,7 +70,7 @@ def image_rows(image: dict[str, Any], no_trunc: bool, now: float) -> list[dict[s
         digest = digests[0] if len(digests) == 1 else NONE
         pairs += [(repo, tag, digest) for tag in tags] or [(repo, NONE, d) for d in digests]
     created = image.get("Created", 0)
-    base = {"ID": short_id(image["Id"], no_trunc), "CreatedSince": ago(created, now),
+    base = {"ID": image_id(image, no_trunc), "CreatedSince": ago(created, now),
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
             "Size": human_size(image.get("Size", 0)), "VirtualSize": human_size(image.get("VirtualSize", 0)),
             "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
