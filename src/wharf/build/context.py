@@ -20,15 +20,14 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import stat
 import tarfile
 from typing import BinaryIO
 
 from wharf.build.dockerignore import PatternMatcher, keep_build_files, read_patterns
-from wharf.errors import InvalidParameter, NotFound
+from wharf.errors import NotFound
+from wharf.linux.paths import secure_join
 
 DOCKERIGNORE = ".dockerignore"
-_MAX_SYMLINKS = 255
 
 
 def ignore_patterns(context_dir: str) -> list[str]:
@@ -110,7 +109,7 @@ def extract_context(stream: BinaryIO, dest: str) -> None:
 
 def read_dockerfile(root: str, name: str) -> str:
     """The Dockerfile's text; ``name`` may not lead (via ``..`` or symlinks) out of the context."""
-    path = resolve_in_root(root, name)
+    path = secure_join(root, name)
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             return f.read()
@@ -126,41 +125,6 @@ def remove_ignored_build_files(root: str, dockerfile: str) -> None:
     matcher = PatternMatcher(read_patterns(data.decode("utf-8", "surrogateescape")))
     for name in (DOCKERIGNORE, dockerfile):
         if matcher.matches(name):
-            path = resolve_in_root(root, name)
+            path = secure_join(root, name)
             if os.path.lexists(path) and not os.path.isdir(path):
                 os.unlink(path)
-
-
-def resolve_in_root(root: str, rel: str) -> str:
-    """``rel`` under ``root`` with symlinks followed as if ``root`` were ``/``.
-
-    Absolute link targets restart at the root and ``..`` stops at it, so the
-    result is always inside ``root`` (Docker's FollowSymlinkInScope).
-    """
-    root = os.path.abspath(root)
-    pending = [p for p in rel.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except (FileNotFoundError, NotADirectoryError):
-            resolved.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            resolved.append(part)
-            continue
-        links += 1
-        if links > _MAX_SYMLINKS:
-            raise InvalidParameter(f"too many symlinks resolving {rel}")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-    return os.path.join(root, *resolved)

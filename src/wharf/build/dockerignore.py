@@ -13,7 +13,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from wharf.build.gomatch import BadPattern, char_class, compile_glob
+from wharf.build.gomatch import BadPattern, compile_glob, translate
 from wharf.errors import InvalidParameter
 
 
@@ -97,31 +97,7 @@ class PatternMatcher:
 
 def _compile(pattern: str) -> re.Pattern[str]:
     """A dockerignore pattern as an anchored regex (``**`` crosses directories)."""
-    out = ["^"]
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            if i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":
-                    i += 1
-                out.append(".*" if i >= n else "(.*/)?")
-            else:
-                out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\":
-            out.append(re.escape(pattern[i]) if i < n else "\\\\")
-            i += 1
-        elif ch == "[":
-            cls, i = char_class(pattern, i)
-            out.append(cls)
-        else:
-            out.append(re.escape(ch))
-    out.append("$")
-    return re.compile("".join(out), re.DOTALL)
+    return re.compile("^" + translate(pattern, double_star=True) + "$", re.DOTALL)
 
 
 def keep_build_files(patterns: list[str], dockerfile: str | None) -> list[str]:

@@ -30,12 +30,20 @@ def match(pattern: str, name: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def compile_glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(translate(pattern), re.DOTALL)
+
+
+def translate(pattern: str, double_star: bool = False) -> str:
+    """The regex for a glob; ``double_star`` adds .dockerignore's ``**`` (any depth)."""
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
         i += 1
-        if ch == "*":
+        if ch == "*" and double_star and pattern.startswith("*", i):
+            i += 1 + pattern.startswith("/", i + 1)  # "**/" is "**"
+            out.append(".*" if i >= n else "(.*/)?")
+        elif ch == "*":
             out.append("[^/]*")
         elif ch == "?":
             out.append("[^/]")
@@ -49,7 +57,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
             out.append(cls)
         else:
             out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL)
+    return "".join(out)
 
 
 def char_class(pattern: str, i: int) -> tuple[str, int]:

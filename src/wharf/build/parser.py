@@ -298,31 +298,23 @@ def _words(rest: str, escape: str) -> list[str]:
     i, n = 0, len(rest)
     while i < n:
         ch = rest[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-            elif ch == escape and quote != "'":
-                if i + 1 == n:
-                    break
-                word.append(ch)
-                i += 1
-                ch = rest[i]
-            word.append(ch)
-        elif ch.isspace():
+        i += 1
+        if not quote and ch.isspace():
             if word or blank_ok:
                 words.append("".join(word))
             word, blank_ok = [], False
-        else:
-            if ch in "'\"":
-                quote, blank_ok = ch, True
-            elif ch == escape:
-                if i + 1 == n:
-                    break
-                word.append(ch)
-                i += 1
-                ch = rest[i]
+            continue
+        if ch == escape and quote != "'":
+            if i == n:
+                break  # a trailing escape is dropped
             word.append(ch)
-        i += 1
+            ch = rest[i]
+            i += 1
+        elif quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"":
+            quote, blank_ok = ch, True
+        word.append(ch)
     if word or blank_ok:
         words.append("".join(word))
     return words

@@ -7,8 +7,7 @@ import tarfile
 import pytest
 
 from wharf.build.checksum import cache_key, combined, content_hash, source_hash
-from wharf.build.context import (extract_context, read_dockerfile, remove_ignored_build_files, resolve_in_root,
-                                 write_context)
+from wharf.build.context import extract_context, read_dockerfile, remove_ignored_build_files, write_context
 from wharf.build.dockerignore import PatternMatcher, read_patterns
 from wharf.build.gomatch import BadPattern, match
 from wharf.errors import InvalidParameter, NotFound
@@ -130,14 +129,17 @@ def test_hostile_context_tar_is_refused(tmp_path):
     assert not (tmp_path / "escape").exists()
 
 
-def test_symlinks_resolve_inside_the_root(tmp_path):
+def test_dockerfile_symlinks_cannot_leave_the_context(tmp_path):
     root = tmp_path / "r"
     (root / "d").mkdir(parents=True)
     (root / "d" / "up").symlink_to("../../../../etc")
-    (root / "abs").symlink_to("/etc/passwd")
-    assert resolve_in_root(str(root), "d/up/passwd") == str(root / "etc" / "passwd")
-    assert resolve_in_root(str(root), "abs") == str(root / "etc" / "passwd")
-    assert resolve_in_root(str(root), "../../x") == str(root / "x")
+    (root / "abs").symlink_to("/etc/hostname")
+    (root / "etc").mkdir()
+    (root / "etc" / "hostname").write_text("FROM inside\n")
+    assert read_dockerfile(str(root), "abs") == "FROM inside\n"
+    assert read_dockerfile(str(root), "d/up/hostname") == "FROM inside\n"
+    with pytest.raises(NotFound):
+        read_dockerfile(str(root), "../../../etc/passwd")
 
 
 def test_source_checksums_follow_content_not_mtime(ctx):
