@@ -138,9 +138,12 @@ class Firewall:
 def _dnat(p: FwPort) -> str:
     if p.proto not in ("tcp", "udp", "sctp"):
         raise InvalidParameter(f"invalid proto: {p.proto}")
-    match = f"ip daddr {IPv4Address(p.host_ip)} " if p.host_ip not in ("", "0.0.0.0") else ""
-    return (f"{match}{p.proto} dport {int(p.host_port)} "
-            f"dnat to {IPv4Address(p.container_ip)}:{int(p.container_port)}")
+    try:
+        match = f"ip daddr {IPv4Address(p.host_ip)} " if p.host_ip not in ("", "0.0.0.0") else ""
+        target = IPv4Address(p.container_ip)
+    except ValueError as e:
+        raise InvalidParameter(f"cannot publish {p.host_ip}:{p.host_port}: {e}") from None
+    return f"{match}{p.proto} dport {int(p.host_port)} dnat to {target}:{int(p.container_port)}"
 
 
 def _chain(name: str, hook: str | None, rules: list[str]) -> str:

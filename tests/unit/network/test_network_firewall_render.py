@@ -44,6 +44,7 @@ def test_published_ports_and_recorded_forwarding() -> None:
     lambda: Firewall("bad name"),
     lambda: Firewall("ok").render([FwNetwork('x" drop', ip_network("10.0.0.0/8"))], [], "1"),
     lambda: Firewall("ok").render([], [FwPort("icmp", 1, ip_address("10.0.0.1"), 1)], "1"),
+    lambda: Firewall("ok").render([], [FwPort("tcp", 1, ip_address("10.0.0.1"), 1, "::1")], "1"),
 ])
 def test_nothing_unchecked_reaches_nft(make) -> None:
     with pytest.raises(InvalidParameter):
