@@ -42,7 +42,9 @@ class Daemon:
     def __init__(self, name: str | None = None) -> None:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.name = name or f"wharf-test-{worker}-{secrets.token_hex(3)}"
-        self.base = Path("/tmp") / self.name
+        # Short: a shim socket at {exec_root}/containers/<64 hex>/shim.sock
+        # must fit the 108 bytes of a unix socket address.
+        self.base = Path("/tmp") / f"wt{secrets.token_hex(3)}"
         self.data_root = self.base / "data"
         self.exec_root = self.base / "run"
         self.socket = self.exec_root / "wharf.sock"
