@@ -1,0 +1,164 @@
+"""The in-process runtime against the real kernel: what a process sees inside,
+and what the host sees from outside."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from wharf.runtime import caps, cgroups, container
+from wharf.runtime.spec import Resources
+
+from rtbox import Box
+
+DOCKER_DEFAULT_CAPEFF = format(caps.mask(list(caps.DEFAULT)), "016x")
+
+
+def test_isolation_seen_from_inside(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "echo pid=$$; hostname; ip -o link | wc -l; "
+                         "cat /proc/self/mountinfo; grep CapEff /proc/self/status"])
+    assert code == 0, out
+    assert "pid=1\n" in out
+    assert "\nbox\n" in out
+    assert "\n1\n" in out  # only lo
+    assert str(box.bundle) not in out.split("CapEff")[0].replace(str(box.rootfs), "")
+    assert "/work" not in out
+    assert f"CapEff:\t{DOCKER_DEFAULT_CAPEFF}" in out
+
+
+def test_pid1_is_the_command(box: Box) -> None:
+    code, out = box.run(["cat", "/proc/1/cmdline"])
+    assert (code, out) == (0, "cat\0/proc/1/cmdline\0")
+
+
+def test_mount_needs_cap_sys_admin(box: Box) -> None:
+    (box.rootfs / "mnt").mkdir()
+    code, out = box.run(["mount", "-t", "tmpfs", "tmpfs", "/mnt"])
+    assert code != 0 and "denied" in out, out
+    code, out = box.run(["sh", "-c", "mount -t tmpfs tmpfs /mnt && echo mounted"],
+                        capabilities=caps.effective_set(cap_add=["SYS_ADMIN"]))
+    assert (code, out) == (0, "mounted\n")
+
+
+def test_user_cwd_rlimit_env(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "id; pwd; ulimit -n; echo $GREETING; "
+                         "grep CapEff /proc/self/status"],
+                        uid=1000, gid=1000, additional_gids=[50], cwd="/work/dir",
+                        env=["PATH=/bin", "GREETING=hello"],
+                        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 321}])
+    assert code == 0, out
+    assert out.splitlines() == ["uid=1000(app) gid=1000(app) groups=50(staff)", "/work/dir",
+                                "321", "hello", "CapEff:\t0000000000000000"]
+
+
+def test_masked_and_readonly_paths(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "wc -c < /proc/timer_list; echo 1 > /proc/sys/kernel/ostype; "
+                         "ls /sys/firmware | wc -l"])
+    assert out.splitlines()[0] == "0"
+    assert "/proc/sys/kernel/ostype: Read-only file system" in out
+    assert out.splitlines()[-1] == "0"
+
+
+def test_readonly_rootfs_and_init(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "cat /proc/1/cmdline | head -c 17; echo; touch /x"],
+                        readonly_rootfs=True, init="/usr/bin/tini-static")
+    assert code == 1
+    assert out.startswith("/sbin/docker-init")
+    assert "Read-only file system" in out
+
+
+def test_console_is_controlling_terminal(box: Box) -> None:
+    master, slave = os.openpty()
+    try:
+        sp = box.spec(["sh", "-c", "test -t 0 && test -t 1 && echo tty; stat -c %t,%T /dev/console"],
+                      tty=True)
+        pid = container.spawn(str(box.bundle), sp, console=slave)
+        box.pids.append(pid)
+        box.cgroups.append(cgroups.open(box.cgroups_path))
+        os.close(slave)
+        assert box.wait(pid) == 0
+        out = os.read(master, 4096).decode()
+    finally:
+        os.close(master)
+    assert out.splitlines()[0].strip() == "tty"
+    assert out.splitlines()[1].strip() == "88,0" or out.splitlines()[1].startswith("88,")
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    (["nosuch"], "not_found", 'exec: "nosuch": executable file not found in $PATH'),
+    (["/etc/passwd"], "not_executable", 'exec: "/etc/passwd": permission denied'),
+    (["/nope"], "not_found", 'exec: "/nope": stat /nope: no such file or directory'),
+])
+def test_spawn_errors(box: Box, args: list[str], kind: str, message: str) -> None:
+    with pytest.raises(container.SpawnError) as e:
+        box.start(args)
+    assert (e.value.kind, e.value.message) == (kind, message)
+    assert cgroups.open(box.cgroups_path).pids() == []
+
+
+def test_cgroup_placement_and_oom(box: Box) -> None:
+    pid = box.start(["sleep", "30"], resources=Resources(memory=32 << 20, memory_swap=32 << 20))
+    cg = cgroups.open(box.cgroups_path)
+    assert cg.pids() == [pid]
+    assert int(Path(cg.dir("memory"), "memory.limit_in_bytes").read_text()) == 32 << 20
+    assert cg.stats()["memory_stats"]["limit"] == 32 << 20
+    os.kill(pid, 9)
+    box.wait(pid)
+    code, _ = box.run(["sh", "-c", "x=a; while true; do x=$x$x; done"],
+                      resources=Resources(memory=32 << 20, memory_swap=32 << 20))
+    assert code == -9
+    assert cgroups.open(box.cgroups_path).oom_killed()
+
+
+def test_pids_limit_stops_fork_bomb(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "for i in $(seq 30); do sleep 5 & done; wait; echo done"],
+                        resources=Resources(pids_limit=10))
+    assert "can't fork" in out or "Resource temporarily unavailable" in out, out
+
+
+def test_freeze_and_thaw(box: Box) -> None:
+    box.start(["sh", "-c", "while true; do echo x >> /count; done"])
+    count = box.rootfs / "count"
+
+    def read() -> int:
+        return count.stat().st_size
+
+    time.sleep(0.3)
+    cg = cgroups.open(box.cgroups_path)
+    cg.freeze()
+    frozen = read()
+    time.sleep(0.3)
+    assert read() == frozen
+    cg.thaw()
+    time.sleep(0.3)
+    assert read() > frozen
+    assert cg.stats()["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+
+
+def test_exec_joins_namespaces(box: Box) -> None:
+    init = box.start(["sleep", "30"])
+    sp = box.spec(["sleep", "30"])
+    r, w = os.pipe()
+    process = {**sp["process"], "args": ["sh", "-c", "hostname; cat /proc/1/cmdline; echo; echo $$"]}
+    pid = container.spawn_exec(init, sp, process, (0, w, w))
+    os.close(w)
+    out = os.fdopen(r).read()
+    assert os.waitpid(pid, 0)[1] == 0
+    for ns in ("pid", "net", "mnt", "uts", "ipc"):
+        assert os.readlink(f"/proc/{init}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}")
+    lines = out.splitlines()
+    assert lines[0] == "box"
+    assert lines[1] == "sleep\x0030\x00"
+    assert int(lines[2]) > 1  # a pid inside the container's namespace
+
+
+def test_spawn_is_cheap(box: Box) -> None:
+    """Reported as the runtime's cost per start (fork, namespaces, mounts, cgroup, exec)."""
+    start = time.perf_counter()
+    code, _ = box.run(["true"])
+    elapsed = time.perf_counter() - start
+    assert code == 0
+    assert elapsed < 0.5
