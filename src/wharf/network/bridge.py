@@ -118,9 +118,19 @@ class BridgeDriver:
         caller says no, or the container already has one. A half-made
         earlier attempt of the same endpoint is replaced.
         """
-        host = host_ifname(endpoint_id)
         mac = mac or mac_for(address)
         self.leave(endpoint_id)
+        try:
+            ifname = self._join(net, host_ifname(endpoint_id), address, target, mac, ifname,
+                                default_route)
+        except BaseException:
+            self.leave(endpoint_id)  # no half-made endpoint outlives a failed join
+            raise
+        return Endpoint(endpoint_id, address, mac, host_ifname(endpoint_id), ifname)
+
+    def _join(self, net: BridgeNetwork, host: str, address: IPv4Address, target: int | str,
+              mac: str, ifname: str | None, default_route: bool) -> str:
+        extra = {"mtu": net.mtu} if net.mtu else {}
         with netns.iproute(target) as inner:
             ifname = ifname or _free_eth(inner)
             with IPRoute() as ipr:
@@ -133,9 +143,7 @@ class BridgeDriver:
                              peer={"ifname": ifname, "net_ns_fd": fd})
                 finally:
                     os.close(fd)
-                idx = _index(ipr, host)
-                extra = {"mtu": net.mtu} if net.mtu else {}
-                ipr.link("set", index=idx, master=bridge_idx, state="up", **extra)
+                ipr.link("set", index=_index(ipr, host), master=bridge_idx, state="up", **extra)
             _set_hairpin(host)
             inner_idx = _index(inner, ifname)
             inner.link("set", index=inner_idx, address=mac, **extra)
@@ -145,7 +153,7 @@ class BridgeDriver:
             inner.link("set", index=_index(inner, "lo"), state="up")
             if default_route and not net.internal and not _has_default_route(inner):
                 inner.route("add", dst="0.0.0.0/0", gateway=str(net.gateway))
-        return Endpoint(endpoint_id, address, mac, host, ifname)
+        return ifname
 
     def leave(self, endpoint_id: str) -> None:
         """Delete the endpoint's host veth; its peer in the container goes with it."""

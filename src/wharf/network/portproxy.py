@@ -159,7 +159,7 @@ class _UdpFlow(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: list[bytes] = []
         self.timer: asyncio.TimerHandle | None = None
-        self.opening: asyncio.Task | None = None
+        self.opening: asyncio.Task | None = None  # held: the loop keeps tasks weakly
         self.closed = False
 
     async def open(self, target: tuple[str, int]) -> None:

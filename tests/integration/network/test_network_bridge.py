@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+from pyroute2.netlink.exceptions import NetlinkError
+
 from netlab import Lab, Listener, ask, reachable, sh
 
 from wharf.network import netns
@@ -119,3 +122,14 @@ def test_prune_removes_endpoints_the_engine_forgot(lab: Lab) -> None:
     assert not lab.driver.endpoint_exists(lost.endpoint_id)
     assert "eth0" not in sh("ip", "-n", ns.rsplit("/", 1)[1], "-o", "link").stdout
     assert lab.driver.prune("wtnonexistent", set()) == []
+
+
+def test_a_failed_join_leaves_no_veth(lab: Lab) -> None:
+    net = lab.network()
+    ns, ep = lab.container(net, 2)
+    eid = secrets.token_hex(32)
+    lab.links.append(host_ifname(eid))
+    with pytest.raises(NetlinkError):  # the same address twice on one interface name
+        lab.driver.join(net, eid, ep.address, ns, ifname="eth0")
+    assert not lab.driver.endpoint_exists(eid)
+    assert lab.driver.endpoint_exists(ep.endpoint_id)
