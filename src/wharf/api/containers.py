@@ -50,6 +50,12 @@ async def list_containers(request: web.Request) -> web.Response:
         size=boolean(request, "size"), filters=filters))
 
 
+@routes.post("/containers/prune")
+async def prune(request: web.Request) -> web.Response:
+    filters = flt.parse(request.query.get("filters"), ("until", "label"))
+    return json_response(await _services(request).prune(filters))
+
+
 @routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     return json_response(await _services(request).inspect(_ref(request), boolean(request, "size")))
@@ -199,6 +205,13 @@ async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.
     return control
 
 
+async def _replay(client: Hijacked, log_path: str, wanted: set[str], tty: bool,
+                  since_ns: int | None = None) -> None:
+    async for entry in logreader.read(log_path, None, since_ns, None, False, stopped=lambda: True):
+        if entry.stream in wanted:
+            await client.write(_encode(entry.stream, entry.data, entry.time, tty, False))
+
+
 @routes.post("/containers/{id}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
     service = _services(request)
@@ -213,22 +226,19 @@ async def attach(request: web.Request) -> web.StreamResponse:
     client = await hijack(request, multiplexed=not tty)
     params.engine(request).events.publish("container", "attach", c.id, c.event_attributes())
     if with_logs:
-        async for entry in logreader.read(c.record["LogPath"], None, None, None, False,
-                                          stopped=lambda: True):
-            if entry.stream in wanted:
-                await client.write(_encode(entry.stream, entry.data, entry.time, tty, False))
+        await _replay(client, c.record["LogPath"], wanted, tty)
     if stream:
         if not c.running:
             await started
-        if c.running:
-            try:
-                reader, writer, _ = await shims.open_request(service.bundle(c), {
-                    "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
-                    "stderr": "stderr" in wanted})
-            except OSError:
-                return client.response
-            await relay(client, reader, writer, tty, want_stdin,
-                        bool(c.config.get("StdinOnce")))
+        since = c.private.get("LaunchedAt")
+        try:
+            reader, writer, _ = await shims.open_request(service.bundle(c), {
+                "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
+                "stderr": "stderr" in wanted})
+        except OSError:  # it already exited: its output is in the log
+            await _replay(client, c.record["LogPath"], wanted, tty, since)
+        else:
+            await relay(client, reader, writer, tty, want_stdin, bool(c.config.get("StdinOnce")))
     started.cancel()
     return client.response
 

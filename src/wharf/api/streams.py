@@ -38,6 +38,32 @@ class _Feed:
         self.queue.put_nowait(b"")
 
 
+class _HalfClose(asyncio.Protocol):
+    """Wraps aiohttp's protocol so a client's half-close (``shutdown(SHUT_WR)``,
+    which is how ``docker attach`` says stdin EOF) keeps the connection open for
+    the output still to come; aiohttp itself would close the transport."""
+
+    def __init__(self, inner: asyncio.Protocol, feed: _Feed) -> None:
+        self.inner = inner
+        self.feed = feed
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        self.feed.feed_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
 class Hijacked:
     """The client's side of a hijacked connection."""
 
@@ -75,4 +101,6 @@ async def hijack(request: web.Request, multiplexed: bool) -> Hijacked:
     feed = _Feed()
     assert request.protocol is not None
     request.protocol.set_parser(feed)  # type: ignore[arg-type]
+    assert request.transport is not None
+    request.transport.set_protocol(_HalfClose(request.protocol, feed))
     return Hijacked(response, feed)

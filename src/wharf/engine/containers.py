@@ -24,10 +24,10 @@ from wharf.engine import names, shims, validate
 from wharf.engine.container import Container, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
-from wharf.engine.launch import Launcher, build_bundle, cleanup_bundle
+from wharf.engine.launch import Launcher, build_bundle, cgroups_path, cleanup_bundle
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.store import read_json, write_json_atomic
-from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
+from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.runtime import cgroups
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 
@@ -166,7 +166,7 @@ class ContainerService:
                 raise InvalidParameter(f"Invalid filter 'status={status}'")
         if f.get("status") or f.get("exited") or limit and limit > 0 or f.get("before") or f.get("since"):
             all = True
-        chosen = sorted(self._by_id.values(), key=lambda c: c.record["Created"], reverse=True)
+        chosen = sorted(self._by_id.values(), key=_created, reverse=True)
         chosen = await self._filter(chosen, f)
         if not all:
             chosen = [c for c in chosen if c.state["Running"]]
@@ -180,9 +180,9 @@ class ContainerService:
     async def _filter(self, chosen: list[Container], f: flt.Filters) -> list[Container]:
         before = since = None
         if f.get("before"):
-            before = self.get(f["before"][0]).record["Created"]
+            before = _created(self.get(f["before"][0]))
         if f.get("since"):
-            since = self.get(f["since"][0]).record["Created"]
+            since = _created(self.get(f["since"][0]))
         ancestors: set[str] = set()
         for ref in f.get("ancestor", []):
             try:
@@ -205,9 +205,9 @@ class ContainerService:
                 continue
             if "exited" in f and (word != "exited" or c.state["ExitCode"] not in exited):
                 continue
-            if before is not None and c.record["Created"] >= before:
+            if before is not None and _created(c) >= before:
                 continue
-            if since is not None and c.record["Created"] <= since:
+            if since is not None and _created(c) <= since:
                 continue
             out.append(c)
         return out
@@ -242,14 +242,15 @@ class ContainerService:
     async def _start_locked(self, c: Container) -> None:
         bundle = self.bundle(c)
         image = await self.images.get(c.record["Image"])
+        c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         try:
             await build_bundle(c, bundle, image, self.images, self.config)
             result = await self.launcher.launch(bundle)
         except BaseException:
-            await cleanup_bundle(c, bundle, self.images)
+            await cleanup_bundle(c, bundle, self.images, self.config)
             raise
         if "error" in result:
-            await cleanup_bundle(c, bundle, self.images)
+            await cleanup_bundle(c, bundle, self.images, self.config)
             code = {"not_found": 127, "permission": 126}.get(result.get("kind", ""), 128)
             message = ("failed to create shim task: OCI runtime create failed: runc create "
                        f"failed: unable to start container process: {result['error']}: unknown")
@@ -284,7 +285,7 @@ class ContainerService:
                            OOMKilled=bool(result.get("oom_killed")),
                            Error=result.get("error") or "",
                            FinishedAt=finished or rfc3339nano(time.time_ns()))
-            await cleanup_bundle(c, self.bundle(c), self.images)
+            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
             await self._save(c)
             if c.state["OOMKilled"]:
                 self.events.publish("container", "oom", c.id, c.event_attributes())
@@ -399,8 +400,7 @@ class ContainerService:
 
     # -- pause ---------------------------------------------------------------
     def cgroups_path(self, c: Container) -> str:
-        parent = c.host_config.get("CgroupParent") or self.config.cgroup_parent
-        return f"/{parent.strip('/')}/{c.id}"
+        return cgroups_path(c, self.config)
 
     async def _cgroup(self, c: Container) -> Any:
         return await asyncio.to_thread(cgroups.open, self.cgroups_path(c))
@@ -466,13 +466,38 @@ class ContainerService:
                 raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
                                "container before attempting removal or force remove")
             c.state["RemovalInProgress"] = True
-            await cleanup_bundle(c, self.bundle(c), self.images)
+            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
             await self.images.remove_rw_layer(c.id)
             await asyncio.to_thread(shutil.rmtree, c.dir, True)
             del self._by_id[c.id]
             self._names.pop(c.name, None)
             self.events.publish("container", "destroy", c.id, c.event_attributes())
             c.notify("exit", "start", "removed")
+
+    async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
+        """``docker container prune``: every stopped container (label/until filters)."""
+        f = filters or {}
+        until = None
+        if f.get("until"):
+            try:
+                until = parse_timestamp(f["until"][0]) * 1e9
+            except ValueError as e:
+                raise InvalidParameter(str(e)) from None
+        deleted, reclaimed = [], 0
+        for c in self.all():
+            if c.state["Running"] or until is not None and _created(c) > until:
+                continue
+            if "label" in f and not flt.match_labels(c.config.get("Labels") or {}, f["label"]):
+                continue
+            size = await self.images.rw_layer_size(c.id)
+            try:
+                await self.remove(c.id)
+            except (NotFound, Conflict):
+                continue
+            deleted.append(c.id)
+            reclaimed += size
+        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     async def rename(self, ref: str, new_name: str) -> None:
         if not new_name:
@@ -547,6 +572,10 @@ class ContainerService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.launcher.close()
+
+
+def _created(c: Container) -> int:
+    return parse_rfc3339(c.record["Created"])
 
 
 def _merge_image_config(config: dict[str, Any], img: dict[str, Any], cid: str,

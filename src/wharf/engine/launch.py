@@ -9,6 +9,7 @@ after an exit (never deleting through a rootfs that is still mounted).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -18,9 +19,11 @@ from wharf.engine.container import Container
 from wharf.engine.images import ImageRecord, ImageService
 from wharf.engine.store import write_json_atomic
 from wharf.errors import InvalidParameter
+from wharf.runtime import cgroups
 from wharf.runtime import spec as specs
 from wharf.shim import client
 
+log = logging.getLogger("wharf.engine")
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_BINARY = "/usr/bin/tini-static"
 
@@ -110,9 +113,7 @@ async def build_bundle(c: Container, bundle: str, image: ImageRecord, images: Im
         raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
     await asyncio.to_thread(os.makedirs, rootfs_path(bundle), 0o711, True)
     await images.mount_rw_layer(c.id, rootfs_path(bundle))
-    parent = c.host_config.get("CgroupParent") or config.cgroup_parent
-    await asyncio.to_thread(_write_bundle, c, bundle, image, config,
-                            f"/{parent.strip('/')}/{c.id}")
+    await asyncio.to_thread(_write_bundle, c, bundle, image, config, cgroups_path(c, config))
 
 
 def _remove_bundle_files(bundle: str) -> None:
@@ -146,7 +147,25 @@ def _is_mountpoint(path: str) -> bool:
         return False
 
 
-async def cleanup_bundle(c: Container, bundle: str, images: ImageService) -> None:
+def cgroups_path(c: Container, config: DaemonConfig) -> str:
+    """``/{cgroup parent}/{id}``: the container's cgroup, under each hierarchy's root."""
+    parent = c.host_config.get("CgroupParent") or config.cgroup_parent
+    return f"/{parent.strip('/')}/{c.id}"
+
+
+def _destroy_cgroup(path: str) -> None:
+    """Kill stragglers and remove the cgroup (the shim does it too; a shim that died
+    or failed half-way does not)."""
+    try:
+        cgroups.open(path).destroy()
+    except OSError as e:
+        log.warning("removing cgroup %s: %s", path, e)
+
+
+async def cleanup_bundle(c: Container, bundle: str, images: ImageService,
+                         config: DaemonConfig) -> None:
+    """After an exit or a failed start: cgroup, rootfs mount, bundle files."""
+    await asyncio.to_thread(_destroy_cgroup, cgroups_path(c, config))
     rootfs = rootfs_path(bundle)
     if await asyncio.to_thread(_is_mountpoint, rootfs):
         await images.unmount_rw_layer(c.id, rootfs)

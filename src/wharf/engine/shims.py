@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import struct
 from typing import Any, AsyncIterator
 
@@ -23,14 +24,26 @@ _HEADER = struct.Struct(">BxxxI")
 CONTROL = 255
 
 
-def socket_path(bundle: str) -> str:
-    return os.path.join(bundle, "shim.sock")
+def _connect(bundle: str) -> socket.socket:
+    """Connect to the bundle's shim.sock through ``/proc/self/fd/N/``: the full path
+    (exec root + 64-hex ID) can pass the 108 bytes a unix socket address may hold."""
+    dirfd = os.open(bundle, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(f"/proc/self/fd/{dirfd}/shim.sock")
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        os.close(dirfd)
+    sock.setblocking(False)
+    return sock
 
 
 async def open_request(bundle: str, request: dict[str, Any]
                        ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
     """Send ``request`` and read the first answer line; the stream stays open."""
-    reader, writer = await asyncio.open_unix_connection(socket_path(bundle), limit=1 << 20)
+    reader, writer = await asyncio.open_unix_connection(sock=_connect(bundle), limit=1 << 20)
     try:
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
