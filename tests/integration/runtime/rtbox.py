@@ -37,7 +37,7 @@ class Box:
         make_rootfs(self.rootfs)
         self.cgroups_path = f"/wharf-test-{secrets.token_hex(4)}/c"
         self.pids: list[int] = []
-        self.cgroups: list[cgroups.Cgroup] = []
+        self.cgroup = cgroups.open(self.cgroups_path)
 
     def spec(self, args: list[str], **kw: Any) -> dict[str, Any]:
         kw.setdefault("env", ["PATH=/bin", "HOME=/root"])
@@ -49,7 +49,6 @@ class Box:
               **kw: Any) -> int:
         """Spawn the container; its pid (remembered for cleanup)."""
         sp = self.spec(args, **kw)
-        self.cgroups.append(cgroups.open(sp["linux"]["cgroupsPath"]))
         pid = container.spawn(str(self.bundle), sp, stdio or (0, 1, 2))
         self.pids.append(pid)
         return pid
@@ -77,8 +76,8 @@ class Box:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        for cg in self.cgroups:
-            cg.destroy()
-            for leaf in cg.dirs():  # the per-test parent level too
-                if os.path.isdir(os.path.dirname(leaf)):
-                    os.rmdir(os.path.dirname(leaf))
+        self.cgroup.destroy()
+        parent = self.cgroups_path.split("/")[1]
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():  # runc also uses name=systemd
+            if (hierarchy / parent).is_dir():
+                (hierarchy / parent).rmdir()
