@@ -53,8 +53,11 @@ def _read_kv(path: str) -> dict[str, int]:
 
 
 def _write(path: str, value: str | int) -> None:
-    """One write(2) of ``value``: cgroupfs takes each write as one command."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    """One write(2) of ``value``: cgroupfs takes each write as one command.
+
+    O_CREAT only matters on a fake tree in tests; cgroupfs refuses new files.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, str(value).encode())
     except OSError as e:
