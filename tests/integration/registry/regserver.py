@@ -17,9 +17,18 @@ from pathlib import Path
 from wharf.cli.main import COMMANDS
 
 #: until the CLI maps ``registry``, drive the command module through the same flag parser
-_LAUNCH = ("from wharf.cli.flags import FlagSet\nfrom wharf.cli.commands import registry as r\n"
-           "import sys\np = FlagSet('wharf registry')\nr.add_arguments(p)\n"
-           "sys.exit(r.run(p.parse_args(sys.argv[1:]), None))\n")
+_LAUNCH = """
+import sys
+from wharf.cli.commands import registry
+from wharf.cli.errors import CommandError
+from wharf.cli.flags import FlagSet
+parser = FlagSet("wharf registry")
+registry.add_arguments(parser)
+try:
+    sys.exit(registry.run(parser.parse_args(sys.argv[1:]), None))
+except CommandError as err:
+    sys.exit(f"{err.message}")
+"""
 
 
 def free_port() -> int:
@@ -31,10 +40,9 @@ def free_port() -> int:
 class RegistryServer:
     """``wharf registry serve`` as a child process; ``stop`` (or ``kill``) always reaps it."""
 
-    def __init__(self, root: Path, *flags: str, port: int | None = None, tls: bool = False) -> None:
+    def __init__(self, root: Path, *flags: str, port: int | None = None) -> None:
         self.root, self.flags = root, flags
         self.port = port or free_port()
-        self.scheme = "https" if tls else "http"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,16 +55,17 @@ class RegistryServer:
             argv = [sys.executable, "-m", "wharf.cli.main", "registry", *args]
         else:
             argv = [sys.executable, "-c", _LAUNCH, *args]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # a file, not a pipe: a server that logs much must never block on a full pipe
+        self.log = self.root.parent / f"registry-{self.port}.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"registry exited: {self.proc.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            if "listening on" in self.log.read_text():
                 return self
-            except OSError:
-                time.sleep(0.05)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"registry exited {self.proc.returncode}: {self.log.read_text()}")
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError("registry did not start listening")
 
@@ -65,7 +74,6 @@ class RegistryServer:
         if self.proc is not None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-            self.proc.stderr.close()
             self.proc = None
 
     def stop(self) -> None:
@@ -76,7 +84,6 @@ class RegistryServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-            self.proc.stderr.close()
             self.proc = None
 
 

@@ -114,3 +114,20 @@ def test_kill_9_mid_upload_leaves_no_blob(tmp_path: Path, serve: Callable[..., R
     write_dir_image(src, b"after the crash\n")
     r = skopeo("copy", "--dest-tls-verify=false", f"dir:{src}", f"docker://{restarted.addr}/app:after")
     assert r.returncode == 0, r.stderr
+
+
+def test_serve_reports_bad_options(tmp_path: Path) -> None:
+    """A missing htpasswd file or a taken port is a one-line error and exit 1, not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        for flags in (["--htpasswd", str(tmp_path / "missing")], []):
+            server = RegistryServer(tmp_path / "root", *flags, port=taken.getsockname()[1])
+            try:
+                server.start()
+            except RuntimeError as err:
+                assert "Traceback" not in str(err) and "wharf registry serve:" in str(err), err
+            else:
+                raise AssertionError("server started")
+            finally:
+                server.stop()

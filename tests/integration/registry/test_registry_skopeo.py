@@ -13,7 +13,7 @@ from typing import Callable
 import bcrypt
 import pytest
 
-from regserver import RegistryServer, write_dir_image
+from regserver import RegistryServer, free_port, write_dir_image
 
 Skopeo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -58,7 +58,7 @@ def test_skopeo_with_basic_auth(tmp_path: Path, serve: Callable[..., RegistrySer
 
 def test_skopeo_with_bearer_tokens(tmp_path: Path, serve: Callable[..., RegistryServer], skopeo: Skopeo,
                                    htpasswd: Path) -> None:
-    port = RegistryServer(tmp_path).port
+    port = free_port()
     server = serve("--htpasswd", str(htpasswd), "--token-realm", f"http://127.0.0.1:{port}/token", port=port)
     r = skopeo("inspect", "--tls-verify=false", "--creds=alice:wrong", f"docker://{server.addr}/team/hello:1.0")
     assert r.returncode != 0 and "unauthorized" in r.stderr.lower()
@@ -81,7 +81,7 @@ def test_skopeo_over_tls(tmp_path: Path, serve: Callable[..., RegistryServer], s
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    server = serve("--tls-cert", str(cert), "--tls-key", str(key), tls=True)
+    server = serve("--tls-cert", str(cert), "--tls-key", str(key))
     round_trip(tmp_path, server, skopeo)
     with pytest.raises(OSError):            # plain HTTP gets no registry here
         urllib.request.urlopen(f"http://{server.addr}/v2/", timeout=10).read()

@@ -56,6 +56,9 @@ async def test_gc_purges_abandoned_uploads(tmp_path: Path, capsys: pytest.Captur
         assert (await c.get(fresh)).status == 204
 
 
-def test_unknown_subcommand() -> None:
+def test_unknown_subcommand_and_missing_root(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="'registry nope' is not a wharf command"):
         command.run(SimpleNamespace(action="nope"), None)
+    with pytest.raises(CommandError, match="no registry storage at"):
+        gc(tmp_path / "missing", dry_run=True)
+    assert not (tmp_path / "missing").exists()

@@ -6,12 +6,13 @@ bcrypt) are imported only here, when one of these runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from wharf.cli.errors import CommandError
 
-USAGE = "COMMAND [OPTIONS]"
+USAGE = "serve|gc [OPTIONS]"
 ACTIONS = ("serve", "gc")
 
 
@@ -43,11 +44,16 @@ def serve(args: Any) -> int:
     from wharf.registry.server.serve import ServerConfig, serve as run_server
     config = ServerConfig(root=args.root, htpasswd=args.htpasswd, token_realm=args.token_realm,
                           token_service=args.token_service)
-    run_server(config, host.strip("[]") or "0.0.0.0", int(port), args.tls_cert, args.tls_key)
+    try:
+        run_server(config, host.strip("[]") or "0.0.0.0", int(port), args.tls_cert, args.tls_key)
+    except OSError as err:      # unreadable htpasswd or certificate, address in use
+        raise CommandError(f"wharf registry serve: {err}") from None
     return 0
 
 
 def gc(args: Any) -> int:
+    if not os.path.isdir(args.root):
+        raise CommandError(f"wharf registry gc: no registry storage at {args.root}")
     from wharf.registry.server.gc import collect, stale_uploads
     kept, sweep = collect(args.root, dry_run=args.dry_run)
     for digest in sweep:
