@@ -68,8 +68,8 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
 
 
 def command_line(path: str, args: list[str]) -> str:
-    """The COMMAND column: Docker joins path and args with spaces, no quoting."""
-    return " ".join([path, *args]) if path else ""
+    """The COMMAND column as dockerd builds it: args with a space get single quotes."""
+    return " ".join([path, *(f"'{a}'" if " " in a else a for a in args)])
 
 
 class Container:

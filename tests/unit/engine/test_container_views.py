@@ -33,7 +33,7 @@ def _record():
 def test_summary_and_inspect_shapes():
     c = Container(_record(), "/nonexistent")
     row = c.summary()
-    assert row["Names"] == ["/web"] and row["Command"] == "sh -c echo hi"
+    assert row["Names"] == ["/web"] and row["Command"] == "sh -c 'echo hi'"
     assert row["State"] == "created" and row["Status"] == "Created"
     assert row["HostConfig"] == {"NetworkMode": "default"} and "SizeRw" not in row
     assert c.summary(size_rw=42)["SizeRw"] == 42
@@ -43,4 +43,4 @@ def test_summary_and_inspect_shapes():
     assert c.state["Running"] is False  # inspect is a copy
     assert c.event_attributes(exitCode=0) == {"x": "1", "image": "busybox", "name": "web",
                                               "exitCode": "0"}
-    assert command_line("", []) == ""
+    assert command_line("true", []) == "true"
