@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill": ("kill", "Kill one or more running containers"),
     "logs": ("logs", "Fetch the logs of a container"),
     "pause": ("pause", "Pause all processes within one or more containers"),
+    "registry": ("registry", "Run a registry server of wharf's own, or garbage-collect its storage"),
     "rename": ("rename", "Rename a container"),
     "restart": ("restart", "Restart one or more containers"),
     "rm": ("rm", "Remove one or more containers"),
