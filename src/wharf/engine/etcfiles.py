@@ -1,80 +1,62 @@
-"""The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf.
+"""Writing a container's /etc/hostname, /etc/hosts and /etc/resolv.conf.
 
-Docker writes them in the container's directory and bind-mounts them, so the
-image's own files are shadowed and ``docker cp``/commit never see them.
-Loopback nameservers of the host are useless inside a network namespace and
-are dropped (Docker falls back to Google's DNS when none are left); with
-``--network host`` the container shares the host's view and gets its file as is.
+The text comes from ``wharf.network.etcfiles`` (Docker's rules); this module
+writes the files in the container's directory, from where the bundle
+bind-mounts them, so the image's own files are shadowed and never changed.
+With ``--network host`` the container sees the host's files, as under Docker.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from typing import Any
 
+from wharf.network import etcfiles as text
 
 HOST_RESOLV = "/etc/resolv.conf"
-FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
-_LOOPBACK_NS = re.compile(r"^\s*nameserver\s+(127\.\S+|::1)\s*$")
+HOST_HOSTS = "/etc/hosts"
+#: The container's own name resolves here until it has an address on a network.
+SELF_ADDRESS = "127.0.1.1"
 
 
-def hosts_content(hostname: str, extra_hosts: list[str] | None = None) -> str:
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-             "ff02::2\tip6-allrouters"]
-    for entry in extra_hosts or []:
-        name, _, addr = entry.partition(":")
-        lines.append(f"{addr}\t{name}")
-    lines.append(f"127.0.1.1\t{hostname}")
-    return "\n".join(lines) + "\n"
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
-def resolv_content(host_resolv: str, host_network: bool, dns: list[str] | None = None,
-                   search: list[str] | None = None, options: list[str] | None = None) -> str:
-    """The container's resolv.conf from the host's and the --dns* options."""
-    if host_network and not (dns or search or options):
-        return host_resolv
-    kept = [line for line in host_resolv.splitlines() if not _LOOPBACK_NS.match(line)]
-    if dns:
-        kept = [line for line in kept if not line.strip().startswith("nameserver")]
-        kept += [f"nameserver {ns}" for ns in dns]
-    if search:
-        kept = [line for line in kept if not line.strip().startswith(("search", "domain"))]
-        kept.append("search " + " ".join(search))
-    if options:
-        kept = [line for line in kept if not line.strip().startswith("options")]
-        kept.append("options " + " ".join(options))
-    if not any(line.strip().startswith("nameserver") for line in kept):
-        kept += [f"nameserver {ns}" for ns in FALLBACK_NAMESERVERS]
-    return "\n".join(kept) + "\n"
-
-
-def _write_text(path: str, text: str) -> None:
+def _write_text(path: str, content: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write(text)
+        f.write(content)
     os.chmod(tmp, 0o644)
     os.rename(tmp, path)
 
 
-def write_all(directory: str, hostname: str, host_config: dict) -> dict[str, str]:
+def contents(hostname: str, host_config: dict[str, Any], domainname: str = "",
+             address: str | None = None) -> dict[str, tuple[str, str]]:
+    """{target in the container: (file name, text)}."""
+    host_resolv = _read(HOST_RESOLV)
+    if host_config.get("NetworkMode") == "host":
+        hosts, resolv = _read(HOST_HOSTS) or text.DEFAULT_HOSTS, host_resolv
+    else:
+        hosts = text.hosts_file(hostname, address or SELF_ADDRESS,
+                                host_config.get("ExtraHosts") or [], domainname)
+        resolv = text.resolv_conf(host_resolv, host_config.get("Dns") or [],
+                                  host_config.get("DnsSearch") or [],
+                                  host_config.get("DnsOptions") or []).text
+    return {"/etc/hostname": ("hostname", hostname + "\n"), "/etc/hosts": ("hosts", hosts),
+            "/etc/resolv.conf": ("resolv.conf", resolv)}
+
+
+def write_all(directory: str, hostname: str, host_config: dict[str, Any],
+              domainname: str = "") -> dict[str, str]:
     """Write the three files for a start; returns {container path: host path}."""
-    host_net = host_config.get("NetworkMode") == "host"
-    try:
-        with open(HOST_RESOLV) as f:
-            host_resolv = f.read()
-    except OSError:
-        host_resolv = ""
-    files = {
-        "/etc/hostname": ("hostname", hostname + "\n"),
-        "/etc/hosts": ("hosts", hosts_content(hostname, host_config.get("ExtraHosts"))),
-        "/etc/resolv.conf": ("resolv.conf", resolv_content(
-            host_resolv, host_net, host_config.get("Dns"), host_config.get("DnsSearch"),
-            host_config.get("DnsOptions"))),
-    }
     out = {}
-    for target, (name, text) in files.items():
+    for target, (name, content) in contents(hostname, host_config, domainname).items():
         path = os.path.join(directory, name)
-        _write_text(path, text)
+        _write_text(path, content)
         out[target] = path
     return out

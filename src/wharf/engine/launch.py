@@ -75,7 +75,7 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
                   cgroups_path: str) -> None:
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
-    etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc)
+    etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, cfg.get("Domainname") or "")
     binds = [{"destination": target, "type": "bind", "source": source,
               "options": ["rbind", "rprivate"]} for target, source in etc.items()]
     uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)

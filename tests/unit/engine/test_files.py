@@ -25,24 +25,17 @@ def test_atomic_json_replaces_and_leaves_no_temp(tmp_path):
     assert json.loads(open(path).read()) == {"a": 2} and os.listdir(tmp_path) == ["config.v2.json"]
 
 
-def test_resolv_conf_drops_loopback_nameservers():
-    host = "nameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.2\nsearch example.com\n"
-    out = etcfiles.resolv_content(host, host_network=False)
-    assert out == "nameserver 10.0.0.2\nsearch example.com\n"
-    assert etcfiles.resolv_content(host, host_network=True) == host
-    only_local = etcfiles.resolv_content("nameserver 127.0.0.53\n", host_network=False)
-    assert only_local == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-    custom = etcfiles.resolv_content(host, False, dns=["1.1.1.1"], search=["a.b"], options=["ndots:2"])
-    assert custom.splitlines() == ["nameserver 1.1.1.1", "search a.b", "options ndots:2"]
-
-
-def test_hosts_and_files_written(tmp_path):
-    hosts = etcfiles.hosts_content("abc123", ["db:10.0.0.5"])
-    assert "127.0.0.1\tlocalhost" in hosts and "::1\tlocalhost" in hosts
-    assert "10.0.0.5\tdb" in hosts and hosts.endswith("\tabc123\n")
-    paths = etcfiles.write_all(str(tmp_path), "abc123", {"NetworkMode": "default"})
+def test_etc_files_written_for_a_start(tmp_path):
+    hc = {"NetworkMode": "default", "ExtraHosts": ["db:10.0.0.5"], "Dns": ["1.1.1.1"]}
+    paths = etcfiles.write_all(str(tmp_path), "abc123", hc)
     assert set(paths) == {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"}
     assert open(paths["/etc/hostname"]).read() == "abc123\n"
+    hosts = open(paths["/etc/hosts"]).read()
+    assert "127.0.0.1\tlocalhost" in hosts and "10.0.0.5\tdb" in hosts
+    assert hosts.endswith("\tabc123\n")
+    assert open(paths["/etc/resolv.conf"]).read().splitlines()[0] == "nameserver 1.1.1.1"
+    host_mode = etcfiles.contents("abc123", {"NetworkMode": "host"})
+    assert host_mode["/etc/resolv.conf"][1] == open("/etc/resolv.conf").read()
 
 
 def test_signals():
