@@ -20,7 +20,7 @@ from typing import Any
 
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
-from wharf.engine import names, shims, validate
+from wharf.engine import mounts, names, shims, validate
 from wharf.engine.container import Container, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
@@ -115,6 +115,7 @@ class ContainerService:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
                            f'container "{self._names[name]}". You have to remove (or rename) '
                            "that container to be able to reuse that name.")
+        extra_mounts = await asyncio.to_thread(mounts.parse, hc)
         image = await self.images.get(config["Image"])
         img = (image.config.get("config") or {})
         cmd = config.get("Cmd")
@@ -141,7 +142,7 @@ class ContainerService:
                 "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2",
                 "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
                 "AppArmorProfile": "", "ExecIDs": None, "HostConfig": hc,
-                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": [],
+                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": extra_mounts,
                 "Config": merged,
                 "NetworkSettings": _network_settings(hc),
             }

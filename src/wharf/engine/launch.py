@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from wharf.config import DaemonConfig
-from wharf.engine import etcfiles
+from wharf.engine import etcfiles, mounts
 from wharf.engine.container import Container
 from wharf.engine.images import ImageRecord, ImageService
 from wharf.engine.store import write_json_atomic
@@ -78,6 +78,7 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
     etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, cfg.get("Domainname") or "")
     binds = [{"destination": target, "type": "bind", "source": source,
               "options": ["rbind", "rprivate"]} for target, source in etc.items()]
+    binds += mounts.to_oci(c.record.get("Mounts") or [])
     uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)
     tty = bool(cfg.get("Tty"))
     spec = specs.build(
