@@ -187,7 +187,8 @@ async def _pump_stdin(client: Hijacked, writer: asyncio.StreamWriter, close_on_e
 async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 tty: bool, stdin: bool, close_stdin_on_eof: bool = True) -> dict[str, Any] | None:
     """Shim frames to the client (raw with a tty) and client stdin to the shim,
-    until the shim ends the stream; returns its closing control message, if any."""
+    until the shim ends the stream (returns its closing control message) or the
+    client goes away (returns None; the shim stream is left open to the caller)."""
     pump = asyncio.ensure_future(_pump_stdin(client, writer, close_stdin_on_eof)) if stdin else None
     control = None
     try:
@@ -201,7 +202,6 @@ async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.
     finally:
         if pump:
             pump.cancel()
-        writer.close()
     return control
 
 
@@ -239,6 +239,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
             await _replay(client, c.record["LogPath"], wanted, tty, since)
         else:
             await relay(client, reader, writer, tty, want_stdin, bool(c.config.get("StdinOnce")))
+            writer.close()
     started.cancel()
     return client.response
 

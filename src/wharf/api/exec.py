@@ -8,6 +8,8 @@ from wharf.api import params
 from wharf.api.containers import relay
 from wharf.api.params import integer, json_body, json_response
 from wharf.api.streams import hijack
+from wharf.errors import InvalidParameter, WharfError
+from wharf.shim.frames import frame
 
 routes = web.RouteTableDef()
 
@@ -21,19 +23,30 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.post("/exec/{id}/start")
 async def start(request: web.Request) -> web.StreamResponse:
+    """Like dockerd: refusals (404, 409) as answers, then the hijack, and a process
+    that cannot start is reported in the stream (its exit code in ``/exec/{id}/json``)."""
     body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid JSON: the body must be an object")
     execs = params.engine(request).execs
-    ex, reader, writer = await execs.start(request.match_info["id"])
-    tty = bool(body.get("Tty", ex.tty)) if isinstance(body, dict) else ex.tty
-    if isinstance(body, dict) and body.get("Detach"):
-        execs.track(ex, reader, writer)
+    ex = execs.startable(request.match_info["id"])
+    if body.get("Detach"):
+        execs.track(ex, *await execs.start(ex))
         return web.Response(status=200)
+    tty = bool(body.get("Tty", ex.tty))
     client = await hijack(request, multiplexed=not tty)
-    control = None
     try:
-        control = await relay(client, reader, writer, tty, bool(ex.body.get("AttachStdin")))
-    finally:
-        execs.finished(ex, int((control or {}).get("exit_code", 126)))
+        reader, writer = await execs.start(ex)
+    except WharfError as e:
+        message = e.message.encode() + b"\r\n"
+        await client.write(message if tty else frame(1, message))
+        return client.response
+    control = await relay(client, reader, writer, tty, bool(ex.body.get("AttachStdin")))
+    if control is None:  # the client left first: learn the exit code in the background
+        execs.track(ex, reader, writer)
+    else:
+        writer.close()
+        execs.finished(ex, int(control.get("exit_code", 126)))
     return client.response
 
 

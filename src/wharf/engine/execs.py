@@ -110,27 +110,32 @@ class ExecService:
             process["user"] = {"uid": uid, "gid": gid, "additionalGids": gids}
         return process
 
-    async def start(self, exec_id: str) -> tuple[Exec, asyncio.StreamReader, asyncio.StreamWriter]:
-        """Start the exec; returns the shim stream (frames out, raw stdin in)."""
+    def startable(self, exec_id: str) -> Exec:
+        """The exec, if it may start now (else 404 or 409, before any hijack)."""
         ex = self.get(exec_id)
         if ex.started:
             raise Conflict(f"Error: Exec command {exec_id} has already run")
+        self._running_container(ex.container_id)
+        return ex
+
+    async def start(self, ex: Exec) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Start the exec; returns the shim stream (frames out, raw stdin in)."""
         c = self._running_container(ex.container_id)
-        process = await asyncio.to_thread(self._process, c, ex)
         ex.started = True
+        process = await asyncio.to_thread(self._process, c, ex)
         reader, writer, answer = await shims.open_request(self.containers.bundle(c), {
             "op": "exec", "id": ex.id, "process": process, "tty": ex.tty,
             "stdin": bool(ex.body.get("AttachStdin"))})
         if not answer.get("ok"):
             writer.close()
-            ex.exit_code = 126 if answer.get("kind") == "permission" else 127
+            ex.exit_code = {"not_found": 127, "permission": 126}.get(answer.get("kind", ""), 126)
             raise InvalidParameter(
                 f"OCI runtime exec failed: exec failed: {answer.get('error', 'unknown')}: unknown")
         ex.running, ex.pid = True, int(answer.get("pid") or 0)
         cmd = " ".join(ex.body["Cmd"])
         self.events.publish("container", "exec_start: " + cmd, c.id,
                             c.event_attributes(execID=ex.id))
-        return ex, reader, writer
+        return reader, writer
 
     def finished(self, ex: Exec, exit_code: int) -> None:
         """Record the exit the shim reported at the end of the exec stream."""
