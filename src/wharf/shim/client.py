@@ -1,0 +1,161 @@
+"""The daemon's side of the shim: start shims through the launcher, talk to shim.sock.
+
+Plain blocking sockets (the daemon calls these through ``asyncio.to_thread``);
+no aiohttp, so tests and tools can use them too. Streams (attach, exec) are
+returned as connected sockets carrying Docker's frames
+(``wharf.shim.frames.read_frames``) one way and raw stdin the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+
+class ShimError(Exception):
+    """The shim refused a request; ``kind`` as in the answer (e.g. "not_found")."""
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Launcher:
+    """The launcher process of one daemon; ``start`` is safe to call from many threads."""
+
+    def __init__(self, exec_root: str) -> None:
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen([sys.executable, "-m", "wharf.shim.launcher", exec_root],
+                                     stdin=theirs, stdout=theirs, close_fds=True)
+        theirs.close()
+        self._sock = ours
+        self._reader = ours.makefile("rb")
+        self._cond = threading.Condition()
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._reading = False
+
+    def start(self, bundle: str) -> dict[str, Any]:
+        """Start the shim of ``bundle``: ``{"shim_pid", "pid"}`` or ``{"shim_pid", "error", "kind"}``.
+        One start per bundle at a time."""
+        with self._cond:
+            self._sock.sendall(json.dumps({"bundle": bundle}).encode() + b"\n")
+            while bundle not in self._answers:
+                if self._reading:
+                    self._cond.wait()
+                    continue
+                self._reading = True
+                self._cond.release()
+                try:
+                    line = self._reader.readline()
+                finally:
+                    self._cond.acquire()
+                    self._reading = False
+                    self._cond.notify_all()
+                if not line:
+                    raise ShimError("the shim launcher exited", "shim")
+                answer = json.loads(line)
+                self._answers[answer.pop("bundle")] = answer
+            return self._answers.pop(bundle)
+
+    def close(self) -> None:
+        """EOF to the launcher: it exits, the shims it started keep running."""
+        self._reader.close()
+        self._sock.close()
+        self.proc.wait()
+
+
+def _connect(bundle: str, timeout: float | None) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(os.path.join(bundle, "shim.sock"))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _read_line(sock: socket.socket) -> dict[str, Any] | None:
+    """One answer line, read bytewise so no stream byte after it is consumed."""
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        b = sock.recv(1)
+        if not b:
+            return None
+        buf += b
+    return json.loads(buf)
+
+
+def _open(bundle: str, req: dict[str, Any], timeout: float | None) -> tuple[socket.socket, dict[str, Any]]:
+    sock = _connect(bundle, timeout)
+    try:
+        sock.sendall(json.dumps(req).encode() + b"\n")
+        answer = _read_line(sock)
+    except BaseException:
+        sock.close()
+        raise
+    if answer is None or "error" in answer:
+        sock.close()
+        raise ShimError(answer["error"] if answer else "the shim has exited",
+                        answer.get("kind", "") if answer else "exited")
+    return sock, answer
+
+
+def request(bundle: str, req: dict[str, Any], timeout: float | None = 10) -> dict[str, Any]:
+    sock, answer = _open(bundle, req, timeout)
+    sock.close()
+    return answer
+
+
+def read_exit(bundle: str) -> dict[str, Any] | None:
+    """exit.json of a container whose shim is gone, or None."""
+    try:
+        with open(os.path.join(bundle, "exit.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def wait(bundle: str, timeout: float | None = None) -> dict[str, Any]:
+    """Block until the container exits: ``{"exit_code", "oom_killed", "finished_at"}``."""
+    try:
+        return request(bundle, {"op": "wait"}, timeout)
+    except (ShimError, ConnectionError, FileNotFoundError):
+        done = read_exit(bundle)  # the shim finished between our look and our question
+        if done is None:
+            raise
+        return {k: done[k] for k in ("exit_code", "oom_killed", "finished_at")}
+
+
+def state(bundle: str) -> dict[str, Any]:
+    return request(bundle, {"op": "state"})
+
+
+def resize(bundle: str, height: int, width: int) -> None:
+    request(bundle, {"op": "resize", "height": height, "width": width})
+
+
+def exec_resize(bundle: str, exec_id: str, height: int, width: int) -> None:
+    request(bundle, {"op": "exec_resize", "id": exec_id, "height": height, "width": width})
+
+
+def attach(bundle: str, stdin: bool, stdout: bool, stderr: bool) -> socket.socket:
+    """A stream of the container's output frames; what is sent goes to its stdin."""
+    sock, _ = _open(bundle, {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}, 10)
+    sock.settimeout(None)
+    return sock
+
+
+def exec_(bundle: str, exec_id: str, process: dict[str, Any], tty: bool,
+          stdin: bool) -> tuple[socket.socket, int]:
+    """Run ``process`` (an OCI process) in the container: (stream, pid). The stream
+    ends with a control frame (stream 255) ``{"exit_code": n}``."""
+    sock, answer = _open(bundle, {"op": "exec", "id": exec_id, "process": process,
+                                  "tty": tty, "stdin": stdin}, 30)
+    sock.settimeout(None)
+    return sock, answer["pid"]

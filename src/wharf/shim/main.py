@@ -1,0 +1,617 @@
+"""The shim: parent, subreaper and stdio keeper of one container.
+
+Forked by the launcher (``wharf.shim.launcher``) with the bundle path and a
+pipe to report on. It spawns the container through the runtime, then runs one
+single-threaded ``selectors`` loop until the container's init exits: output
+goes to the json-file log and to attached clients, ``shim.sock`` serves the
+engine's requests (see docs/architecture.md, "Contract: engine ↔ shim"), and
+SIGCHLD reaps the init, exec'd processes and any orphan the container leaves.
+Then it writes ``exit.json``, answers the waiters, removes the container's
+cgroup and exits.
+
+No asyncio and no threads: a shim lives as long as its container and is paid
+for per container, in memory and start time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+from typing import Any, Callable
+
+from wharf.runtime import jsonlog
+from wharf.shim import frames
+from wharf.shim.runtimes import Runtime, SpawnFailed, load_runtime
+
+#: Output kept for one slow client (or the awaited first attach) before the
+#: container's output is no longer read: it blocks, as under Docker.
+HIGH_WATER = 1 << 20
+#: How long output is kept for an announced attach that has not come yet.
+ATTACH_GRACE = 10.0
+#: After the init exits, how long to wait for the rest of its output
+#: (processes outside a pid namespace may hold the pipes).
+DRAIN_TIMEOUT = 2.0
+READ_SIZE = 64 * 1024
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Temp file, fsync, rename: readers see the old file or the new, never a torn one."""
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def set_winsize(fd: int, height: int, width: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def exit_code(status: int) -> int:
+    """Docker's exit code: the process's own, or 128+signal when a signal killed it."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Loop:
+    """A selector with one read and one write callback per fd."""
+
+    def __init__(self) -> None:
+        self.sel = selectors.DefaultSelector()
+        self._cbs: dict[int, list[Callable[[], None] | None]] = {}
+
+    def watch(self, fd: int, event: int, cb: Callable[[], None] | None) -> None:
+        slots = self._cbs.setdefault(fd, [None, None])
+        slots[event - 1] = cb  # EVENT_READ is 1, EVENT_WRITE is 2
+        mask = (selectors.EVENT_READ if slots[0] else 0) | (selectors.EVENT_WRITE if slots[1] else 0)
+        registered = fd in self.sel.get_map()
+        if not mask:
+            self.forget(fd)
+        elif registered:
+            self.sel.modify(fd, mask)
+        else:
+            self.sel.register(fd, mask)
+
+    def forget(self, fd: int) -> None:
+        self._cbs.pop(fd, None)
+        if fd in self.sel.get_map():
+            self.sel.unregister(fd)
+
+    def run_once(self, timeout: float | None) -> None:
+        for key, events in self.sel.select(timeout):
+            for event in (selectors.EVENT_READ, selectors.EVENT_WRITE):
+                slots = self._cbs.get(key.fd)
+                if events & event and slots and slots[event - 1]:
+                    slots[event - 1]()  # type: ignore[misc]
+
+
+class Outbox:
+    """Non-blocking writes to a pipe or socket, buffering what the peer has not taken yet."""
+
+    def __init__(self, loop: Loop, fd: int, on_error: Callable[[], None]) -> None:
+        self.loop, self.fd, self.on_error = loop, fd, on_error
+        self.buf = bytearray()
+        self.on_empty: Callable[[], None] | None = None
+        os.set_blocking(fd, False)
+
+    def write(self, data: bytes) -> None:
+        if self.fd < 0:
+            return
+        self.buf += data
+        self._flush()
+
+    def after_flush(self, cb: Callable[[], None]) -> None:
+        """Run ``cb`` once everything written so far is delivered (or lost)."""
+        self.on_empty = cb
+        if not self.buf or self.fd < 0:
+            self.on_empty = None
+            cb()
+
+    def _flush(self) -> None:
+        try:
+            while self.buf:
+                sent = os.write(self.fd, self.buf[:READ_SIZE])
+                del self.buf[:sent]
+        except BlockingIOError:
+            self.loop.watch(self.fd, selectors.EVENT_WRITE, self._flush)
+            return
+        except OSError:  # the reader went away: never fatal for the shim
+            self.buf.clear()
+            self.on_error()
+        if self.fd >= 0:
+            self.loop.watch(self.fd, selectors.EVENT_WRITE, None)
+        if self.on_empty is not None and not self.buf:
+            cb, self.on_empty = self.on_empty, None
+            cb()
+
+
+class Conn:
+    """One client of ``shim.sock``: a request line, then maybe a stream."""
+
+    def __init__(self, shim: "Shim", sock: socket.socket) -> None:
+        self.shim, self.sock = shim, sock
+        self.fd = sock.fileno()
+        self.out = Outbox(shim.loop, self.fd, self.close)
+        self.request = b""
+        self.reading = True  # until the client half-closes
+        self.proc: Proc | None = None  # the process it is attached to
+        self.streams: set[int] = set()  # frame streams this client gets
+        self.stdin: Callable[[bytes], None] | None = None  # where its bytes go
+        self.on_eof: Callable[[], None] | None = None
+        self.closed = False
+        shim.loop.watch(self.fd, selectors.EVENT_READ, self._read_request)
+
+    def send_line(self, message: dict[str, Any]) -> None:
+        self.out.write(json.dumps(message).encode() + b"\n")
+
+    def finish(self, message: dict[str, Any] | None = None) -> None:
+        """Send a last line, then close once the client has it all."""
+        if self.closed:
+            return
+        if message is not None:
+            self.send_line(message)
+        self.shim.loop.watch(self.fd, selectors.EVENT_READ, None)
+        self.out.after_flush(self.close)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.shim.loop.forget(self.fd)
+        self.shim.conns.discard(self)
+        self.out.fd = -1
+        self.sock.close()
+        if self.on_eof is not None:
+            self.on_eof()
+
+    def _recv(self) -> bytes | None:
+        try:
+            return self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return b"?"  # spurious wakeup: nothing to read; caller treats as no data
+        except OSError:
+            return None
+
+    def _read_request(self) -> None:
+        data = self._recv()
+        if data == b"?":
+            return
+        if not data:
+            self.close()
+            return
+        self.request += data
+        if b"\n" not in self.request:
+            if len(self.request) > READ_SIZE:
+                self.finish({"error": "request too long"})
+            return
+        line, rest = self.request.split(b"\n", 1)
+        self.shim.loop.watch(self.fd, selectors.EVENT_READ, self._read_stream)
+        try:
+            self.shim.handle(self, json.loads(line))
+        except (ValueError, KeyError, TypeError) as e:
+            self.finish({"error": f"bad request: {e}"})
+            return
+        if rest:
+            self._feed(rest)
+
+    def _read_stream(self) -> None:
+        data = self._recv()
+        if data == b"?":
+            return
+        if not data:  # half-close: stdin EOF, output keeps flowing
+            self.reading = False
+            self.shim.loop.watch(self.fd, selectors.EVENT_READ, None)
+            cb, self.on_eof = self.on_eof, None
+            if cb is not None:
+                cb()
+            if data is None:
+                self.close()
+            return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        if self.stdin is not None:
+            self.stdin(data)
+
+    def pause_input(self, paused: bool) -> None:
+        if self.reading and not self.closed:
+            self.shim.loop.watch(self.fd, selectors.EVENT_READ, None if paused else self._read_stream)
+
+
+class Proc:
+    """A process the shim holds the stdio of: the container's init or an exec."""
+
+    def __init__(self, shim: "Shim", tty: bool, open_stdin: bool, console_size: dict | None) -> None:
+        self.shim = shim
+        self.pid = 0
+        self.status: int | None = None
+        self.outputs: dict[int, int] = {}  # our read end -> frame stream
+        self.stdin: Outbox | None = None
+        self.master = -1
+        self.child_fds: list[int] = []
+        self.paused = False
+        self.on_output: Callable[[int, bytes], None] = lambda stream, data: None
+        self.on_done: Callable[[], None] = lambda: None
+        if tty:
+            self.master, slave = os.openpty()
+            os.set_inheritable(self.master, False)
+            if console_size:
+                set_winsize(self.master, console_size.get("height", 0), console_size.get("width", 0))
+            self.outputs[self.master] = frames.STDOUT
+            self.console: int | None = slave
+            self.stdio = (slave, slave, slave) if open_stdin else (_devnull(), slave, slave)
+            if open_stdin:
+                self.stdin = Outbox(shim.loop, self.master, self.close_stdin)
+        else:
+            self.console = None
+            stdio = []
+            if open_stdin:
+                r, w = os.pipe2(os.O_CLOEXEC)
+                self.stdin = Outbox(shim.loop, w, self.close_stdin)
+                stdio.append(r)
+            else:
+                stdio.append(_devnull())
+            for stream in (frames.STDOUT, frames.STDERR):
+                r, w = os.pipe2(os.O_CLOEXEC)
+                self.outputs[r] = stream
+                stdio.append(w)
+            self.stdio = tuple(stdio)
+        self.child_fds = list(self.stdio)
+
+    def started(self, pid: int) -> None:
+        """The runtime has exec'd it: drop the child's ends, start reading output."""
+        self.pid = pid
+        self._close_child_fds()
+        for fd in self.outputs:
+            self.shim.loop.watch(fd, selectors.EVENT_READ, lambda fd=fd: self._read(fd))
+
+    def failed(self) -> None:
+        self._close_child_fds()
+        for fd in list(self.outputs):
+            os.close(fd)
+        self.outputs.clear()
+        self.close_stdin()
+
+    def _close_child_fds(self) -> None:
+        for fd in set(self.child_fds):
+            os.close(fd)
+        self.child_fds = []
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the pty's last slave end closed
+            data = b""
+        if data:
+            self.on_output(self.outputs[fd], data)
+            return
+        self.shim.loop.forget(fd)
+        del self.outputs[fd]
+        if fd != self.master:
+            os.close(fd)
+        self.check_done()
+
+    def pause(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            for fd in self.outputs:
+                self.shim.loop.watch(fd, selectors.EVENT_READ, None if paused else lambda fd=fd: self._read(fd))
+
+    def write_stdin(self, data: bytes) -> None:
+        if self.stdin is not None:
+            self.stdin.write(data)
+
+    def close_stdin(self) -> None:
+        """EOF on the process's stdin (with a pty, stdin is the terminal: it stays)."""
+        if self.stdin is not None and self.stdin.fd != self.master:
+            self.shim.loop.forget(self.stdin.fd)
+            os.close(self.stdin.fd)
+            self.stdin.fd = -1
+            self.stdin = None
+
+    def exited(self, status: int) -> None:
+        self.status = status
+        self.check_done()
+
+    def drain_deadline_passed(self) -> None:
+        """Give up on output still held open by processes that outlived the init."""
+        for fd in list(self.outputs):
+            self.shim.loop.forget(fd)
+            if fd != self.master:
+                os.close(fd)
+        self.outputs.clear()
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.status is not None and not self.outputs:
+            self.close_stdin()
+            self.stdin = None
+            if self.master >= 0:
+                self.shim.loop.forget(self.master)
+                os.close(self.master)
+                self.master = -1
+            cb, self.on_done = self.on_done, lambda: None
+            cb()
+
+
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+
+class Shim:
+    """The state of one container's shim; ``run`` is its whole life."""
+
+    def __init__(self, bundle: str, runtime: Runtime) -> None:
+        self.bundle = bundle
+        self.runtime = runtime
+        with open(os.path.join(bundle, "shim.json")) as f:
+            self.opts: dict[str, Any] = json.load(f)
+        with open(os.path.join(bundle, "config.json")) as f:
+            self.spec: dict[str, Any] = json.load(f)
+        self.loop = Loop()
+        self.conns: set[Conn] = set()
+        self.waiters: list[Conn] = []
+        self.execs: dict[int, Proc] = {}
+        self.exec_ids: dict[str, Proc] = {}
+        self.exit: dict[str, Any] | None = None
+        # Output nobody has seen yet, kept for an attach the engine announced ("attach": true).
+        self.backlog: bytearray | None = bytearray() if self.opts.get("attach") else None
+        self.backlog_until = time.monotonic() + ATTACH_GRACE
+        self.drain_until: float | None = None
+        self.exit_deadline: float | None = None
+        log_opts = self.opts.get("log_opts") or {}
+        max_size = log_opts.get("max-size")
+        self.log = jsonlog.Writer(self.opts["log_path"],
+                                  jsonlog.parse_size(max_size) if max_size else None,
+                                  int(log_opts.get("max-file") or 1))
+        process = self.spec["process"]
+        self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
+                         process.get("consoleSize"))
+        self.init.on_output = self._init_output
+        self.init.on_done = self._init_done
+
+    # -- start -----------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        """Spawn the container; the answer for whoever launched the shim."""
+        wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.loop.watch(wake_r, selectors.EVENT_READ, lambda: self._reap(wake_r))
+        try:
+            pid = self.runtime.spawn(self.bundle, self.spec, self.init.stdio, self.init.console)
+        except SpawnFailed as e:
+            self.init.failed()
+            self.log.close()
+            self._write_exit(127 if e.kind == "not_found" else 126 if e.kind == "permission" else 128,
+                             str(e))
+            self.runtime.cleanup(self.bundle, self.spec)
+            return {"error": str(e), "kind": e.kind}
+        self.init.started(pid)
+        write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode())
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock_path = os.path.join(self.bundle, "shim.sock")
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
+        self.server.bind(sock_path)
+        self.server.listen(64)
+        self.server.setblocking(False)
+        self.loop.watch(self.server.fileno(), selectors.EVENT_READ, self._accept)
+        return {"pid": pid}
+
+    # -- the loop --------------------------------------------------------
+    def run(self) -> None:
+        while self.exit_deadline is None or (self.conns and time.monotonic() < self.exit_deadline):
+            self.loop.run_once(self._timeout())
+            now = time.monotonic()
+            if self.backlog is not None and now >= self.backlog_until:
+                self.backlog = None
+            if self.drain_until is not None and now >= self.drain_until:
+                self.drain_until = None
+                self.init.drain_deadline_passed()
+            self._apply_backpressure()
+        self._cleanup()
+
+    def _timeout(self) -> float | None:
+        deadlines = [d for d in (self.backlog_until if self.backlog is not None else None,
+                                 self.drain_until, self.exit_deadline) if d is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _apply_backpressure(self) -> None:
+        """Stop reading a process's output while a client it writes to lags far behind,
+        and a client's stdin while the process does not read it."""
+        for proc in (self.init, *self.execs.values()):
+            lagging = any(len(c.out.buf) > HIGH_WATER for c in self.conns if c.proc is proc)
+            if proc is self.init and self.backlog is not None:
+                lagging = lagging or len(self.backlog) > HIGH_WATER
+            proc.pause(lagging)
+        for c in self.conns:
+            if c.stdin is not None and c.proc is not None and c.proc.stdin is not None:
+                c.pause_input(len(c.proc.stdin.buf) > HIGH_WATER)
+
+    def _reap(self, wake_r: int) -> None:
+        try:
+            while os.read(wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.init.pid and self.init.status is None:
+                self.drain_until = time.monotonic() + DRAIN_TIMEOUT
+                self.init.exited(status)
+            elif pid in self.execs:
+                self.execs.pop(pid).exited(status)
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self.server.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        self.conns.add(Conn(self, sock))
+
+    # -- requests ---------------------------------------------------------
+    def handle(self, conn: Conn, req: dict[str, Any]) -> None:
+        op = req["op"]
+        if op == "state":
+            status = "running" if self.init.status is None else "stopped"
+            conn.finish({"pid": self.init.pid, "status": status})
+        elif op == "wait":
+            if self.exit is not None:
+                conn.finish(self._wait_answer())
+            else:
+                self.waiters.append(conn)
+        elif op == "resize":
+            self._resize(conn, self.init, req)
+        elif op == "exec_resize":
+            proc = self.exec_ids.get(req["id"])
+            if proc is None:
+                conn.finish({"error": f"No such exec instance: {req['id']}"})
+            else:
+                self._resize(conn, proc, req)
+        elif op == "attach":
+            self._attach(conn, req)
+        elif op == "exec":
+            self._exec(conn, req)
+        else:
+            conn.finish({"error": f"unknown op {op!r}"})
+
+    def _resize(self, conn: Conn, proc: Proc, req: dict[str, Any]) -> None:
+        if proc.master < 0:
+            conn.finish({"error": "the process has no terminal"})
+            return
+        set_winsize(proc.master, int(req["height"]), int(req["width"]))
+        conn.finish({"ok": True})
+
+    def _attach(self, conn: Conn, req: dict[str, Any]) -> None:
+        if self.init.status is not None:
+            conn.finish({"error": "container is not running"})
+            return
+        conn.send_line({"ok": True})
+        tty = self.init.master >= 0
+        for name, stream in frames.STREAMS.items():
+            if req.get(name):
+                conn.streams.add(stream)
+        if tty and frames.STDOUT in conn.streams:
+            conn.streams.add(frames.STDERR)  # a pty has one output
+        if req.get("stdin") and self.init.stdin is not None:
+            conn.stdin = self.init.write_stdin
+            if self.opts.get("stdin_once") and not tty:
+                conn.on_eof = self.init.close_stdin
+        if self.backlog is not None:
+            conn.out.write(bytes(self.backlog))
+            self.backlog = None
+        conn.proc = self.init
+
+    def _init_output(self, stream: int, data: bytes) -> None:
+        self.log.write("stdout" if stream == frames.STDOUT else "stderr", data)
+        framed = frames.frame(stream, data)
+        if self.backlog is not None:
+            self.backlog += framed
+        for conn in list(self.conns):
+            if conn.proc is self.init and stream in conn.streams:
+                conn.out.write(framed)
+
+    def _exec(self, conn: Conn, req: dict[str, Any]) -> None:
+        if self.init.status is not None:
+            conn.finish({"error": "container is not running"})
+            return
+        tty = bool(req.get("tty"))
+        process = req["process"]
+        proc = Proc(self, tty, bool(req.get("stdin")), process.get("consoleSize"))
+        try:
+            pid = self.runtime.spawn_exec(self.init.pid, self.spec, process, proc.stdio, proc.console)
+        except SpawnFailed as e:
+            proc.failed()
+            conn.finish({"error": str(e), "kind": e.kind})
+            return
+        proc.started(pid)
+        self.execs[pid] = proc
+        self.exec_ids[req["id"]] = proc
+        conn.send_line({"ok": True, "pid": pid})
+        conn.proc = proc
+        conn.streams = {frames.STDOUT, frames.STDERR}
+        conn.stdin = proc.write_stdin
+        conn.on_eof = proc.close_stdin
+        proc.on_output = lambda stream, data: conn.out.write(frames.frame(stream, data))
+
+        def done() -> None:
+            self.exec_ids.pop(req["id"], None)
+            conn.out.write(frames.control({"exit_code": exit_code(proc.status or 0)}))
+            conn.finish()
+        proc.on_done = done
+
+    # -- the end ------------------------------------------------------------
+    def _init_done(self) -> None:
+        """The init exited and its output is drained: record it, tell everyone, leave
+        once the clients have what was sent to them (or ``DRAIN_TIMEOUT`` passed)."""
+        self.drain_until = None
+        self.log.close()
+        self._write_exit(exit_code(self.init.status or 0), "")
+        self.loop.forget(self.server.fileno())
+        answer = self._wait_answer()
+        for conn in self.waiters:
+            conn.finish(answer)
+        for conn in list(self.conns):
+            conn.finish()
+        self.exit_deadline = time.monotonic() + DRAIN_TIMEOUT
+
+    def _write_exit(self, code: int, error: str) -> None:
+        self.exit = {"exit_code": code, "finished_at": jsonlog.Timestamps().format(time.time_ns()),
+                     "oom_killed": self.runtime.oom_killed(self.spec), "error": error}
+        write_atomic(os.path.join(self.bundle, "exit.json"), json.dumps(self.exit).encode())
+
+    def _wait_answer(self) -> dict[str, Any]:
+        assert self.exit is not None
+        return {k: self.exit[k] for k in ("exit_code", "oom_killed", "finished_at")}
+
+    def _cleanup(self) -> None:
+        for conn in list(self.conns):
+            conn.close()
+        try:
+            os.unlink(os.path.join(self.bundle, "shim.sock"))
+        except FileNotFoundError:
+            pass
+        self.server.close()
+        self.runtime.cleanup(self.bundle, self.spec)
+
+
+def run(bundle: str, report: Callable[[dict[str, Any]], None], runtime: Runtime | None = None) -> int:
+    """The shim's life: spawn, report (``{"pid"}`` or ``{"error", "kind"}``), serve, clean up.
+    ``runtime`` defaults to the one ``shim.json`` names."""
+    os.chdir("/")
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    from wharf.linux import syscalls
+    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    write_atomic(os.path.join(bundle, "shim.pid"), str(os.getpid()).encode())
+    try:
+        if runtime is None:
+            with open(os.path.join(bundle, "shim.json")) as f:
+                runtime = load_runtime(json.load(f).get("runtime") or "wharf")
+        shim = Shim(bundle, runtime)
+        answer = shim.start()
+    except Exception as e:  # a broken bundle: say so instead of vanishing
+        report({"error": f"shim: {e}", "kind": "shim"})
+        return 1
+    report(answer)
+    if "error" in answer:
+        return 1
+    shim.run()
+    return 0

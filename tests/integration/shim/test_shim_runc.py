@@ -1,0 +1,85 @@
+"""The shim with a real container (runc): log, exit status, attach, exec, wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from wharf.shim import client, frames
+
+
+def frames_until_eof(sock: socket.socket) -> list[tuple[int, bytes]]:
+    with sock:
+        return list(frames.read_frames(sock))
+
+
+def test_output_lands_in_the_log_with_its_stream_and_exit_json(bundle) -> None:
+    bundle.write(["sh", "-c", "echo out; echo err >&2; printf partial; exit 3"])
+    answer = bundle.start()
+    shim_pid = bundle.shim_pid
+    assert answer["pid"] > 0 and answer["shim_pid"] == shim_pid
+    assert bundle.reap() == 0
+    logged = sorted((r["stream"], r["log"]) for r in bundle.log())
+    assert logged == [("stderr", "err\n"), ("stdout", "out\n"), ("stdout", "partial")]
+    done = bundle.exit()
+    assert done["exit_code"] == 3 and done["oom_killed"] is False and done["finished_at"].endswith("Z")
+    assert (bundle.path / "init.pid").read_text() == str(answer["pid"])
+    assert (bundle.path / "shim.pid").read_text() == str(shim_pid)
+    assert not (bundle.path / "shim.sock").exists()
+
+
+def test_death_by_signal_is_128_plus_n(bundle) -> None:
+    bundle.write(["sleep", "30"])
+    os.kill(bundle.start()["pid"], 9)  # PID 1 ignores signals it has no handler for, but not SIGKILL
+    bundle.reap()
+    assert bundle.exit()["exit_code"] == 137
+
+
+def test_wait_answers_when_the_container_exits(bundle) -> None:
+    bundle.write(["sh", "-c", "read x; exit 7"], open_stdin=True)
+    bundle.start()
+    assert client.state(str(bundle.path))["status"] == "running"
+    sock = client.attach(str(bundle.path), stdin=True, stdout=False, stderr=False)
+    sock.sendall(b"go\n")
+    answer = client.wait(str(bundle.path))
+    sock.close()
+    assert answer["exit_code"] == 7 and answer["oom_killed"] is False
+    bundle.reap()
+    assert client.wait(str(bundle.path))["exit_code"] == 7  # from exit.json once the shim is gone
+
+
+def test_attach_gets_live_output_and_sends_stdin(bundle) -> None:
+    bundle.write(["sh", "-c", "echo ready; while read line; do echo got:$line; echo e:$line >&2; done"],
+                 open_stdin=True, stdin_once=True, attach=True)
+    bundle.start()
+    sock = client.attach(str(bundle.path), stdin=True, stdout=True, stderr=True)
+    sock.sendall(b"one\ntwo\n")
+    sock.shutdown(socket.SHUT_WR)  # stdin_once: EOF to the container, which then exits
+    got = frames_until_eof(sock)
+    assert b"".join(p for s, p in got if s == frames.STDOUT) == b"ready\ngot:one\ngot:two\n"
+    assert b"".join(p for s, p in got if s == frames.STDERR) == b"e:one\ne:two\n"
+    bundle.reap()
+    assert bundle.exit()["exit_code"] == 0
+
+
+def test_exec_streams_output_and_ends_with_its_exit_code(bundle) -> None:
+    bundle.write(["sleep", "30"])
+    bundle.start()
+    process = {"args": ["sh", "-c", "echo in-exec; echo oops >&2; exit 5"], "cwd": "/",
+               "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
+    sock, pid = client.exec_(str(bundle.path), "e1", process, tty=False, stdin=False)
+    assert pid > 0
+    got = frames_until_eof(sock)
+    assert (1, b"in-exec\n") in got and (2, b"oops\n") in got
+    assert got[-1][0] == frames.CONTROL and json.loads(got[-1][1]) == {"exit_code": 5}
+    os.kill(int((bundle.path / "init.pid").read_text()), 9)
+    bundle.reap()
+    assert bundle.exit()["exit_code"] == 137
+
+
+def test_spawn_failure_is_reported_not_hung(bundle) -> None:
+    bundle.write(["/no/such/binary"])
+    answer = bundle.start()
+    assert "error" in answer and "pid" not in answer
+    assert bundle.reap() == 1
