@@ -552,7 +552,12 @@ class ContainerService:
         bundle = self.bundle(c)
         c.state.pop("RemovalInProgress", None)
         was_running = c.state["Running"] and not c.state.get("Restarting")
-        if was_running and await shims.alive(bundle):
+        shim = await shims.state(bundle)
+        if shim is not None:
+            if not was_running:  # the daemon died between the launch and the record
+                c.state.update(Running=True, Restarting=False, Pid=int(shim["pid"]), ExitCode=0,
+                               Error="", StartedAt=rfc3339nano(time.time_ns()))
+                await self._save(c)
             log.info("reattached to %s", c.id)
             self._watch(c)
             return
@@ -560,6 +565,8 @@ class ContainerService:
             await self._handle_exit(c, await asyncio.to_thread(shims.exit_file, bundle))
             return
         c.state.update(Restarting=False, Running=False)
+        if await asyncio.to_thread(os.path.isdir, bundle):  # a start cut short
+            await cleanup_bundle(c, bundle, self.images, self.config)
         if RestartPolicy.of(c).on_boot(c):
             async with c.lock:
                 await self._start_locked(c)

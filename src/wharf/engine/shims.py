@@ -63,13 +63,12 @@ async def call(bundle: str, request: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def alive(bundle: str) -> bool:
-    """Whether a shim answers on the bundle's socket."""
+async def state(bundle: str) -> dict[str, Any] | None:
+    """The shim's ``{"pid", "status"}``, or None when no shim answers for the bundle."""
     try:
-        await asyncio.wait_for(call(bundle, {"op": "state"}), 5)
-        return True
+        return await asyncio.wait_for(call(bundle, {"op": "state"}), 5)
     except (OSError, ValueError, asyncio.TimeoutError):
-        return False
+        return None
 
 
 async def wait(bundle: str) -> dict[str, Any]:
