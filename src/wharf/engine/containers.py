@@ -24,7 +24,8 @@ from wharf.engine import mounts, names, shims, validate
 from wharf.engine.container import Container, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
-from wharf.engine.launch import Launcher, build_bundle, cgroups_path, cleanup_bundle
+from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_bundle,
+                                 namespaces)
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.store import read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
@@ -243,9 +244,10 @@ class ContainerService:
     async def _start_locked(self, c: Container) -> None:
         bundle = self.bundle(c)
         image = await self.images.get(c.record["Image"])
+        joins = namespaces(c, self._namespace_owner)
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         try:
-            await build_bundle(c, bundle, image, self.images, self.config)
+            await build_bundle(c, bundle, image, self.images, self.config, joins)
             result = await self.launcher.launch(bundle)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
@@ -265,6 +267,13 @@ class ContainerService:
         self.events.publish("container", "start", c.id, c.event_attributes())
         self._watch(c)
         c.notify("start")
+
+    def _namespace_owner(self, ref: str, kind: str) -> int:
+        """Init pid of the running container whose ``kind`` namespace is to be joined."""
+        other = self.get(ref)
+        if not other.running:
+            raise Conflict(f"cannot join {kind} of a non running container: {other.id}")
+        return int(other.state["Pid"])
 
     def _watch(self, c: Container) -> None:
         c.monitor = asyncio.ensure_future(self._monitor(c))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 from wharf.config import DaemonConfig
 from wharf.engine import etcfiles, mounts
@@ -32,14 +32,21 @@ def rootfs_path(bundle: str) -> str:
     return os.path.join(bundle, "rootfs")
 
 
-def _namespaces(c: Container) -> dict[str, str]:
-    hc = c.host_config
+NAMESPACE_MODES = (("network", "NetworkMode", "net"), ("pid", "PidMode", "pid"),
+                   ("ipc", "IpcMode", "ipc"), ("uts", "UTSMode", "uts"))
+#: Container ref → pid of its init, for ``--network container:x`` and friends.
+PidOf = Callable[[str, str], int]
+
+
+def namespaces(c: Container, pid_of: PidOf) -> dict[str, str]:
+    """spec.build's namespace requests: "host", or a /proc path to join another container's."""
     wanted: dict[str, str] = {}
-    for kind, key in (("network", "NetworkMode"), ("pid", "PidMode"), ("ipc", "IpcMode"),
-                      ("uts", "UTSMode")):
-        mode = hc.get(key) or ""
+    for kind, key, proc_name in NAMESPACE_MODES:
+        mode = c.host_config.get(key) or ""
         if mode == "host":
             wanted[kind] = "host"
+        elif mode.startswith("container:"):
+            wanted[kind] = f"/proc/{pid_of(mode.split(':', 1)[1], kind)}/ns/{proc_name}"
     return wanted
 
 
@@ -72,7 +79,7 @@ def _caps(hc: dict[str, Any]) -> list[str] | None:
 
 
 def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonConfig,
-                  cgroups_path: str) -> None:
+                  cgroups_path: str, joins: dict[str, str]) -> None:
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
     etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, cfg.get("Domainname") or "")
@@ -86,7 +93,7 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
         cwd=cfg.get("WorkingDir") or "/", uid=uid, gid=gid, additional_gids=gids,
         hostname=cfg["Hostname"], tty=tty, console_size=_console_size(hc),
         cgroups_path=cgroups_path, resources=_resources(hc), binds=binds,
-        capabilities=_caps(hc), namespaces=_namespaces(c), shm_size=hc.get("ShmSize") or 0,
+        capabilities=_caps(hc), namespaces=joins, shm_size=hc.get("ShmSize") or 0,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs="no-new-privileges:false" not in (hc.get("SecurityOpt") or []))
@@ -108,13 +115,14 @@ def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:
 
 
 async def build_bundle(c: Container, bundle: str, image: ImageRecord, images: ImageService,
-                       config: DaemonConfig) -> None:
+                       config: DaemonConfig, joins: dict[str, str]) -> None:
     """Mount the rootfs and write everything a shim needs to start the container."""
     if (c.host_config.get("Runtime") or config.default_runtime) not in ("wharf", "runc", "crun"):
         raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
     await asyncio.to_thread(os.makedirs, rootfs_path(bundle), 0o711, True)
     await images.mount_rw_layer(c.id, rootfs_path(bundle))
-    await asyncio.to_thread(_write_bundle, c, bundle, image, config, cgroups_path(c, config))
+    await asyncio.to_thread(_write_bundle, c, bundle, image, config, cgroups_path(c, config),
+                            joins)
 
 
 def _remove_bundle_files(bundle: str) -> None:

@@ -29,3 +29,12 @@ def test_backoff_doubles_caps_and_resets():
     delays = [p.next_delay(c, 1, 0.5) for _ in range(12)]
     assert delays[:3] == [0.1, 0.2, 0.4] and delays[-1] == 60.0
     assert p.next_delay(c, 1, 30.0) == 0.1  # ran long enough: back to the start
+
+
+def test_namespace_modes():
+    from wharf.engine.launch import namespaces
+    c = _c("no")
+    c.host_config.update(NetworkMode="host", PidMode="container:db", IpcMode="private",
+                         UTSMode="")
+    assert namespaces(c, lambda ref, kind: {"db": 42}[ref]) == {
+        "network": "host", "pid": "/proc/42/ns/pid"}
