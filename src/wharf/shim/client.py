@@ -70,13 +70,17 @@ class Launcher:
 
 
 def _connect(bundle: str, timeout: float | None) -> socket.socket:
+    """Through ``/proc/self/fd/N/``: the full path may pass sun_path's 108 bytes."""
+    dirfd = os.open(bundle, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(os.path.join(bundle, "shim.sock"))
+        sock.connect(f"/proc/self/fd/{dirfd}/shim.sock")
     except OSError:
         sock.close()
         raise
+    finally:
+        os.close(dirfd)
     return sock
 
 

@@ -39,6 +39,8 @@ ATTACH_GRACE = 10.0
 #: (processes outside a pid namespace may hold the pipes).
 DRAIN_TIMEOUT = 2.0
 READ_SIZE = 64 * 1024
+#: exit.json's exit code when the process could not be started (Docker's).
+EXIT_CODES = {"not_found": 127, "not_executable": 126}
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -268,10 +270,20 @@ class Proc:
             self.stdio = tuple(stdio)
         self.child_fds = list(self.stdio)
 
-    def started(self, pid: int) -> None:
-        """The runtime has exec'd it: drop the child's ends, start reading output."""
+    def started(self, pid: int, master: int | None) -> None:
+        """The runtime has exec'd it: drop the child's ends, start reading output
+        (from the runtime's own pty master if it made one)."""
         self.pid = pid
         self._close_child_fds()
+        if master is not None:
+            os.set_blocking(master, False)
+            set_winsize(master, *_winsize(self.master))
+            del self.outputs[self.master]
+            os.close(self.master)
+            self.outputs[master] = frames.STDOUT
+            if self.stdin is not None:
+                self.stdin.fd = master
+            self.master = master
         for fd in self.outputs:
             self.shim.loop.watch(fd, selectors.EVENT_READ, lambda fd=fd: self._read(fd))
 
@@ -346,6 +358,11 @@ class Proc:
             cb()
 
 
+def _winsize(fd: int) -> tuple[int, int]:
+    rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8)))
+    return rows, cols
+
+
 def _devnull() -> int:
     return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
@@ -390,21 +407,24 @@ class Shim:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.loop.watch(wake_r, selectors.EVENT_READ, lambda: self._reap(wake_r))
         try:
-            pid = self.runtime.spawn(self.bundle, self.spec, self.init.stdio, self.init.console)
+            pid, master = self.runtime.spawn(self.bundle, self.spec, self.init.stdio, self.init.console)
         except SpawnFailed as e:
             self.init.failed()
             self.log.close()
-            self._write_exit(127 if e.kind == "not_found" else 126 if e.kind == "permission" else 128,
-                             str(e))
+            self._write_exit(EXIT_CODES.get(e.kind, 128), str(e))
             self.runtime.cleanup(self.bundle, self.spec)
             return {"error": str(e), "kind": e.kind}
-        self.init.started(pid)
+        self.init.started(pid, master)
         write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode())
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock_path = os.path.join(self.bundle, "shim.sock")
         if os.path.exists(sock_path):
             os.unlink(sock_path)
-        self.server.bind(sock_path)
+        os.chdir(self.bundle)  # a relative name: the full path may pass sun_path's 108 bytes
+        try:
+            self.server.bind("shim.sock")
+        finally:
+            os.chdir("/")
         self.server.listen(64)
         self.server.setblocking(False)
         self.loop.watch(self.server.fileno(), selectors.EVENT_READ, self._accept)
@@ -537,12 +557,13 @@ class Shim:
         process = req["process"]
         proc = Proc(self, tty, bool(req.get("stdin")), process.get("consoleSize"))
         try:
-            pid = self.runtime.spawn_exec(self.init.pid, self.spec, process, proc.stdio, proc.console)
+            pid, master = self.runtime.spawn_exec(self.init.pid, self.spec, process, proc.stdio,
+                                                  proc.console)
         except SpawnFailed as e:
             proc.failed()
             conn.finish({"error": str(e), "kind": e.kind})
             return
-        proc.started(pid)
+        proc.started(pid, master)
         self.execs[pid] = proc
         self.exec_ids[req["id"]] = proc
         conn.send_line({"ok": True, "pid": pid})

@@ -8,6 +8,8 @@ cgroup) after it. ``load_runtime`` picks the implementation named in
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any, Protocol
 
 Stdio = tuple[int, int, int]
@@ -15,7 +17,7 @@ Stdio = tuple[int, int, int]
 
 class SpawnFailed(Exception):
     """The container process could not be started; ``kind`` as the runtime's
-    ``SpawnError`` ("not_found" → 127, "permission" → 126, else 128)."""
+    ``SpawnError``: "not_found" (127), "not_executable" (126), else 125."""
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
@@ -23,57 +25,105 @@ class SpawnFailed(Exception):
 
 
 class Runtime(Protocol):
-    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio, console: int | None) -> int: ...
+    """``spawn``/``spawn_exec`` return the pid and, when the runtime made the
+    terminal itself (runc's console socket), its pty master to use instead of
+    the shim's; ``console`` is the slave of the shim's pty, or None."""
+
+    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
+              console: int | None) -> tuple[int, int | None]: ...
 
     def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> int: ...
+                   stdio: Stdio, console: int | None) -> tuple[int, int | None]: ...
 
     def oom_killed(self, spec: dict[str, Any]) -> bool: ...
 
     def cleanup(self, bundle: str, spec: dict[str, Any]) -> None: ...
 
 
-class InProcess:
-    """wharf's own runtime (``wharf.runtime.container``), cgroups through ``wharf.runtime.cgroups``."""
+class _Cgroups:
+    """OOM and cleanup through the container's cgroup, whichever runtime made it."""
 
     def __init__(self) -> None:
         from wharf.runtime import cgroups, container
-        self._container, self._cgroups = container, cgroups
-
-    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio, console: int | None) -> int:
-        try:
-            return self._container.spawn(bundle, spec, stdio, console)
-        except self._container.SpawnError as e:
-            raise SpawnFailed(str(e), e.kind) from None
-
-    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> int:
-        try:
-            return self._container.spawn_exec(init_pid, spec, process, stdio, console)
-        except self._container.SpawnError as e:
-            raise SpawnFailed(str(e), e.kind) from None
+        self._cgroups, self._error = cgroups, container.SpawnError
 
     def _cgroup(self, spec: dict[str, Any]) -> Any:
         path = spec.get("linux", {}).get("cgroupsPath")
         return self._cgroups.open(path) if path else None
 
     def oom_killed(self, spec: dict[str, Any]) -> bool:
-        cg = self._cgroup(spec)
         try:
+            cg = self._cgroup(spec)
             return bool(cg and cg.oom_killed())
         except OSError:
             return False
 
     def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
-        cg = self._cgroup(spec)
-        if cg is not None:
-            try:
+        try:
+            cg = self._cgroup(spec)
+            if cg is not None:
                 cg.destroy()
-            except OSError:
-                pass
+        except OSError:
+            pass
+
+
+class InProcess(_Cgroups):
+    """wharf's own runtime, ``wharf.runtime.container``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from wharf.runtime import container
+        self._container = container
+
+    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
+              console: int | None) -> tuple[int, int | None]:
+        try:
+            return self._container.spawn(bundle, spec, stdio, console), None
+        except self._error as e:
+            raise SpawnFailed(str(e), e.kind) from None
+
+    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
+                   stdio: Stdio, console: int | None) -> tuple[int, int | None]:
+        try:
+            return self._container.spawn_exec(init_pid, spec, process, stdio, console), None
+        except self._error as e:
+            raise SpawnFailed(str(e), e.kind) from None
+
+
+class External(_Cgroups):
+    """An OCI runtime binary (runc, crun) through ``wharf.runtime.oci``; the
+    container's id there is the bundle directory's name."""
+
+    def __init__(self, binary: str) -> None:
+        super().__init__()
+        from wharf.runtime import oci
+        self._oci = oci.OCIRuntime(binary)
+        self._id = ""
+
+    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
+              console: int | None) -> tuple[int, int | None]:
+        self._id = os.path.basename(os.path.normpath(bundle))
+        try:
+            return self._oci.spawn(self._id, bundle, stdio, tty=console is not None)
+        except self._error as e:
+            raise SpawnFailed(str(e), e.kind) from None
+
+    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
+                   stdio: Stdio, console: int | None) -> tuple[int, int | None]:
+        try:
+            return self._oci.spawn_exec(self._id, process, stdio, tty=console is not None)
+        except self._error as e:
+            raise SpawnFailed(str(e), e.kind) from None
+
+    def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
+        self._oci._forget(os.path.basename(os.path.normpath(bundle)))
+        super().cleanup(bundle, spec)
 
 
 def load_runtime(name: str) -> Runtime:
+    """The runtime ``shim.json`` names: "wharf" (in-process) or an OCI runtime binary."""
     if name == "wharf":
         return InProcess()
-    raise SpawnFailed(f"unknown or invalid runtime name: {name}", "runtime")
+    if shutil.which(name) is None:
+        raise SpawnFailed(f"unknown or invalid runtime name: {name}", "other")
+    return External(name)

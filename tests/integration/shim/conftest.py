@@ -1,9 +1,7 @@
-"""Real bundles for the shim: a busybox rootfs in a tmp dir, run by runc.
-
-Until the in-process runtime is in, the shim is driven through ``RuncRuntime``
-(the shim's runtime interface over the runc binary, non-tty only). Every
-bundle, runc container and cgroup is named ``wharf-test-<random>`` and removed
-at teardown, shims and containers killed if a test left them running.
+"""Real bundles for the shim: a busybox rootfs in a tmp dir, run by each runtime
+(wharf's in-process one and runc). Every bundle, runc container and cgroup is
+named ``wharf-test-<random>`` and removed at teardown, shims and containers
+killed if a test left them running.
 """
 
 from __future__ import annotations
@@ -20,73 +18,35 @@ from typing import Any, Iterator
 
 import pytest
 
+from wharf.runtime.spec import build
 from wharf.shim import main as shim_main
-from wharf.shim.runtimes import SpawnFailed, Stdio
 
 BUSYBOX = "/bin/busybox"
 
 
-class RuncRuntime:
-    """runc create + start for the init, runc exec for execs; cgroups left to runc delete."""
-
-    def __init__(self, cid: str) -> None:
-        self.cid = cid
-
-    def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio, console: int | None) -> int:
-        pid_file = os.path.join(bundle, "runc.pid")
-        r = subprocess.run(["runc", "create", "--bundle", bundle, "--pid-file", pid_file, self.cid],
-                           stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
-        if r.returncode:
-            raise SpawnFailed(f"runc create failed ({r.returncode})", "runtime")
-        subprocess.run(["runc", "start", self.cid], check=True, capture_output=True)
-        return int(Path(pid_file).read_text())
-
-    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> int:
-        tmp = Path(f"/tmp/{self.cid}-exec-{secrets.token_hex(3)}")
-        tmp.mkdir()
-        try:
-            (tmp / "process.json").write_text(json.dumps(process))
-            r = subprocess.run(["runc", "exec", "-d", "--pid-file", str(tmp / "pid"), "--process",
-                                str(tmp / "process.json"), self.cid],
-                               stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
-            if r.returncode:
-                raise SpawnFailed(f"runc exec failed ({r.returncode})", "runtime")
-            return int((tmp / "pid").read_text())
-        finally:
-            shutil.rmtree(tmp)
-
-    def oom_killed(self, spec: dict[str, Any]) -> bool:
-        return False
-
-    def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
-        subprocess.run(["runc", "delete", "--force", self.cid], capture_output=True)
-
-
 class Bundle:
-    """A bundle directory: rootfs, config.json (runc's default, adjusted), shim.json."""
+    """A bundle directory: rootfs, config.json, shim.json."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, runtime: str) -> None:
         self.cid = base.name
+        self.runtime = runtime
         self.path = base
         self.log_path = base / "ctr-json.log"
         self.shim_pid = 0
 
     def write(self, args: list[str], tty: bool = False, open_stdin: bool = False,
               stdin_once: bool = False, attach: bool = False, log_opts: dict | None = None) -> None:
+        """Make the bundle (the spec from wharf's builder) for ``args``."""
         rootfs = self.path / "rootfs"
         (rootfs / "bin").mkdir(parents=True)
         shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
         for applet in ("sh", "echo", "cat", "sleep", "kill", "printf", "true", "false", "ls", "tty"):
             os.symlink("busybox", rootfs / "bin" / applet)
-        subprocess.run(["runc", "spec", "--bundle", str(self.path)], check=True)
-        spec = json.loads((self.path / "config.json").read_text())
-        spec["process"].update(args=args, terminal=tty, env=["PATH=/bin"])
-        spec["root"] = {"path": str(rootfs), "readonly": False}
-        spec["linux"]["cgroupsPath"] = f"/{self.cid}/ctr"
+        spec = build(args=args, rootfs=str(rootfs), env=["PATH=/bin"], tty=tty, hostname="shimtest",
+                     console_size=(24, 80) if tty else None, cgroups_path=f"/{self.cid}/ctr")
         (self.path / "config.json").write_text(json.dumps(spec))
         (self.path / "shim.json").write_text(json.dumps({
-            "id": self.cid, "runtime": "runc", "log_path": str(self.log_path),
+            "id": self.cid, "runtime": self.runtime, "log_path": str(self.log_path),
             "log_opts": log_opts or {}, "tty": tty, "open_stdin": open_stdin,
             "stdin_once": stdin_once, "attach": attach}))
 
@@ -102,7 +62,7 @@ class Bundle:
                 def report(answer: dict[str, Any]) -> None:
                     os.write(w, json.dumps({"shim_pid": os.getpid(), **answer}).encode())
                     os.close(w)
-                code = shim_main.run(str(self.path), report, RuncRuntime(self.cid))
+                code = shim_main.run(str(self.path), report)
             finally:
                 os._exit(code)
         os.close(w)
@@ -129,17 +89,38 @@ class Bundle:
         return json.loads((self.path / "exit.json").read_text())
 
 
-@pytest.fixture
-def bundle() -> Iterator[Bundle]:
+@pytest.fixture(params=["wharf", "runc"])
+def bundle(request: pytest.FixtureRequest) -> Iterator[Bundle]:
     base = Path("/tmp") / f"wharf-test-{secrets.token_hex(4)}"
     base.mkdir()
-    b = Bundle(base)
+    b = Bundle(base, request.param)
     yield b
+    shim_finished = not b.shim_pid
     if b.shim_pid:
         os.kill(b.shim_pid, signal.SIGKILL)
         os.waitpid(b.shim_pid, 0)
+    left = remove_cgroups(b.cid)
     subprocess.run(["runc", "delete", "--force", b.cid], capture_output=True)
-    for ctrl in Path("/sys/fs/cgroup").iterdir():
-        for d in sorted((ctrl / b.cid).glob("**/"), reverse=True) if (ctrl / b.cid).is_dir() else []:
-            d.rmdir()
     shutil.rmtree(base)
+    leaf = [d for d in left if d.endswith("/ctr")]  # the parent is the daemon's, not the shim's
+    assert not (shim_finished and leaf), f"the shim left the container's cgroup: {leaf}"
+
+
+def remove_cgroups(name: str) -> list[str]:
+    """Kill what is in the cgroups under ``name`` and remove them; the ones that were there."""
+    found = []
+    for ctrl in Path("/sys/fs/cgroup").iterdir():
+        top = ctrl / name
+        if not top.is_dir():
+            continue
+        for d in sorted(top.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            found.append(str(d))
+            for pid in (d / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+    return found

@@ -1,4 +1,4 @@
-"""The shim with a real container (runc): log, exit status, attach, exec, wait."""
+"""The shim with a real container, under each runtime: log, exit status, attach, exec, wait."""
 
 from __future__ import annotations
 
