@@ -1,45 +1,26 @@
-"""Image routes of the Engine API: list, inspect, remove, tag, import.
+"""Image routes of the Engine API: list, inspect, history, remove, tag, prune,
+import, save (``get``) and load.
 
 ``{name}`` may hold slashes (``localhost:5000/ns/app:1``), so the routes
-match it with ``.+``. An import's body is read by the store in a thread,
-straight from the socket (``_BodyReader``), never spooled whole in memory.
+match it with ``.+``. Import and load bodies are read, and save archives
+written, by the store in a thread straight from and to the socket
+(``blocking_io``), never held whole in memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp import web
 
+from wharf.api.blocking_io import body_reader, response_writer
 from wharf.api.params import boolean, engine, json_response
 from wharf.engine import filters as flt
-from wharf.engine.images import LIST_FILTERS
+from wharf.engine.images import LIST_FILTERS, PRUNE_FILTERS
 from wharf.errors import InvalidParameter
 
 routes = web.RouteTableDef()
-_CHUNK = 1 << 16
-
-
-class _BodyReader:
-    """A blocking ``read(n)`` over the request body, for code running in a thread."""
-
-    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
-        self._content = request.content
-        self._loop = loop
-
-    async def _read(self, n: int) -> bytes:
-        parts: list[bytes] = []
-        while n != 0:
-            chunk = await self._content.read(n if n > 0 else _CHUNK)
-            if not chunk:
-                break
-            parts.append(chunk)
-            n = n - len(chunk) if n > 0 else n
-        return b"".join(parts)
-
-    def read(self, n: int = -1) -> bytes:
-        return asyncio.run_coroutine_threadsafe(self._read(n), self._loop).result()
+TAR = "application/x-tar"
 
 
 @routes.get("/images/json")
@@ -77,14 +58,60 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     """Import (``fromSrc=-``); pulling (``fromImage``) belongs to the registry client."""
     src = request.query.get("fromSrc")
     if src != "-":
-        raise InvalidParameter("only importing from the request body (fromSrc=-) is supported"
+        raise InvalidParameter(f"importing from a URL is not supported (no download is made): {src}"
                                if src else "pulling images is not supported yet")
     image_id = await engine(request).images.import_tar(
-        _BodyReader(request, asyncio.get_running_loop()),
+        body_reader(request),
         repo=request.query.get("repo", ""), tag=request.query.get("tag", ""),
         changes=request.query.getall("changes", []), message=request.query.get("message", ""))
+    return await _json_lines(request, [{"status": image_id}])
+
+
+@routes.get("/images/{name:.+}/history")
+async def image_history(request: web.Request) -> web.Response:
+    return json_response(await engine(request).images.history(request.match_info["name"]))
+
+
+@routes.post("/images/prune")
+async def prune_images(request: web.Request) -> web.Response:
+    eng = engine(request)
+    filters = flt.parse(request.query.get("filters"), PRUNE_FILTERS)
+    return json_response(await eng.images.prune(filters, containers_using=eng.containers.using_image))
+
+
+@routes.get("/images/get")
+async def save_images(request: web.Request) -> web.StreamResponse:
+    return await _save(request, request.query.getall("names", []))
+
+
+@routes.get("/images/{name:.+}/get")
+async def save_image(request: web.Request) -> web.StreamResponse:
+    return await _save(request, [request.match_info["name"]])
+
+
+async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+    out = response_writer(request, TAR)
+    await engine(request).images.save(names, out)
+    return await out.finish()
+
+
+@routes.post("/images/load")
+async def load_images(request: web.Request) -> web.StreamResponse:
+    """Docker's answer: a JSON stream of ``{"stream": "Loaded image: ..."}`` lines."""
+    loaded = await engine(request).images.load(body_reader(request))
+    lines = []
+    for image in loaded:
+        for name, old in image.replaced.items():
+            lines.append(f"The image {name} already exists, renaming the old one with ID {old} to empty string\n")
+        lines += [f"Loaded image: {ref.familiar()}\n" for ref in image.refs] or [f"Loaded image ID: {image.image_id}\n"]
+    return await _json_lines(request, [{"stream": line} for line in lines])
+
+
+async def _json_lines(request: web.Request, messages: list[dict[str, str]]) -> web.StreamResponse:
+    """Docker's progress-stream shape: one JSON object per line."""
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    await response.write(json.dumps({"status": image_id}).encode() + b"\r\n")
+    for message in messages:
+        await response.write(json.dumps(message).encode() + b"\r\n")
     await response.write_eof()
     return response

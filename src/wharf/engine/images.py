@@ -12,29 +12,31 @@ waits for an import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
-import platform
+import os
 import threading
 import time
-from typing import Any, BinaryIO, Callable, NamedTuple, TypeVar
+from collections import Counter
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, TypeVar
 
 from wharf import __version__
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine.events import EventBus
-from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, rfc3339nano
+from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.image import changes as image_changes
-from wharf.image import reference
+from wharf.image import imagearchive, layerdiff, reference
 from wharf.image.layers import Layer
+from wharf.image.manifest import host_arch
 from wharf.image.reference import Reference
 from wharf.image.store import ImageRecord, ImageStore
 
 __all__ = ["ContainerUse", "ImageRecord", "ImageService"]
 
 LIST_FILTERS = ("before", "dangling", "label", "reference", "since")
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-           "s390x": "s390x", "riscv64": "riscv64"}
+PRUNE_FILTERS = ("dangling", "label", "label!", "until")
 T = TypeVar("T")
 
 
@@ -255,7 +257,7 @@ class ImageService:
         def commit(layer: Layer) -> str:
             created = _now()
             config = {
-                "architecture": _GOARCH.get(platform.machine(), platform.machine()),
+                "architecture": host_arch(),
                 "comment": message, "config": container_config,
                 "container_config": image_changes.empty_config(), "created": created,
                 "docker_version": __version__,
@@ -271,6 +273,208 @@ class ImageService:
         if new_ref is not None:
             self._publish("tag", image_id, new_ref.familiar())
         return image_id
+
+    # -- history and prune ---------------------------------------------------
+    async def history(self, ref_or_id: str) -> list[dict[str, Any]]:
+        """``GET /images/{name}/history``: newest first; entries of images we hold carry their ID."""
+        return await self._locked(self._history, ref_or_id)
+
+    def _history(self, text: str) -> list[dict[str, Any]]:
+        image_id = self.store.resolve(text)
+        record = self.store.record(image_id)
+        chains = iter(record.chain_ids)
+        out = []
+        for entry in record.history:
+            chain = None if entry.get("empty_layer") else next(chains, None)
+            out.append({"Id": "<missing>", "Created": parse_rfc3339(entry.get("created") or "") // 1_000_000_000,
+                        "CreatedBy": entry.get("created_by", ""), "Tags": None,
+                        "Size": self.store.layers.get(chain).size if chain else 0,
+                        "Comment": entry.get("comment", "")})
+        out.reverse()
+        current = image_id
+        while current and self.store.exists(current) and out:
+            ancestor = self.store.record(current)
+            top = len(out) - len(ancestor.history)
+            if top < 0:
+                break
+            out[top].update(Id=current, Tags=ancestor.repo_tags or None)
+            current = ancestor.parent
+        return out
+
+    async def prune(self, filters: flt.Filters | None = None,
+                    containers_using: ContainersUsing | None = None) -> dict[str, Any]:
+        """``POST /images/prune``: dangling images (or, with ``dangling=false``, every unused one)."""
+        f = filters or {}
+        for key in f:
+            if key not in PRUNE_FILTERS:
+                raise InvalidParameter(f"invalid filter '{key}'")
+        dangling = f.get("dangling", ["true"])
+        if any(v.lower() not in ("true", "false", "1", "0") for v in dangling):
+            raise InvalidParameter(f"Invalid filter 'dangling={dangling[0]}'")
+        until = None
+        if f.get("until"):
+            try:
+                until = int(parse_timestamp(f["until"][0]) * 1e9)
+            except ValueError as e:
+                raise InvalidParameter(str(e)) from None
+        using = containers_using or (lambda _id: [])
+        deleted, reclaimed, events = await self._locked(
+            self._prune, any(v.lower() in ("true", "1") for v in dangling), until, f, using)
+        for action, image_id in events:
+            self._publish(action, image_id)
+        self.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def _prune(self, dangling_only: bool, until: int | None, f: flt.Filters,
+               using: ContainersUsing) -> tuple[list[dict[str, str]], int, list[tuple[str, str]]]:
+        sizes = {c: self.store.layers.get(c).size for c in self.store.layers.chains()}
+        records: list[dict[str, str]] = []
+        events: list[tuple[str, str]] = []
+        for image_id in self.store.ids():
+            if not self.store.exists(image_id) or self.store.children(image_id) or using(image_id):
+                continue
+            record = self.store.record(image_id)
+            labels = record.container_config.get("Labels") or {}
+            if dangling_only and (record.repo_tags or record.repo_digests):
+                continue
+            if until is not None and parse_rfc3339(record.created) >= until:
+                continue
+            if "label" in f and not flt.match_labels(labels, f["label"]):
+                continue
+            if "label!" in f and flt.match_labels(labels, f["label!"]):
+                continue
+            for ref in self.store.refs.references(image_id):
+                self.store.refs.delete(ref)
+                records.append({"Untagged": ref.familiar()})
+                events.append(("untag", image_id))
+            self._remove(image_id, True, records, events)
+        reclaimed = sum(size for chain, size in sizes.items() if not self.store.layers.exists(chain))
+        return records, reclaimed, events
+
+    # -- save and load -----------------------------------------------------------
+    async def save(self, names: list[str], out: BinaryIO) -> None:
+        """``GET /images/get``: the archive of ``names`` written to ``out`` (in a thread).
+
+        The blobs are opened under the lock and read after it: an ``rmi`` meanwhile
+        removes nothing an unfinished save still reads, and a slow reader blocks nobody.
+        """
+        saver = await self._locked(lambda: imagearchive.Saver(self.store, self._selections(names)))
+        try:
+            await asyncio.to_thread(saver.write, out)
+        finally:
+            saver.close()
+
+    def _selections(self, names: list[str]) -> list[imagearchive.Selection]:
+        """Docker's rules: a tag saves that tag, a bare repository all its tags, an ID no tag."""
+        if not names:
+            raise InvalidParameter("no image names given")
+        chosen: dict[str, imagearchive.Selection] = {}
+
+        def add(image_id: str, ref: Reference | None) -> None:
+            sel = chosen.setdefault(image_id, imagearchive.Selection(image_id, []))
+            if ref is not None and ref not in sel.refs:
+                sel.refs.append(ref)
+
+        for name in names:
+            ref = None if reference.is_image_id(name) else _maybe_reference(name)
+            if ref is not None and ref.tag is None and ref.digest is None and self.store.tagged(ref.name):
+                for tagged, image_id in self.store.tagged(ref.name):
+                    add(image_id, tagged)
+                continue
+            image_id = self.store.resolve(name)
+            named = ref is not None and self.store.refs.get(reference.parse_tagged(name)) == image_id
+            add(image_id, reference.parse_tagged(name) if named else None)
+        return list(chosen.values())
+
+    async def load(self, stream: BinaryIO) -> list[imagearchive.Loaded]:
+        """``POST /images/load``: spool and unpack without the lock, register under it."""
+        def do() -> list[imagearchive.Loaded]:
+            with imagearchive.Loader(self.store) as loader:
+                loader.read(stream)
+                with self._lock:
+                    return loader.commit(_now())
+        loaded = await asyncio.to_thread(do)
+        for image in loaded:
+            self._publish("load", image.image_id)
+            for ref in image.refs:
+                self._publish("tag", image.image_id, ref.familiar())
+        return loaded
+
+    # -- containers' layers: commit, export, changes -------------------------------
+    async def commit(self, cid: str, image_id: str, container_config: dict[str, Any],
+                     config: dict[str, Any] | None = None, repo: str = "", tag: str = "",
+                     comment: str = "", author: str = "", changes: list[str] | None = None) -> str:
+        """``POST /commit``: the container's writable layer as a new layer on its image.
+
+        ``config`` (the request body) overrides the container's config field by
+        field; ``changes`` are applied after, as Dockerfile instructions.
+        """
+        new_ref = _tag_reference(repo, tag) if repo else None
+        merged = {**container_config, **{k: v for k, v in (config or {}).items() if v not in (None, "", [], {})}}
+        new_config = image_changes.apply(merged, changes or [])
+        upper = await asyncio.to_thread(self.store.snapshots.upper_dir, cid)
+
+        def do() -> str:
+            pending = None
+            if os.listdir(upper):
+                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
+                    pending = self.store.unpack_layer(layer_tar)
+            try:
+                with self._lock:
+                    parent = self.store.record(image_id)
+                    top = parent.chain_ids[-1] if parent.chain_ids else None
+                    return register(parent, self.store.commit_layer(pending, top) if pending else None)
+            finally:
+                if pending:
+                    self.store.discard_layer(pending)
+
+        def register(parent: ImageRecord, layer: Layer | None) -> str:
+            created = _now()
+            diff_ids = parent.diff_ids + ([layer.diff_id] if layer is not None else [])
+            image_config = {
+                **{k: v for k, v in parent.config.items() if k in ("architecture", "os", "variant")},
+                "author": author, "comment": comment, "config": new_config, "container": cid,
+                "container_config": container_config, "created": created, "docker_version": __version__,
+                "history": parent.history + [{"created": created, "author": author or None,
+                                              "created_by": " ".join(container_config.get("Cmd") or []),
+                                              "comment": comment or None, "empty_layer": layer is None or None}],
+                "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+            image_config["history"][-1] = {k: v for k, v in image_config["history"][-1].items() if v is not None}
+            new_id = self.store.create(image_config, parent=image_id)
+            if new_ref is not None:
+                self.store.tag(new_id, new_ref, created)
+            return new_id
+        new_id = await asyncio.to_thread(do)
+        if new_ref is not None:
+            self._publish("tag", new_id, new_ref.familiar())
+        return new_id
+
+    async def export(self, cid: str, out: BinaryIO) -> None:
+        """``GET /containers/{id}/export``: the merged filesystem as a tar, written to ``out``."""
+        def do() -> None:
+            with layerdiff.LayerTarWriter(out) as tar:
+                tar.add_merged(self.store.rw_dirs(cid))
+        await asyncio.to_thread(do)
+
+    async def changes(self, cid: str) -> list[dict[str, Any]]:
+        """``GET /containers/{id}/changes``: Docker's A/C/D list (kinds 1/0/2)."""
+        def do() -> list[dict[str, Any]]:
+            upper, *lowers = self.store.rw_dirs(cid)
+            return [{"Path": path, "Kind": kind} for path, kind in layerdiff.changes(upper, lowers)]
+        return await asyncio.to_thread(do)
+
+    async def disk_usage(self, containers_per_image: dict[str, int]) -> dict[str, Any]:
+        """The image half of ``GET /system/df``: every image with its shared size and users."""
+        def build() -> dict[str, Any]:
+            images = self._list(True, {})
+            chains = {i["Id"]: self.store.record(i["Id"]).chain_ids for i in images}
+            users = Counter(chain for ids in chains.values() for chain in ids)
+            sizes = {c: self.store.layers.get(c).size for c in self.store.layers.chains()}
+            for image in images:
+                image["SharedSize"] = sum(sizes.get(c, 0) for c in chains[image["Id"]] if users[c] > 1)
+                image["Containers"] = containers_per_image.get(image["Id"], 0)
+            return {"LayersSize": sum(sizes.values()), "Images": images}
+        return await self._locked(build)
 
     # -- container rw layers -------------------------------------------------
     async def create_rw_layer(self, cid: str, image_id: str) -> None:
@@ -300,6 +504,55 @@ def _tag_reference(repo: str, tag: str) -> Reference:
     if tag:
         return ref.with_tag(tag)
     return reference.parse_tagged(repo)
+
+
+def _maybe_reference(text: str) -> Reference | None:
+    try:
+        return reference.parse(text)
+    except InvalidParameter:
+        return None
+
+
+def _write_upper(upper: str, out: BinaryIO) -> None:
+    with layerdiff.LayerTarWriter(out) as tar:
+        tar.add_upper(upper)
+
+
+@contextlib.contextmanager
+def _piped(produce: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
+    """A reader of what ``produce`` writes, produced in a thread as it is read.
+
+    The producer's error wins over the reader's: a tar cut short by a failed
+    write is a symptom, the failed write the cause.
+    """
+    read_fd, write_fd = os.pipe()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with open(write_fd, "wb") as out:
+                produce(out)
+        except BrokenPipeError:
+            pass  # the reader gave up; its own error says why
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=run, name="wharf-pipe", daemon=True)
+    thread.start()
+    reader = open(read_fd, "rb")
+    try:
+        yield reader
+    except BaseException:
+        reader.close()
+        thread.join()
+        if errors:
+            raise errors[0] from None
+        raise
+    finally:
+        reader.close()
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _single_reference(refs: list[Reference]) -> bool:

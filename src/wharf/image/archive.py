@@ -110,7 +110,7 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
     return Extracted("sha256:" + reader.hash.hexdigest(), size)
 
 
-def _clean(name: str) -> str:
+def clean_name(name: str) -> str:
     """The entry's path relative to the root; refuses absolute names and ``..``."""
     if name.startswith("/"):
         raise UnsafeArchive(f'refusing archive entry "{name}": absolute path')
@@ -141,7 +141,7 @@ class _Unpacker:
         return self.size
 
     def _entry(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        rel = _clean(member.name)
+        rel = clean_name(member.name)
         parent, base = os.path.split(rel)
         parent_path = self._ensure_dir(parent, member.name)
         if base == WHITEOUT_OPAQUE:
@@ -194,7 +194,7 @@ class _Unpacker:
         return path
 
     def _link_target(self, member: tarfile.TarInfo) -> str:
-        rel = _clean(member.linkname)
+        rel = clean_name(member.linkname)
         if not rel:
             raise UnsafeArchive(f'refusing hard link "{member.name}": it points at the root')
         parent, base = os.path.split(rel)

@@ -53,6 +53,12 @@ class Writer:
         return len(data)
 
     @property
+    def path(self) -> str:
+        """The temp file, flushed: what was written can be read back before the commit."""
+        self._file.flush()
+        return self._tmp
+
+    @property
     def digest(self) -> str:
         return "sha256:" + self._hash.hexdigest()
 
@@ -113,6 +119,12 @@ class ContentStore:
         try:
             with open(self.path(digest), "rb") as f:
                 return f.read()
+        except FileNotFoundError:
+            raise NotFound(f"content {digest} not found") from None
+
+    def size(self, digest: str) -> int:
+        try:
+            return os.path.getsize(self.path(digest))
         except FileNotFoundError:
             raise NotFound(f"content {digest} not found") from None
 

@@ -68,12 +68,22 @@ class OverlaySnapshotter:
     def ids(self) -> list[str]:
         return [name for name in os.listdir(self.root) if not name.startswith(".")]
 
+    def upper_dir(self, cid: str) -> str:
+        return os.path.join(self._dir(cid), "upper")
+
+    def lowers(self, cid: str) -> list[str]:
+        """The image's layer links (``l/<LINK>``), top first."""
+        try:
+            with open(os.path.join(self._dir(cid), "lower")) as f:
+                return f.read().split(":")
+        except FileNotFoundError:
+            raise NotFound(f"no rw layer for container {cid}") from None
+
     def mount(self, cid: str, target: str) -> None:
         """mount(2) with absolute lowerdirs when they fit in a page (no fork, the
         common case); else relative short links, by mount(8) started in the layer dir."""
         rw = self._dir(cid)
-        with open(os.path.join(rw, "lower")) as f:
-            lowers = f.read().split(":")
+        lowers = self.lowers(cid)
         rest = f"upperdir={rw}/upper,workdir={rw}/work"
         absolute = ":".join(os.path.join(self.layers_dir, link) for link in lowers)
         os.makedirs(target, exist_ok=True)

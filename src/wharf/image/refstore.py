@@ -68,5 +68,9 @@ class ReferenceStore:
         return sorted((parse(text) for repo in self._repos.values()
                        for text, target in repo.items() if target == image_id), key=str)
 
+    def entries(self) -> list[tuple[Reference, str]]:
+        """Every (reference, image ID) pair."""
+        return [(parse(text), target) for repo in self._repos.values() for text, target in repo.items()]
+
     def referenced_ids(self) -> set[str]:
         return {target for repo in self._repos.values() for target in repo.values()}

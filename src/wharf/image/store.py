@@ -76,6 +76,17 @@ class ImageStore:
         self.layers = LayerStore(os.path.join(root, "layers"))
         self.snapshots = OverlaySnapshotter(os.path.join(root, "rw"), self.layers.root)
         self.refs = ReferenceStore(os.path.join(root, "repositories.json"))
+        self.gc()
+
+    def gc(self) -> None:
+        """Remove what a crash left half-made (a ``load`` or ``commit`` cut short after its
+        layers landed, an ``rmi`` cut short before its layers went): layers that no image and
+        no rw layer stands on, and blobs that are neither an image config nor a layer tar."""
+        self.prune_layers()
+        keep = set(self.ids()) | {self.layers.get(c).diff_id for c in self.layers.chains()}
+        for digest in self.content.digests():
+            if digest not in keep:
+                self.content.delete(digest)
 
     # -- images ------------------------------------------------------------
     def _meta_path(self, image_id: str) -> str:
@@ -89,9 +100,13 @@ class ImageStore:
 
     def create(self, config: dict[str, Any], parent: str = "") -> str:
         """Store a config whose layers are registered; returns the image ID."""
-        for chain in chain_ids(config["rootfs"]["diff_ids"]):
+        return self.create_raw(json.dumps(config, separators=(",", ":")).encode(), parent)
+
+    def create_raw(self, config: bytes, parent: str = "") -> str:
+        """Store config bytes as they are (a loaded image keeps the ID it had elsewhere)."""
+        for chain in chain_ids(json.loads(config)["rootfs"]["diff_ids"]):
             self.layers.get(chain)  # NotFound if a layer is missing
-        image_id = self.content.put(json.dumps(config, separators=(",", ":")).encode())
+        image_id = self.content.put(config)
         if not self.exists(image_id):
             write_json_atomic(self._meta_path(image_id), {"parent": parent, "last_tag_time": ""})
         return image_id
@@ -138,6 +153,10 @@ class ImageStore:
         if ref is None:
             reference.parse(text)  # raises Docker's "invalid reference format" message
         raise NotFound(f"No such image: {ref.familiar() if ref else text}")
+
+    def tagged(self, name: str) -> list[tuple[Reference, str]]:
+        """(reference, image ID) of every tag in repository ``name`` (fully qualified)."""
+        return [(r, i) for r, i in self.refs.entries() if r.name == name and r.tag]
 
     def children(self, image_id: str) -> list[str]:
         return [i for i in self.ids() if self._meta(i).get("parent") == image_id]
@@ -209,6 +228,11 @@ class ImageStore:
         return self.commit_layer(self.unpack_layer(stream), parent)
 
     # -- container rw layers -------------------------------------------------
+    def rw_dirs(self, cid: str) -> list[str]:
+        """A container's layer directories, its upper dir first (overlay order)."""
+        return [self.snapshots.upper_dir(cid)] + [os.path.join(self.layers.root, link)
+                                                   for link in self.snapshots.lowers(cid)]
+
     def create_rw(self, cid: str, image_id: str) -> None:
         chains = self.record(image_id).chain_ids
         if not chains:

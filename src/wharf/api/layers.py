@@ -1,0 +1,60 @@
+"""Routes that read a container's layers: ``commit``, ``export``, ``changes``,
+and ``system df`` (the disk used by images, containers and their layers)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from aiohttp import web
+
+from wharf.api.blocking_io import response_writer
+from wharf.api.params import boolean, engine, json_body, json_response
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/commit")
+async def commit(request: web.Request) -> web.Response:
+    """Pause (unless ``pause=0``) while the writable layer is read, as Docker does."""
+    eng = engine(request)
+    c = eng.containers.get(request.query.get("container", ""))
+    q = request.query
+    config = await json_body(request)
+    paused_here = boolean(request, "pause", True) and c.running and not c.state["Paused"]
+    if paused_here:
+        await eng.containers.pause(c.id)
+    try:
+        image_id = await eng.images.commit(
+            c.id, c.record["Image"], c.record["Config"], config, repo=q.get("repo", ""), tag=q.get("tag", ""),
+            comment=q.get("comment", ""), author=q.get("author", ""), changes=q.getall("changes", []))
+    finally:
+        if paused_here:
+            await eng.containers.unpause(c.id)
+    eng.events.publish("container", "commit", c.id, {**c.event_attributes(), "imageID": image_id,
+                                                     "comment": q.get("comment", "")})
+    return json_response({"Id": image_id}, status=201)
+
+
+@routes.get("/containers/{id}/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    eng = engine(request)
+    c = eng.containers.get(request.match_info["id"])
+    out = response_writer(request, "application/x-tar")
+    await eng.images.export(c.id, out)
+    eng.events.publish("container", "export", c.id, c.event_attributes())
+    return await out.finish()
+
+
+@routes.get("/containers/{id}/changes")
+async def changes(request: web.Request) -> web.Response:
+    eng = engine(request)
+    c = eng.containers.get(request.match_info["id"])
+    return json_response(await eng.images.changes(c.id) or None)
+
+
+@routes.get("/system/df")
+async def disk_usage(request: web.Request) -> web.Response:
+    eng = engine(request)
+    containers = await eng.containers.list(all=True, size=True)
+    usage = await eng.images.disk_usage(Counter(c["ImageID"] for c in containers))
+    return json_response({**usage, "Containers": containers, "Volumes": [], "BuildCache": []})
