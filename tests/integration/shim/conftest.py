@@ -40,7 +40,7 @@ class Bundle:
         rootfs = self.path / "rootfs"
         (rootfs / "bin").mkdir(parents=True)
         shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
-        for applet in ("sh", "echo", "cat", "sleep", "kill", "printf", "true", "false", "ls", "tty"):
+        for applet in ("sh", "echo", "cat", "sleep", "kill", "printf", "true", "false", "ls", "tty", "stty"):
             os.symlink("busybox", rootfs / "bin" / applet)
         spec = build(args=args, rootfs=str(rootfs), env=["PATH=/bin"], tty=tty, hostname="shimtest",
                      console_size=(24, 80) if tty else None, cgroups_path=f"/{self.cid}/ctr")
@@ -89,21 +89,30 @@ class Bundle:
         return json.loads((self.path / "exit.json").read_text())
 
 
-@pytest.fixture(params=["wharf", "runc"])
-def bundle(request: pytest.FixtureRequest) -> Iterator[Bundle]:
+def new_base() -> Path:
     base = Path("/tmp") / f"wharf-test-{secrets.token_hex(4)}"
     base.mkdir()
-    b = Bundle(base, request.param)
-    yield b
+    return base
+
+
+def discard(b: Bundle) -> None:
+    """Kill the shim if it still runs, remove the bundle; fail if a finished shim left its cgroup."""
     shim_finished = not b.shim_pid
     if b.shim_pid:
         os.kill(b.shim_pid, signal.SIGKILL)
         os.waitpid(b.shim_pid, 0)
     left = remove_cgroups(b.cid)
     subprocess.run(["runc", "delete", "--force", b.cid], capture_output=True)
-    shutil.rmtree(base)
+    shutil.rmtree(b.path)
     leaf = [d for d in left if d.endswith("/ctr")]  # the parent is the daemon's, not the shim's
     assert not (shim_finished and leaf), f"the shim left the container's cgroup: {leaf}"
+
+
+@pytest.fixture(params=["wharf", "runc"])
+def bundle(request: pytest.FixtureRequest) -> Iterator[Bundle]:
+    b = Bundle(new_base(), request.param)
+    yield b
+    discard(b)
 
 
 def remove_cgroups(name: str) -> list[str]:

@@ -83,3 +83,20 @@ def test_spawn_failure_is_reported_not_hung(bundle) -> None:
     answer = bundle.start()
     assert "error" in answer and "pid" not in answer
     assert bundle.reap() == 1
+
+
+def test_tty_has_the_console_size_and_follows_resize(bundle) -> None:
+    # "attach": the output from before the attach is kept for it, as for `docker run -t`
+    bundle.write(["sh", "-c", "tty; stty size; read x; stty size"], tty=True, open_stdin=True,
+                 attach=True)
+    bundle.start()
+    sock = client.attach(str(bundle.path), stdin=True, stdout=True, stderr=True)
+    client.resize(str(bundle.path), 30, 100)
+    sock.sendall(b"go\r")
+    got = frames_until_eof(sock)
+    assert {s for s, _ in got} == {frames.STDOUT}  # one output stream with a terminal
+    out = b"".join(p for _, p in got).decode()
+    assert "not a tty" not in out and "24 80\r\n" in out and "30 100\r\n" in out
+    bundle.reap()
+    logged = "".join(r["log"] for r in bundle.log())
+    assert "30 100\r\n" in logged and {r["stream"] for r in bundle.log()} == {"stdout"}
