@@ -59,6 +59,12 @@ class ResponseWriter:
         return self._response
 
 
+async def drain(request: web.Request) -> None:
+    """Read what is left of a refused upload, so the client gets the error, not a broken pipe."""
+    while await request.content.read(_CHUNK):
+        pass
+
+
 def response_writer(request: web.Request, content_type: str) -> ResponseWriter:
     return ResponseWriter(request, web.StreamResponse(headers={"Content-Type": content_type}),
                           asyncio.get_running_loop())

@@ -13,11 +13,11 @@ import json
 
 from aiohttp import web
 
-from wharf.api.blocking_io import body_reader, response_writer
+from wharf.api.blocking_io import body_reader, drain, response_writer
 from wharf.api.params import boolean, engine, json_response
 from wharf.engine import filters as flt
 from wharf.engine.images import LIST_FILTERS, PRUNE_FILTERS
-from wharf.errors import InvalidParameter
+from wharf.errors import InvalidParameter, WharfError
 
 routes = web.RouteTableDef()
 TAR = "application/x-tar"
@@ -60,10 +60,14 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     if src != "-":
         raise InvalidParameter(f"importing from a URL is not supported (no download is made): {src}"
                                if src else "pulling images is not supported yet")
-    image_id = await engine(request).images.import_tar(
-        body_reader(request),
-        repo=request.query.get("repo", ""), tag=request.query.get("tag", ""),
-        changes=request.query.getall("changes", []), message=request.query.get("message", ""))
+    try:
+        image_id = await engine(request).images.import_tar(
+            body_reader(request),
+            repo=request.query.get("repo", ""), tag=request.query.get("tag", ""),
+            changes=request.query.getall("changes", []), message=request.query.get("message", ""))
+    except WharfError:
+        await drain(request)
+        raise
     return await _json_lines(request, [{"status": image_id}])
 
 
@@ -98,7 +102,11 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
 @routes.post("/images/load")
 async def load_images(request: web.Request) -> web.StreamResponse:
     """Docker's answer: a JSON stream of ``{"stream": "Loaded image: ..."}`` lines."""
-    loaded = await engine(request).images.load(body_reader(request))
+    try:
+        loaded = await engine(request).images.load(body_reader(request))
+    except WharfError:
+        await drain(request)
+        raise
     lines = []
     for image in loaded:
         for name, old in image.replaced.items():

@@ -45,6 +45,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "top": ("top", "Display the running processes of a container"),
     "unpause": ("unpause", "Unpause all processes within one or more containers"),
     "wait": ("wait", "Block until one or more containers stop, then print their exit codes"),
+    "commit": ("commit", "Create a new image from a container's changes"),
+    "diff": ("diff", "Inspect changes to files or directories on a container's filesystem"),
+    "export": ("export", "Export a container's filesystem as a tar archive"),
+    "history": ("history", "Show the history of an image"),
+    "import": ("import_", "Import the contents from a tarball to create a filesystem image"),
+    "load": ("load", "Load an image from a tar archive or STDIN"),
+    "save": ("save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "tag": ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
 }
 COMMON = ("run", "exec", "ps", "images", "version", "info")
 
@@ -53,7 +61,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
     "container": ("Manage containers", {
         **{name: (name, {}) for name in (
             "attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "run",
-            "start", "stats", "stop", "top", "unpause", "wait")},
+            "start", "stats", "stop", "top", "unpause", "wait", "commit", "diff", "export")},
         "ls": ("ps", {}), "list": ("ps", {}), "ps": ("ps", {}),
         "rm": ("rm", {}), "remove": ("rm", {}),
         "inspect": ("inspect", {"type": "container"}),
@@ -63,12 +71,17 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
         "rm": ("rmi", {}), "remove": ("rmi", {}),
         "inspect": ("image inspect", {}),
         "bootstrap": ("image bootstrap", {}),
+        **{name: (name, {}) for name in ("history", "import", "load", "save", "tag")},
+        "prune": ("image prune", {}),
     }),
+    "system": ("Manage Docker", {"df": ("system df", {})}),
 }
 #: commands that exist only in management form
 HIDDEN: dict[str, tuple[str, str]] = {
     "image inspect": ("image_inspect", "Display detailed information on one or more images"),
     "image bootstrap": ("image_bootstrap", "Create an image from the host's static binaries"),
+    "image prune": ("image_prune", "Remove unused images"),
+    "system df": ("system_df", "Show docker disk usage"),
 }
 #: commands whose failures docker reports with 125 and "See '... --help'."
 RUN_LIKE = ("run", "create", "start")
