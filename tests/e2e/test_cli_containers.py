@@ -48,7 +48,7 @@ def test_detached_lifecycle_ps_logs_exec_stop_rm(wharfd, busybox) -> None:
         header, *rows = ps.stdout.splitlines()
         assert header.startswith("CONTAINER ID   IMAGE")
         row = next(line for line in rows if line.endswith(name))
-        assert row.startswith(cid[:12]) and '"sh -c \'echo starte…"' in row and "Up " in row
+        assert row.startswith(cid[:12]) and '"sh -c \'echo started…"' in row and "Up " in row
         assert wharfd.wharf("ps", "-q", "--no-trunc").stdout.split().count(cid) == 1
         fmt = wharfd.wharf("ps", "--filter", f"name={name}", "--format", "{{.Names}} {{.State}}")
         assert fmt.stdout == f"{name} running\n"
