@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from wharf.cli.common import add_filter, filters_param
+from wharf.cli.common import filters_param
 from wharf.cli.units import human_size
 from wharf.client.http import Client
 
@@ -16,7 +16,8 @@ WARNING_ALL = "WARNING! This will remove all images without at least one contain
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    add_filter(parser)
+    parser.add_argument("--filter", action="append", metavar="filter",
+                        help='Provide filter values (e.g. "until=<timestamp>")')
     parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
 
 

@@ -7,7 +7,7 @@ from typing import Any, BinaryIO
 
 from wharf.cli.commands.load import chunks
 from wharf.cli.errors import CommandError
-from wharf.client.http import Client, quote
+from wharf.client.http import Client, encode_query, quote
 
 USAGE = "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]"
 ALIASES = "wharf image import, wharf import"
@@ -36,9 +36,9 @@ def run(args: Any, client: Client) -> int:
         except OSError as e:
             raise CommandError(f"open {args.source}: {(e.strerror or str(e)).lower()}") from None
     params["fromSrc"] = args.source if is_url else "-"
-    path = "/images/create" + (f"?{query}" if query else "")
+    path = f"/images/create{encode_query(params)}" + (f"&{query}" if query else "")
     try:
-        resp = client.request("POST", path, params, body=chunks(source) if source else None,
+        resp = client.request("POST", path, body=chunks(source) if source else None,
                               headers={"Content-Type": "application/x-tar"}, stream=True)
     finally:
         if source is not None and source is not sys.stdin.buffer:
