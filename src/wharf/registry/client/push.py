@@ -1,0 +1,92 @@
+"""Push one tagged image from the image store to a repository.
+
+Per layer (``MAX_UPLOADS`` at a time), cheapest first, as dockerd: a blob
+this repository is known to hold (``HEAD``), the layer's own digest
+(``HEAD``), a mount from a sibling repository on the same registry that the
+layer was pulled from or pushed to, and only then an upload of the
+uncompressed layer tar the store keeps. The config follows, the manifest
+(Docker schema 2) last, so the registry never names an incomplete image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from typing import Any
+
+from wharf.errors import NotFound
+from wharf.image import manifest as mf
+from wharf.image.reference import Reference
+from wharf.image.store import ImageStore
+from wharf.registry.client.progress import Emit, Meter, short, status
+from wharf.registry.client.pull import Locked
+from wharf.registry.client.repository import Repository
+from wharf.registry.client.sources import BlobSources, Source
+
+MAX_UPLOADS = 5
+
+
+class Pusher:
+    def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, sources: BlobSources) -> None:
+        self.store, self.locked, self.emit, self.sources = store, locked, emit, sources
+
+    async def push(self, repo: Repository, ref: Reference, image_id: str) -> str:
+        """Push ``image_id`` as ``ref``'s tag; returns the manifest's digest."""
+        record = await self.locked(lambda: self.store.record(image_id))
+        diff_ids = record.diff_ids
+        for diff_id in reversed(diff_ids):
+            self.emit(status("Preparing", short(diff_id)))
+        for diff_id in list(reversed(diff_ids))[MAX_UPLOADS:]:
+            self.emit(status("Waiting", short(diff_id)))
+        slots = asyncio.Semaphore(MAX_UPLOADS)
+        layers = await asyncio.gather(*(self._layer(repo, diff_id, slots) for diff_id in diff_ids))
+        config = await asyncio.to_thread(self.store.content.get, image_id)
+        if not await repo.exists(image_id):
+            await repo.upload(image_id, len(config), lambda: io.BytesIO(config))
+        doc = {"schemaVersion": 2, "mediaType": mf.DOCKER_MANIFEST,
+               "config": mf.Descriptor(mf.DOCKER_CONFIG, image_id, len(config)).to_json(),
+               "layers": [d.to_json() for d in layers]}
+        data = mf.encode(doc)
+        assert ref.tag is not None
+        digest = await repo.put_manifest(ref.tag, data, mf.DOCKER_MANIFEST)
+        self.emit(status(f"{ref.tag}: digest: {digest} size: {len(data)}"))
+        self.emit({"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(data)}})
+        await self.locked(lambda: self.store.refs.add(Reference(ref.domain, ref.path, None, digest), image_id))
+        return digest
+
+    async def _layer(self, repo: Repository, diff_id: str, slots: asyncio.Semaphore) -> mf.Descriptor:
+        id = short(diff_id)
+        host = repo.session.host
+        async with slots:
+            known = [s for s in self.sources.get(diff_id) if s.registry == host]
+            for source in (s for s in known if s.repository == repo.path):
+                if await repo.exists(source.digest):
+                    self.emit(status("Layer already exists", id))
+                    return mf.Descriptor(source.media_type, source.digest, source.size)
+            path = self.store.content.path(diff_id)
+            try:
+                size = os.path.getsize(path)
+            except FileNotFoundError:
+                raise NotFound(f"the content of layer {diff_id} is not in the store") from None
+            plain = Source(host, repo.path, diff_id, size, mf.DOCKER_LAYER)
+            if await repo.exists(diff_id):
+                self.emit(status("Layer already exists", id))
+                return self._remember(diff_id, plain)
+            location = None
+            for source in (s for s in known if s.repository != repo.path):
+                location = await repo.start_upload(mount=(source.digest, source.repository))
+                if location is None:
+                    self.emit(status(f"Mounted from {source.repository}", id))
+                    return self._remember(diff_id, Source(host, repo.path, source.digest, source.size,
+                                                          source.media_type))
+                break  # the registry answered with an upload session: use it
+            meter = Meter(self.emit, id, "Pushing", size)
+            await repo.upload(diff_id, size, lambda: open(path, "rb"), meter.add, location)
+            self.emit(status("Pushed", id))
+            return self._remember(diff_id, plain)
+
+    def _remember(self, diff_id: str, source: Source) -> mf.Descriptor:
+        self.sources.add(diff_id, source)
+        return mf.Descriptor(source.media_type, source.digest, source.size)
+

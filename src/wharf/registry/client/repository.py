@@ -1,0 +1,181 @@
+"""The distribution API on one repository: manifests, blobs, uploads, tags.
+
+Everything fetched is checked against the digest it was asked by (and the
+size its descriptor gives) before anyone may use it; a blob that does not
+match is refused with ``DigestMismatch`` and the caller throws its bytes
+away. Uploads are monolithic (POST, then PUT with the bytes) up to
+``CHUNK_SIZE`` and chunked above it (PATCH per chunk with its
+``Content-Range``, then an empty PUT), as the distribution-spec allows both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, BinaryIO, Callable
+
+import aiohttp
+from yarl import URL
+
+from wharf.errors import InvalidParameter, NotFound, WharfError
+from wharf.image import manifest as mf
+from wharf.image.content import DigestMismatch, sha256_digest
+from wharf.registry.client.auth import scope
+from wharf.registry.client.session import Session, registry_error
+
+ACCEPT = ", ".join((mf.DOCKER_MANIFEST, mf.DOCKER_LIST, mf.OCI_MANIFEST, mf.OCI_INDEX))
+CHUNK_SIZE = 32 << 20
+_READ = 1 << 20
+OnBytes = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A manifest or index as the registry sent it."""
+
+    data: bytes
+    media_type: str
+    digest: str
+
+    def json(self) -> dict[str, Any]:
+        return mf.parse_json(self.data, "manifest")
+
+
+class Repository:
+    def __init__(self, session: Session, path: str, push: bool = False) -> None:
+        self.session = session
+        self.path = path
+        self.scopes = [scope(path, "pull,push" if push else "pull")]
+
+    async def _request(self, method: str, path: str, scopes: list[str] | None = None,
+                       **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.session.request(method, path, scopes or self.scopes, **kwargs)
+
+    # -- reading -----------------------------------------------------------
+    async def manifest(self, reference: str) -> Fetched:
+        """The manifest (or index) for a tag or digest; NotFound as distribution words it."""
+        async with await self._request("GET", f"/v2/{self.path}/manifests/{reference}",
+                                       headers={"Accept": ACCEPT}) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                raise registry_error(resp.status, data, resp.reason or "")
+            media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        digest = sha256_digest(data)
+        if reference.startswith("sha256:") and digest != reference:
+            raise DigestMismatch(f"manifest verification failed for digest {reference}")
+        return Fetched(data, media_type, digest)
+
+    async def blob(self, desc: mf.Descriptor, limit: int = 16 << 20) -> bytes:
+        """A small blob (an image config) in memory, verified."""
+        if desc.size > limit:
+            raise InvalidParameter(f"blob {desc.digest} is too large ({desc.size} bytes)")
+        chunks: list[bytes] = []
+        await self.download(desc, chunks.append)
+        return b"".join(chunks)
+
+    async def download(self, desc: mf.Descriptor, write: Callable[[bytes], object],
+                       on_bytes: OnBytes | None = None) -> None:
+        """Stream a blob into ``write``; DigestMismatch if its bytes are not what ``desc`` names."""
+        async with await self._request("GET", f"/v2/{self.path}/blobs/{desc.digest}") as resp:
+            if resp.status != 200:
+                raise registry_error(resp.status, await resp.read(), resp.reason or "")
+            hasher, size = hashlib.sha256(), 0
+            async for chunk in resp.content.iter_chunked(_READ):
+                size += len(chunk)
+                if size > desc.size:
+                    raise DigestMismatch(f"blob {desc.digest} is larger than its {desc.size} bytes")
+                hasher.update(chunk)
+                write(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        if "sha256:" + hasher.hexdigest() != desc.digest or size != desc.size:
+            raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}")
+
+    async def tags(self) -> list[str]:
+        """Every tag, following ``Link`` pagination."""
+        tags: list[str] = []
+        path = f"/v2/{self.path}/tags/list"
+        while path:
+            async with await self._request("GET", path) as resp:
+                data = await resp.read()
+                if resp.status != 200:
+                    raise registry_error(resp.status, data, resp.reason or "")
+                tags += mf.parse_json(data, "tag list").get("tags") or []
+                link = resp.links.get("next", {}).get("url")
+                path = str(URL(self.session.base).join(link)) if link else ""
+        return tags
+
+    # -- writing -----------------------------------------------------------
+    async def exists(self, digest: str) -> bool:
+        async with await self._request("HEAD", f"/v2/{self.path}/blobs/{digest}") as resp:
+            if resp.status in (200, 404):
+                return resp.status == 200
+            raise registry_error(resp.status, b"", resp.reason or "")
+
+    async def start_upload(self, mount: tuple[str, str] | None = None) -> str | None:
+        """An upload session's URL; None when ``mount`` (digest, source repository) did it instead."""
+        params = {"mount": mount[0], "from": mount[1]} if mount else None
+        scopes = self.scopes + ([scope(mount[1], "pull")] if mount else [])
+        async with await self._request("POST", f"/v2/{self.path}/blobs/uploads/", scopes,
+                                       params=params, headers={"Content-Length": "0"}) as resp:
+            data = await resp.read()
+            if mount and resp.status == 201:
+                return None
+            if resp.status != 202:
+                raise registry_error(resp.status, data, resp.reason or "")
+            return self._location(resp)
+
+    def _location(self, resp: aiohttp.ClientResponse) -> str:
+        location = resp.headers.get("Location")
+        if not location:
+            raise WharfError(f"registry {self.session.host} answered an upload without a Location")
+        return str(URL(self.session.base).join(URL(location)))
+
+    async def upload(self, digest: str, size: int, opener: Callable[[], BinaryIO],
+                     on_bytes: OnBytes | None = None, location: str | None = None) -> None:
+        """Upload ``size`` bytes that ``opener`` reads, as blob ``digest``."""
+        location = location or await self.start_upload()
+        assert location is not None
+        offset = 0
+        if size > CHUNK_SIZE:
+            while offset < size:
+                n = min(CHUNK_SIZE, size - offset)
+                headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                           "Content-Range": f"{offset}-{offset + n - 1}"}
+                async with await self._request("PATCH", location, headers=headers,
+                                               body=_reader(opener, offset, n, on_bytes)) as resp:
+                    if resp.status != 202:
+                        raise registry_error(resp.status, await resp.read(), resp.reason or "")
+                    location = self._location(resp)
+                offset += n
+        url = str(URL(location).update_query(digest=digest))
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size - offset)}
+        async with await self._request("PUT", url, headers=headers,
+                                       body=_reader(opener, offset, size - offset, on_bytes)) as resp:
+            if resp.status != 201:
+                raise registry_error(resp.status, await resp.read(), resp.reason or "")
+
+    async def put_manifest(self, tag: str, data: bytes, media_type: str) -> str:
+        async with await self._request("PUT", f"/v2/{self.path}/manifests/{tag}", body=data,
+                                       headers={"Content-Type": media_type}) as resp:
+            if resp.status not in (200, 201):
+                raise registry_error(resp.status, await resp.read(), resp.reason or "")
+        return sha256_digest(data)
+
+
+def _reader(opener: Callable[[], BinaryIO], offset: int, length: int,
+            on_bytes: OnBytes | None) -> Callable[[], AsyncIterator[bytes]]:
+    """A body factory (a retry gets a fresh one): ``length`` bytes from ``offset``."""
+    async def body() -> AsyncIterator[bytes]:
+        with opener() as f:
+            f.seek(offset)
+            left = length
+            while left > 0:
+                chunk = f.read(min(_READ, left))
+                if not chunk:
+                    raise NotFound("blob content ended early")
+                left -= len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+                yield chunk
+    return body
