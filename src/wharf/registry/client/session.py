@@ -26,6 +26,9 @@ from wharf.registry.client.endpoints import Policy
 #: pauses between attempts: four tries over about two seconds
 RETRY_DELAYS = (0.2, 0.6, 1.2)
 Body = bytes | Callable[[], Any] | None
+#: what a status means when the answer has no body (a HEAD), in distribution's words
+_BODILESS = {401: "unauthorized: authentication required",
+             403: "denied: requested access to the resource is denied"}
 
 
 class RegistryUnavailable(WharfError):
@@ -56,7 +59,7 @@ def registry_error(status: int, body: bytes, reason: str = "") -> WharfError:
             text = f"{describe(str(doc.get('error', 'error')))}: {doc['details']}"
     except (ValueError, AttributeError):
         pass
-    text = text or f"received unexpected HTTP status: {status} {reason}".strip()
+    text = text or _BODILESS.get(status) or f"received unexpected HTTP status: {status} {reason}".strip()
     kind = {400: InvalidParameter, 401: Unauthorized, 403: Forbidden, 404: NotFound}.get(status, WharfError)
     return kind(text)
 

@@ -1,0 +1,188 @@
+"""Registries the registry-client tests talk to, all on 127.0.0.1 and a free port.
+
+* ``wharf_registry``: wharf's own server (open, Basic or Bearer), from the
+  registry server's test helpers.
+* ``DistributionRegistry``: Debian's ``docker-registry`` (distribution 2.8)
+  with its own config, storage and htpasswd.
+* ``FakeRegistry``: a tiny in-process registry serving exactly the documents
+  and blobs a test gives it, so a test can serve what no honest registry
+  would (a blob whose bytes do not match its digest, a foreign-only index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import bcrypt
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
+from regserver import RegistryServer, free_port  # noqa: E402,F401
+
+USER, PASSWORD = "alice", "s3cret"
+
+
+def write_htpasswd(path: Path) -> Path:
+    path.write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
+    return path
+
+
+def wharf_registry(tmp: Path, mode: str) -> RegistryServer:
+    """wharf's registry in ``mode`` open, basic or bearer (the caller stops it)."""
+    port = free_port()
+    htpasswd = str(write_htpasswd(tmp / "htpasswd"))
+    flags = {"open": [], "basic": ["--htpasswd", htpasswd],
+             "bearer": ["--htpasswd", htpasswd, "--token-realm", f"http://127.0.0.1:{port}/token"]}[mode]
+    return RegistryServer(tmp / f"registry-{mode}", *flags, port=port).start()
+
+
+class DistributionRegistry(RegistryServer):
+    """``docker-registry serve config.yml`` with htpasswd auth; ``stop`` (inherited) reaps it."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp / "distribution" / "storage")
+        self.dir = tmp / "distribution"
+        self.dir.mkdir()
+        htpasswd = write_htpasswd(self.dir / "htpasswd")
+        self.config = self.dir / "config.yml"
+        self.config.write_text(
+            "version: 0.1\nlog:\n  level: warn\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {self.root}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.addr}\n"
+            f"auth:\n  htpasswd:\n    realm: wharf-test\n    path: {htpasswd}\n")
+
+    def start(self) -> "DistributionRegistry":
+        with open(self.dir / "registry.log", "wb") as log:
+            self.proc = subprocess.Popen([shutil.which("docker-registry") or "docker-registry", "serve",
+                                          str(self.config)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.dir / "registry.log").read_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("docker-registry did not start")
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class FakeRegistry:
+    """An open registry in a thread of the test process, serving ``manifests`` and ``blobs``.
+
+    ``manifests`` maps a tag or digest to (media type, bytes); ``blobs`` a
+    digest to bytes (which need not hash to it). ``hits`` counts requests.
+    """
+
+    def __init__(self) -> None:
+        self.manifests: dict[str, tuple[str, bytes]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.hits: list[str] = []
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def add_image(self, tag: str, files: dict[str, bytes], corrupt: bool = False,
+                  platform: tuple[str, str] = ("linux", "amd64")) -> str:
+        """A one-layer image; ``corrupt`` serves other bytes than the layer digest names."""
+        tar = layer_tar(files)
+        layer = gzip.compress(tar, mtime=0)
+        config = json.dumps({"architecture": platform[1], "os": platform[0], "config": {"Cmd": ["/bin/sh"]},
+                             "rootfs": {"type": "layers", "diff_ids": [digest(tar)]}}).encode()
+        self.blobs[digest(config)] = config
+        self.blobs[digest(layer)] = gzip.compress(tar + b"\0" * 1024, mtime=0) if corrupt else layer
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                       "size": len(config), "digest": digest(config)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": len(self.blobs[digest(layer)]), "digest": digest(layer)}]}).encode()
+        self.manifests[tag] = self.manifests[digest(manifest)] = (
+            "application/vnd.docker.distribution.manifest.v2+json", manifest)
+        return digest(layer)
+
+    def add_index(self, tag: str, platforms: list[tuple[str, str]]) -> None:
+        """An OCI index of images for ``platforms`` (each a real image under its own tag)."""
+        entries = []
+        for os_, arch in platforms:
+            self.add_image(f"{tag}-{os_}-{arch}", {"hello": arch.encode()}, platform=(os_, arch))
+            media_type, data = self.manifests[f"{tag}-{os_}-{arch}"]
+            entries.append({"mediaType": media_type, "digest": digest(data), "size": len(data),
+                            "platform": {"os": os_, "architecture": arch}})
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": entries}).encode()
+        self.manifests[tag] = ("application/vnd.oci.image.index.v1+json", index)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/v2/", lambda r: web.json_response({}))
+        app.router.add_route("*", "/v2/{name:.+}/manifests/{ref}", self._manifest)
+        app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _manifest(self, request: web.Request) -> web.Response:
+        self.hits.append(request.path)
+        found = self.manifests.get(request.match_info["ref"])
+        if found is None:
+            return web.json_response({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]},
+                                     status=404)
+        return web.Response(body=found[1], headers={"Content-Type": found[0]})
+
+    async def _blob(self, request: web.Request) -> web.Response:
+        self.hits.append(request.path)
+        data = self.blobs.get(request.match_info["digest"])
+        if data is None:
+            return web.json_response({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}, status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def serving(factory: Callable[[], Any]) -> Iterator[Any]:
+    """Start what ``factory`` makes, hand it out, stop it after (fixture body)."""
+    server = factory()
+    try:
+        yield server
+    finally:
+        server.stop()
