@@ -34,3 +34,30 @@ def test_missing_busybox_static_says_what_to_install(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(image_bootstrap, "BUSYBOX_CANDIDATES", (sys.executable, "/nonexistent/busybox"))
     with pytest.raises(CommandError, match="install busybox-static"):
         image_bootstrap.find_static_busybox()
+
+
+def test_the_debian_mirror_comes_from_apt_sources(tmp_path) -> None:
+    from wharf.cli.commands.debian_rootfs import DEFAULT_MIRROR, apt_mirror
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text("Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n\n"
+                      "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n")
+    legacy = tmp_path / "sources.list"
+    legacy.write_text("# comment\ndeb [arch=amd64] http://old.example/debian bookworm main\n")
+    assert apt_mirror([str(deb822)]) == "http://mirror.example/debian"
+    assert apt_mirror([str(legacy), str(deb822)]) == "http://old.example/debian"
+    assert apt_mirror([str(tmp_path / "none")]) == DEFAULT_MIRROR
+
+
+def test_debootstrap_progress_is_counted_per_phase() -> None:
+    from wharf.cli.commands.debian_rootfs import Progress
+    out = io.StringIO()
+    progress = Progress(out)
+    for line in ("I: Retrieving Packages", "I: Retrieving bash 5.2", "I: Validating bash 5.2",
+                 "I: Retrieving dash 0.5", "W: odd", "I: Configuring bash:amd64...",
+                 "I: Unpacking the base system...", "I: Base system installed successfully."):
+        progress.feed(line)
+    progress.done()
+    assert out.getvalue().splitlines() == [
+        "Retrieving packages...", "Validating packages...", "Configuring packages...", "Unpacking packages...",
+        "Base system installed successfully.", "debootstrap done: 2 retrieving, 1 validating, 1 configuring"]
+    assert progress.errors == ["W: odd"]

@@ -1,10 +1,12 @@
-"""``wharf image bootstrap busybox``: make ``busybox:latest`` from the host's busybox-static.
+"""``wharf image bootstrap busybox|debian``: base images with no registry.
 
-No registry is needed: the CLI builds a minimal rootfs tar (the static
-busybox, a symlink per applet, /etc/passwd and /etc/group, the usual empty
-directories) and imports it through ``POST /images/create?fromSrc=-`` with
-``CMD ["sh"]`` and a PATH, as ``docker import`` would. The tar is built on
-the client host, so the binary that lands in the image is the client's.
+``busybox`` makes ``busybox:latest`` from the host's busybox-static: the CLI
+builds a minimal rootfs tar (the static busybox, a symlink per applet,
+/etc/passwd and /etc/group, the usual empty directories). ``debian`` makes
+``debian:<suite>`` (bookworm by default) with debootstrap from Debian's
+packages (``debian_rootfs``). Either tar is imported through ``POST
+/images/create?fromSrc=-`` with a CMD and a PATH, as ``docker import`` would.
+The rootfs is built on the client host, as root there for debian.
 """
 
 from __future__ import annotations
@@ -55,16 +57,28 @@ nogroup:x:65534:
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("-t", "--tag", default="", help='Name and tag of the image (default "DISTRIBUTION:latest")')
+    parser.add_argument("-t", "--tag", default="",
+                        help='Name and tag of the image (default "busybox:latest", "debian:SUITE")')
+    parser.add_argument("--suite", default="bookworm", help="Debian release to bootstrap")
+    parser.add_argument("--mirror", default="", help="Debian mirror (default: the one apt uses here)")
     parser.add_argument("distribution", metavar="DISTRIBUTION")
 
 
 def run(args: Any, client: Client) -> int:
-    if args.distribution != "busybox":
-        raise CommandError(f'unknown distribution "{args.distribution}": only "busybox" can be bootstrapped')
-    rootfs = busybox_rootfs(find_static_busybox())
-    repo = args.tag or f"{args.distribution}:latest"
-    changes = "".join(f"&changes={quote(c)}" for c in ('CMD ["sh"]', f"ENV {PATH_ENV}"))
+    if args.distribution == "busybox":
+        return import_rootfs(client, args.tag or "busybox:latest", 'CMD ["sh"]',
+                             busybox_rootfs(find_static_busybox()))
+    if args.distribution == "debian":
+        from wharf.cli.commands import debian_rootfs
+        from wharf.cli.commands.load import chunks
+        with debian_rootfs.rootfs_tar(args.suite, args.mirror) as tar:
+            return import_rootfs(client, args.tag or f"debian:{args.suite}", 'CMD ["bash"]', chunks(tar))
+    raise CommandError(f'unknown distribution "{args.distribution}": "busybox" and "debian" can be bootstrapped')
+
+
+def import_rootfs(client: Client, repo: str, cmd: str, rootfs: Any) -> int:
+    """``docker import`` of ``rootfs`` (bytes or an iterable of chunks), printing the image ID."""
+    changes = "".join(f"&changes={quote(c)}" for c in (cmd, f"ENV {PATH_ENV}"))
     resp = client.request("POST", f"/images/create?fromSrc=-&repo={quote(repo)}{changes}", body=rootfs,
                           headers={"Content-Type": "application/x-tar"}, stream=True)
     for message in resp.iter_json():
