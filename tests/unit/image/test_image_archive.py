@@ -190,3 +190,20 @@ def test_hostile_archives_are_refused_and_leave_nothing(svc: ImageService, tmp_p
     assert os.listdir(svc.store.content.ingest_dir) == [] and os.listdir(svc.store.layers.tmp_dir) == []
     assert sorted(os.listdir(tmp_path)) == ["data"]  # nothing written beside the data root
     assert run(svc.list()) == []
+
+
+def test_leftovers_of_a_crash_are_collected_at_the_next_start(svc: ImageService, tmp_path: Path) -> None:
+    """As if wharfd died mid-load/commit/rmi: an orphan layer, an orphan blob, scratch."""
+    keep = import_(svc, "app:1", "one")
+    store = svc.store
+    orphan_layer = store.register_layer(io.BytesIO(make_tar(("file", "orphan", "o"))))
+    orphan_blob = store.content.put(b'{"half": "made"}')
+    with open(os.path.join(store.content.ingest_dir, "partial"), "wb") as f:
+        f.write(b"half a blob")
+    os.mkdir(os.path.join(store.layers.tmp_dir, "half-unpacked"))
+    restarted = ImageService(DaemonConfig(data_root=str(tmp_path / "data")), EventBus())
+    assert restarted.store.ids() == [keep]
+    assert not restarted.store.layers.exists(orphan_layer.chain_id)
+    assert not restarted.store.content.exists(orphan_blob)
+    assert os.listdir(restarted.store.content.ingest_dir) == os.listdir(restarted.store.layers.tmp_dir) == []
+    assert run(restarted.get("app:1")).id == keep
