@@ -148,7 +148,7 @@ class FakeRegistry:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
-        app.router.add_get("/v2/", lambda r: web.json_response({}))
+        app.router.add_get("/v2/", self._base)
         app.router.add_route("*", "/v2/{name:.+}/manifests/{ref}", self._manifest)
         app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
         self._runner = web.AppRunner(app)
@@ -156,6 +156,9 @@ class FakeRegistry:
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
         self._ready.set()
         self._loop.run_forever()
+
+    async def _base(self, request: web.Request) -> web.Response:
+        return web.json_response({})
 
     async def _manifest(self, request: web.Request) -> web.Response:
         self.hits.append(request.path)
