@@ -102,7 +102,7 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
     """Unpack a (possibly compressed) layer tar into the existing empty ``dest``."""
     reader = _HashingReader(decompressed(stream), tee)
     try:
-        archive = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]
+        archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
     except tarfile.ReadError as e:
         raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
     size = _Unpacker(dest).run(archive)

@@ -195,7 +195,7 @@ class Loader:
 
     def _spool(self, stream: BinaryIO) -> None:
         try:
-            archive = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
+            archive = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
             for member in archive:
                 name = clean_name(member.name)
                 if member.isdir() or not name:
