@@ -104,23 +104,27 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
             else:
                 new_flags |= flag
         cg = cgroups.open(linux["cgroupsPath"]) if linux.get("cgroupsPath") else None
-        if cg:
-            cg.create()
-        try:
+
+        def place(pid: int) -> None:
             if cg:
+                cg.create()
                 cg.apply(linux.get("resources") or {})
+                cg.add(pid)
 
-            def prepare() -> None:
-                for fd, flag in join:
-                    sc.setns(fd, flag)
-                if new_flags:
-                    sc.unshare(new_flags)
-                if new_flags & sc.CLONE_NEWNS:
-                    rootfs.prepare(spec, root, os.ttyname(console) if console is not None else None)
-                if spec.get("hostname") and new_flags & sc.CLONE_NEWUTS:
-                    sc.sethostname(spec["hostname"])
+        def enter() -> None:
+            for fd, flag in join:
+                sc.setns(fd, flag)
+            if new_flags:
+                sc.unshare(new_flags)
 
-            return _start(pid_ns, prepare, spec["process"], stdio, console, cg)
+        def setup() -> None:
+            if new_flags & sc.CLONE_NEWNS:
+                rootfs.prepare(spec, root, os.ttyname(console) if console is not None else None)
+            if spec.get("hostname") and new_flags & sc.CLONE_NEWUTS:
+                sc.sethostname(spec["hostname"])
+
+        try:
+            return _start(pid_ns, enter, setup, place, spec["process"], stdio, console)
         except BaseException:
             if cg:
                 cg.destroy()
@@ -144,20 +148,23 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
         cg = cgroups.open(linux["cgroupsPath"]) if linux.get("cgroupsPath") else None
         pid_ns = f"/proc/{init_pid}/ns/pid" if "pid" in kinds else None
 
-        def prepare() -> None:
+        def enter() -> None:
             for fd, flag in fds:
                 sc.setns(fd, flag)
 
-        return _start(pid_ns, prepare, process, stdio, console, cg)
+        return _start(pid_ns, enter, lambda: None, cg.add if cg else lambda pid: None,
+                      process, stdio, console)
     finally:
         for fd, _ in fds:
             os.close(fd)
 
 
-def _start(pid_ns: str | None, prepare: Callable[[], None], process: dict[str, Any],
-           stdio: tuple[int, int, int], console: int | None,
-           cg: cgroups.V1Cgroup | cgroups.V2Cgroup | None) -> int:
-    """Fork, let the parent place the child in ``cg``, and wait for exec or an error."""
+def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], None],
+           place: Callable[[int], None], process: dict[str, Any],
+           stdio: tuple[int, int, int], console: int | None) -> int:
+    """Fork; the child ``enter``s its namespaces while the parent ``place``s it in its
+    cgroup (the two slowest steps overlap), then it runs ``setup`` and execs.
+    Returns once exec succeeded, or raises the child's error as ``SpawnError``."""
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = _fork(pid_ns)
@@ -165,9 +172,10 @@ def _start(pid_ns: str | None, prepare: Callable[[], None], process: dict[str, A
         try:
             os.close(go_w)
             os.close(err_r)
+            enter()
             if os.read(go_r, 1) != b"1":
                 os._exit(1)  # the parent gave up on us
-            prepare()
+            setup()
             _exec(process, stdio, console)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
             kind = e.kind if isinstance(e, _SetupError) else "other"
@@ -180,9 +188,13 @@ def _start(pid_ns: str | None, prepare: Callable[[], None], process: dict[str, A
     os.close(err_w)
     try:
         try:
-            if cg:
-                cg.add(pid)
+            place(pid)
             os.write(go_w, b"1")
+        except BaseException:
+            # the child may have failed first (then its error is the real one)
+            _reap(pid, kill=True)
+            _raise_report(_read_all(err_r))
+            raise
         finally:
             os.close(go_w)
         report = _read_all(err_r)
@@ -193,9 +205,19 @@ def _start(pid_ns: str | None, prepare: Callable[[], None], process: dict[str, A
         os.close(err_r)
     if report:
         _reap(pid)
-        error = json.loads(report)
-        raise SpawnError(error["message"], error["kind"])
+        _raise_report(report)
     return pid
+
+
+def _raise_report(report: bytes) -> None:
+    """Raise the child's error report (if it sent one) as ``SpawnError``."""
+    if not report:
+        return
+    try:
+        error = json.loads(report)
+    except ValueError:  # cut short: still the child's words
+        raise SpawnError(report.decode(errors="replace")) from None
+    raise SpawnError(error["message"], error["kind"])
 
 
 def _read_all(fd: int) -> bytes:
@@ -237,7 +259,7 @@ def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | N
     args = process["args"]
     path = _look_path(args[0], env.get("PATH", ""))
     for sig in signal.valid_signals():  # ignored dispositions would survive exec
-        with contextlib.suppress(OSError, ValueError):
+        if signal.getsignal(sig) == signal.SIG_IGN:
             signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     sc.close_range(3, flags=sc.CLOSE_RANGE_CLOEXEC)

@@ -70,13 +70,13 @@ class Box:
         return os.waitstatus_to_exitcode(status)
 
     def cleanup(self) -> None:
+        self.cgroup.destroy()  # thaws and kills first: a frozen process cannot be reaped
         for pid in self.pids:
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        self.cgroup.destroy()
         parent = self.cgroups_path.split("/")[1]
         for hierarchy in Path("/sys/fs/cgroup").iterdir():  # runc also uses name=systemd
             if (hierarchy / parent).is_dir():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wharf.runtime import caps, cgroups, container
+from wharf.runtime import caps, cgroups, container, control
 from wharf.runtime.spec import Resources
 
 from rtbox import Box
@@ -161,3 +161,19 @@ def test_spawn_is_cheap(box: Box) -> None:
     elapsed = time.perf_counter() - start
     assert code == 0
     assert elapsed < 0.5
+
+
+def test_control_of_in_process_containers(box: Box) -> None:
+    pid = box.start(["sleep", "30"], resources=Resources(pids_limit=20))
+    target = control.Target("c", pid, box.cgroups_path)
+    control.pause(target)
+    freezer = Path(cgroups.open(box.cgroups_path).dir("freezer"), "freezer.state")
+    assert freezer.read_text().strip() == "FROZEN"
+    control.resume(target)
+    stats = control.stats(target)
+    assert stats["pids_stats"] == {"current": 1, "limit": 20}
+    assert stats["memory_stats"]["usage"] > 0
+    control.kill(target, 15)  # PID 1 without a handler ignores it, as in Docker
+    time.sleep(0.1)
+    control.kill(target, 9)
+    assert box.wait(pid) == -9
