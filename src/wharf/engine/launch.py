@@ -70,6 +70,15 @@ def process_env(c: Container, tty: bool) -> list[str]:
     return extra + env
 
 
+def _no_new_privs(security_opt: list[str]) -> bool:
+    """Docker sets no_new_privs only when asked: ``--security-opt no-new-privileges[:true]``."""
+    for opt in security_opt:
+        key, _, value = opt.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            return value in ("", "true")
+    return False
+
+
 def _caps(hc: dict[str, Any]) -> list[str] | None:
     """Docker's capability tweaks; None keeps spec.build's defaults."""
     if not (hc.get("CapAdd") or hc.get("CapDrop")):
@@ -96,7 +105,7 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
         capabilities=_caps(hc), namespaces=joins, shm_size=hc.get("ShmSize") or 0,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
-        no_new_privs="no-new-privileges:false" not in (hc.get("SecurityOpt") or []))
+        no_new_privs=_no_new_privs(hc.get("SecurityOpt") or []))
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644)
     log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
     write_json_atomic(os.path.join(bundle, "shim.json"), {

@@ -101,7 +101,7 @@ class OCIRuntime:
             except OCIError as e:
                 if master is not None:
                     os.close(master)
-                self._forget(container_id)
+                self.delete_quiet(container_id)
                 raise SpawnError(str(e), _kind(str(e))) from None
         return pid, master
 
@@ -126,7 +126,8 @@ class OCIRuntime:
                 raise SpawnError(str(e), _kind(str(e))) from None
             return int(open(pid_file).read()), master
 
-    def _forget(self, container_id: str) -> None:
+    def delete_quiet(self, container_id: str) -> None:
+        """Delete, ignoring a container the runtime no longer knows."""
         try:
             self.delete(container_id, force=True)
         except OCIError:

@@ -116,7 +116,7 @@ class External(_Cgroups):
             raise SpawnFailed(str(e), e.kind) from None
 
     def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
-        self._oci._forget(os.path.basename(os.path.normpath(bundle)))
+        self._oci.delete_quiet(os.path.basename(os.path.normpath(bundle)))
         super().cleanup(bundle, spec)
 
 
