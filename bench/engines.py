@@ -10,6 +10,7 @@ container is the same.
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -35,6 +36,8 @@ class Engine:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     #: pids whose memory counts as the engine's daemon side (for memory benches)
     daemon_pids: list[int] = field(default_factory=list)
+    #: flags this engine needs on every `run` here (podman: this host's rlimits)
+    run_flags: list[str] = field(default_factory=list)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run([*self.argv, *args], env=self.env, text=True, capture_output=True)
@@ -78,12 +81,13 @@ def wharf() -> Iterator[Engine]:
 def docker() -> Iterator[Engine]:
     base = Path(tempfile.mkdtemp(prefix="wharf-bench-docker-"))
     sock = base / "docker.sock"
+    ns = f"wharfbench{secrets.token_hex(3)}"  # containerd's grammar: no trailing '_'
     log = open(base / "dockerd.log", "wb")
     proc = subprocess.Popen(
         ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
          "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid"), "--bridge=none",
-         "--iptables=false", "--ip-masq=false", "--containerd-namespace", base.name,
-         "--containerd-plugins-namespace", base.name + "-plugins"],
+         "--iptables=false", "--ip-masq=false", "--containerd-namespace", ns,
+         "--containerd-plugins-namespace", ns + "-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
     eng = Engine("docker", [DOCKER], env, [proc.pid])
@@ -111,7 +115,11 @@ def podman() -> Iterator[Engine]:
     base = Path(tempfile.mkdtemp(prefix="wharf-bench-podman-"))
     argv = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
             "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
-    eng = Engine("podman", argv)
+    # Podman raises RLIMIT_NOFILE past this host's hard limit without CAP_SYS_RESOURCE.
+    limits = [f"--ulimit={name}={soft}:{hard}" for name, (soft, hard) in (
+        ("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)),
+        ("nproc", resource.getrlimit(resource.RLIMIT_NPROC)))]
+    eng = Engine("podman", argv, run_flags=limits)
     try:
         tar = base / "busybox.tar"
         busybox_tar(tar)
@@ -137,8 +145,17 @@ def available(names: list[str]) -> Iterator[list[Engine]]:
         engines = []
         for name in names:
             maker, binary = makers[name]
-            if name == "wharf" or shutil.which(binary):
-                engines.append(stack.enter_context(maker()))
-            else:
+            if name != "wharf" and not shutil.which(binary):
                 print(f"{name}: not installed, skipped", file=sys.stderr)
+                continue
+            own = ExitStack()
+            eng = own.enter_context(maker())
+            try:
+                eng.run("run", *eng.run_flags, "--rm", "busybox", "true")
+            except RuntimeError as e:
+                print(f"{name}: cannot run a container on this machine, skipped:\n  {e}", file=sys.stderr)
+                own.close()
+                continue
+            engines.append(eng)
+            stack.enter_context(own)
         yield engines

@@ -31,10 +31,10 @@ def timed(eng: Engine, *args: str) -> float:
 def run_rm_true(engines: list[Engine], runs: int, extra: list[str]) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {e.name: [] for e in engines}
     for e in engines:  # warm caches once
-        e.run("run", "--rm", *extra, "busybox", "true")
+        e.run("run", *e.run_flags, "--rm", *extra, "busybox", "true")
     for _ in range(runs):
         for e in engines:
-            samples[e.name].append(timed(e, "run", "--rm", *extra, "busybox", "true"))
+            samples[e.name].append(timed(e, "run", *e.run_flags, "--rm", *extra, "busybox", "true"))
     return samples
 
 
@@ -43,7 +43,7 @@ def start_twenty(engines: list[Engine], rounds: int) -> dict[str, list[float]]:
     for _ in range(rounds):
         for e in engines:
             t = time.perf_counter()
-            ids = [e.run("run", "-d", "busybox", "sleep", "60").stdout.strip() for _ in range(20)]
+            ids = [e.run("run", *e.run_flags, "-d", "busybox", "sleep", "60").stdout.strip() for _ in range(20)]
             rates[e.name].append(20 / (time.perf_counter() - t))
             e.run("rm", "-f", *ids)
     return rates

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux)
+PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
