@@ -24,6 +24,12 @@ class DaemonConfig:
     #: Default OCI runtime for new containers: "wharf" (in-process) or a binary name.
     default_runtime: str = "wharf"
     log_level: str = "info"
+    #: Interface of the default ``bridge`` network (``-b``; not docker0, which dockerd may own).
+    bridge_name: str = "wharf0"
+    #: The default bridge's gateway and subnet (``--bip 10.9.0.1/24``); "" = first free pool.
+    bip: str = ""
+    #: wharf's own nftables table (``ip <name>``): tests use a private one.
+    firewall_table: str = "wharf"
 
     @property
     def containers_dir(self) -> str:
@@ -32,6 +38,14 @@ class DaemonConfig:
     @property
     def image_dir(self) -> str:
         return os.path.join(self.data_root, "image")
+
+    @property
+    def network_dir(self) -> str:
+        return os.path.join(self.data_root, "network")
+
+    @property
+    def netns_dir(self) -> str:
+        return os.path.join(self.exec_root, "netns")
 
     @property
     def bundles_dir(self) -> str:

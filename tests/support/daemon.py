@@ -53,6 +53,11 @@ class Daemon:
         self.docker_config = self.base / "docker-config"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.base / "wharfd.log"
+        # Private default bridge, subnet and nftables table: never docker0's or a sibling's.
+        token = secrets.token_hex(3)
+        self.bridge = f"wt{token}"
+        self.firewall_table = f"wharf_test_{token}"
+        self.bip = f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(256)}.1/24"
 
     # -- lifecycle -------------------------------------------------------
     def start(self, timeout: float = 30) -> None:
@@ -62,7 +67,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
              "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
-             "--log-level", "debug"],
+             "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.bip,
+             "--firewall-table", self.firewall_table],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -168,6 +174,11 @@ class Daemon:
                 found += [f"cgroup {p}" for p in cg.rglob("*") if p.is_dir()]
         for pid in _pids_mentioning(str(self.base)):
             found.append(f"process {pid}: {_cmdline(pid)}")
+        if Path(f"/sys/class/net/{self.bridge}").exists():
+            found.append(f"link {self.bridge}")
+        if subprocess.run(["nft", "list", "table", "ip", self.firewall_table],
+                          capture_output=True).returncode == 0:
+            found.append(f"nftables table {self.firewall_table}")
         return found
 
     def purge(self) -> None:
@@ -196,6 +207,8 @@ class Daemon:
                 for d in sorted((p for p in cg.rglob("*") if p.is_dir()), reverse=True):
                     _rmdir_quiet(d)
                 _rmdir_quiet(cg)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        subprocess.run(["nft", "delete", "table", "ip", self.firewall_table], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -24,6 +24,7 @@ from wharf.engine import mounts, names, shims, validate
 from wharf.engine.container import Container, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
+from wharf.engine.networks import NetworkService
 from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_bundle,
                                  namespaces)
 from wharf.engine.restart import RestartPolicy
@@ -64,6 +65,8 @@ class ContainerService:
         self.events = events
         self.images = images
         self.launcher = Launcher(config)
+        #: Set by the Engine: namespaces, endpoints, ports and DNS of each start.
+        self.networks: NetworkService = None  # type: ignore[assignment]
         self._by_id: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -145,7 +148,9 @@ class ContainerService:
                 "AppArmorProfile": "", "ExecIDs": None, "HostConfig": hc,
                 "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": extra_mounts,
                 "Config": merged,
-                "NetworkSettings": _network_settings(hc),
+                "NetworkSettings": {**_network_settings(hc),
+                                    "Networks": self.networks.endpoint_settings(
+                                        hc, body.get("NetworkingConfig"))},
             }
             await asyncio.to_thread(os.makedirs, directory, 0o710, True)
             await self.images.create_rw_layer(cid, image.id)
@@ -244,16 +249,19 @@ class ContainerService:
     async def _start_locked(self, c: Container) -> None:
         bundle = self.bundle(c)
         image = await self.images.get(c.record["Image"])
-        joins = namespaces(c, self._namespace_owner)
+        joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         try:
             await build_bundle(c, bundle, image, self.images, self.config, joins)
+            await self.networks.attach(c)
             result = await self.launcher.launch(bundle)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
+            await self.networks.detach(c)
             raise
         if "error" in result:
             await cleanup_bundle(c, bundle, self.images, self.config)
+            await self.networks.detach(c)
             code = {"not_found": 127, "permission": 126}.get(result.get("kind", ""), 128)
             message = ("failed to create shim task: OCI runtime create failed: runc create "
                        f"failed: unable to start container process: {result['error']}: unknown")
@@ -296,6 +304,7 @@ class ContainerService:
                            Error=result.get("error") or "",
                            FinishedAt=finished or rfc3339nano(time.time_ns()))
             await cleanup_bundle(c, self.bundle(c), self.images, self.config)
+            await self.networks.detach(c)
             await self._save(c)
             if c.state["OOMKilled"]:
                 self.events.publish("container", "oom", c.id, c.event_attributes())
@@ -568,6 +577,7 @@ class ContainerService:
                                Error="", StartedAt=rfc3339nano(time.time_ns()))
                 await self._save(c)
             log.info("reattached to %s", c.id)
+            await self.networks.restore_container(c)
             self._watch(c)
             return
         if was_running:

@@ -10,6 +10,7 @@ from wharf.engine.containers import ContainerService
 from wharf.engine.events import EventBus
 from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
+from wharf.engine.networks import NetworkService
 
 
 class Engine:
@@ -22,14 +23,19 @@ class Engine:
         self.events = EventBus()
         self.images = ImageService(config, self.events)
         self.containers = ContainerService(config, self.events, self.images)
+        self.networks = NetworkService(config, self.events)
+        self.containers.networks = self.networks
         self.execs = ExecService(self.containers, self.events)
 
     async def start(self) -> None:
         """Start the shim launcher and find the containers again (live restore)."""
+        await self.networks.start()
         await self.containers.restore()
+        await self.networks.reconcile({c.id for c in self.containers.all() if c.running})
 
     async def close(self) -> None:
         await self.containers.close()
+        await self.networks.close()
 
 
 def _engine_id(data_root: str) -> str:

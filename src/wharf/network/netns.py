@@ -59,3 +59,56 @@ def iproute(target: int | str | None = None):
     sock = call_in(target, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
                                                  socket.NETLINK_ROUTE))
     return IPRoute(fileno=sock.detach())
+
+
+def create(path: str) -> None:
+    """A new network namespace kept alive by a bind mount on ``path`` (``ip netns add``'s way).
+
+    The engine makes the container's namespace before the process exists, so
+    its interfaces, routes and DNS listener are in place when the command
+    starts (Docker's prestart hook, without a hook). Loopback comes up here.
+    """
+    os.makedirs(os.path.dirname(path), 0o711, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
+
+    def run() -> None:
+        # Only this (short-lived) thread moves: the bind mount keeps the namespace.
+        syscalls.unshare(syscalls.CLONE_NEWNET)
+        syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path,
+                       None, syscalls.MS_BIND)
+
+    try:
+        _in_thread(run)
+        with iproute(path) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+    except BaseException:
+        destroy(path)
+        raise
+
+
+def destroy(path: str) -> None:
+    """Unmount and delete a namespace made by ``create``; absent is fine."""
+    try:
+        syscalls.umount2(path, syscalls.MNT_DETACH)
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _in_thread(fn: Callable[[], None]) -> None:
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:
+            error.append(e)
+
+    thread = threading.Thread(target=run, name="wharf-netns")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]

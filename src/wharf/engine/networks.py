@@ -1,0 +1,555 @@
+"""NetworkService: Docker's network objects over ``wharf.network``'s kernel pieces.
+
+State: one JSON record per network under ``{data_root}/network/networks/``
+(Docker's inspect shape; endpoints of running containers under
+``Containers``, their aliases under the private ``_endpoints``) and the IPAM
+leases in ``ipam.json``. A container's network namespace is made by the
+engine before its process exists (``{exec_root}/netns/<id>``, bind-mounted),
+so the veth, address, routes and the embedded DNS listener are there when
+the command starts. Userland proxies and DNS servers live on the daemon's
+loop: ``restore_container`` remakes them after a restart, ``reconcile``
+drops what a ``kill -9`` left behind (endpoints, veths, namespaces, leases)
+and rebuilds the nftables table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from ipaddress import ip_address, ip_network
+from typing import Any
+
+from wharf.config import DaemonConfig
+from wharf.engine import etcfiles
+from wharf.engine import filters as flt
+from wharf.engine.container import Container
+from wharf.engine.events import EventBus
+from wharf.engine.store import read_json, write_json_atomic
+from wharf.engine.timefmt import rfc3339nano
+from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from wharf.network import etcfiles as etctext
+from wharf.network import netns, ports
+
+log = logging.getLogger("wharf.engine.networks")
+
+PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
+LIST_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+_PRIVATE = "_endpoints"
+
+
+class NetworkService:
+    def __init__(self, config: DaemonConfig, events: EventBus) -> None:
+        from wharf.network.bridge import BridgeDriver
+        from wharf.network.firewall import Firewall
+
+        self.config = config
+        self.events = events
+        self.driver = BridgeDriver()
+        self.firewall = Firewall(config.firewall_table)
+        self._dir = os.path.join(config.network_dir, "networks")
+        self._ipam_path = os.path.join(config.network_dir, "ipam.json")
+        self._ipam_state: dict[str, Any] = {}
+        self._nets: dict[str, dict[str, Any]] = {}
+        self._proxies: dict[str, list[Any]] = {}
+        self._dns: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    # -- records -----------------------------------------------------------
+    def get(self, ref: str) -> dict[str, Any]:
+        """By full ID, exact name, or unique ID prefix (Docker's order)."""
+        if ref in self._nets:
+            return self._nets[ref]
+        for net in self._nets.values():
+            if net["Name"] == ref:
+                return net
+        found = [n for nid, n in self._nets.items() if ref and nid.startswith(ref)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise InvalidParameter(f"network {ref} is ambiguous ({len(found)} matches found "
+                                   "based on ID prefix)")
+        raise NotFound(f"network {ref} not found")
+
+    def _save_sync(self, net: dict[str, Any]) -> None:
+        write_json_atomic(os.path.join(self._dir, net["Id"] + ".json"), net, 0o644)
+        write_json_atomic(self._ipam_path, self._ipam_state)
+
+    async def _save(self, net: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._save_sync, net)
+
+    def _ipam(self, routed: list[Any] = ()) -> Any:
+        """A view over the leases (``routed``: the host's routes, for a new pool)."""
+        from wharf.network.ipam import Ipam
+        mine = {ip_network(e["subnet"]) for e in self._ipam_state.values()}
+        return Ipam(self._ipam_state, [r for r in routed if r not in mine])
+
+    @staticmethod
+    def public(net: dict[str, Any]) -> dict[str, Any]:
+        """Docker's inspect shape (private bookkeeping dropped)."""
+        return {k: v for k, v in net.items() if k != _PRIVATE}
+
+    # -- boot ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Read the records, make the predefined networks, bring every bridge up."""
+        await asyncio.to_thread(os.makedirs, self._dir, 0o711, True)
+        self._ipam_state = await asyncio.to_thread(read_json, self._ipam_path) or {}
+        for name in await asyncio.to_thread(os.listdir, self._dir):
+            net = await asyncio.to_thread(read_json, os.path.join(self._dir, name))
+            if net and name.endswith(".json"):
+                self._nets[net["Id"]] = net
+        names = {n["Name"] for n in self._nets.values()}
+        for name, driver in PREDEFINED.items():
+            if name not in names:
+                options = ({"com.docker.network.bridge.default_bridge": "true",
+                            "com.docker.network.bridge.enable_icc": "true",
+                            "com.docker.network.bridge.enable_ip_masquerade": "true",
+                            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                            "com.docker.network.bridge.name": self.config.bridge_name,
+                            "com.docker.network.driver.mtu": "1500"}
+                           if name == "bridge" else {})
+                await self._make(name, driver, options=options, subnet=_bip_subnet(self.config.bip),
+                                 gateway=self.config.bip.partition("/")[0] or None)
+        for net in self._nets.values():
+            if net["Driver"] == "bridge":
+                await asyncio.to_thread(self.driver.create_network, self._bridge(net))
+
+    async def reconcile(self, running: set[str]) -> None:
+        """After the containers' restore: drop endpoints, veths, namespaces and leases of
+        containers that are not running any more, then rebuild the firewall table."""
+        for net in self._nets.values():
+            for cid in [c for c in net["Containers"] if c not in running]:
+                self._drop_endpoint(net, cid)
+            if net["Driver"] == "bridge":
+                await asyncio.to_thread(self.driver.prune, self._bridge(net).bridge,
+                                        {e["EndpointID"] for e in net["Containers"].values()})
+            await self._save(net)
+        nsdir = self.config.netns_dir
+        for name in await asyncio.to_thread(lambda: os.listdir(nsdir) if os.path.isdir(nsdir) else []):
+            if name not in running:
+                await asyncio.to_thread(netns.destroy, os.path.join(nsdir, name))
+        await self._apply_firewall()
+
+    async def close(self) -> None:
+        """Clean shutdown: stop proxies and DNS servers (containers keep running); the
+        table goes when nothing needs it."""
+        for cid in list(self._proxies):
+            self._stop_services(cid)
+        bridges = [n for n in self._nets.values() if n["Driver"] == "bridge"]
+        if not any(n["Containers"] for n in bridges):  # start() makes them again
+            for net in bridges:
+                await asyncio.to_thread(self.driver.delete_network, self._bridge(net).bridge)
+            await asyncio.to_thread(self.firewall.remove)
+
+    # -- networks ------------------------------------------------------------
+    async def _make(self, name: str, driver: str, options: dict[str, str] | None = None,
+                    labels: dict[str, str] | None = None, internal: bool = False,
+                    attachable: bool = False, subnet: str | None = None,
+                    gateway: str | None = None, ip_range: str | None = None) -> dict[str, Any]:
+        nid = secrets.token_hex(32)
+        ipam_config = []
+        if driver == "bridge":
+            from wharf.network.bridge import routed_subnets
+            # read now, not at boot: other engines (and sibling test daemons) add bridges
+            routed = await asyncio.to_thread(routed_subnets)
+            pool = self._ipam(routed).create_pool(nid, subnet, gateway, ip_range)
+            ipam_config = [pool.to_docker()]
+        net = {"Name": name, "Id": nid, "Created": rfc3339nano(time.time_ns()), "Scope": "local",
+               "Driver": driver, "EnableIPv6": False,
+               "IPAM": {"Driver": "default", "Options": None if driver != "bridge" else {},
+                        "Config": ipam_config},
+               "Internal": internal, "Attachable": attachable, "Ingress": False,
+               "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
+               "Options": options or {}, "Labels": labels or {}, _PRIVATE: {}}
+        self._nets[nid] = net
+        await self._save(net)
+        return net
+
+    def _bridge(self, net: dict[str, Any]) -> Any:
+        from wharf.network.bridge import BridgeNetwork, bridge_name
+        pool = self._ipam().pool(net["Id"])
+        mtu = int(net["Options"].get("com.docker.network.driver.mtu") or 0)
+        return BridgeNetwork(bridge_name(net["Id"], net["Options"]), pool.subnet, pool.gateway,
+                             net["Internal"], mtu)
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /networks/create``."""
+        name = body.get("Name") or ""
+        if not name:
+            raise InvalidParameter("network name must not be empty")
+        driver = body.get("Driver") or "bridge"
+        if driver != "bridge":
+            raise NotFound(f"plugin \"{driver}\" not found") if driver not in PREDEFINED.values() \
+                else Forbidden(f"only one instance of \"{driver}\" network is allowed")
+        async with self._lock:
+            if any(n["Name"] == name for n in self._nets.values()):
+                raise Conflict(f"network with name {name} already exists")
+            configs = (body.get("IPAM") or {}).get("Config") or [{}]
+            if len(configs) > 1:
+                raise InvalidParameter("wharf supports one IPv4 subnet per network")
+            cfg = configs[0]
+            options = dict(body.get("Options") or {})
+            net = await self._make(name, driver, options, dict(body.get("Labels") or {}),
+                                   bool(body.get("Internal")), bool(body.get("Attachable")),
+                                   cfg.get("Subnet") or None, cfg.get("Gateway") or None,
+                                   cfg.get("IPRange") or None)
+            try:
+                await asyncio.to_thread(self.driver.create_network, self._bridge(net))
+                await self._apply_firewall()
+            except BaseException:
+                await self._forget(net)
+                raise
+        self.events.publish("network", "create", net["Id"], {"name": name, "type": driver})
+        return {"Id": net["Id"], "Warning": ""}
+
+    async def _forget(self, net: dict[str, Any]) -> None:
+        self._ipam().release_pool(net["Id"])
+        del self._nets[net["Id"]]
+        await asyncio.to_thread(_unlink, os.path.join(self._dir, net["Id"] + ".json"))
+        await asyncio.to_thread(write_json_atomic, self._ipam_path, self._ipam_state)
+
+    async def remove(self, ref: str) -> None:
+        net = self.get(ref)
+        if net["Name"] in PREDEFINED and net["Driver"] == PREDEFINED[net["Name"]]:
+            raise Forbidden(f"{net['Name']} is a pre-defined network and cannot be removed")
+        async with self._lock:
+            if net["Containers"]:
+                raise Forbidden(f"error while removing network: network {net['Name']} id "
+                                f"{net['Id']} has active endpoints")
+            await asyncio.to_thread(self.driver.delete_network, self._bridge(net).bridge)
+            await self._forget(net)
+            await self._apply_firewall()
+        self.events.publish("network", "destroy", net["Id"],
+                            {"name": net["Name"], "type": net["Driver"]})
+
+    async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
+        deleted = []
+        for net in await self.list({k: v for k, v in (filters or {}).items() if k == "label"}):
+            if net["Name"] in PREDEFINED or net["Containers"]:
+                continue
+            await self.remove(net["Id"])
+            deleted.append(net["Name"])
+        return {"NetworksDeleted": deleted or None}
+
+    async def list(self, filters: flt.Filters | None = None) -> list[dict[str, Any]]:
+        f = filters or {}
+        for key in f:
+            if key not in LIST_FILTERS:
+                raise InvalidParameter(f"Invalid filter '{key}'")
+        out = []
+        for net in sorted(self._nets.values(), key=lambda n: n["Created"]):
+            builtin = net["Name"] in PREDEFINED
+            if f.get("name") and not any(v in net["Name"] for v in f["name"]):
+                continue
+            if f.get("id") and not any(net["Id"].startswith(v) for v in f["id"]):
+                continue
+            if not flt.match_any(net["Driver"], f.get("driver")):
+                continue
+            if not flt.match_any(net["Scope"], f.get("scope")):
+                continue
+            if f.get("type") and ("builtin" if builtin else "custom") not in f["type"]:
+                continue
+            if "label" in f and not flt.match_labels(net["Labels"], f["label"]):
+                continue
+            if f.get("dangling") and (f["dangling"][0] in ("1", "true")) == (
+                    builtin or bool(net["Containers"])):
+                continue
+            out.append(self.public(net))
+        return out
+
+    # -- containers ----------------------------------------------------------------
+    def endpoint_settings(self, hc: dict[str, Any], networking: dict[str, Any] | None
+                          ) -> dict[str, Any]:
+        """A new container's ``NetworkSettings.Networks`` (validates the networks exist)."""
+        mode = hc.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            return {}
+        mode = "bridge" if mode == "default" else mode
+        wanted = dict((networking or {}).get("EndpointsConfig") or {})
+        primary = self.get(mode)
+        out = {primary["Name"]: _endpoint_config(primary, wanted.pop(mode, None)
+                                                 or wanted.pop(primary["Name"], None))}
+        for ref, cfg in wanted.items():
+            net = self.get(ref)
+            out[net["Name"]] = _endpoint_config(net, cfg)
+        return out
+
+    def netns_join(self, c: Container) -> dict[str, str]:
+        """spec.build's request for the network namespace the engine will make."""
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode == "host" or mode.startswith("container:"):
+            return {}
+        return {"network": self._netns_path(c.id)}
+
+    def _netns_path(self, cid: str) -> str:
+        return os.path.join(self.config.netns_dir, cid)
+
+    async def attach(self, c: Container) -> None:
+        """At start, before the process exists: namespace, endpoints, ports, DNS, /etc files."""
+        if not self.netns_join(c):
+            return
+        path = self._netns_path(c.id)
+        await asyncio.to_thread(netns.create, path)
+        settings = c.record["NetworkSettings"]
+        settings["SandboxKey"] = path
+        settings["SandboxID"] = c.id
+        async with self._lock:
+            for name in list(settings["Networks"]):
+                net = self.get(settings["Networks"][name].get("NetworkID") or name)
+                if net["Driver"] == "bridge":
+                    await self._join(c, net)
+            await self._publish(c)
+            await self._apply_firewall()
+        await self._start_dns(c)
+        await asyncio.to_thread(self._write_etc, c)
+
+    async def _join(self, c: Container, net: dict[str, Any]) -> None:
+        ep = c.record["NetworkSettings"]["Networks"][net["Name"]]
+        requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or None
+        ipam = self._ipam()
+        address = ipam.allocate(net["Id"], requested)
+        endpoint_id = secrets.token_hex(32)
+        bridge = self._bridge(net)
+        mac = ep.get("MacAddress") or c.config.get("MacAddress") or None
+        try:
+            joined = await asyncio.to_thread(self.driver.join, bridge, endpoint_id, address,
+                                             self._netns_path(c.id), mac)
+        except BaseException:
+            ipam.release(net["Id"], address)
+            raise
+        ep.update(NetworkID=net["Id"], EndpointID=endpoint_id, Gateway=str(bridge.gateway),
+                  IPAddress=str(address), IPPrefixLen=bridge.subnet.prefixlen,
+                  MacAddress=joined.mac)
+        net["Containers"][c.id] = {"Name": c.name, "EndpointID": endpoint_id,
+                                   "MacAddress": joined.mac,
+                                   "IPv4Address": f"{address}/{bridge.subnet.prefixlen}",
+                                   "IPv6Address": ""}
+        net[_PRIVATE][c.id] = {"aliases": [a.lower() for a in ep.get("Aliases") or []]
+                               + [c.id[:12]] * (net["Name"] != "bridge"),
+                               "links": c.host_config.get("Links") or []}
+        if net["Name"] == "bridge" and net["Driver"] == "bridge":
+            settings = c.record["NetworkSettings"]
+            settings.update(Bridge=bridge.bridge, EndpointID=endpoint_id,
+                            Gateway=str(bridge.gateway), IPAddress=str(address),
+                            IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac)
+        await self._save(net)
+        self.events.publish("network", "connect", net["Id"],
+                            {"container": c.id, "name": net["Name"], "type": net["Driver"]})
+
+    def _primary_address(self, c: Container) -> str | None:
+        for ep in c.record["NetworkSettings"]["Networks"].values():
+            if ep.get("IPAddress"):
+                return ep["IPAddress"]
+        return None
+
+    async def _publish(self, c: Container) -> None:
+        """Userland proxies (which reserve the host ports) for PortBindings and -P."""
+        from wharf.network import portproxy
+        hc = c.host_config
+        address = self._primary_address(c)
+        wanted = ports.from_port_bindings(hc.get("PortBindings"))
+        if hc.get("PublishAllPorts"):
+            bound = {b.key for b in wanted}
+            wanted += [b for key in (c.config.get("ExposedPorts") or {}) if key not in bound
+                       for b in ports.from_port_bindings({key: [{}]})]
+        published: dict[str, Any] = {key: None for key in c.config.get("ExposedPorts") or {}}
+        proxies = self._proxies.setdefault(c.id, [])
+        if address is None:
+            c.record["NetworkSettings"]["Ports"] = published
+            return
+        for binding in wanted:
+            proxy = await portproxy.publish(binding, address)
+            proxies.append(proxy)
+            published.setdefault(binding.key, None)
+            published[binding.key] = (published[binding.key] or []) + [
+                {"HostIp": binding.host_ip or "0.0.0.0", "HostPort": str(proxy.binding.host_port)}]
+        c.record["NetworkSettings"]["Ports"] = published
+
+    def _user_defined(self, c: Container) -> list[dict[str, Any]]:
+        return [n for n in self._nets.values() if c.id in n["Containers"]
+                and n["Name"] != "bridge"]
+
+    def _resolv(self, c: Container) -> Any:
+        hc = c.host_config
+        return etctext.resolv_conf(etcfiles._read(etcfiles.HOST_RESOLV), hc.get("Dns") or [],
+                                   hc.get("DnsSearch") or [], hc.get("DnsOptions") or [],
+                                   embedded=bool(self._user_defined(c)))
+
+    async def _start_dns(self, c: Container) -> None:
+        if c.id in self._dns or not self._user_defined(c):
+            return
+        from wharf.network.dns import DnsServer
+        resolv = await asyncio.to_thread(self._resolv, c)
+        server = DnsServer(lambda name: self.resolve(c.id, name),
+                           [(ip, 53) for ip in resolv.upstreams])
+        await server.start(target=self._netns_path(c.id))
+        self._dns[c.id] = server
+
+    def resolve(self, cid: str, name: str) -> list[Any] | None:
+        """Names on the container's user-defined networks: names, aliases, links."""
+        name = name.rstrip(".").lower()
+        found = []
+        for net in self._nets.values():
+            if cid not in net["Containers"] or net["Name"] == "bridge":
+                continue
+            links = {}
+            for link in net[_PRIVATE].get(cid, {}).get("links", []):
+                target, _, alias = link.partition(":")
+                links[(alias.rsplit("/", 1)[-1] or target).lower()] = target.lstrip("/").lower()
+            name_here = links.get(name, name)
+            for other, ep in net["Containers"].items():
+                names = {ep["Name"].lstrip("/").lower(), *net[_PRIVATE].get(other, {}).get(
+                    "aliases", [])}
+                if name_here in names:
+                    found.append(ip_address(ep["IPv4Address"].split("/")[0]))
+        return found or None
+
+    def _write_etc(self, c: Container) -> None:
+        cfg = c.config
+        files = etcfiles.contents(cfg["Hostname"], c.host_config, cfg.get("Domainname") or "",
+                                  self._primary_address(c))
+        files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
+        for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):
+            etcfiles._write_text(os.path.join(c.dir, name), text)
+
+    async def restore_container(self, c: Container) -> None:
+        """After a daemon restart, for a running container: proxies and DNS again."""
+        if not self.netns_join(c):
+            return
+        hc = c.host_config
+        fixed = dict(hc)
+        fixed["PortBindings"] = c.record["NetworkSettings"].get("Ports") or {}
+        fixed["PublishAllPorts"] = False
+        try:
+            await self._publish(_with_host_config(c, fixed))
+            await self._start_dns(c)
+        except Exception:
+            log.exception("restoring the network services of %s", c.id)
+
+    async def detach(self, c: Container) -> None:
+        """After the exit or a failed start: undo ``attach`` (idempotent)."""
+        self._stop_services(c.id)
+        settings = c.record["NetworkSettings"]
+        async with self._lock:
+            for net in self._nets.values():
+                if c.id in net["Containers"]:
+                    endpoint_id = net["Containers"][c.id]["EndpointID"]
+                    await asyncio.to_thread(self.driver.leave, endpoint_id)
+                    self._drop_endpoint(net, c.id)
+                    await self._save(net)
+                    self.events.publish("network", "disconnect", net["Id"],
+                                        {"container": c.id, "name": net["Name"],
+                                         "type": net["Driver"]})
+            await self._apply_firewall()
+        for ep in settings["Networks"].values():
+            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
+        settings.update(Bridge="", SandboxID="", SandboxKey="", EndpointID="", Gateway="",
+                        IPAddress="", IPPrefixLen=0, MacAddress="", Ports={})
+        await asyncio.to_thread(netns.destroy, self._netns_path(c.id))
+
+    def _drop_endpoint(self, net: dict[str, Any], cid: str) -> None:
+        ep = net["Containers"].pop(cid)
+        net[_PRIVATE].pop(cid, None)
+        if net["Id"] in self._ipam_state:
+            self._ipam().release(net["Id"], ep["IPv4Address"].split("/")[0])
+
+    def _stop_services(self, cid: str) -> None:
+        for proxy in self._proxies.pop(cid, []):
+            proxy.close()
+        server = self._dns.pop(cid, None)
+        if server is not None:
+            server.close()
+
+    async def _apply_firewall(self) -> None:
+        from wharf.network.firewall import FwNetwork, FwPort
+        bridges = [n for n in self._nets.values() if n["Driver"] == "bridge"]
+        fw_nets = [FwNetwork(b.bridge, b.subnet, b.internal)
+                   for b in (self._bridge(n) for n in bridges)]
+        fw_ports = []
+        for net in bridges:
+            for cid, ep in net["Containers"].items():
+                for proxy in self._proxies.get(cid, []):
+                    if proxy.target[0] == ep["IPv4Address"].split("/")[0]:
+                        b = proxy.binding
+                        fw_ports.append(FwPort(b.proto, b.host_port, ip_address(proxy.target[0]),
+                                               b.container_port, b.host_ip))
+        await asyncio.to_thread(self.firewall.apply, fw_nets, fw_ports)
+
+    # -- connect / disconnect ------------------------------------------------------
+    async def connect(self, ref: str, c: Container, config: dict[str, Any] | None) -> None:
+        net = self.get(ref)
+        if net["Driver"] != "bridge":
+            raise Forbidden(f"container cannot be disconnected from host network or connected "
+                            f"to host network")
+        mode = c.host_config.get("NetworkMode") or ""
+        if mode == "host" or mode == "none" or mode.startswith("container:"):
+            raise Forbidden(f"container sharing network namespace with another container or "
+                            f"host cannot be connected to any other network")
+        async with c.lock:
+            networks = c.record["NetworkSettings"]["Networks"]
+            if net["Name"] in networks:
+                raise Forbidden(f"endpoint with name {c.name} already exists in network "
+                                f"{net['Name']}")
+            networks[net["Name"]] = _endpoint_config(net, config)
+            if c.running:
+                try:
+                    async with self._lock:
+                        await self._join(c, net)
+                        await self._apply_firewall()
+                    await self._start_dns(c)
+                except BaseException:
+                    del networks[net["Name"]]
+                    raise
+            await asyncio.to_thread(write_json_atomic, c.record_path, c.record)
+
+    async def disconnect(self, ref: str, c: Container, force: bool = False) -> None:
+        net = self.get(ref)
+        async with c.lock:
+            networks = c.record["NetworkSettings"]["Networks"]
+            if net["Name"] not in networks and not (force and c.id in net["Containers"]):
+                raise Forbidden(f"container {c.id} is not connected to network {net['Name']}")
+            async with self._lock:
+                if c.id in net["Containers"]:
+                    await asyncio.to_thread(self.driver.leave,
+                                            net["Containers"][c.id]["EndpointID"])
+                    self._drop_endpoint(net, c.id)
+                    await self._save(net)
+                    await self._apply_firewall()
+            networks.pop(net["Name"], None)
+            await asyncio.to_thread(write_json_atomic, c.record_path, c.record)
+        self.events.publish("network", "disconnect", net["Id"],
+                            {"container": c.id, "name": net["Name"], "type": net["Driver"]})
+
+
+def _endpoint_config(net: dict[str, Any], cfg: dict[str, Any] | None) -> dict[str, Any]:
+    cfg = cfg or {}
+    ipam = cfg.get("IPAMConfig") or None
+    if ipam and ipam.get("IPv4Address") and net["Name"] == "bridge":
+        raise InvalidParameter("user specified IP address is supported on user defined "
+                               "networks only")
+    return {"IPAMConfig": ipam, "Links": cfg.get("Links"), "Aliases": cfg.get("Aliases"),
+            "NetworkID": net["Id"], "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "MacAddress": cfg.get("MacAddress") or "",
+            "DriverOpts": cfg.get("DriverOpts")}
+
+
+def _bip_subnet(bip: str) -> str | None:
+    return str(ip_network(bip, strict=False)) if bip else None
+
+
+def _with_host_config(c: Container, hc: dict[str, Any]) -> Container:
+    """The container seen with another HostConfig (restore republishes what was bound)."""
+    record = dict(c.record)
+    record["HostConfig"] = hc
+    view = Container(record, c.dir)
+    return view
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
