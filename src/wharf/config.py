@@ -30,6 +30,8 @@ class DaemonConfig:
     bip: str = ""
     #: wharf's own nftables table (``ip <name>``): tests use a private one.
     firewall_table: str = "wharf"
+    #: Registries reached over plain HTTP (``--insecure-registry``); loopback always is.
+    insecure_registries: list[str] = field(default_factory=list)
 
     @property
     def containers_dir(self) -> str:

@@ -40,13 +40,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
                    help="interface of the default bridge network")
     p.add_argument("--bip", default="", help="default bridge's IP and prefix (10.9.0.1/24)")
     p.add_argument("--firewall-table", default="wharf", help="name of wharf's nftables table")
+    p.add_argument("--insecure-registry", action="append", default=[], dest="insecure_registries",
+                   help="registry (host[:port] or CIDR) to reach over plain HTTP")
     a = p.parse_args(argv)
     config = DaemonConfig(data_root=os.path.abspath(a.data_root),
                           exec_root=os.path.abspath(a.exec_root),
                           hosts=a.hosts or [DEFAULT_HOST], cgroup_parent=a.cgroup_parent,
                           default_runtime=a.default_runtime, log_level=a.log_level,
                           bridge_name=a.bridge_name, bip=a.bip,
-                          firewall_table=a.firewall_table)
+                          firewall_table=a.firewall_table,
+                          insecure_registries=a.insecure_registries)
     return config, a.pidfile or os.path.join(config.exec_root, "wharfd.pid")
 
 

@@ -25,7 +25,7 @@ from wharf.image import manifest as mf
 from wharf.image import reference
 from wharf.image.reference import Reference
 from wharf.registry.client.auth import AuthConfig, TokenCache
-from wharf.registry.client.endpoints import Policy, domain_of, insecure_from_env, registry_host
+from wharf.registry.client.endpoints import Policy, domain_of, registry_host
 from wharf.registry.client.progress import Emit, status
 from wharf.registry.client.pull import Puller, config_platform
 from wharf.registry.client.push import Pusher
@@ -65,8 +65,7 @@ def parse_platform(text: str) -> dict[str, str] | None:
 
 
 class DistributionService:
-    def __init__(self, config: DaemonConfig, images: ImageService, events: EventBus,
-                 insecure: list[str] | None = None) -> None:
+    def __init__(self, config: DaemonConfig, images: ImageService, events: EventBus) -> None:
         self.images = images
         self.store = images.store
         self.events = events
@@ -75,7 +74,7 @@ class DistributionService:
         shutil.rmtree(self.workdir, ignore_errors=True)  # left by a pull a crash cut short
         os.makedirs(self.workdir)
         self.sources = BlobSources(os.path.join(root, "sources"))
-        self.policy = Policy(insecure_from_env() if insecure is None else insecure)
+        self.policy = Policy(config.insecure_registries)
         self.tokens = TokenCache()
         self.schemes: dict[str, str] = {}
 

@@ -4,20 +4,17 @@ Docker Hub's name (``docker.io``) is not where its registry lives
 (``registry-1.docker.io``), and its credentials are filed under the old
 index address ``https://index.docker.io/v1/``. Like dockerd, plain HTTP is
 allowed for loopback registries and those listed as insecure (flag
-``--insecure-registry``, or ``WHARF_INSECURE_REGISTRIES`` until wharfd has
-the flag): for them HTTPS is tried first, without certificate checks, then
+wharfd's ``--insecure-registry``): for them HTTPS is tried first, without certificate checks, then
 HTTP.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_HOST = "registry-1.docker.io"
 INDEX_SERVER = "https://index.docker.io/v1/"
-ENV_INSECURE = "WHARF_INSECURE_REGISTRIES"
 
 
 def registry_host(domain: str) -> str:
@@ -34,10 +31,6 @@ def domain_of(server_address: str) -> str:
     if not host or host in ("index.docker.io", DOCKER_HUB_HOST, DOCKER_HUB):
         return DOCKER_HUB
     return host
-
-
-def insecure_from_env() -> list[str]:
-    return [e.strip() for e in os.environ.get(ENV_INSECURE, "").split(",") if e.strip()]
 
 
 class Policy:
