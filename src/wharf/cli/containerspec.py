@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from wharf.cli.errors import CommandError
+from wharf.cli.mountspec import mount_spec
 from wharf.cli.units import mem_bytes, nano_cpus, ram_in_bytes
 
 _RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
@@ -33,6 +34,9 @@ def add_container_flags(parser: Any) -> None:
     add("--cpus", type=nano_cpus, metavar="decimal", default=0, help="Number of CPUs")
     add("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
     add("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
+    add("--device", action="append", help="Add a host device to the container")
+    add("--device-cgroup-rule", action="append", dest="device_cgroup_rule",
+        help="Add a rule to the cgroup allowed devices list")
     add("--dns", action="append", help="Set custom DNS servers")
     add("--dns-option", action="append", help="Set DNS options")
     add("--dns-search", action="append", help="Set custom DNS search domains")
@@ -56,6 +60,7 @@ def add_container_flags(parser: Any) -> None:
         help="Memory soft limit")
     add("--memory-swap", type=mem_bytes, metavar="bytes", default=0,
         help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    add("--mount", action="append", type=mount_spec, help="Attach a filesystem mount to the container")
     add("--name", default="", help="Assign a name to the container")
     add("--network", "--net", dest="network", default="default",
         metavar="network", help="Connect a container to a network")
@@ -74,13 +79,16 @@ def add_container_flags(parser: Any) -> None:
     add("--security-opt", action="append", help="Security Options")
     add("--shm-size", type=ram_in_bytes, metavar="bytes", default=0, help="Size of /dev/shm")
     add("--stop-signal", default="", help="Signal to stop the container")
+    add("--sysctl", action="append", help="Sysctl options")
     add("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container")
     add("--tmpfs", action="append", help="Mount a tmpfs directory")
     add("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
     add("--ulimit", action="append", metavar="ulimit", help="Ulimit options")
     add("-u", "--user", default="", help='Username or UID (format: <name|uid>[:<group|gid>])')
+    add("--userns", default="", help="User namespace to use")
     add("--uts", default="", help="UTS namespace to use")
     add("-v", "--volume", action="append", help="Bind mount a volume")
+    add("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
     add("-w", "--workdir", default="", help="Working directory inside the container")
     add("image", metavar="IMAGE")
     add("command", nargs="...", metavar="COMMAND")
@@ -168,6 +176,9 @@ def _volumes(specs: list[str] | None) -> tuple[dict[str, Any], list[str]]:
     volumes: dict[str, Any] = {}
     binds = []
     for spec in specs or []:
+        if spec.startswith(".") and ":" in spec:  # docker makes a relative host path absolute
+            source, _, rest = spec.partition(":")
+            spec = f"{os.path.abspath(source)}:{rest}"
         if ":" in spec:
             binds.append(spec)
         else:
@@ -219,7 +230,13 @@ def build(args: Any, detach: bool = False) -> dict[str, Any]:
         "UTSMode": args.uts,
         "Privileged": args.privileged,
         "ReadonlyRootfs": args.read_only,
-        "SecurityOpt": args.security_opt or None,
+        "Mounts": args.mount or None,
+        "VolumesFrom": args.volumes_from or None,
+        "SecurityOpt": security_opts(args.security_opt) or None,
+        "Devices": [device(d) for d in args.device or []],
+        "DeviceCgroupRules": args.device_cgroup_rule or None,
+        "Sysctls": sysctls(args.sysctl) or None,
+        "UsernsMode": args.userns,
         "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in args.tmpfs} if args.tmpfs else None,
         "ShmSize": args.shm_size,
         "Runtime": args.runtime,
@@ -263,6 +280,64 @@ def build(args: Any, detach: bool = False) -> dict[str, Any]:
     }
 
 
+def security_opts(opts: list[str] | None) -> list[str]:
+    """``seccomp=<file>`` sends the profile's JSON, as the docker CLI does."""
+    out = []
+    for opt in opts or []:
+        key, sep, value = opt.partition("=") if "=" in opt else opt.partition(":")
+        if key == "seccomp" and sep and value not in ("unconfined", "builtin", ""):
+            try:
+                with open(value, encoding="utf-8") as fh:
+                    opt = "seccomp=" + json_compact(fh.read())
+            except (OSError, ValueError) as err:
+                raise CommandError(f'invalid argument "{opt}" for "--security-opt" flag: '
+                                   f"opening seccomp profile ({value}) failed: {err}", 125)
+        out.append(opt)
+    return out
+
+
+def json_compact(text: str) -> str:
+    import json
+    return json.dumps(json.loads(text), separators=(",", ":"))
+
+
+def device(spec: str) -> dict[str, str]:
+    """``/dev/x[:/dev/y][:rwm]`` → Docker's DeviceMapping."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise CommandError(f'invalid argument "{spec}" for "--device" flag: bad format for path: {spec}', 125)
+    host, target, perms = parts[0], parts[0], "rwm"
+    if len(parts) == 3:
+        target, perms = parts[1], parts[2]
+    elif len(parts) == 2:
+        if parts[1] and set(parts[1]) <= set("rwm"):
+            perms = parts[1]
+        else:
+            target = parts[1]
+    if not set(perms) <= set("rwm") or not target.startswith("/"):
+        raise CommandError(f'invalid argument "{spec}" for "--device" flag: bad format for path: {spec}', 125)
+    return {"PathOnHost": host, "PathInContainer": target, "CgroupPermissions": perms}
+
+
+_SYSCTL_NAMES = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+def sysctls(values: list[str] | None) -> dict[str, str]:
+    """``--sysctl name=value``; only namespaced names, as docker's ValidateSysctl."""
+    out = {}
+    for item in values or []:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise CommandError(f'invalid argument "{item}" for "--sysctl" flag: '
+                               f"sysctl '{item}' is not whitelisted", 125)
+        if name not in _SYSCTL_NAMES and not name.startswith(("net.", "fs.mqueue.")):
+            raise CommandError(f'invalid argument "{item}" for "--sysctl" flag: '
+                               f"sysctl '{item}' is not whitelisted", 125)
+        out[name] = value
+    return out
+
+
 def with_tag(ref: str) -> str:
     """``busybox`` → ``busybox:latest`` (a registry port is not a tag; a digest keeps its form)."""
     if "@" in ref:
@@ -304,11 +379,13 @@ def pull_image(client: Any, ref: str, command: str) -> None:
     import sys
 
     from wharf.client.http import APIError
+    from wharf.cli.commands.pull import auth_header
     from wharf.cli.common import run_error
     full = with_tag(ref)
     image, _, tag = full.rpartition(":") if "@" not in full else (full, "", "")
     try:
-        resp = client.request("POST", "/images/create", {"fromImage": image, "tag": tag or None}, stream=True)
+        resp = client.request("POST", "/images/create", {"fromImage": image, "tag": tag or None},
+                              headers=auth_header(full), stream=True)
         for message in resp.iter_json():
             if message.get("error"):
                 raise run_error(message["error"], command)
