@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import time
 
+from wharf.humanize import human_duration
+
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 _RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
@@ -70,34 +72,6 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != body:
         raise ValueError(f'time: invalid duration "{text}"')
     return sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: ``Less than a second``, ``About a minute``, ``3 hours``."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = secs // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(round(seconds / 3600))
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def ago(timestamp: float, now: float | None = None) -> str:

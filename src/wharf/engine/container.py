@@ -15,7 +15,9 @@ import os
 import time
 from typing import Any
 
-from wharf.engine.timefmt import ZERO_TIME, human_duration, parse_rfc3339
+from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339
+from wharf.humanize import human_duration
+from wharf.network.ports import summary_ports
 
 PRIVATE = "Wharf"
 
@@ -162,7 +164,8 @@ class Container:
         out = {
             "Id": self.id, "Names": [rec["Name"]], "Image": self.config.get("Image", ""),
             "ImageID": rec["Image"], "Command": command_line(rec["Path"], rec["Args"]),
-            "Created": int(parse_rfc3339(rec["Created"]) / 1e9), "Ports": [],
+            "Created": int(parse_rfc3339(rec["Created"]) / 1e9),
+            "Ports": summary_ports(rec.get("NetworkSettings", {}).get("Ports")),
             "Labels": dict(self.config.get("Labels") or {}),
             "State": state_word(self.state), "Status": status_text(self.state),
             "HostConfig": {"NetworkMode": self.host_config.get("NetworkMode", "default")},

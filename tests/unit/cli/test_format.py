@@ -6,7 +6,8 @@ import pytest
 
 from wharf.cli.commands import ps, stats
 from wharf.cli.format import Template, TemplateError, render_each, render_rows
-from wharf.cli.units import api_timestamp, bytes_size, human_duration, human_size, parse_duration, ram_in_bytes
+from wharf.humanize import human_duration
+from wharf.cli.units import api_timestamp, bytes_size, human_size, parse_duration, ram_in_bytes
 
 DATA = {"Name": "/web", "State": {"Running": True, "Pid": 42}, "Config": {"Labels": {"b": "2", "a": "1"},
         "Env": ["A=1", "B=2"]}, "Count": 3}

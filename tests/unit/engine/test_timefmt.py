@@ -2,7 +2,8 @@
 
 import pytest
 
-from wharf.engine.timefmt import (ZERO_TIME, human_duration, parse_go_duration, parse_rfc3339,
+from wharf.humanize import human_duration
+from wharf.engine.timefmt import (ZERO_TIME, parse_go_duration, parse_rfc3339,
                                   parse_timestamp, rfc3339nano)
 
 

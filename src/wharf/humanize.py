@@ -1,0 +1,35 @@
+"""Human words for durations, shared by the daemon (``ps`` status) and the CLI (ages).
+
+Kept at the top of the package, with no imports, so the CLI can use it
+without pulling in the engine.
+"""
+
+from __future__ import annotations
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration: ``Less than a second``, ``About a minute``, ``3 hours``."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = secs // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(round(seconds / 3600))
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
