@@ -50,9 +50,11 @@ def add_container_flags(parser: Any) -> None:
     add("--init", action="store_true",
         help="Run an init inside the container that forwards signals and reaps processes")
     add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    add("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
     add("--ipc", default="", help="IPC mode to use")
     add("-l", "--label", action="append", help="Set meta data on a container")
     add("--label-file", action="append", help="Read in a line delimited file of labels")
+    add("--link", action="append", help="Add link to another container")
     add("--log-driver", default="", help="Logging driver for the container")
     add("--log-opt", action="append", help="Log driver options")
     add("-m", "--memory", type=ram_in_bytes, metavar="bytes", default=0, help="Memory limit")
@@ -61,14 +63,18 @@ def add_container_flags(parser: Any) -> None:
     add("--memory-swap", type=mem_bytes, metavar="bytes", default=0,
         help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
     add("--mount", action="append", type=mount_spec, help="Attach a filesystem mount to the container")
+    add("--mac-address", default="", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
     add("--name", default="", help="Assign a name to the container")
     add("--network", "--net", dest="network", default="default",
         metavar="network", help="Connect a container to a network")
+    add("--network-alias", action="append", help="Add network-scoped alias for the container")
     add("--oom-kill-disable", action="store_true", help="Disable OOM Killer")
     add("--pid", default="", help="PID namespace to use")
     add("--pids-limit", type=int, default=0, help="Tune container pids limit (set -1 for unlimited)")
     add("--privileged", action="store_true", help="Give extended privileges to this container")
     add("-p", "--publish", action="append", help="Publish a container's port(s) to the host")
+    add("-P", "--publish-all", action="store_true",
+        help="Publish all exposed ports to random ports")
     add("--pull", default="missing",
         help='Pull image before running ("always", "missing", "never")')
     add("--read-only", action="store_true", help="Mount the container's root filesystem as read only")
@@ -155,20 +161,24 @@ def ulimit(spec: str) -> dict[str, Any]:
 
 def _ports(specs: list[str] | None) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
     """``-p [ip:][hostPort:]containerPort[/proto]`` → (ExposedPorts, PortBindings)."""
-    exposed: dict[str, Any] = {}
-    bindings: dict[str, list[dict[str, str]]] = {}
+    from wharf.errors import InvalidParameter
+    from wharf.network import ports
+    parsed = []
     for spec in specs or []:
-        body, _, proto = spec.partition("/")
-        parts = body.rsplit(":", 2)
-        container = parts[-1]
-        host_port = parts[-2] if len(parts) >= 2 else ""
-        host_ip = parts[0] if len(parts) == 3 else ""
-        if not container.isdigit():
-            raise CommandError(f'invalid argument "{spec}" for "-p, --publish" flag: invalid containerPort: {container}', 125)
-        key = f"{container}/{proto or 'tcp'}"
-        exposed[key] = {}
-        bindings.setdefault(key, []).append({"HostIp": host_ip, "HostPort": host_port})
-    return exposed, bindings
+        try:
+            parsed += ports.parse_publish(spec)
+        except InvalidParameter as e:
+            raise CommandError(f'invalid argument "{spec}" for "-p, --publish" flag: {e.message}', 125) from None
+    return {b.key: {} for b in parsed}, ports.to_port_bindings(parsed)
+
+
+def _endpoints(args: Any) -> dict[str, Any]:
+    """``--ip``/``--network-alias``/``--link`` for the container's (first) network."""
+    if not (args.ip or args.network_alias or args.link):
+        return {}
+    return {args.network: {"IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
+                           "Aliases": args.network_alias or None,
+                           "Links": args.link or None}}
 
 
 def _volumes(specs: list[str] | None) -> tuple[dict[str, Any], list[str]]:
@@ -215,6 +225,8 @@ def build(args: Any, detach: bool = False) -> dict[str, Any]:
         "ContainerIDFile": args.cidfile or "",
         "LogConfig": {"Type": args.log_driver, "Config": log_config},
         "NetworkMode": args.network,
+        "PublishAllPorts": args.publish_all,
+        "Links": args.link or None,
         "PortBindings": bindings,
         "RestartPolicy": restart_policy(args.restart or "no"),
         "AutoRemove": args.rm,
@@ -276,7 +288,8 @@ def build(args: Any, detach: bool = False) -> dict[str, Any]:
         "StopSignal": args.stop_signal or None,
         "StopTimeout": args.stop_timeout,
         "HostConfig": host_config,
-        "NetworkingConfig": {"EndpointsConfig": {}},
+        **({"MacAddress": args.mac_address} if args.mac_address else {}),
+        "NetworkingConfig": {"EndpointsConfig": _endpoints(args)},
     }
 
 

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("logout", "Log out from a registry"),
     "logs": ("logs", "Fetch the logs of a container"),
     "pause": ("pause", "Pause all processes within one or more containers"),
+    "port": ("port", "List port mappings or a specific mapping for the container"),
     "registry": ("registry", "Run a registry server of wharf's own, or garbage-collect its storage"),
     "pull": ("pull", "Download an image from a registry"),
     "push": ("push", "Upload an image to a registry"),
@@ -57,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("load", "Load an image from a tar archive or STDIN"),
     "save": ("save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
     "tag": ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "build": ("build", "Build an image from a Dockerfile"),
 }
 COMMON = ("run", "exec", "ps", "images", "version", "info")
 
@@ -75,17 +77,43 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
         "rm": ("rmi", {}), "remove": ("rmi", {}),
         "inspect": ("image inspect", {}),
         "bootstrap": ("image bootstrap", {}),
+        "build": ("build", {}),
         **{name: (name, {}) for name in ("history", "import", "load", "save", "tag")},
         "prune": ("image prune", {}),
     }),
+    "builder": ("Manage builds", {"build": ("build", {}), "prune": ("builder prune", {})}),
     "system": ("Manage Docker", {"df": ("system df", {})}),
+    "volume": ("Manage volumes", {
+        "create": ("volume create", {}), "inspect": ("volume inspect", {}),
+        "ls": ("volume ls", {}), "list": ("volume ls", {}), "prune": ("volume prune", {}),
+        "rm": ("volume rm", {}), "remove": ("volume rm", {}),
+    }),
+    "network": ("Manage networks", {
+        "ls": ("network ls", {}), "list": ("network ls", {}),
+        "rm": ("network rm", {}), "remove": ("network rm", {}),
+        **{name: (f"network {name}", {})
+           for name in ("inspect", "create", "prune", "connect", "disconnect")},
+    }),
 }
 #: commands that exist only in management form
 HIDDEN: dict[str, tuple[str, str]] = {
     "image inspect": ("image_inspect", "Display detailed information on one or more images"),
     "image bootstrap": ("image_bootstrap", "Create an image from the host's static binaries"),
     "image prune": ("image_prune", "Remove unused images"),
+    "builder prune": ("builder_prune", "Remove build cache"),
     "system df": ("system_df", "Show docker disk usage"),
+    "volume create": ("volume_create", "Create a volume"),
+    "volume inspect": ("volume_inspect", "Display detailed information on one or more volumes"),
+    "volume ls": ("volume_ls", "List volumes"),
+    "volume prune": ("volume_prune", "Remove unused local volumes"),
+    "volume rm": ("volume_rm", "Remove one or more volumes"),
+    "network ls": ("network_ls", "List networks"),
+    "network inspect": ("network_inspect", "Display detailed information on one or more networks"),
+    "network create": ("network_create", "Create a network"),
+    "network rm": ("network_rm", "Remove one or more networks"),
+    "network prune": ("network_prune", "Remove all unused networks"),
+    "network connect": ("network_connect", "Connect a container to a network"),
+    "network disconnect": ("network_disconnect", "Disconnect a container from a network"),
 }
 #: commands whose failures docker reports with 125 and "See '... --help'."
 RUN_LIKE = ("run", "create", "start")

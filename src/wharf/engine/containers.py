@@ -20,14 +20,15 @@ from typing import Any
 
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
-from wharf.engine import mounts, names, shims, validate
-from wharf.engine.container import Container, new_state, state_word
+from wharf.engine import mounts, names, security, shims, validate
+from wharf.engine.container import PRIVATE, Container, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
 from wharf.engine.networks import NetworkService
 from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_bundle,
-                                 namespaces)
+                                 namespaces, rootfs_path)
 from wharf.engine.restart import RestartPolicy
+from wharf.engine.volumes import VolumeService, mount_points
 from wharf.engine.store import read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.runtime import cgroups
@@ -65,6 +66,8 @@ class ContainerService:
         self.events = events
         self.images = images
         self.launcher = Launcher(config)
+        #: Set by the Engine: volumes named by mount points, copy-up, option mounts.
+        self.volumes: VolumeService = None  # type: ignore[assignment]
         #: Set by the Engine: namespaces, endpoints, ports and DNS of each start.
         self.networks: NetworkService = None  # type: ignore[assignment]
         self._by_id: dict[str, Container] = {}
@@ -114,14 +117,17 @@ class ContainerService:
     # -- create ------------------------------------------------------------
     async def create(self, body: Any, name: str | None = None) -> dict[str, Any]:
         config, hc = validate.create_body(body)
+        security.validate(hc)
         name = names.validate_name(name) if name else names.random_name(set(self._names))
         if name in self._names:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
                            f'container "{self._names[name]}". You have to remove (or rename) '
                            "that container to be able to reuse that name.")
-        extra_mounts = await asyncio.to_thread(mounts.parse, hc)
         image = await self.images.get(config["Image"])
         img = (image.config.get("config") or {})
+        points = await self.volumes.resolve(hc, [*(config.get("Volumes") or {}),
+                                                 *(img.get("Volumes") or {})],
+                                            self._volumes_from(hc.get("VolumesFrom") or []))
         cmd = config.get("Cmd")
         entrypoint = config.get("Entrypoint")
         if entrypoint is None:
@@ -146,7 +152,8 @@ class ContainerService:
                 "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2",
                 "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
                 "AppArmorProfile": "", "ExecIDs": None, "HostConfig": hc,
-                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": extra_mounts,
+                PRIVATE: {"MountPoints": points},
+                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": [mounts.inspect(p) for p in points],
                 "Config": merged,
                 "NetworkSettings": {**_network_settings(hc),
                                     "Networks": self.networks.endpoint_settings(
@@ -253,15 +260,18 @@ class ContainerService:
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         try:
             await build_bundle(c, bundle, image, self.images, self.config, joins)
+            await self.volumes.attach(c, rootfs_path(bundle))
             await self.networks.attach(c)
             result = await self.launcher.launch(bundle)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
+            await self.volumes.detach(c)
             raise
         if "error" in result:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
+            await self.volumes.detach(c)
             code = {"not_found": 127, "permission": 126}.get(result.get("kind", ""), 128)
             message = ("failed to create shim task: OCI runtime create failed: runc create "
                        f"failed: unable to start container process: {result['error']}: unknown")
@@ -275,6 +285,14 @@ class ContainerService:
         self.events.publish("container", "start", c.id, c.event_attributes())
         self._watch(c)
         c.notify("start")
+
+    def _volumes_from(self, refs: list[str]) -> list[tuple[list[Any], str]]:
+        """``VolumesFrom`` entries (``name[:ro|rw]``) as (that container's points, mode)."""
+        out = []
+        for ref in refs:
+            name, _, mode = ref.partition(":")
+            out.append((mount_points(self.get(name)), mode))
+        return out
 
     def _namespace_owner(self, ref: str, kind: str) -> int:
         """Init pid of the running container whose ``kind`` namespace is to be joined."""
@@ -305,6 +323,7 @@ class ContainerService:
                            FinishedAt=finished or rfc3339nano(time.time_ns()))
             await cleanup_bundle(c, self.bundle(c), self.images, self.config)
             await self.networks.detach(c)
+            await self.volumes.detach(c)
             await self._save(c)
             if c.state["OOMKilled"]:
                 self.events.publish("container", "oom", c.id, c.event_attributes())
@@ -492,6 +511,8 @@ class ContainerService:
             self._names.pop(c.name, None)
             self.events.publish("container", "destroy", c.id, c.event_attributes())
             c.notify("exit", "start", "removed")
+        if volumes:
+            await self.volumes.remove_anonymous(mount_points(c))
 
     async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
         """``docker container prune``: every stopped container (label/until filters)."""

@@ -7,10 +7,12 @@ import secrets
 
 from wharf.config import DaemonConfig
 from wharf.engine.containers import ContainerService
+from wharf.engine.builder import Builder
 from wharf.engine.events import EventBus
 from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService
+from wharf.engine.volumes import VolumeService
 
 
 class Engine:
@@ -25,7 +27,10 @@ class Engine:
         self.containers = ContainerService(config, self.events, self.images)
         self.networks = NetworkService(config, self.events)
         self.containers.networks = self.networks
+        self.volumes = VolumeService(config, self.events, self.containers.all)
+        self.containers.volumes = self.volumes
         self.execs = ExecService(self.containers, self.events)
+        self.builder = Builder(config, self.images, self.containers)
 
     async def start(self) -> None:
         """Start the shim launcher and find the containers again (live restore)."""

@@ -14,7 +14,7 @@ import os
 from typing import Any, Callable
 
 from wharf.config import DaemonConfig
-from wharf.engine import etcfiles, mounts
+from wharf.engine import etcfiles, mounts, security
 from wharf.engine.container import Container
 from wharf.engine.images import ImageRecord, ImageService
 from wharf.engine.store import write_json_atomic
@@ -70,23 +70,6 @@ def process_env(c: Container, tty: bool) -> list[str]:
     return extra + env
 
 
-def _no_new_privs(security_opt: list[str]) -> bool:
-    """Docker sets no_new_privs only when asked: ``--security-opt no-new-privileges[:true]``."""
-    for opt in security_opt:
-        key, _, value = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            return value in ("", "true")
-    return False
-
-
-def _caps(hc: dict[str, Any]) -> list[str] | None:
-    """Docker's capability tweaks; None keeps spec.build's defaults."""
-    if not (hc.get("CapAdd") or hc.get("CapDrop")):
-        return None
-    from wharf.runtime import caps as capslib
-    return capslib.effective_set(hc.get("CapAdd"), hc.get("CapDrop"), bool(hc.get("Privileged")))
-
-
 def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonConfig,
                   cgroups_path: str, joins: dict[str, str]) -> None:
     hc, cfg = c.host_config, c.config
@@ -94,18 +77,23 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
     etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, cfg.get("Domainname") or "")
     binds = [{"destination": target, "type": "bind", "source": source,
               "options": ["rbind", "rprivate"]} for target, source in etc.items()]
-    binds += mounts.to_oci(c.record.get("Mounts") or [])
+    binds += mounts.to_oci(c.private.get("MountPoints") or [], hc.get("Tmpfs"))
     uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)
+    gids = list(dict.fromkeys(gids + security.group_ids(hc.get("GroupAdd") or [], rootfs)))
+    sec = security.inputs(hc)
+    resources = _resources(hc)
+    resources.devices = sec.cgroup_rules
     tty = bool(cfg.get("Tty"))
     spec = specs.build(
         args=[c.record["Path"], *c.record["Args"]], rootfs=rootfs, env=process_env(c, tty),
         cwd=cfg.get("WorkingDir") or "/", uid=uid, gid=gid, additional_gids=gids,
         hostname=cfg["Hostname"], tty=tty, console_size=_console_size(hc),
-        cgroups_path=cgroups_path, resources=_resources(hc), binds=binds,
-        capabilities=_caps(hc), namespaces=joins, shm_size=hc.get("ShmSize") or 0,
+        cgroups_path=cgroups_path, resources=resources, binds=binds,
+        capabilities=sec.capabilities, namespaces=joins, shm_size=hc.get("ShmSize") or 0,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
-        no_new_privs=_no_new_privs(hc.get("SecurityOpt") or []))
+        no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
+        sysctls=sec.sysctls)
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644)
     log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
     write_json_atomic(os.path.join(bundle, "shim.json"), {

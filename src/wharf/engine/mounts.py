@@ -1,9 +1,10 @@
-"""``-v``, ``--mount`` and ``--tmpfs``: the container's extra mounts.
+"""``-v``, ``--mount``, ``--tmpfs``, ``VOLUME``: the container's mount points.
 
-Parsed once at create into Docker's inspect ``Mounts`` entries (kept in the
-record), turned into OCI mounts at every start. Host paths only: named
-volumes need a volume service, which wharf does not have yet, and are refused
-with a clear 400 rather than silently ignored.
+A create body is parsed once into mount points (Docker's ``MountPoints`` of
+config.v2.json, kept in the record's private part): binds, volumes (by name,
+or anonymous with the name still to be chosen) and tmpfs. ``inspect`` turns a
+point into Docker's ``Mounts`` entry, ``to_oci`` the points into OCI mounts at
+every start. Parsing is pure; volumes are created by the VolumeService.
 """
 
 from __future__ import annotations
@@ -13,67 +14,171 @@ from typing import Any
 
 from wharf.errors import InvalidParameter
 
-_BIND_MODES = {"ro", "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave",
-               "rslave", "nocopy", "consistent", "cached", "delegated"}
 _PROPAGATION = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+_BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated",
+               *_PROPAGATION}
+Point = dict[str, Any]
 
 
-def _bind(source: str, target: str, mode: str, create_source: bool) -> dict[str, Any]:
-    if not os.path.isabs(target):
-        raise InvalidParameter(f"invalid mount config: mount path must be absolute: {target}")
-    if not os.path.isabs(source):
-        raise InvalidParameter(f"invalid mount config: named volumes are not supported: {source}")
-    if not create_source and not os.path.exists(source):
-        raise InvalidParameter(f'invalid mount config for type "bind": bind source path does '
-                               f"not exist: {source}")
+def _invalid(kind: str, why: str) -> InvalidParameter:
+    return InvalidParameter(f'invalid mount config for type "{kind}": {why}')
+
+
+def _absolute(kind: str, path: str) -> None:
+    if not path:
+        raise _invalid(kind, "field Target must not be empty")
+    if not os.path.isabs(path):
+        raise _invalid(kind, f"invalid mount path: '{path}' mount path must be absolute")
+
+
+def _point(kind: str, target: str, **fields: Any) -> Point:
+    point: Point = {"Type": kind, "Source": "", "Name": "", "Destination": os.path.normpath(target),
+                    "Driver": "", "Mode": "", "RW": True, "Propagation": "", "CopyData": False,
+                    "Options": [], "VolumeOptions": {}}
+    point.update(fields)
+    return point
+
+
+def _bind_spec(spec: str) -> Point:
+    """One ``HostConfig.Binds`` entry: ``/host:/ctr[:mode]`` or ``name:/ctr[:mode]``."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise InvalidParameter(f"invalid volume specification: '{spec}'")
+    source, target, mode = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+    kind = "bind" if os.path.isabs(source) else "volume"
+    try:
+        _absolute(kind, target)
+    except InvalidParameter as e:
+        raise InvalidParameter(f"invalid volume specification: '{spec}': {e.message}") from None
     flags = [m for m in mode.split(",") if m]
-    for flag in flags:
-        if flag not in _BIND_MODES:
-            raise InvalidParameter(f"invalid mode: {mode}")
-    propagation = next((f for f in flags if f in _PROPAGATION), "rprivate")
-    return {"Type": "bind", "Source": source, "Destination": target, "Mode": mode,
-            "RW": "ro" not in flags, "Propagation": propagation}
+    if any(f not in _BIND_MODES for f in flags) or ("ro" in flags and "rw" in flags):
+        raise InvalidParameter(f"invalid mode: {mode}")
+    rw = "ro" not in flags
+    if kind == "bind":
+        propagation = next((f for f in flags if f in _PROPAGATION), "rprivate")
+        return _point("bind", target, Source=source, Mode=mode, RW=rw, Propagation=propagation,
+                      CreateSource=True)
+    if any(f in _PROPAGATION for f in flags):
+        raise InvalidParameter(f"invalid mode: {mode}")
+    return _point("volume", target, Name=source, Driver="local", Mode=mode or "z", RW=rw,
+                  CopyData="nocopy" not in flags)
 
 
-def parse(host_config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The inspect ``Mounts`` of a create body's HostConfig (Binds, Mounts, Tmpfs)."""
-    out: list[dict[str, Any]] = []
-    for spec in host_config.get("Binds") or []:
-        parts = spec.split(":")
-        if len(parts) not in (2, 3):
-            raise InvalidParameter(f"invalid volume specification: '{spec}'")
-        out.append(_bind(parts[0], parts[1], parts[2] if len(parts) == 3 else "", True))
-    for m in host_config.get("Mounts") or []:
-        kind = m.get("Type")
-        if kind == "bind":
-            out.append(_bind(m.get("Source") or "", m.get("Target") or "",
-                             "ro" if m.get("ReadOnly") else "", False))
-        elif kind == "tmpfs":
-            out.append({"Type": "tmpfs", "Source": "", "Destination": m.get("Target") or "",
-                        "Mode": "", "RW": not m.get("ReadOnly"), "Propagation": ""})
-        else:
-            raise InvalidParameter(f"invalid mount config: mount type {kind!r} is not supported")
-    for target, options in (host_config.get("Tmpfs") or {}).items():
-        out.append({"Type": "tmpfs", "Source": "", "Destination": target, "Mode": options,
-                    "RW": "ro" not in options.split(","), "Propagation": ""})
-    targets = [m["Destination"] for m in out]
+def _tmpfs_options(size: int, mode: int) -> list[str]:
+    out = []
+    if size:
+        out.append(f"size={size // 1024}k" if size % 1024 == 0 else f"size={size}")
+    if mode:
+        out.append(f"mode={mode:o}")
+    return out
+
+
+def _mount_spec(m: dict[str, Any]) -> Point:
+    """One ``HostConfig.Mounts`` entry, checked as Docker's validateMountConfig does."""
+    kind = m.get("Type") or ""
+    source, target = m.get("Source") or "", m.get("Target") or ""
+    rw = not m.get("ReadOnly")
+    if kind == "bind":
+        if not source:
+            raise _invalid(kind, "field Source must not be empty")
+        _absolute(kind, target)
+        if not os.path.isabs(source):
+            raise _invalid(kind, f"invalid mount path: '{source}' mount path must be absolute")
+        if not os.path.exists(source):
+            raise _invalid(kind, f"bind source path does not exist: {source}")
+        propagation = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        if propagation not in _PROPAGATION:
+            raise _invalid(kind, f"invalid propagation mode: {propagation}")
+        return _point("bind", target, Source=source, RW=rw, Propagation=propagation)
+    if kind == "volume":
+        _absolute(kind, target)
+        options = m.get("VolumeOptions") or {}
+        driver = (options.get("DriverConfig") or {}).get("Name") or "local"
+        if driver != "local":
+            raise _invalid(kind, f'volume driver "{driver}" is not supported')
+        return _point("volume", target, Name=source, Driver="local", RW=rw,
+                      CopyData=not options.get("NoCopy"), VolumeOptions=options)
+    if kind == "tmpfs":
+        if source:
+            raise _invalid(kind, "field Source must not be specified")
+        _absolute(kind, target)
+        t = m.get("TmpfsOptions") or {}
+        if (t.get("SizeBytes") or 0) < 0:
+            raise _invalid(kind, f"invalid tmpfs size: {t['SizeBytes']}")
+        return _point("tmpfs", target, RW=rw,
+                      Options=_tmpfs_options(t.get("SizeBytes") or 0, t.get("Mode") or 0))
+    raise _invalid(kind, "mount type unknown")
+
+
+def parse(host_config: dict[str, Any], volumes: list[str]) -> list[Point]:
+    """Mount points of a create body: Binds, Mounts, then anonymous ``volumes`` not covered.
+
+    ``volumes`` are the container paths of ``Config.Volumes`` and the image's
+    ``VOLUME``s; a bind or named volume at the same path wins over them.
+    """
+    out = [_bind_spec(s) for s in host_config.get("Binds") or []]
+    out += [_mount_spec(m) for m in host_config.get("Mounts") or []]
+    targets = [p["Destination"] for p in out]
     for t in targets:
         if targets.count(t) > 1:
             raise InvalidParameter(f"Duplicate mount point: {t}")
+    tmpfs = {os.path.normpath(t) for t in host_config.get("Tmpfs") or {}}
+    for path in volumes:
+        _absolute("volume", path)
+        dest = os.path.normpath(path)
+        if dest not in targets and dest not in tmpfs:
+            targets.append(dest)
+            out.append(_point("volume", dest, Driver="local", CopyData=True, Anonymous=True))
     return out
 
 
-def to_oci(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OCI mounts; bind sources that vanished are made again (as ``-v`` does)."""
+def merge_from(points: list[Point], other: list[Point], mode: str) -> list[Point]:
+    """``--volumes-from other[:ro|rw]``: its binds and volumes at paths not already taken."""
+    if mode not in ("", "ro", "rw"):
+        raise InvalidParameter(f"invalid mode: {mode}")
+    taken = {p["Destination"] for p in points}
+    out = list(points)
+    for p in other:
+        if p["Type"] == "tmpfs" or p["Destination"] in taken:
+            continue
+        copy = {**p, "CopyData": False, "Anonymous": False}
+        if mode:
+            copy["RW"] = mode == "rw"
+        out.append(copy)
+    return out
+
+
+def inspect(point: Point) -> dict[str, Any]:
+    """Docker's ``Mounts`` entry of a mount point."""
+    out = {"Type": point["Type"]}
+    if point["Type"] == "volume":
+        out["Name"] = point["Name"]
+    out.update(Source=point["Source"], Destination=point["Destination"])
+    if point["Type"] == "volume":
+        out["Driver"] = point["Driver"]
+    out.update(Mode=point["Mode"], RW=point["RW"], Propagation=point["Propagation"])
+    return out
+
+
+def _tmpfs(destination: str, options: list[str], rw: bool) -> dict[str, Any]:
+    extra = [o for o in options if o and o not in ("ro", "rw")]
+    return {"destination": destination, "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "noexec", *extra, *([] if rw else ["ro"])]}
+
+
+def to_oci(points: list[Point], tmpfs: dict[str, str] | None) -> list[dict[str, Any]]:
+    """OCI mounts, parents before children; bind sources that vanished are made again (as ``-v``)."""
     out = []
-    for m in mounts:
-        ro = [] if m["RW"] else ["ro"]
-        if m["Type"] == "bind":
-            os.makedirs(m["Source"], exist_ok=True)
-            out.append({"destination": m["Destination"], "type": "bind", "source": m["Source"],
-                        "options": ["rbind", m["Propagation"] or "rprivate", *ro]})
-        else:
-            extra = [o for o in (m["Mode"] or "").split(",") if o and o not in ("ro", "rw")]
-            out.append({"destination": m["Destination"], "type": "tmpfs", "source": "tmpfs",
-                        "options": ["nosuid", "nodev", "noexec", *extra, *ro]})
-    return out
+    for p in points:
+        ro = [] if p["RW"] else ["ro"]
+        if p["Type"] == "tmpfs":
+            out.append(_tmpfs(p["Destination"], p.get("Options") or [], p["RW"]))
+            continue
+        if p.get("CreateSource"):
+            os.makedirs(p["Source"], exist_ok=True)
+        out.append({"destination": p["Destination"], "type": "bind", "source": p["Source"],
+                    "options": ["rbind", p["Propagation"] or "rprivate", *ro]})
+    for target, options in (tmpfs or {}).items():
+        flags = options.split(",") if options else []
+        out.append(_tmpfs(target, flags, "ro" not in flags))
+    return sorted(out, key=lambda m: len([c for c in m["destination"].split("/") if c]))
