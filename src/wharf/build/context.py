@@ -38,8 +38,13 @@ def ignore_patterns(context_dir: str) -> list[str]:
         return []
 
 
+def extra_dockerfile_name() -> str:
+    """The name a Dockerfile from stdin or outside the context travels under."""
+    return f".dockerfile.{secrets.token_hex(10)}"
+
+
 def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Dockerfile",
-                  dockerfile_content: bytes | None = None) -> str:
+                  dockerfile_content: bytes | None = None, extra_name: str | None = None) -> str:
     """Write the context tar to ``out``; returns the Dockerfile's name inside it.
 
     ``dockerfile`` is the Dockerfile's path relative to the context when it
@@ -47,9 +52,10 @@ def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Doc
     """
     patterns = ignore_patterns(context_dir)
     matcher = PatternMatcher(keep_build_files(patterns, None if dockerfile_content is not None else dockerfile))
-    extra_name = None
-    if dockerfile_content is not None:
-        extra_name = f".dockerfile.{secrets.token_hex(10)}"
+    if dockerfile_content is None:
+        extra_name = None
+    elif extra_name is None:
+        extra_name = extra_dockerfile_name()
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for rel in _walk(context_dir, matcher):
             if extra_name and rel == DOCKERIGNORE:

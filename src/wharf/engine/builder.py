@@ -1,0 +1,423 @@
+"""Runs a Dockerfile build: stages, steps, the cache, and Docker's classic output.
+
+Each step makes an image, as Docker's classic builder does: config-only
+instructions commit a config with no layer; RUN runs the command in a
+container made by the container service (the same isolation as ``run``) and
+commits its writable layer; COPY, ADD and WORKDIR write into a mounted rw
+snapshot of the current image and commit it. Every step is first looked up
+in the build cache by its key (parent image + step config, with the source
+checksums in the ``#(nop) COPY`` text); a hit reuses the image and prints
+``Using cache``. Only the stages the target needs are built.
+
+Messages go to ``emit`` as Docker's JSON stream messages (``{"stream":
+...}``, ``{"aux": {"ID": ...}}``); failures raise, and the API turns them
+into an ``errorDetail`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, BinaryIO, Callable
+
+from wharf import __version__
+from wharf.build import checksum, config_ops, context, copier
+from wharf.build.cache import BuildCache
+from wharf.build.config_ops import ImageState
+from wharf.build.expand import BuildArgs, declare_meta_args, expand, expand_from, expand_heredoc, \
+    run_history_cmd, step_env
+from wharf.build.instructions import Dockerfile, Instruction, Stage, parse_ast, parse_dockerfile
+from wharf.build.parser import parse, parse_heredoc_word
+from wharf.config import DaemonConfig
+from wharf.engine import logs as logreader
+from wharf.engine.containers import ContainerService
+from wharf.engine.images import ImageService, _piped, _write_upper, short_id
+from wharf.engine.timefmt import rfc3339nano
+from wharf.errors import InvalidParameter, NotFound, WharfError
+from wharf.image import reference
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class StepFailed(WharfError):
+    """A RUN that exited non-zero: Docker's message, its exit code as the error code."""
+
+    status = 500
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class BuildOptions:
+    tags: list[str] = field(default_factory=list)
+    dockerfile: str = "Dockerfile"
+    buildargs: dict[str, str | None] = field(default_factory=dict)
+    target: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    quiet: bool = False
+    nocache: bool = False
+    rm: bool = True
+    forcerm: bool = False
+    network: str = ""
+
+
+class Builder:
+    def __init__(self, config: DaemonConfig, images: ImageService, containers: ContainerService) -> None:
+        root = os.path.join(config.data_root, "builder")
+        self.tmp = os.path.join(root, "tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        os.makedirs(self.tmp, 0o700)
+        self.cache = BuildCache(os.path.join(root, "cache.json"))
+        self.images = images
+        self.containers = containers
+
+    async def build(self, stream: BinaryIO, opts: BuildOptions, emit: Emit) -> str:
+        """Build from a context tar; returns the image ID (tagged as ``opts.tags``)."""
+        refs = [reference.parse_tagged(t) for t in opts.tags]  # bad tags fail before any work
+        workdir = await asyncio.to_thread(tempfile.mkdtemp, dir=self.tmp)
+        try:
+            ctx = os.path.join(workdir, "context")
+            os.mkdir(ctx)
+            await asyncio.to_thread(context.extract_context, stream, ctx)
+            name = opts.dockerfile or "Dockerfile"
+            text = await asyncio.to_thread(context.read_dockerfile, ctx, name)
+            await asyncio.to_thread(context.remove_ignored_build_files, ctx, name)
+            dockerfile = parse_dockerfile(text)
+            image_id = await _Build(self, dockerfile, ctx, opts, emit).run()
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+        if opts.quiet:
+            await emit({"stream": image_id + "\n"})
+        else:
+            await emit({"aux": {"ID": image_id}})
+            await emit({"stream": f"Successfully built {short_id(image_id)}\n"})
+        for ref in refs:
+            await self.images.tag(image_id, ref.familiar())
+            if not opts.quiet:
+                await emit({"stream": f"Successfully tagged {ref.familiar()}\n"})
+        return image_id
+
+    def prune(self) -> dict[str, Any]:
+        """``POST /build/prune``: forget the cache (the images stay until ``image prune``)."""
+        return {"CachesDeleted": self.cache.prune() or None, "SpaceReclaimed": 0}
+
+    # -- image commits -------------------------------------------------------
+    async def commit(self, parent_id: str, state: ImageState, run_config: dict[str, Any],
+                     upper: str | None, container: str = "") -> str:
+        """A new image on ``parent_id``: ``upper``'s changes as a layer (none if empty)."""
+        images, store = self.images, self.images.store
+
+        def register() -> str:
+            pending = None
+            if upper and os.listdir(upper):
+                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
+                    pending = store.unpack_layer(layer_tar)
+            try:
+                with images._lock:
+                    parent = store.record(parent_id) if parent_id else None
+                    chains = parent.chain_ids if parent else []
+                    layer = store.commit_layer(pending, chains[-1] if chains else None) if pending else None
+                    return store.create(_image_config(parent, state, run_config, layer, container),
+                                        parent=parent_id)
+            finally:
+                if pending:
+                    store.discard_layer(pending)
+        return await asyncio.to_thread(register)
+
+    @contextlib.asynccontextmanager
+    async def rootfs(self, image_id: str) -> AsyncIterator[tuple[str, str]]:
+        """The image's tree, writable: (merged root, upper dir whose changes make the layer)."""
+        base = await asyncio.to_thread(tempfile.mkdtemp, dir=self.tmp)
+        chains = (await self.images.get(image_id)).chain_ids if image_id else []
+        try:
+            if not chains:  # FROM scratch: a plain directory is the whole tree
+                root = os.path.join(base, "root")
+                os.mkdir(root, 0o755)
+                yield root, root
+                return
+            sid = "wharf-build-" + secrets.token_hex(8)
+            target = os.path.join(base, "merged")
+            await self.images.create_rw_layer(sid, image_id)
+            try:
+                await self.images.mount_rw_layer(sid, target)
+                try:
+                    yield target, self.images.store.snapshots.upper_dir(sid)
+                finally:
+                    await self.images.unmount_rw_layer(sid, target)
+            finally:
+                await self.images.remove_rw_layer(sid)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, base, True)
+
+
+def _image_config(parent: Any, state: ImageState, run_config: dict[str, Any], layer: Any,
+                  container: str) -> dict[str, Any]:
+    created = rfc3339nano(time.time_ns())
+    base = parent.config if parent else {}
+    entry: dict[str, Any] = {"created": created, "created_by": " ".join(run_config.get("Cmd") or [])}
+    if state.author:
+        entry["author"] = state.author
+    if layer is None:
+        entry["empty_layer"] = True
+    config = {
+        "architecture": base.get("architecture") or _host_arch(), "os": "linux",
+        "config": state.config, "container": container, "container_config": run_config,
+        "created": created, "docker_version": __version__,
+        "history": (parent.history if parent else []) + [entry],
+        "rootfs": {"type": "layers",
+                   "diff_ids": (parent.diff_ids if parent else []) + ([layer.diff_id] if layer else [])},
+    }
+    if state.author:
+        config["author"] = state.author
+    return config
+
+
+def _host_arch() -> str:
+    from wharf.image.manifest import host_arch
+
+    return host_arch()
+
+
+class _Build:
+    """One build's progress: the step counter, each stage's image, the current state."""
+
+    def __init__(self, builder: Builder, dockerfile: Dockerfile, ctx: str, opts: BuildOptions,
+                 emit: Emit) -> None:
+        self.b, self.df, self.ctx, self.opts, self._emit = builder, dockerfile, ctx, opts, emit
+        self.args = BuildArgs(opts.buildargs)
+        self.stage_images: dict[int, str] = {}
+        self.step = 0
+        self.total = 0
+        self.current = ""
+        self.state = ImageState()
+        self.stage_args = self.args
+
+    async def say(self, text: str) -> None:
+        if not self.opts.quiet:
+            await self._emit({"stream": text})
+
+    async def run(self) -> str:
+        declare_meta_args(self.df.meta_args, self.args, self.df.escape)
+        target = self.df.stage(self.opts.target) if self.opts.target else self.df.stages[-1]
+        if target is None:
+            raise InvalidParameter(f"failed to reach build target {self.opts.target} in Dockerfile")
+        if self.opts.labels:
+            line = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(self.opts.labels.items()))
+            target.instructions = target.instructions + parse_ast(parse(line))
+        stages = self._needed(target)
+        self.total = sum(1 + len(s.instructions) for s in stages)
+        for stage in stages:
+            await self._stage(stage)
+        if warning := self.args.unused_warning():
+            await self.say(warning + "\n")
+        return self.stage_images[target.index]
+
+    def _needed(self, target: Stage) -> list[Stage]:
+        """The target and the stages it uses (as a base or through ``COPY --from``)."""
+        needed: set[int] = set()
+
+        def visit(stage: Stage) -> None:
+            if stage.index in needed:
+                return
+            needed.add(stage.index)
+            refs = [expand_from(stage, self.args, self.df.escape)[0]]
+            refs += [str(i.flags["from"]) for i in stage.instructions if "from" in i.flags]
+            for ref in refs:
+                dep = self.df.stage(ref)
+                if dep is not None and dep.index < stage.index:
+                    visit(dep)
+        visit(target)
+        return [s for s in self.df.stages if s.index in needed]
+
+    async def _header(self, text: str) -> None:
+        self.step += 1
+        await self.say(f"Step {self.step}/{self.total} : {text}\n")
+
+    async def _stage(self, stage: Stage) -> None:
+        base, _platform = expand_from(stage, self.args, self.df.escape)
+        await self._header(stage.original)
+        self.current = await self._base_image(base)
+        await self.say(f" ---> {short_id(self.current)}\n")
+        record = await self.b.images.get(self.current) if self.current else None
+        self.state, triggers = config_ops.begin_stage(record.container_config if record else None)
+        self.stage_args = self.args.for_stage()
+        if triggers:
+            await self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
+            for instr in config_ops.parse_triggers(triggers):
+                await self._dispatch(instr)
+        for instr in stage.instructions:
+            await self._header(instr.original.strip())
+            await self._dispatch(instr)
+        self.stage_images[stage.index] = self.current
+
+    async def _base_image(self, base: str) -> str:
+        if base.lower() == "scratch":
+            return ""
+        stage = self.df.stage(base)
+        if stage is not None and stage.index in self.stage_images:
+            return self.stage_images[stage.index]
+        return (await self.b.images.get(base)).id
+
+    # -- steps -----------------------------------------------------------
+    async def _dispatch(self, raw: Instruction) -> None:
+        env = step_env(self.state.config.get("Env") or [], self.stage_args)
+        instr = expand(raw, env, self.df.escape)
+        if instr.name == "arg":
+            for key, default in instr.arg_definitions():
+                self.stage_args.declare(key, default)
+            await self._config_step(self.state, "ARG " + " ".join(instr.args))
+        elif instr.name == "run":
+            await self._run(instr)
+        elif instr.name in ("copy", "add"):
+            await self._copy(instr, env)
+        elif instr.name == "workdir":
+            new = config_ops.apply(self.state, instr)
+            path = new.config["WorkingDir"]
+            await self._layer_step(new, config_ops.comment(new, instr),
+                                   lambda root: copier.make_dir(root, path))
+        else:
+            new = config_ops.apply(self.state, instr)
+            await self._config_step(new, config_ops.comment(new, instr))
+
+    async def _cached(self, run_config: dict[str, Any]) -> tuple[str, bool]:
+        """The step's cache key, and whether it was a hit (then the step is done)."""
+        key = checksum.cache_key(self.current, run_config)
+        if self.opts.nocache:
+            return key, False
+        image_id = self.b.cache.get(key)
+        if image_id is None:
+            return key, False
+        try:
+            await self.b.images.get(image_id)
+        except NotFound:
+            self.b.cache.forget(key)
+            return key, False
+        await self.say(" ---> Using cache\n")
+        self.current = image_id
+        await self.say(f" ---> {short_id(image_id)}\n")
+        return key, True
+
+    async def _done(self, key: str, state: ImageState, image_id: str) -> None:
+        self.b.cache.put(key, image_id)
+        self.current, self.state = image_id, state
+        await self.say(f" ---> {short_id(image_id)}\n")
+
+    async def _config_step(self, new: ImageState, text: str) -> None:
+        run_config = {**new.config, "Cmd": config_ops.nop_cmd(new.config, text)}
+        key, hit = await self._cached(run_config)
+        if hit:
+            self.state = new
+            return
+        await self._done(key, new, await self.b.commit(self.current, new, run_config, None))
+
+    async def _layer_step(self, new: ImageState, text: str, change: Callable[[str], None]) -> None:
+        run_config = {**new.config, "Cmd": config_ops.nop_cmd(new.config, text)}
+        key, hit = await self._cached(run_config)
+        if hit:
+            self.state = new
+            return
+        async with self.b.rootfs(self.current) as (root, upper):
+            await asyncio.to_thread(change, root)
+            image_id = await self.b.commit(self.current, new, run_config, upper)
+        await self._done(key, new, image_id)
+
+    async def _copy(self, instr: Instruction, env: dict[str, str]) -> None:
+        paths, docs, dest = instr.sources_and_dest()
+        keyword = instr.keyword
+        for src in paths:
+            if copier.is_url(src):
+                if instr.name == "copy":
+                    raise InvalidParameter("COPY failed: source can't be a URL for COPY")
+                raise InvalidParameter(f"ADD failed: cannot download {src}: wharf builds have no network "
+                                       "access for ADD; download it into the build context instead")
+        bodies = [(doc.name, expand_heredoc(doc, env).encode()) for doc in docs]
+        async with self._source_root(str(instr.flags.get("from", ""))) as src_root:
+            found = await asyncio.to_thread(copier.resolve_sources, src_root, paths, keyword)
+            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(src_root, rel) for rel in found])
+            hashes += [checksum.content_hash(data) for _, data in bodies]
+            flags = "".join(f"--{k}={instr.flags[k]} " for k in ("chown", "chmod") if instr.flags.get(k))
+            text = f"{keyword} {flags}{checksum.combined(hashes)} in {dest} "
+            workdir = self.state.config.get("WorkingDir") or "/"
+            chmod = copier.chmod_bits(str(instr.flags.get("chmod", "")))
+
+            def change(root: str) -> None:
+                who = copier.owner(str(instr.flags.get("chown", "")), root)
+                op = copier.Copy(root, dest, workdir, len(found) + len(bodies), keyword, who, chmod,
+                                 extract=instr.name == "add")
+                for rel in found:
+                    op.add_path(src_root, rel)
+                for name, data in bodies:
+                    op.add_bytes(name, data)
+            await self._layer_step(self.state, text, change)
+
+    @contextlib.asynccontextmanager
+    async def _source_root(self, ref: str) -> AsyncIterator[str]:
+        """Where COPY reads: the context, or (``--from``) a stage's or an image's tree."""
+        if not ref:
+            yield self.ctx
+            return
+        stage = self.df.stage(ref)
+        if stage is not None:
+            if stage.index not in self.stage_images:
+                raise InvalidParameter(f"invalid from flag value {ref}: stage not built yet")
+            image_id = self.stage_images[stage.index]
+        else:
+            image_id = (await self.b.images.get(ref)).id
+        async with self.b.rootfs(image_id) as (root, _upper):
+            yield root
+
+    async def _run(self, instr: Instruction) -> None:
+        config = self.state.config
+        cmd = _run_command(instr, config)
+        env = config.get("Env") or []
+        run_config = {**config, "Cmd": run_history_cmd(cmd, self.stage_args, env)}
+        key, hit = await self._cached(run_config)
+        if hit:
+            return
+        if not self.current:
+            raise InvalidParameter(f"The command '{' '.join(cmd)}' cannot run: the image has no filesystem (FROM scratch)")
+        extra = [f"{k}={v}" for k, v in self.stage_args.not_in(env).items()]
+        body = {"Image": self.current, "Cmd": cmd, "Entrypoint": [], "Env": env + extra,
+                "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
+                "AttachStdout": True, "AttachStderr": True, "Healthcheck": {"Test": ["NONE"]},
+                "HostConfig": {"NetworkMode": self.opts.network or "default"}}
+        containers = self.b.containers
+        cid = (await containers.create(body))["Id"]
+        keep = not self.opts.rm and not self.opts.forcerm
+        try:
+            await self.say(f" ---> Running in {cid[:12]}\n")
+            await containers.start(cid)
+            c = containers.get(cid)
+            async for entry in logreader.read(c.record["LogPath"], None, None, None, True,
+                                              stopped=lambda: not c.state["Running"]):
+                await self.say(entry.data.decode("utf-8", "replace"))
+            code = int((await containers.wait(cid))["StatusCode"])
+            if code != 0:
+                raise StepFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
+            image_id = await self.b.commit(self.current, self.state, run_config,
+                                           self.b.images.store.snapshots.upper_dir(cid), cid)
+        finally:
+            if not keep:
+                await self.say(f"Removing intermediate container {cid[:12]}\n")
+                await containers.remove(cid, force=True)
+        await self._done(key, self.state, image_id)
+
+
+def _run_command(instr: Instruction, config: dict[str, Any]) -> list[str]:
+    """RUN's argv; heredocs (``RUN <<EOF``) become the shell script they spell."""
+    if instr.heredocs and not instr.json:
+        shell = config_ops.shell_of(config)
+        if len(instr.args) == 1 and parse_heredoc_word(instr.args[0]) and len(instr.heredocs) == 1:
+            return shell + [instr.heredocs[0].body]
+        script = " ".join(instr.args) + "\n" + "".join(d.content + d.name + "\n" for d in instr.heredocs)
+        return shell + [script]
+    return config_ops.command_of(instr, config) or []
