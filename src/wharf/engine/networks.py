@@ -27,7 +27,7 @@ from wharf.engine import etcfiles
 from wharf.engine import filters as flt
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.engine.store import read_json, write_json_atomic
+from wharf.fsutil import read_json, write_json_atomic
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from wharf.network import etcfiles as etctext
@@ -266,11 +266,10 @@ class NetworkService:
         mode = hc.get("NetworkMode") or "default"
         if mode.startswith("container:"):
             return {}
-        mode = "bridge" if mode == "default" else mode
         wanted = dict((networking or {}).get("EndpointsConfig") or {})
-        primary = self.get(mode)
-        out = {primary["Name"]: _endpoint_config(primary, wanted.pop(mode, None)
-                                                 or wanted.pop(primary["Name"], None))}
+        primary = self.get("bridge" if mode == "default" else mode)
+        configs = [wanted.pop(key, None) for key in {mode, primary["Name"], primary["Id"]}]
+        out = {primary["Name"]: _endpoint_config(primary, next(filter(None, configs), None))}
         for ref, cfg in wanted.items():
             net = self.get(ref)
             out[net["Name"]] = _endpoint_config(net, cfg)
@@ -373,7 +372,7 @@ class NetworkService:
 
     def _resolv(self, c: Container) -> Any:
         hc = c.host_config
-        return etctext.resolv_conf(etcfiles._read(etcfiles.HOST_RESOLV), hc.get("Dns") or [],
+        return etctext.resolv_conf(_read(etcfiles.HOST_RESOLV), hc.get("Dns") or [],
                                    hc.get("DnsSearch") or [], hc.get("DnsOptions") or [],
                                    embedded=bool(self._user_defined(c)))
 
@@ -412,7 +411,7 @@ class NetworkService:
                                   self._primary_address(c))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):
-            etcfiles._write_text(os.path.join(c.dir, name), text)
+            _write_text(os.path.join(c.dir, name), text)
 
     async def restore_container(self, c: Container) -> None:
         """After a daemon restart, for a running container: proxies and DNS again."""
@@ -546,6 +545,23 @@ def _with_host_config(c: Container, hc: dict[str, Any]) -> Container:
     record["HostConfig"] = hc
     view = Container(record, c.dir)
     return view
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _write_text(path: str, text: str) -> None:
+    """Replace a file the bundle bind-mounts (before the process starts: a new inode is fine)."""
+    tmp = path + ".net"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
 
 
 def _unlink(path: str) -> None:

@@ -131,3 +131,17 @@ def _port_range(text: str, what: str) -> tuple[int, int]:
     if not (0 < start <= 65535 and 0 < end <= 65535) or end < start:
         raise InvalidParameter(f"invalid {what}: {text}")
     return start, end
+
+
+def summary_ports(published: dict[str, list[dict[str, str]] | None] | None
+                  ) -> list[dict[str, object]]:
+    """``NetworkSettings.Ports`` → the ``Ports`` list of ``GET /containers/json``."""
+    out: list[dict[str, object]] = []
+    for key, hosts in (published or {}).items():
+        port, _, proto = key.partition("/")
+        if not hosts:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+        for host in hosts or []:
+            out.append({"IP": host.get("HostIp") or "0.0.0.0", "PrivatePort": int(port),
+                        "PublicPort": int(host["HostPort"]), "Type": proto or "tcp"})
+    return out

@@ -1,0 +1,25 @@
+"""``wharf network connect`` / ``disconnect``: attach a container to a network or detach it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wharf.client.http import Client
+
+USAGE = "[OPTIONS] NETWORK CONTAINER"
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--alias", action="append", help="Add network-scoped alias for the container")
+    parser.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    parser.add_argument("--link", action="append", help="Add link to another container")
+    parser.add_argument("network", metavar="NETWORK")
+    parser.add_argument("container", metavar="CONTAINER")
+
+
+def run(args: Any, client: Client) -> int:
+    endpoint = {"Aliases": args.alias or None, "Links": args.link or None,
+                "IPAMConfig": {"IPv4Address": args.ip} if args.ip else None}
+    client.request("POST", f"/networks/{args.network}/connect",
+                   body={"Container": args.container, "EndpointConfig": endpoint})
+    return 0
