@@ -29,7 +29,7 @@ from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_b
                                  namespaces, rootfs_path)
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.volumes import VolumeService, mount_points
-from wharf.engine.store import read_json, write_json_atomic
+from wharf.fsutil import read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.runtime import cgroups
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
@@ -70,6 +70,8 @@ class ContainerService:
         self.volumes: VolumeService = None  # type: ignore[assignment]
         #: Set by the Engine: namespaces, endpoints, ports and DNS of each start.
         self.networks: NetworkService = None  # type: ignore[assignment]
+        #: Set by the Engine: HEALTHCHECK probes while a container runs (``engine.health``).
+        self.health: Any = None
         self._by_id: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -303,6 +305,7 @@ class ContainerService:
 
     def _watch(self, c: Container) -> None:
         c.monitor = asyncio.ensure_future(self._monitor(c))
+        self.health.watch(c)
 
     async def _monitor(self, c: Container) -> None:
         result = await shims.wait(self.bundle(c))
@@ -314,6 +317,7 @@ class ContainerService:
     async def _handle_exit(self, c: Container, result: dict[str, Any]) -> None:
         async with c.lock:
             c.monitor = None
+            self.health.stop(c)
             finished = result.get("finished_at")
             started_ns = parse_rfc3339(c.state["StartedAt"])
             c.state.update(Running=False, Paused=False, Restarting=False, Pid=0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from wharf.fsutil import write_atomic
 from wharf.network import etcfiles as text
 
 HOST_RESOLV = "/etc/resolv.conf"
@@ -25,14 +26,6 @@ def _read(path: str) -> str:
             return f.read()
     except OSError:
         return ""
-
-
-def _write_text(path: str, content: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(content)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
 
 
 def contents(hostname: str, host_config: dict[str, Any], domainname: str = "",
@@ -57,6 +50,6 @@ def write_all(directory: str, hostname: str, host_config: dict[str, Any],
     out = {}
     for target, (name, content) in contents(hostname, host_config, domainname).items():
         path = os.path.join(directory, name)
-        _write_text(path, content)
+        write_atomic(path, content.encode(), 0o644)
         out[target] = path
     return out

@@ -17,7 +17,7 @@ from wharf.config import DaemonConfig
 from wharf.engine import etcfiles, mounts, security
 from wharf.engine.container import Container
 from wharf.engine.images import ImageRecord, ImageService
-from wharf.engine.store import write_json_atomic
+from wharf.fsutil import write_json_atomic
 from wharf.errors import InvalidParameter
 from wharf.runtime import cgroups
 from wharf.runtime import spec as specs

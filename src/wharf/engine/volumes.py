@@ -19,7 +19,7 @@ from wharf.engine import filters as flt
 from wharf.engine import mounts
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.engine.store import write_json_atomic
+from wharf.fsutil import write_json_atomic
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.linux.paths import secure_join
 from wharf.volume import copyup

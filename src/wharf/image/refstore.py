@@ -12,24 +12,9 @@ caller serialises changes (the image service holds one lock).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
+from wharf.fsutil import write_json_atomic
 from wharf.image.reference import Reference, parse
-
-
-def write_json_atomic(path: str, value: object) -> None:
-    """Temp file, fsync, rename: readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(value, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class ReferenceStore:

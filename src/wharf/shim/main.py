@@ -26,6 +26,7 @@ import termios
 import time
 from typing import Any, Callable
 
+from wharf.fsutil import write_atomic
 from wharf.runtime import jsonlog
 from wharf.shim import frames
 from wharf.shim.runtimes import Runtime, SpawnFailed, load_runtime
@@ -41,18 +42,6 @@ DRAIN_TIMEOUT = 2.0
 READ_SIZE = 64 * 1024
 #: exit.json's exit code when the process could not be started (Docker's).
 EXIT_CODES = {"not_found": 127, "not_executable": 126}
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Temp file, fsync, rename: readers see the old file or the new, never a torn one."""
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
 
 
 def set_winsize(fd: int, height: int, width: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import Bundle, discard, new_base
+from shimbox import Bundle, discard, new_base
 
 from wharf.shim import client
 

@@ -8,7 +8,7 @@ import pytest
 
 from wharf.engine import etcfiles
 from wharf.engine.containers import parse_signal
-from wharf.engine.store import read_json, write_json_atomic
+from wharf.fsutil import read_json, write_json_atomic
 from wharf.errors import InvalidParameter
 
 

@@ -1,0 +1,126 @@
+"""Real bundles for the shim: a busybox rootfs in a tmp dir, run by each runtime
+(wharf's in-process one and runc). Every bundle, runc container and cgroup is
+named ``wharf-test-<random>`` and removed at teardown, shims and containers
+killed if a test left them running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from wharf.runtime.spec import build
+from wharf.shim import main as shim_main
+
+BUSYBOX = "/bin/busybox"
+
+
+class Bundle:
+    """A bundle directory: rootfs, config.json, shim.json."""
+
+    def __init__(self, base: Path, runtime: str) -> None:
+        self.cid = base.name
+        self.runtime = runtime
+        self.path = base
+        self.log_path = base / "ctr-json.log"
+        self.shim_pid = 0
+
+    def write(self, args: list[str], tty: bool = False, open_stdin: bool = False,
+              stdin_once: bool = False, attach: bool = False, log_opts: dict | None = None) -> None:
+        """Make the bundle (the spec from wharf's builder) for ``args``."""
+        rootfs = self.path / "rootfs"
+        (rootfs / "bin").mkdir(parents=True)
+        shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+        for applet in ("sh", "echo", "cat", "sleep", "kill", "printf", "true", "false", "ls", "tty", "stty"):
+            os.symlink("busybox", rootfs / "bin" / applet)
+        spec = build(args=args, rootfs=str(rootfs), env=["PATH=/bin"], tty=tty, hostname="shimtest",
+                     console_size=(24, 80) if tty else None, cgroups_path=f"/{self.cid}/ctr")
+        (self.path / "config.json").write_text(json.dumps(spec))
+        (self.path / "shim.json").write_text(json.dumps({
+            "id": self.cid, "runtime": self.runtime, "log_path": str(self.log_path),
+            "log_opts": log_opts or {}, "tty": tty, "open_stdin": open_stdin,
+            "stdin_once": stdin_once, "attach": attach}))
+
+    def start(self) -> dict[str, Any]:
+        """Fork a shim the way the launcher does (own session) and return its report."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            os.setsid()
+            code = 1
+            try:
+                def report(answer: dict[str, Any]) -> None:
+                    os.write(w, json.dumps({"shim_pid": os.getpid(), **answer}).encode())
+                    os.close(w)
+                code = shim_main.run(str(self.path), report)
+            finally:
+                os._exit(code)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            answer = json.loads(f.read())
+        self.shim_pid = pid
+        return answer
+
+    def reap(self, timeout: float = 10) -> int:
+        """Wait for the shim to exit; its exit status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.shim_pid, os.WNOHANG)
+            if pid:
+                self.shim_pid = 0
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.02)
+        raise TimeoutError("shim did not exit")
+
+    def log(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def exit(self) -> dict[str, Any]:
+        return json.loads((self.path / "exit.json").read_text())
+
+
+def new_base() -> Path:
+    base = Path("/tmp") / f"wharf-test-{secrets.token_hex(4)}"
+    base.mkdir()
+    return base
+
+
+def discard(b: Bundle) -> None:
+    """Kill the shim if it still runs, remove the bundle; fail if a finished shim left its cgroup."""
+    shim_finished = not b.shim_pid
+    if b.shim_pid:
+        os.kill(b.shim_pid, signal.SIGKILL)
+        os.waitpid(b.shim_pid, 0)
+    left = remove_cgroups(b.cid)
+    subprocess.run(["runc", "delete", "--force", b.cid], capture_output=True)
+    shutil.rmtree(b.path)
+    leaf = [d for d in left if d.endswith("/ctr")]  # the parent is the daemon's, not the shim's
+    assert not (shim_finished and leaf), f"the shim left the container's cgroup: {leaf}"
+
+
+def remove_cgroups(name: str) -> list[str]:
+    """Kill what is in the cgroups under ``name`` and remove them; the ones that were there."""
+    found = []
+    for ctrl in Path("/sys/fs/cgroup").iterdir():
+        top = ctrl / name
+        if not top.is_dir():
+            continue
+        for d in sorted(top.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            found.append(str(d))
+            for pid in (d / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+    return found
