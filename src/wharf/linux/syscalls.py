@@ -130,3 +130,20 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     """Close (or with CLOSE_RANGE_CLOEXEC, mark close-on-exec) fds first..last."""
     _check(_libc.close_range(ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_int(flags)),
            f"close_range {first}")
+
+
+_SECCOMP_SET_MODE_FILTER = 1
+_NR_SECCOMP = {"x86_64": 317, "i686": 354, "aarch64": 277}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_filter(program: bytes) -> None:
+    """Install a classic BPF seccomp filter (``struct sock_filter[]``, 8 bytes each)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    nr = _NR_SECCOMP[os.uname().machine]
+    _check(_libc.syscall(ctypes.c_long(nr), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER),
+                         ctypes.c_uint(0), ctypes.byref(prog)), "seccomp")

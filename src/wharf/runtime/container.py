@@ -24,7 +24,7 @@ import termios
 from typing import Any, Callable
 
 from wharf.linux import syscalls as sc
-from wharf.runtime import caps, cgroups, rootfs
+from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, sysctl
 
 #: OCI namespace type -> (/proc/PID/ns name, clone flag)
 NAMESPACES = {
@@ -118,13 +118,16 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
                 sc.unshare(new_flags)
 
         def setup() -> None:
+            sysctl.apply(linux.get("sysctl") or {})
             if new_flags & sc.CLONE_NEWNS:
                 rootfs.prepare(spec, root, os.ttyname(console) if console is not None else None)
+                devices.create(linux.get("devices") or [])
             if spec.get("hostname") and new_flags & sc.CLONE_NEWUTS:
                 sc.sethostname(spec["hostname"])
 
         try:
-            return _start(pid_ns, enter, setup, place, spec["process"], stdio, console)
+            return _start(pid_ns, enter, setup, place, spec["process"], stdio, console,
+                          seccomp.program_for(spec))
         except BaseException:
             if cg:
                 cg.destroy()
@@ -153,7 +156,7 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
                 sc.setns(fd, flag)
 
         return _start(pid_ns, enter, lambda: None, cg.add if cg else lambda pid: None,
-                      process, stdio, console)
+                      process, stdio, console, seccomp.program_for(spec))
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -161,7 +164,8 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
 
 def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], None],
            place: Callable[[int], None], process: dict[str, Any],
-           stdio: tuple[int, int, int], console: int | None) -> int:
+           stdio: tuple[int, int, int], console: int | None,
+           seccomp_filter: bytes | None = None) -> int:
     """Fork; the child ``enter``s its namespaces while the parent ``place``s it in its
     cgroup (the two slowest steps overlap), then it runs ``setup`` and execs.
     Returns once exec succeeded, or raises the child's error as ``SpawnError``."""
@@ -176,7 +180,7 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
             if os.read(go_r, 1) != b"1":
                 os._exit(1)  # the parent gave up on us
             setup()
-            _exec(process, stdio, console)
+            _exec(process, stdio, console, seccomp_filter)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
             kind = e.kind if isinstance(e, _SetupError) else "other"
             message = str(e) or type(e).__name__
@@ -240,22 +244,31 @@ def _reap(pid: int, kill: bool = False) -> None:
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
 
-def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | None) -> None:
-    """Process setup from an OCI ``process``, ending in execve (or an exception)."""
+def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | None,
+          seccomp_filter: bytes | None = None) -> None:
+    """Process setup from an OCI ``process``, ending in execve (or an exception).
+
+    runc's order: no_new_privs first; without it the filter must go in while we
+    still have CAP_SYS_ADMIN (before the user switch), with it as late as
+    possible, right before execve.
+    """
+    nnp = bool(process.get("noNewPrivileges"))
+    if nnp:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     for rl in process.get("rlimits") or []:
         resource.setrlimit(_RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
     env = dict(e.split("=", 1) for e in process.get("env") or [] if "=" in e)
     cwd = process.get("cwd") or "/"
     rootfs.ensure_cwd(cwd)
     _setup_stdio(stdio, console, process.get("consoleSize"))
+    if seccomp_filter and not nnp:
+        seccomp.install(seccomp_filter)
     _set_user(process)
     try:
         os.chdir(cwd)
     except OSError as e:
         raise _SetupError(f'chdir to cwd ("{cwd}") set in config.json failed: '
                           f'{os.strerror(e.errno).lower()}', "other") from None
-    if process.get("noNewPrivileges"):
-        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     args = process["args"]
     path = _look_path(args[0], env.get("PATH", ""))
     for sig in signal.valid_signals():  # ignored dispositions would survive exec
@@ -263,6 +276,8 @@ def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | N
             signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     sc.close_range(3, flags=sc.CLOSE_RANGE_CLOEXEC)
+    if seccomp_filter and nnp:
+        seccomp.install(seccomp_filter)
     try:
         os.execve(path, args, env)
     except OSError as e:

@@ -135,7 +135,9 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
           rlimits: list[dict[str, Any]] | None = None, no_new_privs: bool = True,
           namespaces: dict[str, str] | None = None, shm_size: int = 0,
           init: str | None = None, readonly_rootfs: bool = False,
-          privileged: bool = False, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+          privileged: bool = False, annotations: dict[str, str] | None = None,
+          seccomp: dict[str, Any] | None = None, devices: list[dict[str, Any]] | None = None,
+          sysctls: dict[str, str] | None = None) -> dict[str, Any]:
     """The OCI runtime spec of one container.
 
     ``binds`` are OCI mounts added after the defaults (the per-container
@@ -144,7 +146,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     Docker, a non-root user gets them only in the bounding set. ``init`` is
     the host path of a static init (tini) to run as PID 1: it is bind-mounted
     at /sbin/docker-init and the command becomes its argument, so every
-    runtime runs it the same way.
+    runtime runs it the same way. ``seccomp`` (OCI ``linux.seccomp``),
+    ``devices`` (extra nodes) and ``sysctls`` come from ``wharf.engine.security``.
     """
     if capabilities is None:
         capabilities = capslib.all_capabilities() if privileged else list(capslib.DEFAULT)
@@ -175,6 +178,12 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     }
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path
+    if seccomp:
+        linux["seccomp"] = seccomp
+    if devices:
+        linux["devices"] = devices
+    if sysctls:
+        linux["sysctl"] = dict(sysctls)
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2", "process": process,
         "root": {"path": rootfs, "readonly": readonly_rootfs},
