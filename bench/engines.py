@@ -38,6 +38,8 @@ class Engine:
     daemon_pids: list[int] = field(default_factory=list)
     #: flags this engine needs on every `run` here (podman: this host's rlimits)
     run_flags: list[str] = field(default_factory=list)
+    #: a word in the command line of this engine's own shims (docker: its containerd namespace)
+    tag: str = ""
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run([*self.argv, *args], env=self.env, text=True, capture_output=True)
@@ -90,7 +92,7 @@ def docker() -> Iterator[Engine]:
          "--containerd-plugins-namespace", ns + "-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
-    eng = Engine("docker", [DOCKER], env, [proc.pid])
+    eng = Engine("docker", [DOCKER], env, [proc.pid], tag=ns)
     try:
         for _ in range(300):
             if eng.run("version", check=False).returncode == 0:
