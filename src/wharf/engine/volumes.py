@@ -19,7 +19,6 @@ from wharf.engine import filters as flt
 from wharf.engine import mounts
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.fsutil import write_json_atomic
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.linux.paths import secure_join
 from wharf.volume import copyup
@@ -47,8 +46,7 @@ class VolumeService:
                  containers: Callable[[], list[Container]]) -> None:
         self.events = events
         self._containers = containers
-        self.driver = LocalDriver(os.path.join(config.data_root, "volumes"),
-                                  lambda path, obj: write_json_atomic(path, obj, 0o600))
+        self.driver = LocalDriver(os.path.join(config.data_root, "volumes"))
         self._volumes = {v.name: v for v in self.driver.load()}
         self._lock = asyncio.Lock()
 

@@ -1,8 +1,7 @@
 """The ``local`` volume driver: a directory per volume, or a mount its options describe.
 
 ``{root}/<name>/_data`` holds the data; ``{root}/<name>/volume.json`` the
-metadata (created time, labels, driver options), written through the
-atomic writer the engine hands in. With ``type``/``device``/``o`` options
+metadata (created time, labels, driver options), written atomically. With ``type``/``device``/``o`` options
 (``-o type=tmpfs -o device=tmpfs -o o=size=10m``, or ``-o o=bind -o
 device=/srv``) ``_data`` is a mount point: mounted when a container first
 needs it and unmounted when the last one using it stops.
@@ -15,9 +14,10 @@ import re
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from wharf.errors import InvalidParameter
+from wharf.fsutil import read_json, write_json_atomic
 from wharf.linux import syscalls as sc
 from wharf.runtime.rootfs import parse_options
 
@@ -25,7 +25,6 @@ DRIVER = "local"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _OPTION_KEYS = ("type", "device", "o", "size")
 _META = "volume.json"
-WriteJSON = Callable[[str, Any], None]
 
 
 @dataclass
@@ -71,23 +70,20 @@ def is_mounted(path: str) -> bool:
 class LocalDriver:
     """Volumes under ``root``; every method blocks (call it from a thread)."""
 
-    def __init__(self, root: str, write_json: WriteJSON) -> None:
+    def __init__(self, root: str) -> None:
         self.root = root
-        self._write_json = write_json
         os.makedirs(root, 0o701, exist_ok=True)
 
     def load(self) -> list[Volume]:
         """Every volume on disk; half-made ones (no metadata) are finished as plain volumes."""
-        import json
         out = []
         for name in sorted(os.listdir(self.root)):
             directory = os.path.join(self.root, name)
             if not NAME_PATTERN.match(name) or not os.path.isdir(directory):
                 continue
             try:
-                with open(os.path.join(directory, _META)) as f:
-                    meta = json.load(f)
-            except (FileNotFoundError, ValueError):
+                meta = read_json(os.path.join(directory, _META)) or {}
+            except ValueError:
                 meta = {}
             out.append(Volume(name, directory, meta.get("CreatedAt") or _now(),
                               meta.get("Labels") or {}, meta.get("Options") or {}))
@@ -107,7 +103,7 @@ class LocalDriver:
         vol = Volume(name, os.path.join(self.root, name), _now(), dict(labels), dict(options))
         os.makedirs(vol.data, 0o755, exist_ok=True)
         os.chmod(vol.root, 0o701)
-        self._write_json(os.path.join(vol.root, _META), {
+        write_json_atomic(os.path.join(vol.root, _META), {
             "CreatedAt": vol.created_at, "Labels": vol.labels, "Options": vol.options})
         return vol
 
