@@ -64,8 +64,8 @@ async def build(request: web.Request) -> web.StreamResponse:
         if not response.prepared:
             raise
         message = e.message if isinstance(e, WharfError) else str(e) or type(e).__name__
-        code = e.code if isinstance(e, StepFailed) else getattr(e, "status", 500)
-        await emit({"errorDetail": {"code": code, "message": message}, "error": message})
+        detail = {"code": e.code, "message": message} if isinstance(e, StepFailed) else {"message": message}
+        await emit({"errorDetail": detail, "error": message})
     await response.write_eof()
     return response
 

@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from wharf.engine import health
 from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339
 from wharf.humanize import human_duration
 from wharf.network.ports import summary_ports
@@ -57,7 +58,7 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
             return f"Up {ago(state['StartedAt'])} (Paused)"
         if state.get("Restarting"):
             return f"Restarting ({state['ExitCode']}) {ago(state['FinishedAt'])} ago"
-        return f"Up {ago(state['StartedAt'])}"
+        return f"Up {ago(state['StartedAt'])}{health.status_suffix(state)}"
     if state.get("RemovalInProgress"):
         return "Removal In Progress"
     if state.get("Dead"):

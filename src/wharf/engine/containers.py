@@ -20,6 +20,7 @@ from typing import Any
 
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
+from wharf.engine import health
 from wharf.engine import mounts, names, security, shims, validate
 from wharf.engine.container import PRIVATE, Container, new_state, state_word
 from wharf.engine.events import EventBus
@@ -664,6 +665,8 @@ def _merge_image_config(config: dict[str, Any], img: dict[str, Any], cid: str,
         **({"StopSignal": config.get("StopSignal") or img.get("StopSignal")}
            if config.get("StopSignal") or img.get("StopSignal") else {}),
         **({"StopTimeout": config["StopTimeout"]} if config.get("StopTimeout") is not None else {}),
+        **({"Healthcheck": check} if (check := health.merged(config.get("Healthcheck"), img.get("Healthcheck"))) else {}),
+        **({"Shell": img["Shell"]} if img.get("Shell") else {}),
     }
 
 

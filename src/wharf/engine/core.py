@@ -9,6 +9,7 @@ from wharf.config import DaemonConfig
 from wharf.engine.containers import ContainerService
 from wharf.engine.builder import Builder
 from wharf.engine.events import EventBus
+from wharf.engine.health import HealthMonitor
 from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService
@@ -31,6 +32,7 @@ class Engine:
         self.containers.volumes = self.volumes
         self.execs = ExecService(self.containers, self.events)
         self.builder = Builder(config, self.images, self.containers)
+        self.containers.health = HealthMonitor(self.execs, self.events)
 
     async def start(self) -> None:
         """Start the shim launcher and find the containers again (live restore)."""
