@@ -26,8 +26,10 @@ static int report(long r) {
 
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
-    if (!strcmp(what, "mount"))
+    if (!strcmp(what, "mount")) {
+        mkdir("/mnt", 0755);
         return report(mount("none", "/mnt", "tmpfs", 0, NULL));
+    }
     if (!strcmp(what, "module")) {
         int fd = open("/proc/self/exe", O_RDONLY);
         return report(syscall(SYS_finit_module, fd, "", 0));
