@@ -1,0 +1,50 @@
+"""The real docker CLI's classic builder (``DOCKER_BUILDKIT=0 docker build``) against wharfd."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+
+from support.daemon import DOCKER
+
+
+def docker_build(d, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DOCKER, "build", *args], input=input, text=True, capture_output=True,
+                          timeout=120, env={**d.env, "DOCKER_BUILDKIT": "0"})
+
+
+def test_docker_build_against_wharfd(wharfd, busybox, tmp_path):
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""
+        FROM busybox
+        ARG WHO
+        COPY greeting.txt /srv/
+        RUN echo "hello $WHO" >> /srv/greeting.txt && echo building for $WHO
+        WORKDIR /srv
+        CMD ["cat", "greeting.txt"]
+    """).lstrip())
+    (tmp_path / "greeting.txt").write_text("from the context\n")
+    tag = "wharf-test-dockercli:1"
+    try:
+        r = docker_build(wharfd, "-t", tag, "--build-arg", "WHO=docker", "--label", "via=docker", str(tmp_path))
+        assert r.returncode == 0, r.stdout + r.stderr
+        # --label adds a LABEL step at the end, as in Docker
+        assert "Step 4/7 : RUN echo" in r.stdout and "building for docker" in r.stdout
+        assert f"Successfully tagged {tag}" in r.stdout
+        run = wharfd.docker("run", "--rm", tag)
+        assert run.stdout == "from the context\nhello docker\n"
+        labels = json.loads(wharfd.docker("image", "inspect", tag).stdout)[0]["Config"]["Labels"]
+        assert labels == {"via": "docker"}
+        again = docker_build(wharfd, "-t", tag, "--build-arg", "WHO=docker", "--label", "via=docker", str(tmp_path))
+        assert again.stdout.count("Using cache") == 6, again.stdout
+    finally:
+        wharfd.docker("rmi", tag)
+
+
+def test_docker_build_failure_and_stdin_dockerfile(wharfd, busybox, tmp_path):
+    r = docker_build(wharfd, "-f", "-", str(tmp_path), input="FROM busybox\nRUN exit 7\n")
+    assert r.returncode == 7
+    assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in r.stderr
+    r = docker_build(wharfd, "-f", "-", str(tmp_path), input="FROM busybox\nBOGUS x\n")
+    assert r.returncode == 1
+    assert "dockerfile parse error on line 2: unknown instruction: BOGUS" in r.stderr
