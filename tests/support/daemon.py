@@ -174,12 +174,26 @@ class Daemon:
                 found += [f"cgroup {p}" for p in cg.rglob("*") if p.is_dir()]
         for pid in _pids_mentioning(str(self.base)):
             found.append(f"process {pid}: {_cmdline(pid)}")
-        if Path(f"/sys/class/net/{self.bridge}").exists():
-            found.append(f"link {self.bridge}")
+        for bridge in [self.bridge, *self._network_bridges()]:
+            if Path(f"/sys/class/net/{bridge}").exists():
+                found.append(f"link {bridge}")
         if subprocess.run(["nft", "list", "table", "ip", self.firewall_table],
                           capture_output=True).returncode == 0:
             found.append(f"nftables table {self.firewall_table}")
         return found
+
+    def _network_bridges(self) -> list[str]:
+        """Interfaces of the networks the daemon recorded (``br-<id>`` or the name option)."""
+        out = []
+        for path in (self.data_root / "network" / "networks").glob("*.json"):
+            try:
+                net = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if net.get("Driver") == "bridge":
+                out.append((net.get("Options") or {}).get("com.docker.network.bridge.name")
+                           or f"br-{net['Id'][:12]}")
+        return out
 
     def purge(self) -> None:
         """Remove whatever is left, by force: processes, mounts, cgroups, files."""
@@ -207,7 +221,8 @@ class Daemon:
                 for d in sorted((p for p in cg.rglob("*") if p.is_dir()), reverse=True):
                     _rmdir_quiet(d)
                 _rmdir_quiet(cg)
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        for bridge in [self.bridge, *self._network_bridges()]:
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         subprocess.run(["nft", "delete", "table", "ip", self.firewall_table], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 

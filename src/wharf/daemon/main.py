@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import grp
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from wharf.api.app import make_app
 from wharf.config import DaemonConfig
+from wharf.daemon.listen import TLSOptions, listen
 from wharf.engine.core import Engine
 
 log = logging.getLogger("wharfd")
@@ -42,6 +42,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
     p.add_argument("--firewall-table", default="wharf", help="name of wharf's nftables table")
     p.add_argument("--insecure-registry", action="append", default=[], dest="insecure_registries",
                    help="registry (host[:port] or CIDR) to reach over plain HTTP")
+    p.add_argument("--tls", nargs="?", const="true", choices=("true", "false"),
+                   help="use TLS; implied by --tlsverify (--tls=false: plain TCP, insecure)")
+    p.add_argument("--tlsverify", action="store_true",
+                   help="use TLS and verify the remote (clients' certificates)")
+    p.add_argument("--tlscacert", default="", help="trust certs signed only by this CA")
+    p.add_argument("--tlscert", default="", help="path to TLS certificate file")
+    p.add_argument("--tlskey", default="", help="path to TLS key file")
     a = p.parse_args(argv)
     config = DaemonConfig(data_root=os.path.abspath(a.data_root),
                           exec_root=os.path.abspath(a.exec_root),
@@ -49,36 +56,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
                           default_runtime=a.default_runtime, log_level=a.log_level,
                           bridge_name=a.bridge_name, bip=a.bip,
                           firewall_table=a.firewall_table,
-                          insecure_registries=a.insecure_registries)
+                          insecure_registries=a.insecure_registries,
+                          tls=TLSOptions(None if a.tls is None else a.tls == "true", a.tlsverify,
+                                         a.tlscacert, a.tlscert, a.tlskey))
     return config, a.pidfile or os.path.join(config.exec_root, "wharfd.pid")
-
-
-def _secure_socket(path: str) -> None:
-    """0660 and group ``wharf`` when it exists (dockerd's ``docker`` group), else root."""
-    try:
-        gid = grp.getgrnam("wharf").gr_gid
-    except KeyError:
-        gid = 0
-    os.chown(path, 0, gid)
-    os.chmod(path, 0o660)
-
-
-async def _listen(runner: web.AppRunner, host: str) -> web.BaseSite:
-    if host.startswith("unix://"):
-        path = host[len("unix://"):]
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if os.path.exists(path):
-            os.unlink(path)  # a stale socket of a dead daemon
-        site: web.BaseSite = web.UnixSite(runner, path)
-        await site.start()
-        _secure_socket(path)
-        return site
-    if host.startswith("tcp://"):
-        address, _, port = host[len("tcp://"):].rpartition(":")
-        site = web.TCPSite(runner, address or "127.0.0.1", int(port or 2375))
-        await site.start()
-        return site
-    raise SystemExit(f"wharfd: invalid host {host!r}: use unix:///path or tcp://host:port")
 
 
 async def serve(config: DaemonConfig) -> None:
@@ -87,7 +68,7 @@ async def serve(config: DaemonConfig) -> None:
     runner = web.AppRunner(make_app(engine), shutdown_timeout=1.0, access_log=None)
     await runner.setup()
     for host in config.hosts:
-        await _listen(runner, host)
+        await listen(runner, host, config.tls)
         log.info("API listen on %s", host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     level = {"warn": "WARNING", "fatal": "CRITICAL"}.get(config.log_level, config.log_level.upper())
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # a dump of every netlink message
     os.makedirs(config.exec_root, exist_ok=True)
     with open(pidfile, "w") as f:
         f.write(str(os.getpid()))
