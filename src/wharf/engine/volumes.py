@@ -25,7 +25,7 @@ from wharf.volume import copyup
 from wharf.volume.local import DRIVER, LocalDriver, Volume
 
 LIST_FILTERS = ("dangling", "name", "label", "driver")
-PRUNE_FILTERS = ("label", "all")
+PRUNE_FILTERS = ("label", "label!", "all")
 #: Docker's label on anonymous volumes (what ``volume prune`` without ``-a`` removes).
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
@@ -123,6 +123,8 @@ class VolumeService:
             if only_anonymous and ANONYMOUS_LABEL not in vol.labels:
                 continue
             if "label" in f and not flt.match_labels(vol.labels, f["label"]):
+                continue
+            if "label!" in f and any(flt.match_labels(vol.labels, [v]) for v in f["label!"]):
                 continue
             if self.users(vol.name):
                 continue

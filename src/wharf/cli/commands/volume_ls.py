@@ -22,19 +22,15 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
 
 
-class _Row(dict):  # type: ignore[type-arg]
-    """A volume as docker's formatter sees it: ``.Labels`` joined, ``.Label "k"`` callable."""
-
-    def Label(self, key: str) -> str:  # noqa: N802 (docker's template method name)
-        return (self["_labels"] or {}).get(key, "")
-
-
-def row(volume: dict[str, Any]) -> _Row:
+def row(volume: dict[str, Any]) -> dict[str, Any]:
+    """A volume as docker's formatter sees it: ``.Labels`` joined, ``.Label "k"`` a method."""
     labels = volume.get("Labels") or {}
-    return _Row(Driver=volume["Driver"], Name=volume["Name"], Scope=volume.get("Scope", "local"),
-                Mountpoint=volume.get("Mountpoint", ""), _labels=labels,
-                Labels=",".join(f"{k}={v}" for k, v in labels.items()),
-                Links="N/A", Size="N/A")
+    label = lambda key: labels.get(key, "")  # noqa: E731 (a template method: {{.Label "k"}})
+    label.needs_args = True  # type: ignore[attr-defined]
+    return {"Driver": volume["Driver"], "Name": volume["Name"],
+            "Scope": volume.get("Scope", "local"), "Mountpoint": volume.get("Mountpoint", ""),
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())), "Label": label,
+            "Links": "N/A", "Size": "N/A"}
 
 
 def run(args: Any, client: Client) -> int:
