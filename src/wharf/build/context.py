@@ -106,11 +106,37 @@ def _walk(root: str, matcher: PatternMatcher, rel: str = ""):
             yield from _walk(root, matcher, path)
 
 
+class _EndPadded(io.RawIOBase):
+    """A tar stream completed at EOF: its last block padded and the end marker added.
+
+    The docker CLI's ``-f -`` context (Go's tar wrapper) stops right after the
+    last file's data; Go's reader takes that, Python's needs whole blocks.
+    """
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner, self._count, self._tail = inner, 0, None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        if self._tail is None:
+            data = self._inner.read(len(buf))
+            if data:
+                self._count += len(data)
+                buf[:len(data)] = data
+                return len(data)
+            self._tail = memoryview(bytes(-self._count % 512 + 1024))
+        n = min(len(buf), len(self._tail))
+        buf[:n], self._tail = self._tail[:n], self._tail[n:]
+        return n
+
+
 def extract_context(stream: BinaryIO, dest: str) -> None:
     """Unpack an untrusted (possibly compressed) context tar into the empty ``dest``."""
-    from wharf.image.archive import extract_layer  # the one checked unpacker
+    from wharf.image.archive import decompressed, extract_layer  # the one checked unpacker
 
-    extract_layer(stream, dest)
+    extract_layer(io.BufferedReader(_EndPadded(decompressed(stream)), 1 << 20), dest)  # type: ignore[arg-type]
 
 
 def read_dockerfile(root: str, name: str) -> str:
