@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -32,6 +33,8 @@ class DaemonConfig:
     firewall_table: str = "wharf"
     #: Registries reached over plain HTTP (``--insecure-registry``); loopback always is.
     insecure_registries: list[str] = field(default_factory=list)
+    #: dockerd's --tls/--tlsverify/--tlscacert/--tlscert/--tlskey (``wharf.daemon.listen.TLSOptions``).
+    tls: Any = None
 
     @property
     def containers_dir(self) -> str:

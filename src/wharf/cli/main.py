@@ -128,6 +128,11 @@ def _global_flags() -> FlagSet:
                      help="Daemon socket to connect to")
     top.add_argument("-l", "--log-level", default="info",
                      help='Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    top.add_argument("--tls", action="store_true", help="Use TLS; implied by --tlsverify")
+    top.add_argument("--tlscacert", default="", help="Trust certs signed only by this CA")
+    top.add_argument("--tlscert", default="", help="Path to TLS certificate file")
+    top.add_argument("--tlskey", default="", help="Path to TLS key file")
+    top.add_argument("--tlsverify", action="store_true", help="Use TLS and verify the remote")
     top.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
     top.add_argument("command", nargs=REMAINDER)
     return top
@@ -179,7 +184,7 @@ def resolve(words: list[str]) -> tuple[str, str, dict[str, Any], list[str]]:
 
 
 def run_command(path: str, command: str, preset: dict[str, Any], argv: list[str],
-                host: str | None) -> int:
+                host: str | None, tls: Any = None) -> int:
     """Import the command's module, parse its flags, run it and map its errors to exit codes."""
     module_name, description = COMMANDS.get(command) or HIDDEN[command]
     module = __import__(f"wharf.cli.commands.{module_name}", fromlist=["run"])
@@ -200,7 +205,7 @@ def run_command(path: str, command: str, preset: dict[str, Any], argv: list[str]
         setattr(args, key, value)
     from wharf.client.http import APIError, Client, DaemonUnreachable
     try:
-        return module.run(args, Client(host)) or 0
+        return module.run(args, Client(host, tls=tls)) or 0
     except DaemonUnreachable as err:
         sys.stderr.write(f"{err}\n")
         return 1
@@ -211,6 +216,14 @@ def run_command(path: str, command: str, preset: dict[str, Any], argv: list[str]
             return 125
         sys.stderr.write(f"Error response from daemon: {err.message}\n")
         return 1
+
+
+def _tls(opts: Any) -> Any:
+    """The TLS context the global flags ask for (None: DOCKER_TLS_VERIFY decides)."""
+    if not (opts.tls or opts.tlsverify or opts.tlscacert or opts.tlscert or opts.tlskey):
+        return None
+    from wharf.client.tls import context
+    return context(opts.tls, opts.tlsverify or None, opts.tlscacert, opts.tlscert, opts.tlskey)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["DOCKER_CONFIG"] = opts.config
         host = opts.host[-1] if opts.host else None
         path, command, preset, rest = resolve(opts.command)
-        return run_command(path, command, preset, rest, host)
+        return run_command(path, command, preset, rest, host, _tls(opts))
     except HelpRequested as help_:
         sys.stdout.write(help_.args[0] if help_.args else main_help(top))
         return 0

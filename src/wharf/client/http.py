@@ -239,9 +239,16 @@ def _split_host(host: str) -> tuple[str, Any]:
 class Client:
     """A handle on one daemon; connects per request."""
 
-    def __init__(self, host: str | None = None, timeout: float | None = None) -> None:
+    def __init__(self, host: str | None = None, timeout: float | None = None,
+                 tls: Any = None) -> None:
+        """``tls``: an ``ssl.SSLContext`` (``wharf.client.tls.context``); by default
+        DOCKER_TLS_VERIFY/DOCKER_CERT_PATH decide, as for the docker CLI."""
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self.timeout = timeout
+        if tls is None and os.environ.get("DOCKER_TLS_VERIFY"):
+            from wharf.client.tls import context
+            tls = context(verify=True)
+        self.tls = tls
         self._family, self._address = _split_host(self.host)
 
     # -- connecting --------------------------------------------------------
@@ -254,8 +261,12 @@ class Client:
         sock.settimeout(self.timeout)
         try:
             sock.connect(self._address)
-        except OSError:
+            if self.tls is not None and self._family == "tcp":
+                sock = self.tls.wrap_socket(sock, server_hostname=self._address[0])
+        except OSError as e:
             sock.close()
+            if type(e).__module__ == "ssl":
+                raise DaemonUnreachable(f"{self.host}: {e}") from None
             raise DaemonUnreachable(self.host) from None
         return Connection(sock)
 
