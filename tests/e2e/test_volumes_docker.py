@@ -1,0 +1,91 @@
+"""The real docker CLI against wharfd: ``volume create/ls/inspect/rm/prune`` and
+``run -v/--mount/--tmpfs`` behave as they do against dockerd."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+def _name() -> str:
+    return f"wharf-test-{secrets.token_hex(3)}"
+
+
+def docker_ok(wharfd, *args: str, **kw) -> str:
+    r = wharfd.docker(*args, **kw)
+    assert r.returncode == 0, f"docker {' '.join(args)}: {r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture
+def vol(wharfd):
+    name = _name()
+    yield name
+    wharfd.docker("volume", "rm", "-f", name)
+
+
+def test_volume_commands(wharfd, busybox, vol):
+    assert docker_ok(wharfd, "volume", "create", "--label", "env=test", vol) == f"{vol}\n"
+    [info] = json.loads(docker_ok(wharfd, "volume", "inspect", vol))
+    assert (info["Name"], info["Driver"], info["Labels"], info["Scope"]) == (vol, "local", {"env": "test"}, "local")
+    assert docker_ok(wharfd, "volume", "inspect", "-f", "{{.Mountpoint}}", vol).strip() == info["Mountpoint"]
+    table = docker_ok(wharfd, "volume", "ls", "--filter", f"name={vol}")
+    assert table.splitlines() == ["DRIVER    VOLUME NAME", f"local     {vol}"]
+    assert docker_ok(wharfd, "volume", "ls", "-q", "--filter", "label=env=test").split() == [vol]
+    assert docker_ok(wharfd, "volume", "ls", "--format", "{{.Name}}:{{.Labels}}",
+                     "--filter", f"name={vol}") == f"{vol}:env=test\n"
+    user = docker_ok(wharfd, "create", "-v", f"{vol}:/d", busybox, "true").strip()
+    try:
+        r = wharfd.docker("volume", "rm", vol)
+        assert r.returncode == 1
+        assert f"remove {vol}: volume is in use - [{user}]" in r.stderr
+        assert vol in docker_ok(wharfd, "volume", "ls", "-q", "--filter", "dangling=false").split()
+    finally:
+        docker_ok(wharfd, "rm", user)
+    assert docker_ok(wharfd, "volume", "rm", vol) == f"{vol}\n"
+    r = wharfd.docker("volume", "inspect", vol)
+    assert r.returncode == 1
+
+
+def test_volume_prune(wharfd, busybox):
+    idle = _name()
+    docker_ok(wharfd, "volume", "create", idle)
+    try:
+        out = docker_ok(wharfd, "volume", "prune", "-f")
+        assert "Deleted Volumes:" in out and idle in out.split()
+        assert "Total reclaimed space:" in out
+    finally:
+        wharfd.docker("volume", "rm", "-f", idle)
+    assert idle not in docker_ok(wharfd, "volume", "ls", "-q").split()
+
+
+def test_run_with_v_mount_and_tmpfs(wharfd, busybox, vol):
+    host = Path("/tmp") / _name()
+    host.mkdir()
+    try:
+        docker_ok(wharfd, "run", "--rm", "-v", f"{vol}:/data", "-v", f"{host}:/host", busybox,
+                  "sh", "-c", "echo v > /data/f; echo h > /host/f")
+        assert (host / "f").read_text() == "h\n"
+        out = docker_ok(wharfd, "run", "--rm", "--mount", f"type=volume,source={vol},target=/data,readonly",
+                        "--mount", f"type=bind,source={host},target=/host", busybox,
+                        "sh", "-c", "cat /data/f /host/f; touch /data/x 2>&1; true")
+        assert out == "v\nh\ntouch: /data/x: Read-only file system\n"
+        out = docker_ok(wharfd, "run", "--rm", "--tmpfs", "/t:size=1m", busybox, "sh", "-c",
+                        "dd if=/dev/zero of=/t/x bs=64k count=32 2>&1; df -k /t | tail -1")
+        assert "No space left on device" in out and out.splitlines()[-1].split()[1] == "1024"
+        r = wharfd.docker("run", "--rm", "--mount", "type=bind,source=/wharf-test-missing,target=/x",
+                          busybox, "true")
+        assert r.returncode == 125
+        assert "bind source path does not exist: /wharf-test-missing" in r.stderr
+        info = json.loads(docker_ok(wharfd, "inspect", docker_ok(
+            wharfd, "create", "-v", f"{vol}:/data", busybox, "true").strip()))[0]
+        docker_ok(wharfd, "rm", info["Id"])
+        assert info["Mounts"] == [{"Type": "volume", "Name": vol, "Source": f"{wharfd.data_root}/volumes/{vol}/_data",
+                                   "Destination": "/data", "Driver": "local", "Mode": "z", "RW": True,
+                                   "Propagation": ""}]
+    finally:
+        shutil.rmtree(host)
