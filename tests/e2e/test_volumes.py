@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -265,3 +266,28 @@ def test_prune_removes_unused_volumes_and_reports_space(wharfd, busybox, cleanup
     r = wharfd.wharf("volume", "prune", input="n\n")
     assert r.stdout.startswith("WARNING! This will remove all local volumes not used by at least "
                                "one container.\nAre you sure you want to continue? [y/N] ")
+
+
+@pytest.mark.parametrize("propagation,seen", [("rslave", True), ("rprivate", False)])
+def test_bind_propagation_of_host_mounts_into_a_running_container(
+        wharfd, busybox, cleanup, host_dir, propagation, seen):
+    """A host mount made under a shared bind source reaches the container only with rslave."""
+    name = _name()
+    cleanup["containers"].append(name)
+    sub = host_dir / "sub"
+    sub.mkdir()
+    subprocess.run(["mount", "--bind", str(host_dir), str(host_dir)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(host_dir)], check=True)
+        ok(wharfd.wharf("run", "-d", "--name", name, "--mount",
+                        f"type=bind,source={host_dir},target=/h,bind-propagation={propagation}",
+                        busybox, "sleep", "60"))
+        subprocess.run(["mount", "-t", "tmpfs", "wharf-test-prop", str(sub)], check=True)
+        try:
+            mounts = ok(wharfd.wharf("exec", name, "cat", "/proc/mounts"))
+            assert ("wharf-test-prop /h/sub tmpfs" in mounts) is seen
+        finally:
+            ok(wharfd.wharf("rm", "-f", name))
+            subprocess.run(["umount", str(sub)], check=True)
+    finally:
+        subprocess.run(["umount", str(host_dir)], check=True)

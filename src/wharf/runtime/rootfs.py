@@ -135,7 +135,10 @@ def make_readonly(paths: list[str]) -> None:
 
 def prepare(spec: dict[str, Any], rootfs: str, console: str | None) -> None:
     """The whole filesystem setup, ending inside the new root."""
-    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    # rslave (runc's default root propagation), not rprivate: a bind asking for slave or
+    # shared propagation must still receive the host's mounts; every other mount of the
+    # spec says rprivate for itself.
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
     fresh_dev = False
     for m in spec.get("mounts") or []:
