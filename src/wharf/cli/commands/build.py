@@ -75,6 +75,11 @@ def _context_chunks(context_dir: str, dockerfile: str | None, content: bytes | N
     from wharf.build.context import write_context
 
     read_fd, write_fd = os.pipe()
+    try:
+        import fcntl
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, CHUNK)  # whole-chunk reads: fewer thread switches
+    except OSError:
+        pass
     errors: list[BaseException] = []
 
     def produce() -> None:

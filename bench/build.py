@@ -1,0 +1,90 @@
+"""Dockerfile builds: a cold build and a cached rebuild, wharf against docker's classic builder.
+
+The Dockerfile has ten steps (RUNs, config steps and a COPY of a 100 MB file
+of random data, so no engine wins by compressing). Each round, for each
+engine in turn (so machine noise hits both alike): a cold build
+(``--no-cache``) and then a rebuild of the same context (all cache hits).
+Docker runs with ``DOCKER_BUILDKIT=0``. Median wall times of the CLI command
+go to bench/results/build.md. Run as root: ``.venv/bin/python bench/build.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from engines import Engine, available
+
+RESULTS = Path(__file__).resolve().parent / "results"
+KINDS = ("cold", "cached")
+DOCKERFILE = """\
+FROM busybox
+ARG VERSION=1
+ENV APP=/app VERSION=$VERSION
+WORKDIR /app
+RUN echo "version $VERSION" > version.txt
+COPY big.bin /app/big.bin
+RUN ls -l /app > listing.txt
+LABEL org.example.bench=build
+EXPOSE 8080
+CMD ["cat", "/app/version.txt"]
+"""
+
+
+def timed(eng: Engine, *args: str) -> float:
+    t = time.perf_counter()
+    eng.run(*args)
+    return time.perf_counter() - t
+
+
+def make_context(root: Path, mb: int) -> None:
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    with open(root / "big.bin", "wb") as f:
+        for _ in range(mb):
+            f.write(os.urandom(1 << 20))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--mb", type=int, default=100)
+    args = parser.parse_args()
+    with available(["wharf", "docker"]) as engines, tempfile.TemporaryDirectory(prefix="wharf-bench-") as tmp:
+        make_context(Path(tmp), args.mb)
+        samples: dict[str, dict[str, list[float]]] = {e.name: {k: [] for k in KINDS} for e in engines}
+        for e in engines:
+            e.env["DOCKER_BUILDKIT"] = "0"
+        for _ in range(args.runs):
+            for e in engines:
+                samples[e.name]["cold"].append(timed(e, "build", "--no-cache", "-t", "bench-build:1", tmp))
+                samples[e.name]["cached"].append(timed(e, "build", "-t", "bench-build:1", tmp))
+        for e in engines:
+            e.run("rmi", "bench-build:1", check=False)
+    write_table(samples, args)
+
+
+def write_table(samples: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
+    names = list(samples)
+    with_docker = "docker" in names
+    lines = [f"# Builds: 10-step Dockerfile with a {args.mb} MB COPY, median of {args.runs} runs "
+             "(wall seconds of the CLI command)", "",
+             "| build | " + " | ".join(names) + (" | wharf/docker |" if with_docker else " |"),
+             "|---" * (len(names) + 1 + with_docker) + "|"]
+    for kind in KINDS:
+        medians = {n: statistics.median(samples[n][kind]) for n in names}
+        row = f"| {kind} | " + " | ".join(f"{medians[n]:.2f}" for n in names)
+        if with_docker:
+            row += f" | {medians['wharf'] / medians['docker']:.2f}"
+        lines.append(row + " |")
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "build.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
