@@ -15,8 +15,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from wharf.api import (build, containers, distribution, exec as exec_routes, images, layers, networks,
-                       system, volumes)
+from wharf.api import (archive, build, containers, distribution, exec as exec_routes, images, layers,
+                       networks, system, volumes)
 from wharf.api.params import json_response
 from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
 from wharf.errors import WharfError
@@ -92,7 +92,7 @@ def make_app(engine: Any) -> web.Application:
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         app["engine"] = engine
     app.on_response_prepare.append(_add_headers)
-    for module in (system, build, containers, exec_routes, distribution, images, layers, networks,
-                   volumes):
+    for module in (system, build, containers, archive, exec_routes, distribution, images, layers,
+                   networks, volumes):
         _add_versioned(app, module.routes)
     return app

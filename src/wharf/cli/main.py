@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "top": ("top", "Display the running processes of a container"),
     "unpause": ("unpause", "Unpause all processes within one or more containers"),
     "wait": ("wait", "Block until one or more containers stop, then print their exit codes"),
+    "cp": ("cp", "Copy files/folders between a container and the local filesystem"),
     "commit": ("commit", "Create a new image from a container's changes"),
     "diff": ("diff", "Inspect changes to files or directories on a container's filesystem"),
     "export": ("export", "Export a container's filesystem as a tar archive"),
@@ -67,7 +68,8 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
     "container": ("Manage containers", {
         **{name: (name, {}) for name in (
             "attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "run",
-            "start", "stats", "stop", "top", "unpause", "wait", "commit", "diff", "export")},
+            "start", "stats", "stop", "top", "unpause", "wait", "commit", "diff", "export",
+            "cp")},
         "ls": ("ps", {}), "list": ("ps", {}), "ps": ("ps", {}),
         "rm": ("rm", {}), "remove": ("rm", {}),
         "inspect": ("inspect", {"type": "container"}),
