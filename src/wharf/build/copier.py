@@ -169,17 +169,21 @@ class Copy:
         return path
 
     def _mkdirs(self, target: str) -> None:
-        """Create missing directories down to ``target``, 0755 and owned as the copy."""
-        current = "/"
-        for part in [p for p in target.split("/") if p]:
-            current = posixpath.join(current, part)
-            path = secure_join(self.rootfs, current)
-            if os.path.isdir(path):
+        """Create missing directories down to ``target``, 0755 and owned as the copy.
+
+        The path is resolved first (symlinks in the image followed inside the
+        root), so the directories made are the ones the copy will write into.
+        """
+        resolved = os.path.relpath(secure_join(self.rootfs, target), self.rootfs)
+        current = self.rootfs
+        for part in [p for p in resolved.split("/") if p not in ("", ".")]:
+            current = os.path.join(current, part)
+            if os.path.isdir(current):
                 continue
-            if os.path.lexists(path):
-                raise InvalidParameter(f"{self.keyword} failed: {current} is not a directory")
-            os.mkdir(path, 0o755)
-            os.chown(path, self.who.uid, self.who.gid)
+            if os.path.lexists(current):
+                raise InvalidParameter(f"{self.keyword} failed: {target} is not a directory")
+            os.mkdir(current, 0o755)
+            os.chown(current, self.who.uid, self.who.gid)
 
     def _unpack(self, archive: str, dest: str) -> None:
         from wharf.image.archive import extract_layer
