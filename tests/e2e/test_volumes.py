@@ -291,3 +291,14 @@ def test_bind_propagation_of_host_mounts_into_a_running_container(
             subprocess.run(["umount", str(sub)], check=True)
     finally:
         subprocess.run(["umount", str(host_dir)], check=True)
+
+
+def test_ps_volume_filter_by_name_or_destination(wharfd, busybox, cleanup):
+    vol, user, other = _name(), _name(), _name()
+    cleanup["containers"] += [user, other]
+    cleanup["volumes"].append(vol)
+    ok(wharfd.wharf("create", "--name", user, "-v", f"{vol}:/wharf-test-dest", busybox, "true"))
+    ok(wharfd.wharf("create", "--name", other, busybox, "true"))
+    for value in (vol, "/wharf-test-dest"):
+        out = ok(wharfd.wharf("ps", "-a", "--filter", f"volume={value}", "--format", "{{.Names}}"))
+        assert out == f"{user}\n"

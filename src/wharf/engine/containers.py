@@ -128,9 +128,6 @@ class ContainerService:
                            "that container to be able to reuse that name.")
         image = await self.images.get(config["Image"])
         img = (image.config.get("config") or {})
-        points = await self.volumes.resolve(hc, [*(config.get("Volumes") or {}),
-                                                 *(img.get("Volumes") or {})],
-                                            self._volumes_from(hc.get("VolumesFrom") or []))
         cmd = config.get("Cmd")
         entrypoint = config.get("Entrypoint")
         if entrypoint is None:
@@ -139,6 +136,9 @@ class ContainerService:
         if not (entrypoint or cmd):
             raise InvalidParameter("No command specified")
         argv = list(entrypoint or []) + list(cmd or [])
+        points = await self.volumes.resolve(hc, [*(config.get("Volumes") or {}),
+                                                 *(img.get("Volumes") or {})],
+                                            self._volumes_from(hc.get("VolumesFrom") or []))
         cid = names.new_id()
         self._names[name] = cid  # reserved while the rw layer is made
         try:
@@ -168,6 +168,7 @@ class ContainerService:
             await self._save(c)
         except BaseException:
             self._names.pop(name, None)
+            await self.volumes.remove_anonymous(points)
             await asyncio.to_thread(shutil.rmtree, os.path.join(self.config.containers_dir, cid), True)
             raise
         self._by_id[cid] = c
@@ -219,6 +220,9 @@ class ContainerService:
             if "label" in f and not flt.match_labels(c.config.get("Labels") or {}, f["label"]):
                 continue
             if "ancestor" in f and c.record["Image"] not in ancestors:
+                continue
+            if "volume" in f and not any(v in (p["Name"], p["Destination"]) for v in f["volume"]
+                                         for p in mount_points(c)):
                 continue
             if "exited" in f and (word != "exited" or c.state["ExitCode"] not in exited):
                 continue
