@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -302,3 +303,14 @@ def test_ps_volume_filter_by_name_or_destination(wharfd, busybox, cleanup):
     for value in (vol, "/wharf-test-dest"):
         out = ok(wharfd.wharf("ps", "-a", "--filter", f"volume={value}", "--format", "{{.Names}}"))
         assert out == f"{user}\n"
+
+
+def test_volume_events_create_mount_unmount_destroy(wharfd, busybox, cleanup):
+    vol = _name()
+    cleanup["volumes"].append(vol)
+    since = str(int(time.time()) - 1)
+    ok(wharfd.wharf("run", "--rm", "-v", f"{vol}:/d", busybox, "true"))
+    ok(wharfd.wharf("volume", "rm", vol))
+    out = ok(wharfd.wharf("events", "--since", since, "--until", str(int(time.time()) + 1),
+                          "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
+    assert out.splitlines() == [f"create {vol}", f"mount {vol}", f"unmount {vol}", f"destroy {vol}"]

@@ -177,14 +177,20 @@ class VolumeService:
             if p.get("CopyData"):
                 await asyncio.to_thread(copyup.copy_up, secure_join(rootfs, p["Destination"]),
                                         vol.data)
+            self.events.publish("volume", "mount", vol.name, {
+                "container": c.id, "destination": p["Destination"], "driver": DRIVER,
+                "propagation": p["Propagation"], "read/write": str(p["RW"]).lower()})
 
     async def detach(self, c: Container) -> None:
-        """After an exit: unmount option volumes no running container uses any more."""
+        """After an exit: ``unmount`` events; option volumes no running container uses
+        any more are unmounted."""
         for p in mount_points(c):
             vol = self._volumes.get(p["Name"]) if p["Type"] == "volume" else None
-            if vol is None or not vol.needs_mount:
+            if vol is None:
                 continue
-            if not any(u.running for u in self.users(vol.name)):
+            self.events.publish("volume", "unmount", vol.name,
+                                {"container": c.id, "driver": DRIVER})
+            if vol.needs_mount and not any(u.running for u in self.users(vol.name)):
                 await asyncio.to_thread(self.driver.unmount, vol)
 
     async def remove_anonymous(self, points: list[mounts.Point]) -> None:
