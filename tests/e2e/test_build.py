@@ -19,8 +19,8 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def build(d: Any, ctx: Path, *args: str, ok: bool = True) -> Any:
-    r = d.wharf("build", *args, str(ctx))
+def build(d: Any, ctx: Path, *args: str, ok: bool = True, input: str | None = None) -> Any:
+    r = d.wharf("build", *args, str(ctx), input=input)
     if ok:
         assert r.returncode == 0, r.stdout + r.stderr
     return r
@@ -232,6 +232,9 @@ def test_options_target_label_quiet_iidfile_stdin(wharfd, busybox, tmp_path, tag
     """)
     (tmp_path / "outside.Dockerfile").write_text(dockerfile)
     tag = tagger("opts")
+    r = build(wharfd, ctx, "-f", "-", "--network", "none", "-t", tag, input="FROM busybox\nRUN ls /sys/class/net > /nets\n")
+    assert r.stdout.startswith("Sending build context to Docker daemon  ")
+    assert run(wharfd, tag, "cat", "/nets") == "lo\n"
     iid = tmp_path / "iid"
     r = build(wharfd, ctx, "-f", str(tmp_path / "outside.Dockerfile"), "--target", "base", "-t", tag,
               "--label", "com.example.k=v", "--build-arg", "V=given", "-q", "--iidfile", str(iid))

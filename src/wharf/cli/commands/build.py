@@ -15,6 +15,7 @@ import threading
 from typing import Any, Iterator
 
 from wharf.cli.errors import CommandError
+from wharf.cli.units import human_size
 from wharf.client.http import Client, encode_query, quote
 
 USAGE = "[OPTIONS] PATH"
@@ -70,7 +71,7 @@ def _dockerfile(args: Any, context_dir: str) -> tuple[str | None, bytes | None]:
 
 
 def _context_chunks(context_dir: str, dockerfile: str | None, content: bytes | None,
-                    extra_name: str | None) -> Iterator[bytes]:
+                    extra_name: str | None, sent: list[int]) -> Iterator[bytes]:
     """The context tar, written in a thread as the request sends it."""
     from wharf.build.context import write_context
 
@@ -93,6 +94,7 @@ def _context_chunks(context_dir: str, dockerfile: str | None, content: bytes | N
     thread.start()
     with open(read_fd, "rb") as reader:
         while data := reader.read(CHUNK):
+            sent[0] += len(data)
             yield data
     thread.join()
     if errors:
@@ -117,8 +119,12 @@ def run(args: Any, client: Client) -> int:
         "forcerm": args.force_rm or None, "networkmode": args.network or None,
     }
     query = encode_query(params) + "".join(f"&t={quote(t)}" for t in args.tag or [])
-    resp = client.request("POST", f"/build{query}", body=_context_chunks(context_dir, dockerfile, content, extra_name),
+    sent = [0]
+    resp = client.request("POST", f"/build{query}",
+                          body=_context_chunks(context_dir, dockerfile, content, extra_name, sent),
                           headers={"Content-Type": "application/x-tar"}, stream=True)
+    if not args.quiet:
+        sys.stdout.write(f"Sending build context to Docker daemon  {human_size(sent[0])}\n\n")
     image_id = ""
     for msg in resp.iter_json():
         if msg.get("error"):
