@@ -33,6 +33,10 @@ class DaemonConfig:
     firewall_table: str = "wharf"
     #: Registries reached over plain HTTP (``--insecure-registry``); loopback always is.
     insecure_registries: list[str] = field(default_factory=list)
+    #: ``etcd://host:port[,host:port][/root]``: the cluster store of overlay networks ("" = none).
+    cluster_store: str = ""
+    #: This host's underlay address for the cluster (an IPv4 address or an interface).
+    cluster_advertise: str = ""
     #: dockerd's --tls/--tlsverify/--tlscacert/--tlscert/--tlskey (``wharf.daemon.listen.TLSOptions``).
     tls: Any = None
 

@@ -49,7 +49,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
     p.add_argument("--tlscacert", default="", help="trust certs signed only by this CA")
     p.add_argument("--tlscert", default="", help="path to TLS certificate file")
     p.add_argument("--tlskey", default="", help="path to TLS key file")
+    p.add_argument("--cluster-store", default="",
+                   help="etcd://host:port[,host:port][/root]: the store of overlay networks")
+    p.add_argument("--cluster-advertise", default="",
+                   help="this host's underlay address (an IPv4 address or an interface)")
     a = p.parse_args(argv)
+    if a.cluster_store and not a.cluster_advertise:
+        p.error("--cluster-store needs --cluster-advertise")
     config = DaemonConfig(data_root=os.path.abspath(a.data_root),
                           exec_root=os.path.abspath(a.exec_root),
                           hosts=a.hosts or [DEFAULT_HOST], cgroup_parent=a.cgroup_parent,
@@ -58,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
                           firewall_table=a.firewall_table,
                           insecure_registries=a.insecure_registries,
                           tls=TLSOptions(None if a.tls is None else a.tls == "true", a.tlsverify,
-                                         a.tlscacert, a.tlscert, a.tlskey))
+                                         a.tlscacert, a.tlscert, a.tlskey),
+                          cluster_store=a.cluster_store, cluster_advertise=a.cluster_advertise)
     return config, a.pidfile or os.path.join(config.exec_root, "wharfd.pid")
 
 

@@ -56,6 +56,11 @@ class NetworkService:
         self._proxies: dict[str, list[Any]] = {}
         self._dns: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        self.overlay = None
+        if config.cluster_store:  # overlay networks: wharf.network.overlay over etcd
+            from wharf.network.overlay import OverlayDriver
+            self.overlay = OverlayDriver(config.cluster_store, config.cluster_advertise,
+                                         os.path.join(config.network_dir, "cluster-node"), self)
 
     # -- records -----------------------------------------------------------
     def get(self, ref: str) -> dict[str, Any]:
@@ -131,10 +136,14 @@ class NetworkService:
             if name not in running:
                 await asyncio.to_thread(netns.destroy, os.path.join(nsdir, name))
         await self._apply_firewall()
+        if self.overlay is not None:  # republishes the running containers' endpoints
+            await self.overlay.start()
 
     async def close(self) -> None:
         """Clean shutdown: stop proxies and DNS servers (containers keep running); the
         table goes when nothing needs it."""
+        if self.overlay is not None:
+            await self.overlay.close()
         for cid in list(self._proxies):
             self._stop_services(cid)
         bridges = [n for n in self._nets.values() if n["Driver"] == "bridge"]
@@ -169,6 +178,8 @@ class NetworkService:
 
     def _bridge(self, net: dict[str, Any]) -> Any:
         from wharf.network.bridge import BridgeNetwork, bridge_name
+        if net["Driver"] == "overlay":
+            return self.overlay.bridge_network(net)
         pool = self._ipam().pool(net["Id"])
         mtu = int(net["Options"].get("com.docker.network.driver.mtu") or 0)
         return BridgeNetwork(bridge_name(net["Id"], net["Options"]), pool.subnet, pool.gateway,
@@ -180,7 +191,10 @@ class NetworkService:
         if not name:
             raise InvalidParameter("network name must not be empty")
         driver = body.get("Driver") or "bridge"
-        if driver != "bridge":
+        if driver == "overlay" and self.overlay is None:
+            from wharf.network.overlay import NO_STORE
+            raise Forbidden(NO_STORE)
+        if driver not in ("bridge", "overlay"):
             raise NotFound(f"plugin \"{driver}\" not found") if driver not in PREDEFINED.values() \
                 else Forbidden(f"only one instance of \"{driver}\" network is allowed")
         async with self._lock:
@@ -196,8 +210,12 @@ class NetworkService:
                                    cfg.get("Subnet") or None, cfg.get("Gateway") or None,
                                    cfg.get("IPRange") or None)
             try:
-                await asyncio.to_thread(self.driver.create_network, self._bridge(net))
-                await self._apply_firewall()
+                if driver == "overlay":
+                    await self.overlay.create(net, cfg)
+                    await self._save(net)
+                else:
+                    await asyncio.to_thread(self.driver.create_network, self._bridge(net))
+                    await self._apply_firewall()
             except BaseException:
                 await self._forget(net)
                 raise
@@ -218,7 +236,10 @@ class NetworkService:
             if net["Containers"]:
                 raise Forbidden(f"error while removing network: network {net['Name']} id "
                                 f"{net['Id']} has active endpoints")
-            await asyncio.to_thread(self.driver.delete_network, self._bridge(net).bridge)
+            if net["Driver"] == "overlay":
+                await self.overlay.remove(net)
+            else:
+                await asyncio.to_thread(self.driver.delete_network, self._bridge(net).bridge)
             await self._forget(net)
             await self._apply_firewall()
         self.events.publish("network", "destroy", net["Id"],
@@ -297,7 +318,7 @@ class NetworkService:
         async with self._lock:
             for name in list(settings["Networks"]):
                 net = self.get(settings["Networks"][name].get("NetworkID") or name)
-                if net["Driver"] == "bridge":
+                if net["Driver"] in ("bridge", "overlay"):
                     await self._join(c, net)
             await self._publish(c)
             await self._apply_firewall()
@@ -307,16 +328,22 @@ class NetworkService:
     async def _join(self, c: Container, net: dict[str, Any]) -> None:
         ep = c.record["NetworkSettings"]["Networks"][net["Name"]]
         requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or None
-        ipam = self._ipam()
-        address = ipam.allocate(net["Id"], requested)
         endpoint_id = secrets.token_hex(32)
+        overlay = self.overlay if net["Driver"] == "overlay" else None
+        if overlay is not None:
+            address = await overlay.allocate(net, endpoint_id, requested)
+        else:
+            address = self._ipam().allocate(net["Id"], requested)
         bridge = self._bridge(net)
         mac = ep.get("MacAddress") or c.config.get("MacAddress") or None
         try:
             joined = await asyncio.to_thread(self.driver.join, bridge, endpoint_id, address,
                                              self._netns_path(c.id), mac)
         except BaseException:
-            ipam.release(net["Id"], address)
+            if overlay is not None:
+                await overlay.release(net, address)
+            else:
+                self._ipam().release(net["Id"], address)
             raise
         ep.update(NetworkID=net["Id"], EndpointID=endpoint_id, Gateway=str(bridge.gateway),
                   IPAddress=str(address), IPPrefixLen=bridge.subnet.prefixlen,
@@ -333,6 +360,8 @@ class NetworkService:
             settings.update(Bridge=bridge.bridge, EndpointID=endpoint_id,
                             Gateway=str(bridge.gateway), IPAddress=str(address),
                             IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac)
+        if overlay is not None:
+            await overlay.joined(net, c.id)
         await self._save(net)
         self.events.publish("network", "connect", net["Id"],
                             {"container": c.id, "name": net["Name"], "type": net["Driver"]})
@@ -403,6 +432,8 @@ class NetworkService:
                     "aliases", [])}
                 if name_here in names:
                     found.append(ip_address(ep["IPv4Address"].split("/")[0]))
+            if net["Driver"] == "overlay":  # containers of other hosts
+                found += self.overlay.resolve(net, name_here)
         return found or None
 
     def _write_etc(self, c: Container) -> None:
@@ -436,7 +467,7 @@ class NetworkService:
                 if c.id in net["Containers"]:
                     endpoint_id = net["Containers"][c.id]["EndpointID"]
                     await asyncio.to_thread(self.driver.leave, endpoint_id)
-                    self._drop_endpoint(net, c.id)
+                    await self._left(net, self._drop_endpoint(net, c.id))
                     await self._save(net)
                     self.events.publish("network", "disconnect", net["Id"],
                                         {"container": c.id, "name": net["Name"],
@@ -448,11 +479,17 @@ class NetworkService:
                         IPAddress="", IPPrefixLen=0, MacAddress="", Ports={})
         await asyncio.to_thread(netns.destroy, self._netns_path(c.id))
 
-    def _drop_endpoint(self, net: dict[str, Any], cid: str) -> None:
+    def _drop_endpoint(self, net: dict[str, Any], cid: str) -> dict[str, Any]:
         ep = net["Containers"].pop(cid)
         net[_PRIVATE].pop(cid, None)
         if net["Id"] in self._ipam_state:
             self._ipam().release(net["Id"], ep["IPv4Address"].split("/")[0])
+        return ep
+
+    async def _left(self, net: dict[str, Any], ep: dict[str, Any]) -> None:
+        """An overlay endpoint is withdrawn from the cluster (its address freed there)."""
+        if net["Driver"] == "overlay":
+            await self.overlay.left(net, ep)
 
     def _stop_services(self, cid: str) -> None:
         for proxy in self._proxies.pop(cid, []):
@@ -479,7 +516,7 @@ class NetworkService:
     # -- connect / disconnect ------------------------------------------------------
     async def connect(self, ref: str, c: Container, config: dict[str, Any] | None) -> None:
         net = self.get(ref)
-        if net["Driver"] != "bridge":
+        if net["Driver"] not in ("bridge", "overlay"):
             raise Forbidden(f"container cannot be disconnected from host network or connected "
                             f"to host network")
         mode = c.host_config.get("NetworkMode") or ""
@@ -513,7 +550,7 @@ class NetworkService:
                 if c.id in net["Containers"]:
                     await asyncio.to_thread(self.driver.leave,
                                             net["Containers"][c.id]["EndpointID"])
-                    self._drop_endpoint(net, c.id)
+                    await self._left(net, self._drop_endpoint(net, c.id))
                     await self._save(net)
                     await self._apply_firewall()
             networks.pop(net["Name"], None)
