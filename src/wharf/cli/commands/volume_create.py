@@ -25,8 +25,8 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
 
 def run(args: Any, client: Client) -> int:
     if args.volume and args.name and args.volume != args.name:
-        raise CommandError(f"conflicting options: cannot specify a volume-name through both "
-                           f"--name and as a positional arg")
+        raise CommandError("conflicting options: cannot specify a volume-name through both "
+                           "--name and as a positional arg")
     body = {"Name": args.volume or args.name, "Driver": args.driver,
             "DriverOpts": _pairs(args.opt), "Labels": _pairs(args.label)}
     volume = client.json("POST", "/volumes/create", None, body)
