@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import grp
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import support.daemon as daemon_mod
-from support.daemon import Daemon
+from security_daemon import daemon_with, free_port
 
 NOBODY = 65534
 
@@ -41,35 +40,16 @@ def make_pki(d: Path) -> None:
     (d / "key.pem").write_bytes((d / "client-key.pem").read_bytes())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tls_daemon(tmp_path_factory):
     """A private wharfd with a TLS-verified TCP listener beside its unix socket."""
     pki = tmp_path_factory.mktemp("pki")
     make_pki(pki)
-    port = free_port()
-    bindir = tmp_path_factory.mktemp("bin")
-    real = daemon_mod.BIN
-    (bindir / "wharfd").write_text(
-        f'#!/bin/sh\nexec {real}/wharfd "$@" -H tcp://127.0.0.1:{port} --tlsverify '
-        f"--tlscacert {pki}/ca.pem --tlscert {pki}/server-cert.pem --tlskey {pki}/server-key.pem\n")
-    (bindir / "wharfd").chmod(0o755)
-    (bindir / "wharf").symlink_to(real / "wharf")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(daemon_mod, "BIN", bindir)
-    d = Daemon()
-    try:
-        d.start()
-        yield d, f"tcp://127.0.0.1:{port}", pki
-    finally:
-        problems = d.shutdown()
-        mp.undo()
-    assert not problems, problems
+    host = f"tcp://127.0.0.1:{free_port()}"
+    flags = (f"-H {host} --tlsverify --tlscacert {pki}/ca.pem --tlscert {pki}/server-cert.pem "
+             f"--tlskey {pki}/server-key.pem")
+    with daemon_with(tmp_path_factory.mktemp("bin"), flags) as d:
+        yield d, host, pki
 
 
 def test_unix_socket_is_root_and_group_wharf_only(tls_daemon):
