@@ -244,3 +244,17 @@ def test_options_target_label_quiet_iidfile_stdin(wharfd, busybox, tmp_path, tag
     r = wharfd.wharf("build", "-f", "-", "-t", tag, str(ctx), input=dockerfile)
     assert r.returncode == 0, r.stderr
     assert run(wharfd, tag, "cat", "/x.txt", "/v") == "x\ndefault\n"
+
+
+def test_scratch_image_from_another_image(wharfd, busybox, tmp_path, tagger):
+    ctx = write(tmp_path, {"Dockerfile": """
+        FROM scratch
+        COPY --from=busybox /bin/busybox /bin/busybox
+        ENTRYPOINT ["/bin/busybox"]
+        CMD ["echo", "scratch ok"]
+    """})
+    tag = tagger("scratch")
+    r = build(wharfd, ctx, "-t", tag)
+    assert "Step 1/4 : FROM scratch" in r.stdout
+    assert run(wharfd, tag) == "scratch ok\n"
+    assert json.loads(wharfd.wharf("image", "inspect", tag).stdout)[0]["RootFS"]["Layers"].__len__() == 1
