@@ -42,6 +42,7 @@ from wharf.engine.images import ImageService, _piped, _write_upper, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
+from wharf.image.manifest import host_arch
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -169,7 +170,7 @@ def _image_config(parent: Any, state: ImageState, run_config: dict[str, Any], la
     if layer is None:
         entry["empty_layer"] = True
     config = {
-        "architecture": base.get("architecture") or _host_arch(), "os": "linux",
+        "architecture": base.get("architecture") or host_arch(), "os": "linux",
         "config": state.config, "container": container, "container_config": run_config,
         "created": created, "docker_version": __version__,
         "history": (parent.history if parent else []) + [entry],
@@ -179,12 +180,6 @@ def _image_config(parent: Any, state: ImageState, run_config: dict[str, Any], la
     if state.author:
         config["author"] = state.author
     return config
-
-
-def _host_arch() -> str:
-    from wharf.image.manifest import host_arch
-
-    return host_arch()
 
 
 class _Build:
@@ -243,7 +238,7 @@ class _Build:
         await self.say(f"Step {self.step}/{self.total} : {text}\n")
 
     async def _stage(self, stage: Stage) -> None:
-        base, _platform = expand_from(stage, self.args, self.df.escape)
+        base = expand_from(stage, self.args, self.df.escape)[0]
         await self._header(stage.original)
         self.current = await self._base_image(base)
         await self.say(f" ---> {short_id(self.current)}\n")
