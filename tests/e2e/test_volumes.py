@@ -313,4 +313,5 @@ def test_volume_events_create_mount_unmount_destroy(wharfd, busybox, cleanup):
     ok(wharfd.wharf("volume", "rm", vol))
     out = ok(wharfd.wharf("events", "--since", since, "--until", str(int(time.time()) + 1),
                           "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"))
-    assert out.splitlines() == [f"create {vol}", f"mount {vol}", f"unmount {vol}", f"destroy {vol}"]
+    mine = [line for line in out.splitlines() if line.endswith(f" {vol}")]  # others run too
+    assert mine == [f"create {vol}", f"mount {vol}", f"unmount {vol}", f"destroy {vol}"]
