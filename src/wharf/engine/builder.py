@@ -43,8 +43,10 @@ from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
 from wharf.image.manifest import host_arch
+from wharf.linux import syscalls
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+_SNAPSHOT_PREFIX = "wharf-build-"  # rw snapshots of COPY/ADD/WORKDIR steps
 
 
 class StepFailed(WharfError):
@@ -75,11 +77,23 @@ class Builder:
     def __init__(self, config: DaemonConfig, images: ImageService, containers: ContainerService) -> None:
         root = os.path.join(config.data_root, "builder")
         self.tmp = os.path.join(root, "tmp")
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        os.makedirs(self.tmp, 0o700)
         self.cache = BuildCache(os.path.join(root, "cache.json"))
         self.images = images
         self.containers = containers
+        self._collect_leftovers()
+        os.makedirs(self.tmp, 0o700)
+
+    def _collect_leftovers(self) -> None:
+        """What a daemon that died mid-build left: mounts and rw snapshots of build steps."""
+        with open("/proc/self/mountinfo") as f:
+            targets = [line.split()[4] for line in f]
+        for target in sorted((t for t in targets if t.startswith(self.tmp + "/")), reverse=True):
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        snapshots = self.images.store.snapshots
+        for sid in snapshots.ids():
+            if sid.startswith(_SNAPSHOT_PREFIX):
+                snapshots.remove(sid)
 
     async def build(self, stream: BinaryIO, opts: BuildOptions, emit: Emit) -> str:
         """Build from a context tar; returns the image ID (tagged as ``opts.tags``)."""
@@ -145,7 +159,7 @@ class Builder:
                 os.mkdir(root, 0o755)
                 yield root, root
                 return
-            sid = "wharf-build-" + secrets.token_hex(8)
+            sid = _SNAPSHOT_PREFIX + secrets.token_hex(8)
             target = os.path.join(base, "merged")
             await self.images.create_rw_layer(sid, image_id)
             try:
