@@ -80,14 +80,15 @@ def wharf() -> Iterator[Engine]:
 
 
 @contextmanager
-def docker() -> Iterator[Engine]:
+def docker(bridge: str = "none") -> Iterator[Engine]:
+    """``bridge``: an existing interface for dockerd's default network (``--bridge``)."""
     base = Path(tempfile.mkdtemp(prefix="wharf-bench-docker-"))
     sock = base / "docker.sock"
     ns = f"wharfbench{secrets.token_hex(3)}"  # containerd's grammar: no trailing '_'
     log = open(base / "dockerd.log", "wb")
     proc = subprocess.Popen(
         ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
-         "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid"), "--bridge=none",
+         "-H", f"unix://{sock}", "--pidfile", str(base / "docker.pid"), f"--bridge={bridge}",
          "--iptables=false", "--ip-masq=false", "--containerd-namespace", ns,
          "--containerd-plugins-namespace", ns + "-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

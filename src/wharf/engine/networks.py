@@ -321,7 +321,8 @@ class NetworkService:
                 if net["Driver"] in ("bridge", "overlay"):
                     await self._join(c, net)
             await self._publish(c)
-            await self._apply_firewall()
+            if self._proxies.get(c.id):
+                await self._apply_firewall()
         await self._start_dns(c)
         await asyncio.to_thread(self._write_etc, c)
 
@@ -460,6 +461,7 @@ class NetworkService:
 
     async def detach(self, c: Container) -> None:
         """After the exit or a failed start: undo ``attach`` (idempotent)."""
+        published = bool(self._proxies.get(c.id))
         self._stop_services(c.id)
         settings = c.record["NetworkSettings"]
         async with self._lock:
@@ -472,7 +474,8 @@ class NetworkService:
                     self.events.publish("network", "disconnect", net["Id"],
                                         {"container": c.id, "name": net["Name"],
                                          "type": net["Driver"]})
-            await self._apply_firewall()
+            if published:
+                await self._apply_firewall()
         for ep in settings["Networks"].values():
             ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
         settings.update(Bridge="", SandboxID="", SandboxKey="", EndpointID="", Gateway="",
