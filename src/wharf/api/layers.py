@@ -57,4 +57,5 @@ async def disk_usage(request: web.Request) -> web.Response:
     eng = engine(request)
     containers = await eng.containers.list(all=True, size=True)
     usage = await eng.images.disk_usage(Counter(c["ImageID"] for c in containers))
-    return json_response({**usage, "Containers": containers, "Volumes": [], "BuildCache": []})
+    volumes = await eng.volumes.disk_usage()
+    return json_response({**usage, "Containers": containers, "Volumes": volumes, "BuildCache": []})

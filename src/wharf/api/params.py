@@ -42,7 +42,14 @@ async def json_body(request: web.Request, default: Any = None) -> Any:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+    """JSON with exactly ``Content-Type: application/json``, as dockerd sends it.
+
+    The docker CLI decodes an error body only for that exact type; aiohttp's
+    ``json_response`` adds ``; charset=utf-8`` and the CLI then prints the raw
+    JSON. A bytes body keeps the type bare.
+    """
+    body = json.dumps(data, separators=(",", ":")).encode() + b"\n"
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def engine(request: web.Request) -> Any:
