@@ -28,9 +28,9 @@ def test_hostname_is_the_containers_own(wharfd, busybox):
     assert len(r.stdout.strip()) == 12  # docker's default: the short container ID
 
 
-def test_only_loopback_without_host_networking(wharfd, busybox):
+def test_own_interfaces_without_host_networking(wharfd, busybox):
     r = run(wharfd, busybox, "ls", "/sys/class/net")
-    assert r.stdout.split() == ["lo"]
+    assert r.stdout.split() == ["eth0", "lo"]  # the default bridge's veth end
     r = run(wharfd, "--network", "none", busybox, "ls", "/sys/class/net")
     assert r.stdout.split() == ["lo"]
 
