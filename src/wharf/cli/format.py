@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 MISSING = object()
 _TOKEN = re.compile(r'''\s*(?:
+    (?P<chain>(?<=\))(?:\.\w+)+) |
     (?P<str>"(?:\\.|[^"\\])*") | (?P<raw>`[^`]*`) | (?P<num>-?\d+(?:\.\d+)?) |
     (?P<var>\$\w*(?:\.\w+)*) | (?P<field>(?:\.\w+)+|\.) | (?P<decl>:?=) |
     (?P<ident>[A-Za-z_]\w*) | (?P<punct>[|(),])
@@ -164,6 +165,8 @@ def _parse_pipeline(tokens: list[tuple[str, str]]) -> tuple[list[str], list[list
             commands[-1].append(("func", value))
         elif kind in ("field", "var"):
             commands[-1].append((kind, value))
+        elif kind == "chain":  # (pipeline).Field
+            commands[-1][-1] = ("chain", (commands[-1][-1], value))
         elif kind != "punct" or value != ",":
             raise TemplateError(f"template: unexpected {value!r}")
         i += 1
@@ -320,6 +323,9 @@ class Template:
             return self._pipe(value, dot, scope)
         if kind == "func":
             return FUNCS[value]() if call else FUNCS[value]
+        if kind == "chain":
+            base, path = value
+            return _walk(self._arg(base, dot, scope), [p for p in path.split(".") if p], call)
         if kind == "var":
             name, _, path = value.partition(".")
             if name not in scope:

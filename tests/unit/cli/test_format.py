@@ -101,3 +101,10 @@ def test_units() -> None:
     assert api_timestamp("10m", now=1000.5) == "400.500000000"
     assert api_timestamp("2013-01-02T13:23:37Z") == "1357133017.000000000"
     assert api_timestamp("1700000000") == "1700000000"
+
+
+def test_field_of_a_parenthesized_pipeline():
+    data = {"Mounts": [{"Name": "a"}, {"Name": "b"}],
+            "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.18.0.2"}}}}
+    out = Template('{{(index .Mounts 1).Name}} {{(index .NetworkSettings.Networks "bridge").IPAddress}}').render(data)
+    assert out == "b 172.18.0.2"
