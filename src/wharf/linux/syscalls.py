@@ -168,3 +168,36 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     return _check(_libc.syscall(ctypes.c_long(_NR_OPENAT2), ctypes.c_int(dirfd), _b(path),
                                 ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))),
                   f"openat2 {path}")
+
+
+# bpf(2)
+_NR_BPF = {"x86_64": 321, "i686": 357, "aarch64": 280}
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+
+
+def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_char], what: str) -> int:
+    return _check(_libc.syscall(ctypes.c_long(_NR_BPF[os.uname().machine]), ctypes.c_int(cmd),
+                                attr, ctypes.c_uint(len(attr))), what)
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license: str = "Apache") -> int:
+    """Load an eBPF program (8-byte instructions); returns its fd, the verifier's log on failure."""
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license.encode())
+    log = ctypes.create_string_buffer(65536)
+    attr = ctypes.create_string_buffer(128)
+    struct.pack_into("=IIQQIIQ", attr, 0, prog_type, len(insns) // 8, ctypes.addressof(code),
+                     ctypes.addressof(lic), 1, len(log), ctypes.addressof(log))
+    try:
+        return _bpf(_BPF_PROG_LOAD, attr, "bpf prog load")
+    except OSError as e:
+        raise OSError(e.errno, f"{e.strerror}: {log.value.decode(errors='replace')[-500:]}") from None
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    """Attach a loaded program to a cgroup (``target_fd``: the cgroup2 directory)."""
+    attr = ctypes.create_string_buffer(128)
+    struct.pack_into("=IIII", attr, 0, target_fd, prog_fd, attach_type, flags)
+    _bpf(_BPF_PROG_ATTACH, attr, "bpf prog attach")

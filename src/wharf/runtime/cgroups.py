@@ -17,6 +17,8 @@ import signal
 import time
 from typing import Any
 
+from wharf.runtime import devicefilter
+
 #: v1 hierarchies a container is placed in (named ones like name=systemd are left alone).
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
 _UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads about 2**63 when unlimited
@@ -351,6 +353,8 @@ class V2Cgroup(Cgroup):
         limit = (resources.get("pids") or {}).get("limit")
         if limit:
             _write(self._file("pids.max"), "max" if limit < 0 else limit)
+        if resources.get("devices"):  # no devices controller on v2: an eBPF program decides
+            devicefilter.attach(self.dir(), resources["devices"])
 
     def add(self, pid: int) -> None:
         _write(self._file("cgroup.procs"), pid)
