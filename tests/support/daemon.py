@@ -153,8 +153,11 @@ class Daemon:
         except Exception:  # a broken daemon still gets purged below
             pass
         self.stop()
-        time.sleep(0.2)
-        left = self.leftovers()
+        # A launcher orphaned by an earlier kill -9 exits on its own once it
+        # sees EOF: give stragglers a moment before calling them leaks.
+        deadline = time.monotonic() + 3
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.1)
         if left:
             left.append(f"--- wharfd log tail ---\n{self.log()[-4000:]}")
         self.purge()
