@@ -220,7 +220,7 @@ def _arch_section(table: dict[str, int], rules: list[dict[str, Any]], wide: bool
     last_key: Any = None
     for nr in range(base, top + 1):
         chain = by_nr.get(nr, [])
-        key = json.dumps(chain)
+        key = tuple((json.dumps(args) if args else "", ret) for args, ret in chain)
         if key != last_key:
             intervals.append((nr, _leaf(chain, wide, default)))
             last_key = key
