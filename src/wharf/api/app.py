@@ -87,7 +87,8 @@ def _add_versioned(app: web.Application, table: web.RouteTableDef) -> None:
 
 
 def make_app(engine: Any) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4)
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4,
+                          handler_args={"read_bufsize": 1 << 20})  # uploads (build, load) in big reads
     with warnings.catch_warnings():  # the contract (docs/architecture.md) names the key "engine"
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         app["engine"] = engine
