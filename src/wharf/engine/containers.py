@@ -221,6 +221,8 @@ class ContainerService:
                 continue
             if "ancestor" in f and c.record["Image"] not in ancestors:
                 continue
+            if "network" in f and not _on_network(c, f["network"]):
+                continue
             if "volume" in f and not any(v in (p["Name"], p["Destination"]) for v in f["volume"]
                                          for p in mount_points(c)):
                 continue
@@ -629,6 +631,13 @@ class ContainerService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.launcher.close()
+
+
+def _on_network(c: Container, wanted: list[str]) -> bool:
+    """``ps --filter network=``: a network name, or a prefix of its ID."""
+    nets = c.record["NetworkSettings"].get("Networks") or {}
+    return any(v in nets or any((ep.get("NetworkID") or "").startswith(v) for ep in nets.values())
+               for v in wanted)
 
 
 def _created(c: Container) -> int:

@@ -437,9 +437,27 @@ class NetworkService:
                 found += self.overlay.resolve(net, name_here)
         return found or None
 
+    def _extra_hosts(self, c: Container) -> list[str]:
+        """``--add-host`` (``host-gateway`` = the default bridge's gateway) and, on the
+        default bridge, ``--link`` targets as hosts entries (Docker's legacy links)."""
+        bridge = self.get("bridge")
+        gateway = self._bridge(bridge).gateway
+        out = [entry.replace(":host-gateway", f":{gateway}")
+               for entry in c.host_config.get("ExtraHosts") or []]
+        if c.id in bridge["Containers"]:
+            by_name = {ep["Name"].lstrip("/"): ep["IPv4Address"].split("/")[0]
+                       for ep in bridge["Containers"].values()}
+            for link in c.host_config.get("Links") or []:
+                target, _, alias = link.partition(":")
+                target, alias = target.lstrip("/"), alias.rsplit("/", 1)[-1]
+                if target in by_name:
+                    out += [f"{name}:{by_name[target]}" for name in {alias or target, target}]
+        return out
+
     def _write_etc(self, c: Container) -> None:
         cfg = c.config
-        files = etcfiles.contents(cfg["Hostname"], c.host_config, cfg.get("Domainname") or "",
+        hc = {**c.host_config, "ExtraHosts": self._extra_hosts(c)}
+        files = etcfiles.contents(cfg["Hostname"], hc, cfg.get("Domainname") or "",
                                   self._primary_address(c))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):

@@ -7,15 +7,22 @@ namespaces ("outside" and client namespaces on their own veth /30s).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import socket
+import subprocess
+import threading
 import time
+from ipaddress import ip_address
 from typing import Iterator
 
 import pytest
 
 from netlab import Lab, Listener
 from wharf.network import netns
+from wharf.network.dns import DnsServer
 
 HTTPD = ["httpd", "-f", "-p", "80", "-h", "/etc"]
 
@@ -86,7 +93,7 @@ def answers(ns: str | None, host: str, port: int) -> bool:
         return False
 
 
-def nc_get(d, network: str, target: str, busybox: str) -> "subprocess.CompletedProcess[str]":
+def nc_get(d, network: str, target: str, busybox: str) -> subprocess.CompletedProcess[str]:
     """A client container on ``network`` asks ``target``'s httpd for /hostname."""
     script = f"printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} 80"
     return d.wharf("run", "--rm", "--network", network, busybox, "sh", "-c", script)
@@ -187,7 +194,6 @@ def test_rm_and_disconnect_return_everything(wharfd, busybox, made):
 
 
 def _ports_of(bridge: str) -> list[str]:
-    import subprocess
     out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True,
                          text=True).stdout
     return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
@@ -207,7 +213,6 @@ def test_restart_and_kill_9_keep_or_clean_up_network_state(make_wharfd, lab: Lab
         assert nc_get(d, net, srv, "busybox").stdout.strip().endswith(hostname)
         ip, pid = m.ip(srv, net), m.inspect(srv)["State"]["Pid"]
         d.stop(kill=True)
-        import os, signal
         os.kill(pid, signal.SIGKILL)  # the container dies while nobody watches
         time.sleep(0.5)
         d.start()
@@ -218,3 +223,43 @@ def test_restart_and_kill_9_keep_or_clean_up_network_state(make_wharfd, lab: Lab
         assert m.ip(again, net) == ip
     finally:
         m.cleanup()
+
+
+def test_links_add_host_and_ps_filter_on_the_default_bridge(wharfd, busybox, made):
+    srv = made.run(busybox, *HTTPD)
+    wait_listening(wharfd, srv)
+    ip = made.ip(srv, "bridge")
+    gateway = wharfd.bip.split("/")[0]
+    r = wharfd.wharf("run", "--rm", "--link", f"{srv}:web", "--add-host", "gw:host-gateway",
+                     busybox, "sh", "-c", "cat /etc/hosts; printf 'GET /hostname HTTP/1.0\\r\\n"
+                     "\\r\\n' | nc -w 3 web 80")
+    assert f"{ip}\tweb" in r.stdout and f"{gateway}\tgw" in r.stdout
+    assert r.stdout.strip().endswith(made.inspect(srv)["Config"]["Hostname"])
+    net, _ = made.network()
+    assert srv in wharfd.wharf("ps", "--filter", "network=bridge", "--format", "{{.Names}}").stdout
+    assert srv not in wharfd.wharf("ps", "--filter", f"network={net}",
+                                   "--format", "{{.Names}}").stdout
+
+
+def test_dns_forwards_other_names_and_answers_links(wharfd, busybox, made, lab: Lab):
+    """Names not ours go to the container's --dns server (a test-made one on the outside)."""
+    outside = lab.outside()
+    loop = asyncio.new_event_loop()
+    upstream = DnsServer(
+        lambda name: [ip_address("10.1.2.3")] if name.rstrip(".") == "far.test" else [], [])
+    loop.run_until_complete(upstream.start(target=outside.ns, address=str(outside.ip)))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        net, _ = made.network()
+        srv = made.run("--network", net, busybox, "sleep", "60")
+        r = wharfd.wharf("run", "--rm", "--network", net, "--dns", str(outside.ip),
+                         "--link", f"{srv}:buddy", busybox, "sh", "-c",
+                         "nslookup far.test; nslookup buddy")
+        assert "10.1.2.3" in r.stdout, r.stdout + r.stderr
+        assert made.ip(srv, net) in r.stdout
+    finally:
+        loop.call_soon_threadsafe(upstream.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
