@@ -568,6 +568,7 @@ class ContainerService:
             del self._names[old]
             c.record["Name"] = "/" + new
             await self._save(c)
+            await self.networks.renamed(c)
             self.events.publish("container", "rename", c.id,
                                 c.event_attributes(oldName="/" + old))
 

@@ -454,6 +454,13 @@ class NetworkService:
                     out += [f"{name}:{by_name[target]}" for name in {alias or target, target}]
         return out
 
+    async def renamed(self, c: Container) -> None:
+        """Keep the endpoints' names (``network inspect``, the embedded DNS) current."""
+        for net in self._nets.values():
+            if c.id in net["Containers"]:
+                net["Containers"][c.id]["Name"] = c.name
+                await self._save(net)
+
     def _write_etc(self, c: Container) -> None:
         cfg = c.config
         hc = {**c.host_config, "ExtraHosts": self._extra_hosts(c)}

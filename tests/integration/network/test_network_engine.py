@@ -114,12 +114,15 @@ def test_names_resolve_on_a_user_network_and_other_networks_are_cut_off(wharfd, 
     srv = made.run("--network", net_a, "--network-alias", "web", busybox, *HTTPD)
     wait_listening(wharfd, srv)
     srv_id = made.inspect(srv)["Id"][:12]
-    for target in (srv, "web", srv_id):
+    renamed = made.lab.name("c")
+    assert wharfd.wharf("rename", srv, renamed).returncode == 0
+    made.containers.append(renamed)
+    for target in (renamed, "web", srv_id):
         r = nc_get(wharfd, net_a, target, busybox)
         assert r.returncode == 0 and r.stdout.strip().endswith(srv_id), (target, r.stderr)
     # The other network neither resolves the name nor reaches the address.
-    assert srv_id not in nc_get(wharfd, net_b, srv, busybox).stdout
-    assert srv_id not in nc_get(wharfd, net_b, made.ip(srv, net_a), busybox).stdout
+    assert srv_id not in nc_get(wharfd, net_b, renamed, busybox).stdout
+    assert srv_id not in nc_get(wharfd, net_b, made.ip(renamed, net_a), busybox).stdout
 
 
 def test_published_ports_answer_on_the_addresses_they_name(wharfd, busybox, made, lab: Lab):
