@@ -71,6 +71,25 @@ DOCKERFILES = {
         LABEL a=b
         LABEL a=c d=e
     """,
+    "expansions": """
+        FROM busybox
+        ARG PORT=8000
+        ARG DIR=/var/lib/app
+        ENV PORT=$PORT HOME_DIR=${DIR} SIG=SIGTERM
+        EXPOSE $PORT ${PORT}/udp
+        VOLUME $HOME_DIR ["/logs"]
+        WORKDIR $HOME_DIR/work
+        USER ${UID:-1000}:${GID:-1000}
+        STOPSIGNAL $SIG
+        LABEL port=$PORT "quoted key"='single $PORT' empty=
+        SHELL ["/bin/sh", "-xc"]
+        CMD echo $PORT
+        ENTRYPOINT []
+    """,
+    "onbuild_child": """
+        FROM wharf-test-parity-parent:1
+        ENV CHILD=1
+    """,
 }
 
 
@@ -102,19 +121,33 @@ def _config(run: Any, tag: str) -> dict[str, Any]:
     return {k: config.get(k) or None for k in FIELDS}
 
 
+#: Dockerfile -> the image it builds FROM, built first by each engine (ONBUILD triggers)
+PARENTS = {"onbuild_child": ("wharf-test-parity-parent:1", "cmd_kept_after_entrypoint")}
+
+
+def _build_both(docker: Any, wharf: Any, directory: Path, tag: str, dockerfile: str) -> None:
+    (directory / "Dockerfile").write_text(textwrap.dedent(DOCKERFILES[dockerfile]).lstrip())
+    (directory / "app.txt").write_text("app\n")
+    docker.env["DOCKER_BUILDKIT"] = "0"
+    docker.run("build", "-t", tag, str(directory))
+    r = wharf.wharf("build", "-t", tag, str(directory))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_same_config_as_docker_classic_builder(name, docker, wharf, tmp_path):
-    (tmp_path / "Dockerfile").write_text(textwrap.dedent(DOCKERFILES[name]).lstrip())
-    (tmp_path / "app.txt").write_text("app\n")
-    tag = f"wharf-test-parity-{name}:1"
-    docker.env["DOCKER_BUILDKIT"] = "0"
-    docker.run("build", "-t", tag, str(tmp_path))
-    r = wharf.wharf("build", "-t", tag, str(tmp_path))
-    assert r.returncode == 0, r.stdout + r.stderr
+    tags = [f"wharf-test-parity-{name}:1"]
+    if name in PARENTS:
+        parent_tag, parent = PARENTS[name]
+        (tmp_path / "parent").mkdir()
+        _build_both(docker, wharf, tmp_path / "parent", parent_tag, parent)
+        tags.append(parent_tag)
+    _build_both(docker, wharf, tmp_path, tags[0], name)
     try:
-        ours, theirs = _config(wharf.wharf, tag), _config(lambda *a: docker.run(*a), tag)
-        assert ours["Cmd"] or ours["Entrypoint"] or ours["Labels"]  # the build set something
+        ours, theirs = _config(wharf.wharf, tags[0]), _config(lambda *a: docker.run(*a), tags[0])
+        assert ours["Cmd"] or ours["Entrypoint"] or ours["Labels"] or ours["Env"]  # the build set something
         assert ours == theirs
     finally:
-        docker.run("rmi", "-f", tag, check=False)
-        wharf.wharf("rmi", "-f", tag)
+        for tag in tags:
+            docker.run("rmi", "-f", tag, check=False)
+            wharf.wharf("rmi", "-f", tag)
