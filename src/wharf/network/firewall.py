@@ -68,10 +68,13 @@ class Firewall:
         if not _NAME.match(prefix):
             raise InvalidParameter(f"invalid nftables table name: {prefix!r}")
         self.table = prefix
+        #: ip_forward as recorded in the table once this object has applied it (saves an
+        #: ``nft list`` per change: every container start with published ports).
+        self._known_saved: str | None = None
 
     def apply(self, networks: list[FwNetwork], ports: list[FwPort]) -> None:
         """Make the table exactly this ruleset (atomically), with forwarding on."""
-        saved = self._saved_forward()
+        saved = self._known_saved or self._saved_forward()
         if saved is None:
             saved = _read(_FORWARD)
         _nft(f"table ip {self.table}\ndelete table ip {self.table}\n"
@@ -79,6 +82,7 @@ class Firewall:
         for net in networks:
             _write(f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet", "1")
         _write(_FORWARD, "1")
+        self._known_saved = saved
 
     def remove(self) -> None:
         """Delete the table and put ``ip_forward`` back; absent is fine."""
@@ -87,6 +91,7 @@ class Firewall:
             return
         _nft(f"delete table ip {self.table}\n")
         _write(_FORWARD, saved)
+        self._known_saved = None
 
     def exists(self) -> bool:
         return self._saved_forward() is not None
