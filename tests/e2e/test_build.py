@@ -65,7 +65,8 @@ def test_multistage_heredoc_user_workdir_entrypoint(wharfd, busybox, tmp_path, t
             EOF
 
             FROM ${BASE}
-            COPY --from=builder /src/out.txt /opt/app/
+            ARG FROM_STAGE=builder
+            COPY --from=${FROM_STAGE} /src/out.txt /opt/app/
             COPY <<EOF /opt/app/motd
             built for $HOSTNAME_IS_UNSET-x
             EOF

@@ -241,9 +241,11 @@ class _Build:
             refs = [expand_from(stage, self.args, self.df.escape)[0]]
             refs += [str(i.flags["from"]) for i in stage.instructions if "from" in i.flags]
             for ref in refs:
-                dep = self.df.stage(ref)
-                if dep is not None and dep.index < stage.index:
-                    visit(dep)
+                # A ``--from=$VAR`` is only known when its step runs: every earlier stage may be it.
+                deps = self.df.stages[:stage.index] if "$" in ref else [self.df.stage(ref)]
+                for dep in deps:
+                    if dep is not None and dep.index < stage.index:
+                        visit(dep)
         visit(target)
         return [s for s in self.df.stages if s.index in needed]
 
