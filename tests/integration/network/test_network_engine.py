@@ -137,6 +137,10 @@ def test_published_ports_answer_on_the_addresses_they_name(wharfd, busybox, made
     client = lab.outside()  # a namespace that reaches the host at client.host_ip
     assert http_get(client.ns, str(client.host_ip), anywhere).strip() == hostname
     assert not answers(client.ns, str(client.host_ip), local)
+    # Hairpin: the container reaches its own published port through the host.
+    gateway = wharfd.bip.split("/")[0]
+    script = f"printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {gateway} {anywhere}"
+    assert wharfd.wharf("exec", srv, "sh", "-c", script).stdout.strip().endswith(hostname)
     ports = wharfd.wharf("port", srv).stdout.splitlines()
     assert f"80/tcp -> 127.0.0.1:{local}" in ports and f"80/tcp -> 0.0.0.0:{anywhere}" in ports
     assert f"0.0.0.0:{anywhere}->80/tcp" in wharfd.wharf("ps", "--filter", f"name={srv}").stdout
