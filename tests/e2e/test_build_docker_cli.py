@@ -48,3 +48,13 @@ def test_docker_build_failure_and_stdin_dockerfile(wharfd, busybox, tmp_path):
     r = docker_build(wharfd, "-f", "-", str(tmp_path), input="FROM busybox\nBOGUS x\n")
     assert r.returncode == 1
     assert "dockerfile parse error on line 2: unknown instruction: BOGUS" in r.stderr
+
+
+def test_plain_docker_build_picks_the_classic_builder(wharfd, busybox, tmp_path):
+    """wharfd's _ping says Builder-Version 1, so the CLI needs no DOCKER_BUILDKIT=0."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo plain\n")
+    r = wharfd.docker("build", "-q", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    image_id = r.stdout.strip()
+    assert image_id.startswith("sha256:")
+    wharfd.docker("rmi", image_id)
