@@ -92,3 +92,22 @@ def test_run_publish_and_port(wharfd, busybox):
 
 def box_hostname(wharfd, box: str) -> str:
     return json.loads(wharfd.docker("inspect", box).stdout)[0]["Config"]["Hostname"]
+
+
+def test_prune_removes_only_unused_custom_networks(wharfd, busybox):
+    unused, used = (f"wt-dprune-{secrets.token_hex(3)}" for _ in range(2))
+    box = f"wt-dpbox-{secrets.token_hex(3)}"
+    try:
+        for name in (unused, used):
+            assert wharfd.docker("network", "create", "--subnet", _free_subnet(),
+                                 name).returncode == 0
+        assert wharfd.docker("run", "-d", "--name", box, "--network", used, busybox,
+                             "sleep", "60").returncode == 0
+        r = wharfd.docker("network", "prune", "-f")
+        assert r.returncode == 0 and unused in r.stdout and used not in r.stdout
+        names = wharfd.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+        assert used in names and unused not in names and "bridge" in names
+    finally:
+        wharfd.docker("rm", "-f", box)
+        wharfd.docker("network", "rm", used)
+        wharfd.docker("network", "rm", unused)

@@ -270,3 +270,17 @@ def test_dns_forwards_other_names_and_answers_links(wharfd, busybox, made, lab: 
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+def test_publish_all_and_host_port_ranges(wharfd, busybox, made):
+    srv = made.run("--expose", "80", "-P", busybox, *HTTPD)
+    wait_listening(wharfd, srv)
+    (binding,) = made.inspect(srv)["NetworkSettings"]["Ports"]["80/tcp"]
+    hostname = made.inspect(srv)["Config"]["Hostname"]
+    assert http_get(None, "127.0.0.1", int(binding["HostPort"])).strip() == hostname
+    with socket.socket() as taken:  # the first port of the range is busy
+        taken.bind(("127.0.0.1", 0))
+        first = taken.getsockname()[1]
+        other = made.run("-p", f"127.0.0.1:{first}-{first + 5}:80", busybox, *HTTPD)
+        (bound,) = made.inspect(other)["NetworkSettings"]["Ports"]["80/tcp"]
+    assert first < int(bound["HostPort"]) <= first + 5
