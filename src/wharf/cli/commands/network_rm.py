@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wharf.cli.common import for_each
-from wharf.client.http import Client
+from wharf.client.http import APIError, Client
 
 USAGE = "NETWORK [NETWORK...]"
 ALIASES = "wharf network rm, wharf network remove"
@@ -17,4 +17,11 @@ def add_arguments(parser: Any) -> None:
 
 
 def run(args: Any, client: Client) -> int:
-    return for_each(args.networks, lambda name: client.request("DELETE", f"/networks/{name}"))
+    def remove(name: str) -> None:
+        try:
+            client.request("DELETE", f"/networks/{name}")
+        except APIError as err:
+            if not (args.force and err.status == 404):
+                raise
+
+    return for_each(args.networks, remove)
