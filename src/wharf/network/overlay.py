@@ -243,8 +243,8 @@ class OverlayDriver:
         self.state, revision = await store.snapshot()
         local = {(nid, ep["EndpointID"]): (net, cid) for nid, net in self._local().items()
                  for cid, ep in net["Containers"].items()}
-        mine = {tuple(path.split("/")[1:3]) for path, info in self._entries("").items()
-                if path.startswith("endpoints/") and info.get("node") == store.node}
+        mine = {tuple(path.split("/")) for path, info in self._entries("endpoints/").items()
+                if info.get("node") == store.node}
         for nid, endpoint in set(local) - mine:
             net, cid = local[nid, endpoint]
             await store.publish(nid, endpoint, _endpoint_info(net, cid, self.address))

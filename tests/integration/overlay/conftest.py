@@ -22,7 +22,7 @@ class Cluster:
         self.etcd.start()
         for _ in range(hosts):
             ns, address = self.underlay.add_host()
-            host = HostDaemon(ns, address, self.etcd)
+            host = HostDaemon(self.underlay, ns, address, self.etcd)
             self.hosts.append(host)
             host.start()
             r = host.wharf("image", "bootstrap", "busybox")

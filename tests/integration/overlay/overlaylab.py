@@ -7,10 +7,12 @@
   the underlay address; ``stop``/``start`` keep the data.
 * ``HostDaemon``: a private wharfd (``tests.support.daemon.Daemon``) run in a
   host's namespace with ``--cluster-store``/``--cluster-advertise``. It
-  enters only the network namespace (``nsenter --net``) plus a private mount
-  namespace in which a sysfs of that network namespace covers
-  ``/sys/class/net`` and ``/sys/devices/virtual/net``: ``ip netns exec``
-  would remount all of ``/sys`` and hide the cgroup hierarchies.
+  enters the host's network namespace and the host's mount namespace, made
+  once per host (so a restarted daemon finds the namespace bind mounts of
+  its running containers) and kept by a bind mount like ``ip netns`` does;
+  in it a sysfs of the network namespace covers ``/sys/class/net`` and
+  ``/sys/devices/virtual/net`` (``ip netns exec`` would remount all of
+  ``/sys`` and hide the cgroup hierarchies).
 
 Everything is named ``wt`` + random; ``Underlay.remove`` and ``Etcd.remove``
 delete it all, and ``leftovers`` says what would have leaked.
@@ -31,10 +33,10 @@ from pathlib import Path
 
 from support.daemon import BIN, Daemon
 
-SYSFS_WRAP = ('d=$(mktemp -d) && mount -t sysfs wharftestsys "$d" && '
-              'mount --bind "$d/class/net" /sys/class/net && '
-              'mount --bind "$d/devices/virtual/net" /sys/devices/virtual/net && '
-              'umount -l "$d" && rmdir "$d" && exec "$@"')
+SYSFS = ('d=$(mktemp -d) && mount -t sysfs wharftestsys "$d" && '
+         'mount --bind "$d/class/net" /sys/class/net && '
+         'mount --bind "$d/devices/virtual/net" /sys/devices/virtual/net && '
+         'umount -l "$d" && rmdir "$d"')
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,6 +59,11 @@ class Underlay:
         self.prefix = f"192.168.{random.randint(200, 254)}"
         self.gateway = f"{self.prefix}.1"
         self.hosts: list[str] = []
+        # a private mount where the hosts' mount namespaces are kept (bind mounts of ns files)
+        self.mnt = Path("/tmp") / f"wt{self.tag}mnt"
+        self.mnt.mkdir()
+        sh("mount", "--bind", str(self.mnt), str(self.mnt))
+        sh("mount", "--make-private", str(self.mnt))
         sh("ip", "link", "add", self.bridge, "type", "bridge")
         sh("ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         sh("ip", "link", "set", self.bridge, "up")
@@ -73,15 +80,27 @@ class Underlay:
         sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
+        (self.mnt / ns).touch()
+        sh("nsenter", f"--net=/run/netns/{ns}", "unshare", f"--mount={self.mnt / ns}",
+           "--propagation", "slave", "sh", "-c", SYSFS)
         return ns, address
+
+    def enter(self, ns: str) -> list[str]:
+        """The command prefix that runs a program in host ``ns``'s namespaces."""
+        return ["nsenter", f"--net=/run/netns/{ns}", f"--mount={self.mnt / ns}"]
 
     def remove(self) -> None:
         for ns in self.hosts:
+            sh("umount", str(self.mnt / ns), check=False)
             sh("ip", "netns", "del", ns, check=False)
+        sh("umount", str(self.mnt), check=False)
+        shutil.rmtree(self.mnt, ignore_errors=True)
         sh("ip", "link", "del", self.bridge, check=False)
 
     def leftovers(self) -> list[str]:
         found = [f"netns {ns}" for ns in self.hosts if Path(f"/run/netns/{ns}").exists()]
+        if self.mnt.exists():
+            found.append(f"dir {self.mnt}")
         if Path(f"/sys/class/net/{self.bridge}").exists():
             found.append(f"link {self.bridge}")
         return found
@@ -144,18 +163,17 @@ class Etcd:
 class HostDaemon(Daemon):
     """A wharfd in namespace ``ns``, member of the cluster ``etcd`` as ``address``."""
 
-    def __init__(self, ns: str, address: str, etcd: Etcd) -> None:
+    def __init__(self, underlay: Underlay, ns: str, address: str, etcd: Etcd) -> None:
         super().__init__()
         self.ns, self.address, self.etcd = ns, address, etcd
+        self.prefix = underlay.enter(ns)
 
     def start(self, timeout: float = 30) -> None:
         for d in (self.data_root, self.exec_root, self.docker_config):
             d.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.ns}", "unshare", "--mount",
-             "--propagation", "slave", "sh", "-c", SYSFS_WRAP, "sh",
-             str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
+            [*self.prefix, str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
              "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
              "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.bip,
              "--firewall-table", self.firewall_table, "--cluster-store", self.etcd.store,

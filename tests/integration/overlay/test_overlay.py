@@ -43,16 +43,18 @@ def inspect(host, network: str) -> dict:
 
 
 def transfer(src_host, src: str, dst_host, dst: str) -> None:
-    """100 kB from ``src`` to ``dst`` by name through busybox nc; checksums must match."""
-    r = dst_host.wharf("exec", "-d", dst, "sh", "-c", "nc -l -p 7000 > /tmp/in")
+    """100 kB from ``src`` to ``dst`` by name through busybox nc; checksums must match.
+
+    The listener's stdin stays open: busybox nc stops reading the network at EOF on stdin."""
+    r = dst_host.wharf("exec", "-d", dst, "sh", "-c", "sleep 60 | nc -l -p 7000 > /tmp/in")
     assert r.returncode == 0, r.stderr
     r = src_host.wharf("exec", src, "sh", "-c", "head -c 100000 /dev/urandom > /tmp/out && "
-                       "for i in 1 2 3 4 5; do nc -w 2 " + dst + " 7000 < /tmp/out && exit 0; "
+                       "for i in 1 2 3 4 5; do nc " + dst + " 7000 < /tmp/out && exit 0; "
                        "sleep 0.3; done; exit 1")
     assert r.returncode == 0, r.stderr
     sent = src_host.wharf("exec", src, "md5sum", "/tmp/out").stdout.split()[0]
-    assert eventually(lambda: dst_host.wharf("exec", dst, "md5sum", "/tmp/in").stdout.split()[:1]
-                      == [sent])
+    got = lambda: dst_host.wharf("exec", dst, "md5sum", "/tmp/in").stdout.split()[:1]  # noqa: E731
+    assert eventually(lambda: got() == [sent]), dst_host.wharf("exec", dst, "ls", "-l", "/tmp")
 
 
 def test_overlay_spans_hosts(overlay_cluster) -> None:
@@ -99,7 +101,8 @@ def test_overlay_spans_hosts(overlay_cluster) -> None:
 
 def test_host_death_and_return(overlay_cluster) -> None:
     a, b, _ = overlay_cluster.hosts
-    assert a.wharf("network", "create", "-d", "overlay", "ov").returncode == 0
+    r = a.wharf("network", "create", "-d", "overlay", "ov")
+    assert r.returncode == 0, r.stderr
     run(a, "ca", "ov")
     run(b, "cb", "ov")
     assert eventually(lambda: pings(a, "ca", "cb"))
@@ -122,7 +125,8 @@ def test_host_death_and_return(overlay_cluster) -> None:
 def test_store_outage(overlay_cluster) -> None:
     a, b, _ = overlay_cluster.hosts
     etcd = overlay_cluster.etcd
-    assert a.wharf("network", "create", "-d", "overlay", "ov").returncode == 0
+    r = a.wharf("network", "create", "-d", "overlay", "ov")
+    assert r.returncode == 0, r.stderr
     run(a, "ca", "ov")
     run(b, "cb", "ov")
     assert eventually(lambda: pings(a, "ca", "cb"))
