@@ -93,3 +93,19 @@ def test_bad_security_options_refused_at_create(wharfd, busybox):
         status, answer = wharfd.api("POST", "/containers/create",
                                     {"Image": busybox, "HostConfig": body})
         assert status == 400 and message in answer["message"], (body, answer)
+
+
+def test_only_dockers_device_nodes_and_private_propagation(wharfd, busybox):
+    r = run(wharfd, busybox, "sh", "-c", "ls /dev; grep ' / / ' /proc/self/mountinfo")
+    lines = r.stdout.split("\n")
+    nodes = set(r.stdout.split()) & {"kmsg", "mem", "loop0", "fuse", "kvm", "tty0", "console"}
+    assert not nodes, nodes
+    root = next(line for line in lines if " / / " in line)
+    assert "shared:" not in root and "master:" not in root  # private: no propagation to/from the host
+
+
+def test_missing_seccomp_profile_file(wharfd, busybox):
+    r = run(wharfd, "--security-opt", "seccomp=/nonexistent.json", busybox, "true")
+    assert r.returncode == 125
+    assert ("opening seccomp profile (/nonexistent.json) failed: open /nonexistent.json: "
+            "no such file or directory") in r.stderr

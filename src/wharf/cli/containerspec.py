@@ -302,9 +302,13 @@ def security_opts(opts: list[str] | None) -> list[str]:
             try:
                 with open(value, encoding="utf-8") as fh:
                     opt = "seccomp=" + json_compact(fh.read())
-            except (OSError, ValueError) as err:
+            except OSError as err:
+                reason = (err.strerror or str(err)).lower()
                 raise CommandError(f'invalid argument "{opt}" for "--security-opt" flag: '
-                                   f"opening seccomp profile ({value}) failed: {err}", 125)
+                                   f"opening seccomp profile ({value}) failed: open {value}: {reason}", 125)
+            except ValueError as err:
+                raise CommandError(f'invalid argument "{opt}" for "--security-opt" flag: '
+                                   f"decoding seccomp profile ({value}) failed: {err}", 125)
         out.append(opt)
     return out
 
