@@ -109,3 +109,11 @@ def test_missing_seccomp_profile_file(wharfd, busybox):
     assert r.returncode == 125
     assert ("opening seccomp profile (/nonexistent.json) failed: open /nonexistent.json: "
             "no such file or directory") in r.stderr
+
+
+@pytest.mark.parametrize("nnp", [[], ["--security-opt", "no-new-privileges"]])
+def test_filter_also_for_a_non_root_user(wharfd, busybox, nnp):
+    """Without no_new_privs the filter must go in before the capabilities are dropped."""
+    r = run(wharfd, "--user", "1000:1000", *nnp, busybox, "grep", "Seccomp:", "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Seccomp:", "2"]
