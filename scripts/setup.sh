@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap)
+# --test: what the test suite checks wharf against (real dockerd, registry,
+# skopeo, etcd) and drives it with (openssl for TLS certificates).
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(docker.io skopeo docker-registry etcd-server openssl)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +25,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
 # Byte-compile now: every CLI call and shim start reads these, and an
 # environment with PYTHONDONTWRITEBYTECODE would otherwise recompile each time.
 .venv/bin/python -m compileall -q src >/dev/null

@@ -3,5 +3,5 @@
 # worker starts its own wharfd with private roots and checks for leaks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test
 exec .venv/bin/pytest -n "${WHARF_TEST_WORKERS:-4}" -q "$@" tests
