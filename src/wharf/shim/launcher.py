@@ -31,6 +31,8 @@ def _preload() -> None:
         load_runtime("wharf")
     except (ImportError, SpawnFailed):
         pass
+    from wharf.runtime import caps, seccomp
+    seccomp.warm_default(list(caps.DEFAULT))
     gc.freeze()  # forked shims then never touch these objects' pages for collection
 
 
