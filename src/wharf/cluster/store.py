@@ -101,8 +101,9 @@ class ClusterStore:
         if eps:
             raise Forbidden(f"error while removing network: network {net['Name']} id {nid} "
                             f"has active endpoints")
+        subnet_key = self.key("subnets", _subnet_key(ip_network(subnet)))
         for key in (self.key("networks", nid), self.key("names", net["Name"]),
-                    self.key("vnis", str(vni)), self.key("subnets", _subnet_key(ip_network(subnet)))):
+                    self.key("vnis", str(vni)), subnet_key):
             await self.etcd.delete(key)
         await self.etcd.delete(self.key("ipam", nid) + "/", prefix=True)
 

@@ -127,7 +127,7 @@ class NetworkService:
         for net in self._nets.values():
             for cid in [c for c in net["Containers"] if c not in running]:
                 self._drop_endpoint(net, cid)
-            if net["Driver"] == "bridge":
+            if net["Driver"] in ("bridge", "overlay"):  # overlay veths: on the VNI bridge
                 await asyncio.to_thread(self.driver.prune, self._bridge(net).bridge,
                                         {e["EndpointID"] for e in net["Containers"].values()})
             await self._save(net)

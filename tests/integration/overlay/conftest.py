@@ -38,7 +38,8 @@ class Cluster:
             for c in host.api("GET", "/containers/json", params={"all": 1})[1] or []:
                 host.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})
         for host in self.hosts:
-            for net in host.api("GET", "/networks", params={"filters": '{"driver":["overlay"]}'})[1]:
+            overlays = host.api("GET", "/networks", params={"filters": '{"driver":["overlay"]}'})
+            for net in overlays[1]:
                 host.api("DELETE", f"/networks/{net['Id']}")
         for host in self.hosts:
             problems += [f"{host.ns}: {link}" for link in host.links("wvx") + host.links("wov")]

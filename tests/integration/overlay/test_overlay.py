@@ -139,8 +139,8 @@ def test_store_outage(overlay_cluster) -> None:
     assert r.returncode != 0 and "cluster store" in r.stderr
 
     etcd.start()
-    assert eventually(lambda: b.wharf("network", "create", "-d", "overlay", "ov-up").returncode == 0,
-                      15)
+    assert eventually(
+        lambda: b.wharf("network", "create", "-d", "overlay", "ov-up").returncode == 0, 15)
     assert eventually(lambda: "ov-up" in a.wharf("network", "ls").stdout)
     assert pings(b, "cb", "ca")
     endpoints = [k for k in etcd.keys() if "/endpoints/" in k]
