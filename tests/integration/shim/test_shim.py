@@ -91,9 +91,13 @@ def test_tty_has_the_console_size_and_follows_resize(bundle) -> None:
                  attach=True)
     bundle.start()
     sock = client.attach(str(bundle.path), stdin=True, stdout=True, stderr=True)
+    got = []
+    reader = frames.read_frames(sock)
+    while b"24 80" not in b"".join(p for _, p in got):  # the first stty has run
+        got.append(next(reader))
     client.resize(str(bundle.path), 30, 100)
     sock.sendall(b"go\r")
-    got = frames_until_eof(sock)
+    got += frames_until_eof(sock)
     assert {s for s, _ in got} == {frames.STDOUT}  # one output stream with a terminal
     out = b"".join(p for _, p in got).decode()
     assert "not a tty" not in out and "24 80\r\n" in out and "30 100\r\n" in out
