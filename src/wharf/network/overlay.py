@@ -218,9 +218,13 @@ class OverlayDriver:
             await asyncio.sleep(RETRY)
 
     async def _keepalive(self) -> None:
+        """Until the lease is lost or the store is unreachable (the watch breaks then too)."""
         store = self._store()
-        while await store.keepalive():
-            await asyncio.sleep(TTL / 3)
+        try:
+            while await store.keepalive():
+                await asyncio.sleep(TTL / 3)
+        except StoreUnavailable:
+            pass
 
     async def _follow(self, revision: int) -> None:
         """Apply the watch's changes until it breaks or this host's lease is gone."""

@@ -129,9 +129,11 @@ def test_store_outage(overlay_cluster) -> None:
     assert r.returncode == 0, r.stderr
     run(a, "ca", "ov")
     run(b, "cb", "ov")
+    run(a, "cx", "ov")
     assert eventually(lambda: pings(a, "ca", "cb"))
 
     etcd.stop()
+    assert a.wharf("rm", "-f", "cx").returncode == 0  # withdrawn when the store is back
     assert pings(a, "ca", "cb", count=3)  # the kernel keeps forwarding
     r = b.wharf("network", "create", "-d", "overlay", "ov-down")
     assert r.returncode != 0 and "cluster store" in r.stderr
@@ -143,5 +145,10 @@ def test_store_outage(overlay_cluster) -> None:
         lambda: b.wharf("network", "create", "-d", "overlay", "ov-up").returncode == 0, 15)
     assert eventually(lambda: "ov-up" in a.wharf("network", "ls").stdout)
     assert pings(b, "cb", "ca")
-    endpoints = [k for k in etcd.keys() if "/endpoints/" in k]
-    assert len(endpoints) == 2  # reconciled without duplicates
+    net_id = inspect(a, "ov")["Id"]
+
+    def reconciled() -> bool:  # no duplicates, nothing of cx: ca, cb and the gateway
+        keys = etcd.keys()
+        return (len([k for k in keys if f"/endpoints/{net_id}/" in k]) == 2
+                and len([k for k in keys if f"/ipam/{net_id}/" in k]) == 3)
+    assert eventually(reconciled, 15), etcd.keys()
