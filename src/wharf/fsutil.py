@@ -17,8 +17,9 @@ import os
 from typing import Any
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data``, atomically and durably."""
+def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace ``path`` with ``data``, atomically; durably unless ``durable`` is
+    False (files rebuilt at every start, such as a bundle's, need no fsync)."""
     # Unique per process and thread: the daemon writes from worker threads.
     tmp = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -27,7 +28,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.chmod(tmp, mode)  # the umask may have narrowed it
@@ -40,9 +42,9 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def write_json_atomic(path: str, obj: Any, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``obj`` as JSON, atomically and durably."""
-    write_atomic(path, json.dumps(obj, separators=(",", ":")).encode(), mode)
+def write_json_atomic(path: str, obj: Any, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace ``path`` with ``obj`` as JSON, atomically (and durably unless told not)."""
+    write_atomic(path, json.dumps(obj, separators=(",", ":")).encode(), mode, durable)
 
 
 def read_json(path: str) -> Any | None:

@@ -39,7 +39,13 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class Daemon:
     """One wharfd with private roots; started and stopped by the fixtures."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, log_level: str = "debug",
+                 extra_args: list[str] | None = None, prefix: list[str] | None = None) -> None:
+        #: benchmarks run at "info": debug logging costs the daemon time per request
+        self.log_level = log_level
+        #: more wharfd flags, and a command to run it under (``ip netns exec NS``)
+        self.extra_args = list(extra_args or [])
+        self.prefix = list(prefix or [])
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.name = name or f"wharf-test-{worker}-{secrets.token_hex(3)}"
         # Short: a shim socket at {exec_root}/containers/<64 hex>/shim.sock
@@ -65,10 +71,10 @@ class Daemon:
             d.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
+            [*self.prefix, str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
              "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
-             "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.bip,
-             "--firewall-table", self.firewall_table],
+             "--log-level", self.log_level, "--bridge-name", self.bridge, "--bip", self.bip,
+             "--firewall-table", self.firewall_table, *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     level = {"warn": "WARNING", "fatal": "CRITICAL"}.get(config.log_level, config.log_level.upper())
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # a dump of every netlink message
+    # pyroute2 logs a dump of every netlink message at debug level, and resets
+    # its logger's level when it is first imported: import it, then quieten it.
+    import pyroute2.config.log  # noqa: F401
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)
     os.makedirs(config.exec_root, exist_ok=True)
     with open(pidfile, "w") as f:
         f.write(str(os.getpid()))

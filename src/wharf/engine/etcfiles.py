@@ -50,6 +50,6 @@ def write_all(directory: str, hostname: str, host_config: dict[str, Any],
     out = {}
     for target, (name, content) in contents(hostname, host_config, domainname).items():
         path = os.path.join(directory, name)
-        write_atomic(path, content.encode(), 0o644)
+        write_atomic(path, content.encode(), 0o644, durable=False)  # rewritten at every start
         out[target] = path
     return out

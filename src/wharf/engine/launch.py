@@ -94,7 +94,8 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
         sysctls=sec.sysctls)
-    write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644)
+    # The bundle is rebuilt at every start and lives under the exec root: no fsync.
+    write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
     write_json_atomic(os.path.join(bundle, "shim.json"), {
         "id": c.id, "runtime": hc.get("Runtime") or config.default_runtime,
@@ -103,7 +104,7 @@ def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonC
         "tty": tty, "open_stdin": bool(cfg.get("OpenStdin")),
         "stdin_once": bool(cfg.get("StdinOnce")),
         "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr")),
-    }, 0o644)
+    }, 0o644, durable=False)
 
 
 def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:

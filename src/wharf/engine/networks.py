@@ -27,7 +27,7 @@ from wharf.engine import etcfiles
 from wharf.engine import filters as flt
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.fsutil import read_json, write_json_atomic
+from wharf.fsutil import read_json, write_atomic, write_json_atomic
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from wharf.network import etcfiles as etctext
@@ -468,7 +468,8 @@ class NetworkService:
                                   self._primary_address(c))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):
-            _write_text(os.path.join(c.dir, name), text)
+            # the bundle bind-mounts them before the process starts: a new inode is fine
+            write_atomic(os.path.join(c.dir, name), text.encode(), 0o644, durable=False)
 
     async def restore_container(self, c: Container) -> None:
         """After a daemon restart, for a running container: proxies and DNS again."""
@@ -616,15 +617,6 @@ def _read(path: str) -> str:
             return f.read()
     except OSError:
         return ""
-
-
-def _write_text(path: str, text: str) -> None:
-    """Replace a file the bundle bind-mounts (before the process starts: a new inode is fine)."""
-    tmp = path + ".net"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
 
 
 def _unlink(path: str) -> None:

@@ -188,8 +188,13 @@ class BridgeDriver:
 
 
 def _index(ipr: IPRoute, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+    """The link's index, asked of the kernel by name (``link_lookup`` dumps every link)."""
+    try:
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError as e:
+        if e.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise
 
 
 def _kind(ipr: IPRoute, idx: int) -> str | None:

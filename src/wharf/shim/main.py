@@ -404,7 +404,7 @@ class Shim:
             self.runtime.cleanup(self.bundle, self.spec)
             return {"error": str(e), "kind": e.kind}
         self.init.started(pid, master)
-        write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode())
+        write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode(), durable=False)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock_path = os.path.join(self.bundle, "shim.sock")
         if os.path.exists(sock_path):
@@ -610,7 +610,7 @@ def run(bundle: str, report: Callable[[dict[str, Any]], None], runtime: Runtime 
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     from wharf.linux import syscalls
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
-    write_atomic(os.path.join(bundle, "shim.pid"), str(os.getpid()).encode())
+    write_atomic(os.path.join(bundle, "shim.pid"), str(os.getpid()).encode(), durable=False)
     try:
         if runtime is None:
             with open(os.path.join(bundle, "shim.json")) as f:
