@@ -220,6 +220,9 @@ class Daemon:
                             os.kill(int(pid), signal.SIGKILL)
                         except ProcessLookupError:
                             pass
+        # A paused container's SIGKILL waits for a thaw.
+        for state in (CGROUP_ROOT / "freezer" / self.cgroup_parent).rglob("freezer.state"):
+            state.write_text("THAWED")
         time.sleep(0.2)
         mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
         for target in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
