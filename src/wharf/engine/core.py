@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 
@@ -14,6 +15,7 @@ from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService
 from wharf.engine.volumes import VolumeService
+from wharf.runtime import cgroups
 
 
 class Engine:
@@ -43,6 +45,8 @@ class Engine:
     async def close(self) -> None:
         await self.containers.close()
         await self.networks.close()
+        # Like the bridge and the firewall table: gone with the last container.
+        await asyncio.to_thread(cgroups.remove_if_empty, "/" + self.config.cgroup_parent)
 
 
 def _engine_id(data_root: str) -> str:

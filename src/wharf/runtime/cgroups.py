@@ -412,3 +412,13 @@ def is_v2(root: str = "/sys/fs/cgroup") -> bool:
 def open(cgroups_path: str, root: str = "/sys/fs/cgroup") -> V1Cgroup | V2Cgroup:  # noqa: A001
     """The cgroup at ``cgroups_path`` (``/{parent}/{id}``, from the hierarchy root)."""
     return (V2Cgroup if is_v2(root) else V1Cgroup)(cgroups_path, root)
+
+
+def remove_if_empty(cgroups_path: str, root: str = "/sys/fs/cgroup") -> None:
+    """Remove a cgroup (the daemon's parent, at shutdown) unless something still uses it."""
+    for d in open(cgroups_path, root).dirs():
+        try:
+            _rmdir(d)
+        except OSError as e:  # running containers live below it: they keep it
+            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                raise
