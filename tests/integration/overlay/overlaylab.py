@@ -31,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support.daemon import BIN, Daemon
+from support.daemon import Daemon
 
 SYSFS = ('d=$(mktemp -d) && mount -t sysfs wharftestsys "$d" && '
          'mount --bind "$d/class/net" /sys/class/net && '
@@ -164,35 +164,9 @@ class HostDaemon(Daemon):
     """A wharfd in namespace ``ns``, member of the cluster ``etcd`` as ``address``."""
 
     def __init__(self, underlay: Underlay, ns: str, address: str, etcd: Etcd) -> None:
-        super().__init__()
+        super().__init__(prefix=underlay.enter(ns), extra_args=[
+            "--cluster-store", etcd.store, "--cluster-advertise", address])
         self.ns, self.address, self.etcd = ns, address, etcd
-        self.prefix = underlay.enter(ns)
-
-    def start(self, timeout: float = 30) -> None:
-        for d in (self.data_root, self.exec_root, self.docker_config):
-            d.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [*self.prefix, str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
-             "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
-             "--log-level", "debug", "--bridge-name", self.bridge, "--bip", self.bip,
-             "--firewall-table", self.firewall_table, "--cluster-store", self.etcd.store,
-             "--cluster-advertise", self.address],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_ready(timeout)
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wharfd exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                if self.api("GET", "/_ping")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"wharfd did not answer within {timeout}s:\n{self.log()}")
 
     def links(self, prefix: str) -> list[str]:
         out = sh("ip", "-n", self.ns, "-o", "link", "show").stdout
