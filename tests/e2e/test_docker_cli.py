@@ -127,3 +127,12 @@ def test_exec_it_into_a_running_container(wharfd, counter):
     seen = _pty_session(["/usr/local/bin/docker", "exec", "-it", counter, "sh"], wharfd.env,
                         [b"echo in-$((20+1))\r", b"exit\r"], b"in-21")
     assert b"in-21" in seen
+
+
+def test_tty_is_the_containers_own_pty_as_under_docker(wharfd, busybox):
+    assert wharfd.docker("run", "--rm", "-t", busybox, "tty").stdout.strip() == "/dev/pts/0"
+    cid = docker_ok(wharfd, "run", "-d", "-t", busybox, "sh").strip()
+    try:
+        assert wharfd.docker("exec", "-t", cid, "tty").stdout.strip() == "/dev/pts/1"
+    finally:
+        wharfd.docker("rm", "-f", cid)

@@ -415,8 +415,13 @@ def open(cgroups_path: str, root: str = "/sys/fs/cgroup") -> V1Cgroup | V2Cgroup
 
 
 def remove_if_empty(cgroups_path: str, root: str = "/sys/fs/cgroup") -> None:
-    """Remove a cgroup (the daemon's parent, at shutdown) unless something still uses it."""
-    for d in open(cgroups_path, root).dirs():
+    """Remove a cgroup (the daemon's parent, at shutdown) unless something still uses it,
+    from every hierarchy: runc also makes it in name=systemd and the unified one."""
+    rel = cgroups_path.strip("/")
+    hierarchies = [os.path.join(root, h) for h in os.listdir(root)] + [root]
+    for d in (os.path.join(h, rel) for h in hierarchies):
+        if not os.path.isdir(d):
+            continue
         try:
             _rmdir(d)
         except OSError as e:  # running containers live below it: they keep it

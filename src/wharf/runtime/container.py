@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import stat
 import struct
 import termios
@@ -83,11 +84,14 @@ def _fork(pid_ns: str | None) -> int:
 
 
 def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1, 2),
-          console: int | None = None) -> int:
+          console_socket: int | None = None) -> int:
     """Start the container of ``spec``; returns its init's host pid once it has exec'd.
 
-    ``console`` is the slave fd of a pty (``-t``): it becomes the controlling
-    terminal and stdio, and /dev/console inside.
+    With ``console_socket`` (``-t``; a connected unix socket, as runc's
+    ``--console-socket``) the init makes a pty inside the container's own
+    devpts, so that ``tty`` says ``/dev/pts/0`` as under Docker: the slave
+    becomes its controlling terminal, stdio and /dev/console, and the master
+    is sent over the socket (take it with ``recv_console``).
     """
     linux = spec.get("linux") or {}
     root = os.path.join(bundle, spec["root"]["path"])
@@ -120,14 +124,14 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
         def setup() -> None:
             sysctl.apply(linux.get("sysctl") or {})
             if new_flags & sc.CLONE_NEWNS:
-                rootfs.prepare(spec, root, os.ttyname(console) if console is not None else None)
+                rootfs.prepare(spec, root)
                 devices.create(linux.get("devices") or [])
             if spec.get("hostname") and new_flags & sc.CLONE_NEWUTS:
                 sc.sethostname(spec["hostname"])
 
         try:
-            return _start(pid_ns, enter, setup, place, spec["process"], stdio, console,
-                          seccomp.program_for(spec))
+            return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
+                          seccomp.program_for(spec), init=True)
         except BaseException:
             if cg:
                 cg.destroy()
@@ -138,8 +142,9 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
 
 
 def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-               stdio: tuple[int, int, int] = (0, 1, 2), console: int | None = None) -> int:
-    """Start ``process`` (OCI ``process``) inside the running container of ``init_pid``."""
+               stdio: tuple[int, int, int] = (0, 1, 2), console_socket: int | None = None) -> int:
+    """Start ``process`` (OCI ``process``) inside the running container of ``init_pid``
+    (``console_socket`` as for ``spawn``)."""
     linux = spec.get("linux") or {}
     kinds = {ns["type"] for ns in linux.get("namespaces") or []}
     fds = []
@@ -156,7 +161,7 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
                 sc.setns(fd, flag)
 
         return _start(pid_ns, enter, lambda: None, cg.add if cg else lambda pid: None,
-                      process, stdio, console, seccomp.program_for(spec))
+                      process, stdio, console_socket, seccomp.program_for(spec))
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -164,8 +169,8 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
 
 def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], None],
            place: Callable[[int], None], process: dict[str, Any],
-           stdio: tuple[int, int, int], console: int | None,
-           seccomp_filter: bytes | None = None) -> int:
+           stdio: tuple[int, int, int], console_socket: int | None,
+           seccomp_filter: bytes | None = None, init: bool = False) -> int:
     """Fork; the child ``enter``s its namespaces while the parent ``place``s it in its
     cgroup (the two slowest steps overlap), then it runs ``setup`` and execs.
     Returns once exec succeeded, or raises the child's error as ``SpawnError``."""
@@ -180,6 +185,7 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
             if os.read(go_r, 1) != b"1":
                 os._exit(1)  # the parent gave up on us
             setup()
+            console = _make_console(console_socket, init) if console_socket is not None else None
             _exec(process, stdio, console, seccomp_filter)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
             kind = e.kind if isinstance(e, _SetupError) else "other"
@@ -239,7 +245,27 @@ def _reap(pid: int, kill: bool = False) -> None:
         os.waitpid(pid, 0)
 
 
+def recv_console(sock: socket.socket) -> int:
+    """The pty master a container sent over its console socket."""
+    _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+    if not fds:
+        raise SpawnError("the container sent no terminal", "other")
+    return fds[0]
+
+
 # -- in the child --------------------------------------------------------------
+
+def _make_console(console_socket: int, init: bool) -> int:
+    """A pty from the container's own /dev/ptmx; the master goes to the caller,
+    the slave is kept as the terminal (and, for init, bound on /dev/console)."""
+    master, slave = os.openpty()
+    if init:
+        rootfs.bind_console(os.ttyname(slave))
+    with socket.socket(fileno=os.dup(console_socket)) as sock:
+        socket.send_fds(sock, [b"\0"], [master])
+    os.close(master)
+    return slave
+
 
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 

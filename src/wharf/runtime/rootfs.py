@@ -88,7 +88,7 @@ def mount_one(rootfs: str, m: dict[str, Any]) -> None:
         sc.mount(None, target, None, propagation)
 
 
-def populate_dev(dev: str, console: str | None) -> None:
+def populate_dev(dev: str) -> None:
     """Device nodes and the usual symlinks in a fresh /dev tmpfs."""
     for name, major, minor in DEVICES:
         path = os.path.join(dev, name)
@@ -98,9 +98,12 @@ def populate_dev(dev: str, console: str | None) -> None:
         os.symlink(target, os.path.join(dev, name))
     if os.path.isdir(os.path.join(dev, "pts")):
         os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
-    if console:
-        _make_target(os.path.join(dev, "console"), True)
-        sc.mount(console, os.path.join(dev, "console"), None, sc.MS_BIND)
+
+
+def bind_console(pts: str) -> None:
+    """Inside the new root: the container's terminal (``/dev/pts/N``) is also /dev/console."""
+    _make_target("/dev/console", True)
+    sc.mount(pts, "/dev/console", None, sc.MS_BIND)
 
 
 def pivot(rootfs: str) -> None:
@@ -133,7 +136,7 @@ def make_readonly(paths: list[str]) -> None:
         sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 
 
-def prepare(spec: dict[str, Any], rootfs: str, console: str | None) -> None:
+def prepare(spec: dict[str, Any], rootfs: str) -> None:
     """The whole filesystem setup, ending inside the new root."""
     # rslave (runc's default root propagation), not rprivate: a bind asking for slave or
     # shared propagation must still receive the host's mounts; every other mount of the
@@ -145,7 +148,7 @@ def prepare(spec: dict[str, Any], rootfs: str, console: str | None) -> None:
         mount_one(rootfs, m)
         fresh_dev |= m["destination"] == "/dev" and m.get("type") == "tmpfs"
     if fresh_dev:
-        populate_dev(secure_join(rootfs, "/dev"), console)
+        populate_dev(secure_join(rootfs, "/dev"))
     pivot(rootfs)
     linux = spec.get("linux") or {}
     mask(linux.get("maskedPaths") or [])

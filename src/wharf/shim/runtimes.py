@@ -9,8 +9,9 @@ cgroup) after it. ``load_runtime`` picks the implementation named in
 from __future__ import annotations
 
 import os
+import socket
 import shutil
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 Stdio = tuple[int, int, int]
 
@@ -26,7 +27,8 @@ class SpawnFailed(Exception):
 
 class Runtime(Protocol):
     """``spawn``/``spawn_exec`` return the pid and, when the runtime made the
-    terminal itself (runc's console socket), its pty master to use instead of
+    terminal itself inside the container (both do: a pty of the container's
+    own devpts, sent over a console socket), its pty master to use instead of
     the shim's; ``console`` is the slave of the shim's pty, or None."""
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
@@ -77,15 +79,23 @@ class InProcess(_Cgroups):
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
               console: int | None) -> tuple[int, int | None]:
-        try:
-            return self._container.spawn(bundle, spec, stdio, console), None
-        except self._error as e:
-            raise SpawnFailed(str(e), e.kind) from None
+        return self._call(console, lambda sock: self._container.spawn(bundle, spec, stdio, sock))
 
     def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
                    stdio: Stdio, console: int | None) -> tuple[int, int | None]:
+        return self._call(console, lambda sock: self._container.spawn_exec(
+            init_pid, spec, process, stdio, sock))
+
+    def _call(self, console: int | None, spawn: Callable[[int | None], int]) -> tuple[int, int | None]:
+        """Run ``spawn``; with a terminal wanted, the container makes its own pty
+        (its devpts, as runc's) and sends the master over a socket pair."""
         try:
-            return self._container.spawn_exec(init_pid, spec, process, stdio, console), None
+            if console is None:
+                return spawn(None), None
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            with ours, theirs:
+                pid = spawn(theirs.fileno())
+                return pid, self._container.recv_console(ours)
         except self._error as e:
             raise SpawnFailed(str(e), e.kind) from None
 

@@ -4,6 +4,7 @@ and what the host sees from outside."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -70,20 +71,22 @@ def test_readonly_rootfs_and_init(box: Box) -> None:
     assert "Read-only file system" in out
 
 
-def test_console_is_controlling_terminal(box: Box) -> None:
-    master, slave = os.openpty()
-    try:
-        sp = box.spec(["sh", "-c", "test -t 0 && test -t 1 && echo tty; stat -c %t,%T /dev/console"],
+def test_console_is_the_containers_own_pty(box: Box) -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        sp = box.spec(["sh", "-c", "tty; test -t 0 && test -t 1 && echo tty; stat -c %t,%T /dev/console"],
                       tty=True)
-        pid = container.spawn(str(box.bundle), sp, console=slave)
+        pid = container.spawn(str(box.bundle), sp, console_socket=theirs.fileno())
         box.pids.append(pid)
-        os.close(slave)
+        master = container.recv_console(ours)
+    try:
         assert box.wait(pid) == 0
-        out = os.read(master, 4096).decode()
+        out = os.read(master, 4096).decode().splitlines()
     finally:
         os.close(master)
-    assert out.splitlines()[0].strip() == "tty"
-    assert out.splitlines()[1].strip() == "88,0" or out.splitlines()[1].startswith("88,")
+    # as under Docker: a pty of the container's own devpts, also its /dev/console
+    assert [line.strip() for line in out[:2]] == ["/dev/pts/0", "tty"]
+    assert out[2].strip() == "88,0"  # major 136 (0x88), minor 0: /dev/pts/0
 
 
 @pytest.mark.parametrize("args, kind, message", [
