@@ -21,6 +21,7 @@ kernel's ``asm/unistd_{64,32,x32}.h``; ``seccomp_default.json`` is moby's
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -64,7 +65,9 @@ Insn = tuple[int, Any, Any, int]
 
 # -- profile -> OCI ------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
 def load_default() -> dict[str, Any]:
+    """Docker's default profile, parsed once per process (callers only read it)."""
     with open(DEFAULT_PROFILE) as f:
         return json.load(f)
 
