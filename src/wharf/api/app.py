@@ -10,14 +10,13 @@ with the status the error carries, never as a traceback.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from wharf.api import (archive, build, containers, distribution, exec as exec_routes, images, layers,
                        networks, system, volumes)
-from wharf.api.params import json_response
+from wharf.api.params import ENGINE, json_response
 from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
 from wharf.errors import WharfError
 
@@ -89,9 +88,7 @@ def _add_versioned(app: web.Application, table: web.RouteTableDef) -> None:
 def make_app(engine: Any) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4,
                           handler_args={"read_bufsize": 1 << 20})  # uploads (build, load) in big reads
-    with warnings.catch_warnings():  # the contract (docs/architecture.md) names the key "engine"
-        warnings.simplefilter("ignore", web.NotAppKeyWarning)
-        app["engine"] = engine
+    app[ENGINE] = engine
     app.on_response_prepare.append(_add_headers)
     for module in (system, build, containers, archive, exec_routes, distribution, images, layers,
                    networks, volumes):

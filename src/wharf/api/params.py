@@ -52,6 +52,10 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
 
 
+#: where the app keeps the daemon's Engine (typed loosely so route modules need not import it)
+ENGINE: web.AppKey[Any] = web.AppKey("engine", object)
+
+
 def engine(request: web.Request) -> Any:
-    """The daemon's Engine (typed loosely so route modules need not import it)."""
-    return request.app["engine"]
+    """The daemon's Engine."""
+    return request.app[ENGINE]

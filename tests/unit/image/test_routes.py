@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from unit.image.image_tars import make_tar
 from wharf.api import images
+from wharf.api.params import ENGINE
 from wharf.config import DaemonConfig
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
@@ -33,7 +34,7 @@ def scenario(tmp_path: Path, body: Any) -> Any:
         engine = SimpleNamespace(images=ImageService(DaemonConfig(data_root=str(tmp_path)), EventBus()),
                                  containers=SimpleNamespace(using_image=lambda image_id: users))
         app = web.Application(middlewares=[errors])
-        app["engine"] = engine
+        app[ENGINE] = engine
         app.add_routes(images.routes)
         async with TestClient(TestServer(app)) as client:
             return await body(client, users)
