@@ -24,6 +24,23 @@ def add_format(parser: Any, table: bool = True, short: bool = False) -> None:
                         help=FORMAT_HELP if table else TEMPLATE_HELP)
 
 
+def add_prune_flags(parser: Any, example: str | None) -> None:
+    """``--filter`` (with docker's example, when the command takes filters) and ``-f``."""
+    if example:
+        parser.add_argument("--filter", action="append", metavar="filter",
+                            help=f'Provide filter values (e.g. "{example}")')
+    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+
+
+def confirm(warning: str, force: bool) -> bool:
+    """Docker's prompt before a prune; anything but y/Y (or no answer) is no."""
+    if force:
+        return True
+    sys.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() == "y"
+
+
 def add_filter(parser: Any) -> None:
     parser.add_argument("-f", "--filter", action="append", metavar="filter",
                         help="Filter output based on conditions provided")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from wharf.cli.commands.image_prune import confirm
+from wharf.cli.common import add_prune_flags, confirm
 from wharf.cli.units import human_size
 from wharf.client.http import Client
 
@@ -15,11 +15,11 @@ WARNING = "WARNING! This will remove all dangling build cache."
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
-    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    add_prune_flags(parser, None)
 
 
 def run(args: Any, client: Client) -> int:
-    if not args.force and not confirm(WARNING):
+    if not confirm(WARNING, args.force):
         return 0
     report = client.json("POST", "/build/prune", {"all": args.all or None})
     deleted = report.get("CachesDeleted") or []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from wharf.cli.common import filters_param
+from wharf.cli.common import add_prune_flags, confirm, filters_param
 from wharf.cli.units import human_size
 from wharf.client.http import Client
 
@@ -16,20 +16,11 @@ WARNING_ALL = "WARNING! This will remove all images without at least one contain
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    parser.add_argument("--filter", action="append", metavar="filter",
-                        help='Provide filter values (e.g. "until=<timestamp>")')
-    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-
-
-def confirm(warning: str) -> bool:
-    """Docker's prompt; anything but y/Y (or no terminal answer) is no."""
-    sys.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
-    sys.stdout.flush()
-    return sys.stdin.readline().strip().lower() == "y"
+    add_prune_flags(parser, "until=<timestamp>")
 
 
 def run(args: Any, client: Client) -> int:
-    if not args.force and not confirm(WARNING_ALL if args.all else WARNING):
+    if not confirm(WARNING_ALL if args.all else WARNING, args.force):
         return 0
     filters = filters_param(args.filter) or {}
     filters["dangling"] = ["false" if args.all else "true"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from wharf.cli.commands.image_prune import confirm
-from wharf.cli.common import filters_param
+from wharf.cli.common import add_prune_flags, confirm, filters_param
 from wharf.client.http import Client
 
 USAGE = "[OPTIONS]"
@@ -14,13 +13,11 @@ WARNING = "WARNING! This will remove all custom networks not used by at least on
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--filter", action="append", metavar="filter",
-                        help='Provide filter values (e.g. "until=<timestamp>")')
-    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    add_prune_flags(parser, "until=<timestamp>")
 
 
 def run(args: Any, client: Client) -> int:
-    if not args.force and not confirm(WARNING):
+    if not confirm(WARNING, args.force):
         return 0
     report = client.json("POST", "/networks/prune", {"filters": filters_param(args.filter)})
     deleted = report.get("NetworksDeleted") or []

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from wharf.cli.commands.image_prune import confirm
-from wharf.cli.common import filters_param
+from wharf.cli.common import add_prune_flags, confirm, filters_param
 from wharf.cli.units import human_size
 from wharf.client.http import Client
 
@@ -16,13 +15,11 @@ WARNING = "WARNING! This will remove all local volumes not used by at least one 
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--filter", action="append", metavar="filter",
-                        help='Provide filter values (e.g. "label=<label>")')
-    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    add_prune_flags(parser, "label=<label>")
 
 
 def run(args: Any, client: Client) -> int:
-    if not args.force and not confirm(WARNING):
+    if not confirm(WARNING, args.force):
         return 0
     report = client.json("POST", "/volumes/prune", {"filters": filters_param(args.filter)})
     deleted = report.get("VolumesDeleted") or []
