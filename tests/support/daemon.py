@@ -148,7 +148,7 @@ class Daemon:
         return subprocess.run([DOCKER, *args], input=input, text=True, capture_output=True,
                               timeout=timeout, env=self.env, check=check)
 
-    def shutdown(self) -> list[str]:
+    def shutdown(self, grace: float = 3) -> list[str]:
         """Remove every container, stop cleanly, report (then purge) what is left."""
         try:
             if self.proc is None:
@@ -161,7 +161,7 @@ class Daemon:
         self.stop()
         # A launcher orphaned by an earlier kill -9 exits on its own once it
         # sees EOF: give stragglers a moment before calling them leaks.
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + grace
         while (left := self.leftovers()) and time.monotonic() < deadline:
             time.sleep(0.1)
         if left:
