@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from engines import Engine, available
+from engines import available, medians_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("cold", "cached")
@@ -33,12 +31,6 @@ LABEL org.example.bench=build
 EXPOSE 8080
 CMD ["cat", "/app/version.txt"]
 """
-
-
-def timed(eng: Engine, *args: str) -> float:
-    t = time.perf_counter()
-    eng.run(*args)
-    return time.perf_counter() - t
 
 
 def make_context(root: Path, mb: int) -> None:
@@ -60,30 +52,13 @@ def main() -> None:
             e.env["DOCKER_BUILDKIT"] = "0"
         for _ in range(args.runs):
             for e in engines:
-                samples[e.name]["cold"].append(timed(e, "build", "--no-cache", "-t", "bench-build:1", tmp))
-                samples[e.name]["cached"].append(timed(e, "build", "-t", "bench-build:1", tmp))
+                samples[e.name]["cold"].append(e.timed("build", "--no-cache", "-t", "bench-build:1", tmp))
+                samples[e.name]["cached"].append(e.timed("build", "-t", "bench-build:1", tmp))
         for e in engines:
             e.run("rmi", "bench-build:1", check=False)
-    write_table(samples, args)
-
-
-def write_table(samples: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
-    names = list(samples)
-    with_docker = "docker" in names
-    lines = [f"# Builds: 10-step Dockerfile with a {args.mb} MB COPY, median of {args.runs} runs "
-             "(wall seconds of the CLI command)", "",
-             "| build | " + " | ".join(names) + (" | wharf/docker |" if with_docker else " |"),
-             "|---" * (len(names) + 1 + with_docker) + "|"]
-    for kind in KINDS:
-        medians = {n: statistics.median(samples[n][kind]) for n in names}
-        row = f"| {kind} | " + " | ".join(f"{medians[n]:.2f}" for n in names)
-        if with_docker:
-            row += f" | {medians['wharf'] / medians['docker']:.2f}"
-        lines.append(row + " |")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "build.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(path.read_text())
+    medians_table(RESULTS / "build.md", f"# Builds: 10-step Dockerfile with a {args.mb} MB COPY, median of {args.runs} runs"
+                  " (wall seconds of the CLI command)",
+                  "build", list(KINDS), samples)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import resource
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,30 @@ class Engine:
         if check and r.returncode != 0:
             raise RuntimeError(f"{self.name} {' '.join(args)}: {r.stderr}")
         return r
+
+    def timed(self, *args: str) -> float:
+        """Wall seconds of one CLI command (which must succeed)."""
+        t = time.perf_counter()
+        self.run(*args)
+        return time.perf_counter() - t
+
+
+def medians_table(path: Path, title: str, first: str, rows: list[str],
+                  samples: dict[str, dict[str, list[float]]]) -> None:
+    """A markdown table of medians, ``samples[engine][row]``, with wharf/docker when both ran."""
+    names = list(samples)
+    ratio = "docker" in names and "wharf" in names
+    lines = [title, "", f"| {first} | " + " | ".join(names) + (" | wharf/docker |" if ratio else " |"),
+             "|---" * (len(names) + 1 + ratio) + "|"]
+    for row in rows:
+        medians = {n: statistics.median(samples[n][row]) for n in names}
+        line = f"| {row} | " + " | ".join(f"{medians[n]:.2f}" for n in names)
+        if ratio:
+            line += f" | {medians['wharf'] / medians['docker']:.2f}"
+        lines.append(line + " |")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print(path.read_text())
 
 
 def busybox_tar(path: Path) -> None:

@@ -10,28 +10,20 @@ markdown table in bench/results/. Run as root: ``.venv/bin/python bench/image_ar
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from engines import Engine, available
+from engines import Engine, available, medians_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OPERATIONS = ("commit", "save", "load")
 
 
-def timed(eng: Engine, *args: str) -> float:
-    t = time.perf_counter()
-    eng.run(*args)
-    return time.perf_counter() - t
-
-
 def one_round(eng: Engine, archive: Path) -> dict[str, float]:
-    out = {"commit": timed(eng, "commit", "big-src", "big:1"),
-           "save": timed(eng, "save", "-o", str(archive), "big:1")}
+    out = {"commit": eng.timed("commit", "big-src", "big:1"),
+           "save": eng.timed("save", "-o", str(archive), "big:1")}
     eng.run("rmi", "big:1")
-    out["load"] = timed(eng, "load", "-i", str(archive))
+    out["load"] = eng.timed("load", "-i", str(archive))
     eng.run("rmi", "big:1")
     archive.unlink()
     return out
@@ -53,24 +45,9 @@ def main() -> None:
                     samples[e.name][op].append(seconds)
         for e in engines:
             e.run("rm", "-f", "big-src")
-    write_table(samples, args)
-
-
-def write_table(samples: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
-    names = list(samples)
-    lines = [f"# Image archives: {args.mb} MB layer, median of {args.runs} runs (wall seconds of the CLI command)", "",
-             "| operation | " + " | ".join(names) + (" | wharf/docker |" if "docker" in names else " |"),
-             "|---" * (len(names) + 1 + ("docker" in names)) + "|"]
-    for op in OPERATIONS:
-        medians = {n: statistics.median(samples[n][op]) for n in names}
-        row = f"| {op} | " + " | ".join(f"{medians[n]:.2f}" for n in names)
-        if "docker" in names:
-            row += f" | {medians['wharf'] / medians['docker']:.2f}"
-        lines.append(row + " |")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "image_archive.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(path.read_text())
+    medians_table(RESULTS / "image_archive.md", f"# Image archives: {args.mb} MB layer, median of {args.runs} runs"
+                  " (wall seconds of the CLI command)",
+                  "operation", list(OPERATIONS), samples)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,13 @@ from engines import Engine, available
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def timed(eng: Engine, *args: str) -> float:
-    t = time.perf_counter()
-    eng.run(*args)
-    return time.perf_counter() - t
-
-
 def run_rm_true(engines: list[Engine], runs: int, extra: list[str]) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {e.name: [] for e in engines}
     for e in engines:  # warm caches once
         e.run("run", *e.run_flags, "--rm", *extra, "busybox", "true")
     for _ in range(runs):
         for e in engines:
-            samples[e.name].append(timed(e, "run", *e.run_flags, "--rm", *extra, "busybox", "true"))
+            samples[e.name].append(e.timed("run", *e.run_flags, "--rm", *extra, "busybox", "true"))
     return samples
 
 

@@ -19,7 +19,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from engines import REPO, Engine, available, busybox_tar
@@ -45,12 +44,6 @@ def big_rootfs(path: Path) -> None:
         shutil.make_archive(str(path).removesuffix(".tar"), "tar", root)
 
 
-def timed(eng: Engine, *args: str) -> float:
-    t = time.perf_counter()
-    eng.run(*args)
-    return time.perf_counter() - t
-
-
 def rounds(engines: list[Engine], registry: RegistryServer, tar: Path, n: int) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {"push": {}, "pull": {}}
     for e in engines:
@@ -59,12 +52,12 @@ def rounds(engines: list[Engine], registry: RegistryServer, tar: Path, n: int) -
         for e in engines:
             ref = f"{registry.addr}/bench/{e.name}:big"
             shutil.rmtree(registry.root / "repositories" / "bench" / e.name, ignore_errors=True)
-            out["push"].setdefault(e.name, []).append(timed(e, "push", ref))
+            out["push"].setdefault(e.name, []).append(e.timed("push", ref))
             keep = f"{registry.addr}/bench/{e.name}-keep:big"
             e.run("tag", ref, keep)  # the image survives the rmi of ref through this tag...
             e.run("rmi", ref)
             e.run("rmi", keep)  # ...until now: the pull must download everything
-            out["pull"].setdefault(e.name, []).append(timed(e, "pull", ref))
+            out["pull"].setdefault(e.name, []).append(e.timed("pull", ref))
     return out
 
 
