@@ -111,8 +111,12 @@ class ContainerService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _save(self, c: Container) -> None:
-        await asyncio.to_thread(write_json_atomic, c.record_path, c.record)
+    async def _save(self, c: Container, durable: bool = True) -> None:
+        """``durable=False`` for the run-state of a start or an exit: after a power loss
+        no container is running whatever the record says (the restore at boot finds
+        no shim), and a kill -9 of the daemon loses nothing in the page cache. Two
+        fsyncs fewer per ``run --rm``."""
+        await asyncio.to_thread(write_json_atomic, c.record_path, c.record, 0o600, durable)
 
     def bundle(self, c: Container) -> str:
         return os.path.join(self.config.bundles_dir, c.id)
@@ -290,7 +294,7 @@ class ContainerService:
         c.state.update(Running=True, Paused=False, Restarting=False, OOMKilled=False, Dead=False,
                        Pid=int(result["pid"]), ExitCode=0, Error="",
                        StartedAt=rfc3339nano(time.time_ns()))
-        await self._save(c)
+        await self._save(c, durable=False)
         self.events.publish("container", "start", c.id, c.event_attributes())
         self._watch(c)
         c.notify("start")
@@ -335,7 +339,7 @@ class ContainerService:
             await cleanup_bundle(c, self.bundle(c), self.images, self.config)
             await self.networks.detach(c)
             await self.volumes.detach(c)
-            await self._save(c)
+            await self._save(c, durable=False)
             if c.state["OOMKilled"]:
                 self.events.publish("container", "oom", c.id, c.event_attributes())
             self.events.publish("container", "die", c.id,

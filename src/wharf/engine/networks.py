@@ -56,6 +56,7 @@ class NetworkService:
         self._proxies: dict[str, list[Any]] = {}
         self._dns: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        self._leaving: set[asyncio.Future[None]] = set()
         self.overlay = None
         if config.cluster_store:  # overlay networks: wharf.network.overlay over etcd
             from wharf.network.overlay import OverlayDriver
@@ -78,12 +79,15 @@ class NetworkService:
                                    "based on ID prefix)")
         raise NotFound(f"network {ref} not found")
 
-    def _save_sync(self, net: dict[str, Any]) -> None:
-        write_json_atomic(os.path.join(self._dir, net["Id"] + ".json"), net, 0o644)
-        write_json_atomic(self._ipam_path, self._ipam_state)
+    def _save_sync(self, net: dict[str, Any], durable: bool = True) -> None:
+        write_json_atomic(os.path.join(self._dir, net["Id"] + ".json"), net, 0o644, durable)
+        write_json_atomic(self._ipam_path, self._ipam_state, 0o600, durable)
 
-    async def _save(self, net: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._save_sync, net)
+    async def _save(self, net: dict[str, Any], durable: bool = True) -> None:
+        """``durable=False`` for endpoint changes at container start and exit: after a
+        power loss no endpoint survives anyway (reconcile drops them at boot), while a
+        kill -9 of the daemon loses nothing that reached the page cache."""
+        await asyncio.to_thread(self._save_sync, net, durable)
 
     def _ipam(self, routed: list[Any] = ()) -> Any:
         """A view over the leases (``routed``: the host's routes, for a new pool)."""
@@ -142,6 +146,7 @@ class NetworkService:
     async def close(self) -> None:
         """Clean shutdown: stop proxies and DNS servers (containers keep running); the
         table goes when nothing needs it."""
+        await asyncio.gather(*self._leaving, return_exceptions=True)
         if self.overlay is not None:
             await self.overlay.close()
         for cid in list(self._proxies):
@@ -363,7 +368,7 @@ class NetworkService:
                             IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac)
         if overlay is not None:
             await overlay.joined(net, c.id)
-        await self._save(net)
+        await self._save(net, durable=False)
         self.events.publish("network", "connect", net["Id"],
                             {"container": c.id, "name": net["Name"], "type": net["Driver"]})
 
@@ -490,13 +495,14 @@ class NetworkService:
         published = bool(self._proxies.get(c.id))
         self._stop_services(c.id)
         settings = c.record["NetworkSettings"]
+        left = []
         async with self._lock:
             for net in self._nets.values():
                 if c.id in net["Containers"]:
-                    endpoint_id = net["Containers"][c.id]["EndpointID"]
-                    await asyncio.to_thread(self.driver.leave, endpoint_id)
-                    await self._left(net, self._drop_endpoint(net, c.id))
-                    await self._save(net)
+                    ep = self._drop_endpoint(net, c.id)
+                    left.append(ep["EndpointID"])
+                    await self._left(net, ep)
+                    await self._save(net, durable=False)
                     self.events.publish("network", "disconnect", net["Id"],
                                         {"container": c.id, "name": net["Name"],
                                          "type": net["Driver"]})
@@ -507,6 +513,21 @@ class NetworkService:
         settings.update(Bridge="", SandboxID="", SandboxKey="", EndpointID="", Gateway="",
                         IPAddress="", IPPrefixLen=0, MacAddress="", Ports={})
         await asyncio.to_thread(netns.destroy, self._netns_path(c.id))
+        if left:
+            self._leave_later(left)
+
+    def _leave_later(self, endpoint_ids: list[str]) -> None:
+        """Delete the host veths off the exit path: deleting a link waits for RCU grace
+        periods (10-20 ms here), and the kernel takes the pairs down with the namespace
+        anyway unless another container still shares it (``--network container:``).
+        Their addresses are free already; ``close`` waits for these, ``reconcile``
+        prunes what a kill -9 interrupted."""
+        def leave() -> None:
+            for endpoint_id in endpoint_ids:
+                self.driver.leave(endpoint_id)
+        task = asyncio.ensure_future(asyncio.to_thread(leave))
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
 
     def _drop_endpoint(self, net: dict[str, Any], cid: str) -> dict[str, Any]:
         ep = net["Containers"].pop(cid)

@@ -4,8 +4,8 @@
 caller's *children* namespace is switched around ``fork`` and back, so the
 init is PID 1 and still the caller's child: the shim can ``waitpid`` it and
 no extra process or Python start is paid). The parent puts the child in its
-cgroup while the child unshares its other namespaces; then the child builds
-its rootfs, drops to the spec's user and capabilities and execs. Setup errors
+cgroup while the child unshares its other namespaces and builds its rootfs;
+then the child drops to the spec's user and capabilities and execs. Setup errors
 travel back over a close-on-exec pipe, so "the pipe closed empty" means the
 exec succeeded.
 """
@@ -118,8 +118,12 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
         def enter() -> None:
             for fd, flag in join:
                 sc.setns(fd, flag)
-            if new_flags:
-                sc.unshare(new_flags)
+            if new_flags & ~sc.CLONE_NEWCGROUP:
+                sc.unshare(new_flags & ~sc.CLONE_NEWCGROUP)
+
+        def placed() -> None:  # a cgroup namespace is rooted where the process is
+            if new_flags & sc.CLONE_NEWCGROUP:
+                sc.unshare(sc.CLONE_NEWCGROUP)
 
         def setup() -> None:
             sysctl.apply(linux.get("sysctl") or {})
@@ -131,7 +135,7 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
 
         try:
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
-                          seccomp.program_for(spec), init=True)
+                          seccomp.program_for(spec), init=True, placed=placed)
         except BaseException:
             if cg:
                 cg.destroy()
@@ -170,10 +174,14 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
 def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], None],
            place: Callable[[int], None], process: dict[str, Any],
            stdio: tuple[int, int, int], console_socket: int | None,
-           seccomp_filter: bytes | None = None, init: bool = False) -> int:
-    """Fork; the child ``enter``s its namespaces while the parent ``place``s it in its
-    cgroup (the two slowest steps overlap), then it runs ``setup`` and execs.
-    Returns once exec succeeded, or raises the child's error as ``SpawnError``."""
+           seccomp_filter: bytes | None = None, init: bool = False,
+           placed: Callable[[], None] = lambda: None) -> int:
+    """Fork; the child ``enter``s its namespaces and runs ``setup`` (its rootfs) while
+    the parent ``place``s it in its cgroup: the slowest steps overlap (moving a
+    process into a v1 cgroup waits for an RCU grace period, ~10 ms). Only then,
+    and after ``placed``, does the child drop privileges and exec, so nothing of
+    the container's own runs outside its cgroup. Returns once exec succeeded, or
+    raises the child's error as ``SpawnError``."""
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = _fork(pid_ns)
@@ -182,10 +190,11 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
             os.close(go_w)
             os.close(err_r)
             enter()
-            if os.read(go_r, 1) != b"1":
-                os._exit(1)  # the parent gave up on us
             setup()
             console = _make_console(console_socket, init) if console_socket is not None else None
+            if os.read(go_r, 1) != b"1":
+                os._exit(1)  # the parent gave up on us
+            placed()
             _exec(process, stdio, console, seccomp_filter)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
             kind = e.kind if isinstance(e, _SetupError) else "other"

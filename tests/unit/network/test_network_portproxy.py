@@ -71,9 +71,21 @@ def test_udp_relay() -> None:
     asyncio.run(main())
 
 
+def free_pair() -> int:
+    """A free port whose successor is free too (other tests bind ports meanwhile)."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+
+
 def test_taken_port_is_reported_like_docker() -> None:
     async def main() -> None:
-        port = free_port()
+        port = free_pair()
         first = await publish(PortBinding(80, "tcp", "127.0.0.1", port, port), "127.0.0.1")
         try:
             with pytest.raises(PortAllocated,
