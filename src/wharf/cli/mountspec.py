@@ -6,7 +6,6 @@ with docker's ``invalid argument "…" for "--mount" flag: …``.
 
 from __future__ import annotations
 
-import csv
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -27,6 +26,7 @@ def _bool(key: str, value: str) -> bool:
 
 
 def _pairs(spec: str) -> list[tuple[str, str]]:
+    import csv  # (imports re) only when --mount is given
     fields = next(csv.reader([spec]), [])
     out = []
     for field in fields:

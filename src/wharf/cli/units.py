@@ -8,15 +8,15 @@ CLI's ``--cpus`` / ``--since`` handling.
 
 from __future__ import annotations
 
-import re
 import time
 
 from wharf.humanize import human_duration
 
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-_RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+# Patterns, not compiled ones: ``re`` is imported on first use, off ``run``'s common path.
+_RAM = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
@@ -40,7 +40,8 @@ def bytes_size(size: float) -> str:
 
 def ram_in_bytes(text: str) -> int:
     """Parse ``512m``, ``1g``, ``1.5GB``, ``100`` into bytes (k = 1024)."""
-    match = _RAM.match(text)
+    import re
+    match = re.match(_RAM, text)
     if not match:
         raise ValueError(f"invalid size: '{text}'")
     number = float(match.group(1))
@@ -68,7 +69,8 @@ def parse_duration(text: str) -> float:
         return 0.0
     sign = -1 if text.startswith("-") else 1
     body = text.lstrip("+-")
-    parts = _DURATION_PART.findall(body)
+    import re
+    parts = re.findall(_DURATION_PART, body)
     if not parts or "".join(n + u for n, u in parts) != body:
         raise ValueError(f'time: invalid duration "{text}"')
     return sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
@@ -81,6 +83,7 @@ def ago(timestamp: float, now: float | None = None) -> str:
 
 def parse_rfc3339(text: str) -> float:
     """Unix seconds from an RFC 3339 time with up to nanoseconds (``…T13:23:37.123456789Z``)."""
+    import re
     from datetime import datetime
     match = re.match(r"^(\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d)?)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text)
     if not match:
@@ -102,6 +105,7 @@ def api_timestamp(text: str, now: float | None = None) -> str:
     A Go duration means that long before now, a date is converted to unix
     seconds, a number passes through.
     """
+    import re
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return text
     now = time.time() if now is None else now

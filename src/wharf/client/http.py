@@ -5,8 +5,10 @@ every run (``http.client`` drags in the ``email`` package), and attach/exec
 need the socket itself after the response headers (a hijacked connection),
 which ``http.client`` does not hand out cleanly.
 
-The stdlib modules are imported where they are used: ``wharf version -f
+Modules are imported where they are used: ``wharf version -f
 '{{.Client.Version}}'`` never opens a socket or parses JSON, and is timed.
+JSON goes through ``jsonio`` (the stdlib's C codec without ``json``'s
+``re`` import).
 
 One connection per request: the CLI makes a handful of requests per run, so
 keep-alive would buy nothing and cost a pool.
@@ -52,7 +54,7 @@ def encode_query(params: dict[str, Any] | None) -> str:
     """``?k=v&…`` for the non-None params; bools as 1/0, dicts and lists as JSON (docker's filters)."""
     if not params:
         return ""
-    import json
+    from wharf.client import jsonio
     parts = []
     for key, value in params.items():
         if value is None:
@@ -60,7 +62,7 @@ def encode_query(params: dict[str, Any] | None) -> str:
         if isinstance(value, bool):
             value = int(value)
         elif isinstance(value, (dict, list)):
-            value = json.dumps(value, separators=(",", ":"))
+            value = jsonio.dumps(value).decode()
         parts.append(f"{quote(key)}={quote(str(value))}")
     return "?" + "&".join(parts) if parts else ""
 
@@ -196,14 +198,14 @@ class Response:
 
     def iter_json(self) -> Iterator[Any]:
         """Each JSON value of a JSON-lines stream."""
-        import json
+        from wharf.client import jsonio
         for line in self.iter_lines():
-            yield json.loads(line)
+            yield jsonio.loads(line)
 
     def json(self) -> Any:
-        import json
+        from wharf.client import jsonio
         body = self.read()
-        return json.loads(body) if body.strip() else None
+        return jsonio.loads(body) if body.strip() else None
 
     def close(self) -> None:
         self.conn.close()
@@ -211,9 +213,9 @@ class Response:
 
 def error_message(status: int, body: bytes) -> str:
     """The ``message`` of an error body, or the body itself when it is not Docker-shaped."""
-    import json
+    from wharf.client import jsonio
     try:
-        data = json.loads(body)
+        data = jsonio.loads(body)
         if isinstance(data, dict) and "message" in data:
             return str(data["message"])
     except ValueError:
@@ -283,8 +285,8 @@ class Client:
         payload: bytes | None = None
         chunks: Iterable[bytes] | None = None
         if isinstance(body, (dict, list)):
-            import json
-            payload = json.dumps(body).encode()
+            from wharf.client import jsonio
+            payload = jsonio.dumps(body)
             hdrs["Content-Type"] = "application/json"
         elif isinstance(body, (bytes, bytearray)):
             payload = bytes(body)

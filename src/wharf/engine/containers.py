@@ -267,14 +267,21 @@ class ContainerService:
                 raise
 
     async def _start_locked(self, c: Container) -> None:
+        # Not awaited: it only has to be under way before the shim moves the process.
+        asyncio.get_running_loop().run_in_executor(None, cgroups.prime_moves)
         bundle = self.bundle(c)
         image = await self.images.get(c.record["Image"])
         joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         try:
-            await build_bundle(c, bundle, image, self.images, self.config, joins)
+            results = await asyncio.gather(
+                build_bundle(c, bundle, image, self.images, self.config, joins),
+                self.networks.attach(c), return_exceptions=True)  # both done before a cleanup
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            await self.networks.write_etc(c)
             await self.volumes.attach(c, rootfs_path(bundle))
-            await self.networks.attach(c)
             result = await self.launcher.launch(bundle)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)

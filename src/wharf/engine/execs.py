@@ -20,6 +20,7 @@ from wharf.engine.containers import ContainerService
 from wharf.engine.events import EventBus
 from wharf.engine.launch import process_env, rootfs_path
 from wharf.errors import Conflict, InvalidParameter, NotFound
+from wharf.runtime import cgroups
 from wharf.runtime.user import parse_user
 
 
@@ -122,6 +123,7 @@ class ExecService:
         """Start the exec; returns the shim stream (frames out, raw stdin in)."""
         c = self._running_container(ex.container_id)
         ex.started = True
+        asyncio.get_running_loop().run_in_executor(None, cgroups.prime_moves)  # see there
         process = await asyncio.to_thread(self._process, c, ex)
         reader, writer, answer = await shims.open_request(self.containers.bundle(c), {
             "op": "exec", "id": ex.id, "process": process, "tty": ex.tty,

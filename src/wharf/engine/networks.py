@@ -312,7 +312,8 @@ class NetworkService:
         return os.path.join(self.config.netns_dir, cid)
 
     async def attach(self, c: Container) -> None:
-        """At start, before the process exists: namespace, endpoints, ports, DNS, /etc files."""
+        """At start, before the process exists: namespace, endpoints, ports, DNS (and
+        then ``write_etc``). Independent of the rootfs, so it runs beside its mount."""
         if not self.netns_join(c):
             return
         path = self._netns_path(c.id)
@@ -329,7 +330,12 @@ class NetworkService:
             if self._proxies.get(c.id):
                 await self._apply_firewall()
         await self._start_dns(c)
-        await asyncio.to_thread(self._write_etc, c)
+
+    async def write_etc(self, c: Container) -> None:
+        """/etc/hosts and /etc/resolv.conf with the addresses ``attach`` gave the container
+        (over the bundle's defaults, so after them)."""
+        if self.netns_join(c):
+            await asyncio.to_thread(self._write_etc, c)
 
     async def _join(self, c: Container, net: dict[str, Any]) -> None:
         ep = c.record["NetworkSettings"]["Networks"][net["Name"]]

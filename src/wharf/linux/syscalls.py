@@ -132,6 +132,22 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
            f"close_range {first}")
 
 
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def interface_up(name: str) -> None:
+    """Set ``name`` up in the calling thread's network namespace (``ip link set up``),
+    by the netdevice ioctls: for a new namespace's ``lo`` this is all netlink would do."""
+    import fcntl
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", name.encode(), 0)
+        flags = struct.unpack_from("16sH", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | _IFF_UP))
+
+
 _SECCOMP_SET_MODE_FILTER = 1
 _NR_SECCOMP = {"x86_64": 317, "i686": 354, "aarch64": 277}
 

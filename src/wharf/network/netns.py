@@ -76,11 +76,10 @@ def create(path: str) -> None:
         syscalls.unshare(syscalls.CLONE_NEWNET)
         syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path,
                        None, syscalls.MS_BIND)
+        syscalls.interface_up("lo")
 
     try:
         _in_thread(run)
-        with iproute(path) as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
     except BaseException:
         destroy(path)
         raise
