@@ -3,9 +3,10 @@
 A COPY step is a cache hit only if its sources are the same: same names,
 content, mode, type, link target and owner, but not mtime (a fresh ``git
 clone`` must still hit). As Docker's classic builder: each path hashes a
-tarsum-v1-style header plus its content; one file gives ``file:<hex>``, a
-directory ``dir:<hex>`` over every entry below it, several sources
-``multi:<hex>``. The step's cache key then combines the parent image, the
+tarsum-v1-style header plus its content (here the content's sha256, so a
+file's digest taken while the context was unpacked serves without reading
+it again); one file gives ``file:<hex>``, a directory ``dir:<hex>`` over
+every entry below it, several sources ``multi:<hex>``. The step's cache key then combines the parent image, the
 step's config (its ``#(nop) COPY <hash> in <dest>`` text included).
 """
 
@@ -15,6 +16,10 @@ import hashlib
 import json
 import os
 import stat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wharf.image.archive import ContentDigests
 
 _CHUNK = 1 << 20
 _TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4",
@@ -40,34 +45,45 @@ def _header(name: str, st: os.stat_result, link: str, uid: int, gid: int) -> byt
     return "".join(k + v for k, v in fields).encode("utf-8", "surrogateescape")
 
 
-def path_hash(root: str, rel: str, uid: int | None = None, gid: int | None = None) -> str:
-    """Hex digest of one entry (not following a final symlink); owner from disk unless given."""
+def path_hash(root: str, rel: str, uid: int | None = None, gid: int | None = None,
+              digests: ContentDigests | None = None) -> str:
+    """Hex digest of one entry (not following a final symlink); owner from disk unless given.
+
+    ``digests``: content digests known for files under ``root`` (others are read).
+    """
     path = os.path.join(root, rel)
     st = os.lstat(path)
     link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
     h = hashlib.sha256(_header(rel.strip("/"), st, link, st.st_uid if uid is None else uid,
                                st.st_gid if gid is None else gid))
     if stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
+        known = digests.get((st.st_dev, st.st_ino)) if digests else None
+        h.update((known or _content_digest(path)).encode())
     return h.hexdigest()
 
 
-def source_hash(root: str, rel: str) -> str:
+def _content_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def source_hash(root: str, rel: str, digests: ContentDigests | None = None) -> str:
     """``file:<hex>`` for a non-directory, ``dir:<hex>`` over every entry under a directory."""
     path = os.path.join(root, rel)
     if not os.path.isdir(path) or os.path.islink(path):
-        return "file:" + path_hash(root, rel)
+        return "file:" + path_hash(root, rel, digests=digests)
     hashes = []
     rel = rel.strip("/")
     if rel and rel != ".":
-        hashes.append(path_hash(root, rel))
+        hashes.append(path_hash(root, rel, digests=digests))
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames.sort()
         for name in dirnames + sorted(filenames):
             sub = os.path.relpath(os.path.join(dirpath, name), root)
-            hashes.append(path_hash(root, sub))
+            hashes.append(path_hash(root, sub, digests=digests))
     return "dir:" + _joined(sorted(hashes))
 
 

@@ -20,14 +20,20 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import socket
 import tarfile
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
 
 from wharf.build.dockerignore import PatternMatcher, keep_build_files, read_patterns
 from wharf.errors import NotFound
 from wharf.linux.paths import secure_join
 
+if TYPE_CHECKING:
+    from wharf.image.archive import ContentDigests
+
 DOCKERIGNORE = ".dockerignore"
+_CHUNK = 1 << 20
 
 
 def ignore_patterns(context_dir: str) -> list[str]:
@@ -43,9 +49,53 @@ def extra_dockerfile_name() -> str:
     return f".dockerfile.{secrets.token_hex(10)}"
 
 
-def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Dockerfile",
-                  dockerfile_content: bytes | None = None, extra_name: str | None = None) -> str:
-    """Write the context tar to ``out``; returns the Dockerfile's name inside it.
+@dataclass
+class _FileData:
+    path: str
+    size: int
+
+
+@dataclass
+class ContextTar:
+    """The context tar, planned before a byte is sent: headers built, total size known.
+
+    So it goes out with a Content-Length and each file's data straight from
+    the file (``sendfile``), not copied through Python in small pieces. A
+    file that shrinks while it is sent is an error (the size was promised).
+    """
+
+    parts: list[bytes | _FileData]  # headers and padding, and the file data between them
+    size: int
+    dockerfile: str  # the Dockerfile's name inside the tar
+
+    def send(self, sock: socket.socket) -> None:
+        """Send the whole tar on a connected socket."""
+        for part in self.parts:
+            if isinstance(part, bytes):
+                sock.sendall(part)
+                continue
+            with open(part.path, "rb") as f:
+                if part.size and sock.sendfile(f, 0, part.size) != part.size:
+                    raise OSError(f"{part.path}: file changed as it was sent")
+
+    def write(self, out: BinaryIO) -> None:
+        """Write the whole tar to a file object."""
+        for part in self.parts:
+            if isinstance(part, bytes):
+                out.write(part)
+                continue
+            with open(part.path, "rb") as f:
+                left = part.size
+                while left and (data := f.read(min(left, _CHUNK))):
+                    out.write(data)
+                    left -= len(data)
+            if left:
+                raise OSError(f"{part.path}: file changed as it was sent")
+
+
+def plan_context(context_dir: str, dockerfile: str | None = "Dockerfile",
+                 dockerfile_content: bytes | None = None, extra_name: str | None = None) -> ContextTar:
+    """The context tar of ``context_dir``, with ``.dockerignore`` applied.
 
     ``dockerfile`` is the Dockerfile's path relative to the context when it
     is in it; pass ``dockerfile_content`` instead for stdin or a file outside.
@@ -56,24 +106,63 @@ def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Doc
         extra_name = None
     elif extra_name is None:
         extra_name = extra_dockerfile_name()
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    plan = _Planner()
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as tar:  # for gettarinfo's hard-link detection
         for rel in _walk(context_dir, matcher):
             if extra_name and rel == DOCKERIGNORE:
                 continue  # rewritten below with the extra name in it
-            info = tar.gettarinfo(os.path.join(context_dir, rel), arcname=rel)
+            path = os.path.join(context_dir, rel)
+            info = tar.gettarinfo(path, arcname=rel)
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            if info.isreg():
-                with open(os.path.join(context_dir, rel), "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
-        if extra_name is not None:
-            ignore = _read(context_dir, DOCKERIGNORE)
-            ignore = (ignore if ignore is not None else DOCKERIGNORE.encode()) + f"\n{extra_name}\n".encode()
-            _add_bytes(tar, DOCKERIGNORE, ignore)
-            _add_bytes(tar, extra_name, dockerfile_content)  # type: ignore[arg-type]
-    return extra_name or dockerfile or "Dockerfile"
+            plan.add(info, _FileData(path, info.size) if info.isreg() else None)
+    if extra_name is not None:
+        ignore = _read(context_dir, DOCKERIGNORE)
+        ignore = (ignore if ignore is not None else DOCKERIGNORE.encode()) + f"\n{extra_name}\n".encode()
+        plan.add_bytes(DOCKERIGNORE, ignore)
+        plan.add_bytes(extra_name, dockerfile_content)  # type: ignore[arg-type]
+    return plan.finish(extra_name or dockerfile or "Dockerfile")
+
+
+def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Dockerfile",
+                  dockerfile_content: bytes | None = None, extra_name: str | None = None) -> str:
+    """Write the context tar to ``out``; returns the Dockerfile's name inside it."""
+    tar = plan_context(context_dir, dockerfile, dockerfile_content, extra_name)
+    tar.write(out)
+    return tar.dockerfile
+
+
+class _Planner:
+    """Collects a tar's parts: runs of header bytes, and file data to send as it stands."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | _FileData] = []
+        self._pending = bytearray()
+        self.size = 0
+
+    def _bytes(self, data: bytes) -> None:
+        self._pending += data
+        self.size += len(data)
+
+    def add(self, info: tarfile.TarInfo, data: _FileData | bytes | None) -> None:
+        self._bytes(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if isinstance(data, _FileData):
+            self.parts += [bytes(self._pending), data]
+            self._pending = bytearray()
+            self.size += data.size
+        elif data:
+            self._bytes(data)
+        self._bytes(bytes(-info.size % tarfile.BLOCKSIZE))
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o600, 0
+        self.add(info, data)
+
+    def finish(self, dockerfile: str) -> ContextTar:
+        self._bytes(bytes(2 * tarfile.BLOCKSIZE))  # the end marker
+        self.parts.append(bytes(self._pending))
+        return ContextTar([p for p in self.parts if not isinstance(p, bytes) or p], self.size, dockerfile)
 
 
 def _read(directory: str, name: str) -> bytes | None:
@@ -82,12 +171,6 @@ def _read(directory: str, name: str) -> bytes | None:
             return f.read()
     except FileNotFoundError:
         return None
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), 0o600, 0
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _walk(root: str, matcher: PatternMatcher, rel: str = ""):
@@ -106,37 +189,27 @@ def _walk(root: str, matcher: PatternMatcher, rel: str = ""):
             yield from _walk(root, matcher, path)
 
 
-class _EndPadded(io.RawIOBase):
-    """A tar stream completed at EOF: its last block padded and the end marker added.
+def extract_context(stream: BinaryIO, dest: str) -> ContentDigests:
+    """Unpack an untrusted (possibly compressed) context tar into the empty ``dest``.
 
-    The docker CLI's ``-f -`` context (Go's tar wrapper) stops right after the
-    last file's data; Go's reader takes that, Python's needs whole blocks.
+    ``stream.read(n)`` may return fewer than ``n`` bytes (the request body
+    hands over what has arrived). Returns the content digest of every file,
+    taken as it was written, for the COPY checksums.
     """
+    from wharf.build.tarstream import TarChunks  # the daemon's side only: the CLI never loads these
+    from wharf.image.archive import decompressed, extract_entries, is_compressed
 
-    def __init__(self, inner: BinaryIO) -> None:
-        self._inner, self._count, self._tail = inner, 0, None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[override]
-        if self._tail is None:
-            data = self._inner.read(len(buf))
-            if data:
-                self._count += len(data)
-                buf[:len(data)] = data
-                return len(data)
-            self._tail = memoryview(bytes(-self._count % 512 + 1024))
-        n = min(len(buf), len(self._tail))
-        buf[:n], self._tail = self._tail[:n], self._tail[n:]
-        return n
-
-
-def extract_context(stream: BinaryIO, dest: str) -> None:
-    """Unpack an untrusted (possibly compressed) context tar into the empty ``dest``."""
-    from wharf.image.archive import decompressed, extract_layer  # the one checked unpacker
-
-    extract_layer(io.BufferedReader(_EndPadded(decompressed(stream)), 1 << 20), dest)  # type: ignore[arg-type]
+    head = b""
+    while len(head) < 6 and (more := stream.read(_CHUNK)):
+        head += more
+    if is_compressed(head):
+        unpacked = decompressed(stream, head)
+        chunks = TarChunks(unpacked.read1, chunk=_CHUNK)  # type: ignore[attr-defined]
+    else:
+        chunks = TarChunks(stream.read, head, _CHUNK)
+    digests: ContentDigests = {}
+    extract_entries(chunks.entries(), dest, digests)
+    return digests
 
 
 def read_dockerfile(root: str, name: str) -> str:

@@ -42,6 +42,7 @@ from wharf.engine.images import ImageService, _piped, _write_upper, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
+from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
 from wharf.linux import syscalls
 
@@ -102,12 +103,12 @@ class Builder:
         try:
             ctx = os.path.join(workdir, "context")
             os.mkdir(ctx)
-            await asyncio.to_thread(context.extract_context, stream, ctx)
+            digests = await asyncio.to_thread(context.extract_context, stream, ctx)
             name = opts.dockerfile or "Dockerfile"
             text = await asyncio.to_thread(context.read_dockerfile, ctx, name)
             await asyncio.to_thread(context.remove_ignored_build_files, ctx, name)
             dockerfile = parse_dockerfile(text)
-            image_id = await _Build(self, dockerfile, ctx, opts, emit).run()
+            image_id = await _Build(self, dockerfile, ctx, digests, opts, emit).run()
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
         if opts.quiet:
@@ -199,9 +200,10 @@ def _image_config(parent: Any, state: ImageState, run_config: dict[str, Any], la
 class _Build:
     """One build's progress: the step counter, each stage's image, the current state."""
 
-    def __init__(self, builder: Builder, dockerfile: Dockerfile, ctx: str, opts: BuildOptions,
-                 emit: Emit) -> None:
+    def __init__(self, builder: Builder, dockerfile: Dockerfile, ctx: str, digests: ContentDigests,
+                 opts: BuildOptions, emit: Emit) -> None:
         self.b, self.df, self.ctx, self.opts, self._emit = builder, dockerfile, ctx, opts, emit
+        self.digests = digests  # the context files' content digests, taken as they were unpacked
         self.args = BuildArgs(opts.buildargs)
         self.stage_images: dict[int, str] = {}
         self.step = 0
@@ -353,7 +355,8 @@ class _Build:
         bodies = [(doc.name, expand_heredoc(doc, env).encode()) for doc in docs]
         async with self._source_root(str(instr.flags.get("from", ""))) as src_root:
             found = await asyncio.to_thread(copier.resolve_sources, src_root, paths, keyword)
-            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(src_root, rel) for rel in found])
+            digests = self.digests if src_root == self.ctx else None
+            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(src_root, rel, digests) for rel in found])
             hashes += [checksum.content_hash(data) for _, data in bodies]
             flags = "".join(f"--{k}={instr.flags[k]} " for k in ("chown", "chmod") if instr.flags.get(k))
             text = f"{keyword} {flags}{checksum.combined(hashes)} in {dest} "

@@ -25,7 +25,7 @@ import shutil
 import stat
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from wharf.errors import InvalidParameter
 
@@ -85,9 +85,24 @@ class _HashingReader:
             pass
 
 
-def decompressed(stream: BinaryIO) -> BinaryIO:
-    """``stream`` itself for a plain tar, else a decompressing reader over it."""
-    head = stream.read(6)
+#: an entry and its data (only a regular file's is read)
+Entry = tuple[tarfile.TarInfo, Iterable[bytes | memoryview]]
+#: (st_dev, st_ino) of each regular file unpacked -> sha256 hex of its content
+ContentDigests = dict[tuple[int, int], str]
+_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def is_compressed(head: bytes) -> bool:
+    """Whether a stream starting with ``head`` (6 bytes suffice) is gzip, bzip2 or xz."""
+    return head.startswith(_MAGICS)
+
+
+def decompressed(stream: BinaryIO, head: bytes | None = None) -> BinaryIO:
+    """``stream`` itself for a plain tar, else a decompressing reader over it.
+
+    ``head``: its first bytes, already read from it (6 are read otherwise).
+    """
+    head = stream.read(6) if head is None else head
     raw = io.BufferedReader(_Prefixed(head, stream))
     if head.startswith(b"\x1f\x8b"):
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
@@ -105,9 +120,27 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
         archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
     except tarfile.ReadError as e:
         raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-    size = _Unpacker(dest).run(archive)
+    size = _Unpacker(dest).run(_tar_entries(archive))
     reader.drain()  # zero blocks after the end marker are part of the digest
     return Extracted("sha256:" + reader.hash.hexdigest(), size)
+
+
+def extract_entries(entries: Iterable[Entry], dest: str, digests: ContentDigests | None = None) -> int:
+    """Unpack entries parsed elsewhere (``wharf.build.tarstream``) with the same checks; returns
+    the bytes of file content. With ``digests``, each file's content is hashed as it is written,
+    so a caller that needs the checksums never reads the files back."""
+    return _Unpacker(dest, digests).run(entries)
+
+
+def _tar_entries(archive: tarfile.TarFile) -> Iterator[Entry]:
+    for member in archive:
+        yield member, _member_data(archive, member)
+
+
+def _member_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
+    src = archive.extractfile(member)
+    while src is not None and (chunk := src.read(_CHUNK)):
+        yield chunk
 
 
 def clean_name(name: str) -> str:
@@ -121,17 +154,18 @@ def clean_name(name: str) -> str:
 
 
 class _Unpacker:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, digests: ContentDigests | None = None) -> None:
         self.root = root
+        self.digests = digests
         self.is_root = os.geteuid() == 0
         self.size = 0
         self.dirs: list[tuple[str, tarfile.TarInfo]] = []
 
-    def run(self, archive: tarfile.TarFile) -> int:
+    def run(self, entries: Iterable[Entry]) -> int:
         try:
-            for member in archive:
+            for member, data in entries:
                 try:
-                    self._entry(archive, member)
+                    self._entry(member, data)
                 except OSError as e:  # e.g. a hard link to a directory
                     raise InvalidParameter(f'failed to extract "{member.name}": {e.strerror}') from None
         except tarfile.TarError as e:
@@ -140,7 +174,7 @@ class _Unpacker:
             self._metadata(path, member)
         return self.size
 
-    def _entry(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def _entry(self, member: tarfile.TarInfo, data: Iterable[bytes | memoryview]) -> None:
         rel = clean_name(member.name)
         parent, base = os.path.split(rel)
         parent_path = self._ensure_dir(parent, member.name)
@@ -165,7 +199,7 @@ class _Unpacker:
             self.dirs.append((path, member))
             return
         if member.isreg():
-            self._write_file(archive, member, path)
+            self._write_file(data, path)
         elif member.issym():
             os.symlink(member.linkname, path)
         elif member.islnk():
@@ -216,13 +250,22 @@ class _Unpacker:
         else:
             os.unlink(path)
 
-    def _write_file(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
-        src = archive.extractfile(member)
+    def _write_file(self, data: Iterable[bytes | memoryview], path: str) -> None:
+        digest = hashlib.sha256() if self.digests is not None else None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            if src is not None:
-                shutil.copyfileobj(src, out, _CHUNK)
-        self.size += member.size
+        try:
+            for chunk in data:
+                if digest is not None:
+                    digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+                self.size += len(chunk)
+            if digest is not None:
+                st = os.fstat(fd)
+                self.digests[(st.st_dev, st.st_ino)] = digest.hexdigest()  # type: ignore[index]
+        finally:
+            os.close(fd)
 
     def _metadata(self, path: str, member: tarfile.TarInfo) -> None:
         # Order matters: chown clears setuid bits and file capabilities.

@@ -1,8 +1,8 @@
 """``wharf build``: send a context to ``POST /build`` and show Docker's classic output.
 
-The context tar is written by ``wharf.build.context`` in a thread into a
-pipe while the request streams it out, so a large context is never held in
-memory. ``-f`` names a Dockerfile relative to the current directory (as
+The context tar is planned by ``wharf.build.context`` (headers built, size
+known) and sent with a Content-Length, each file's data by ``sendfile``
+straight from the file, so a large context is never copied through Python. ``-f`` names a Dockerfile relative to the current directory (as
 docker does); one outside the context, or ``-f -`` (stdin), travels inside
 the tar under a random name.
 """
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from wharf.cli.errors import CommandError
 from wharf.cli.units import human_size
-from wharf.client.http import Client, encode_query, quote
+from wharf.client.http import Client, Response, encode_query, quote
+
+if TYPE_CHECKING:
+    from wharf.build.context import ContextTar
 
 USAGE = "[OPTIONS] PATH"
 ALIASES = "wharf image build, wharf build, wharf builder build"
-CHUNK = 1 << 20
 
 
 def add_arguments(parser: Any) -> None:
@@ -70,39 +71,22 @@ def _dockerfile(args: Any, context_dir: str) -> tuple[str | None, bytes | None]:
                            f"path: lstat {path}: {(e.strerror or str(e)).lower()}") from None
 
 
-def _context_chunks(context_dir: str, dockerfile: str | None, content: bytes | None,
-                    extra_name: str | None, sent: list[int]) -> Iterator[bytes]:
-    """The context tar, written in a thread as the request sends it."""
-    from wharf.build.context import write_context
-
-    read_fd, write_fd = os.pipe()
+def _send_context(client: Client, path: str, tar: ContextTar) -> Response:
+    """POST the context with a Content-Length, each file's data sent by the kernel (sendfile)."""
+    conn = client.send("POST", path, body=b"",
+                       headers={"Content-Type": "application/x-tar", "Content-Length": str(tar.size)})
     try:
-        import fcntl
-        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, CHUNK)  # whole-chunk reads: fewer thread switches
-    except OSError:
-        pass
-    errors: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with open(write_fd, "wb") as out:
-                write_context(context_dir, out, dockerfile, content, extra_name)
-        except BaseException as e:  # shown after the upload stops
-            errors.append(e)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    with open(read_fd, "rb") as reader:
-        while data := reader.read(CHUNK):
-            sent[0] += len(data)
-            yield data
-    thread.join()
-    if errors:
-        raise CommandError(f"unable to prepare context: {errors[0]}")
+        tar.send(conn.sock)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the daemon stopped reading: its answer says why
+    except OSError as e:
+        conn.close()
+        raise CommandError(f"unable to prepare context: {e}") from None
+    return client.check(client.receive(conn), stream=True)
 
 
 def run(args: Any, client: Client) -> int:
-    from wharf.build.context import extra_dockerfile_name
+    from wharf.build.context import extra_dockerfile_name, plan_context
 
     context_dir = args.path
     if not os.path.isdir(context_dir):
@@ -119,12 +103,14 @@ def run(args: Any, client: Client) -> int:
         "forcerm": args.force_rm or None, "networkmode": args.network or None,
     }
     query = encode_query(params) + "".join(f"&t={quote(t)}" for t in args.tag or [])
-    sent = [0]
-    resp = client.request("POST", f"/build{query}",
-                          body=_context_chunks(context_dir, dockerfile, content, extra_name, sent),
-                          headers={"Content-Type": "application/x-tar"}, stream=True)
+    try:
+        tar = plan_context(context_dir, dockerfile, content, extra_name)
+    except OSError as e:
+        raise CommandError(f"unable to prepare context: {e}") from None
     if not args.quiet:
-        sys.stdout.write(f"Sending build context to Docker daemon  {human_size(sent[0])}\n\n")
+        sys.stdout.write(f"Sending build context to Docker daemon  {human_size(tar.size)}\n\n")
+        sys.stdout.flush()
+    resp = _send_context(client, f"/build{query}", tar)
     image_id = ""
     for msg in resp.iter_json():
         if msg.get("error"):
