@@ -38,7 +38,7 @@ from wharf.build.parser import parse, parse_heredoc_word
 from wharf.config import DaemonConfig
 from wharf.engine import logs as logreader
 from wharf.engine.containers import ContainerService
-from wharf.engine.images import ImageService, _piped, _write_upper, short_id
+from wharf.engine.images import ImageService, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
@@ -130,24 +130,10 @@ class Builder:
     async def commit(self, parent_id: str, state: ImageState, run_config: dict[str, Any],
                      upper: str | None, container: str = "") -> str:
         """A new image on ``parent_id``: ``upper``'s changes as a layer (none if empty)."""
-        images, store = self.images, self.images.store
-
-        def register() -> str:
-            pending = None
-            if upper and os.listdir(upper):
-                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
-                    pending = store.unpack_layer(layer_tar)
-            try:
-                with images._lock:
-                    parent = store.record(parent_id) if parent_id else None
-                    chains = parent.chain_ids if parent else []
-                    layer = store.commit_layer(pending, chains[-1] if chains else None) if pending else None
-                    return store.create(_image_config(parent, state, run_config, layer, container),
-                                        parent=parent_id)
-            finally:
-                if pending:
-                    store.discard_layer(pending)
-        return await asyncio.to_thread(register)
+        store = self.images.store
+        return await self.images.commit_upper(
+            parent_id, upper, lambda parent, layer: store.create(
+                _image_config(parent, state, run_config, layer, container), parent=parent_id))
 
     @contextlib.asynccontextmanager
     async def rootfs(self, image_id: str) -> AsyncIterator[tuple[str, str]]:

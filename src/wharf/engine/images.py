@@ -414,21 +414,8 @@ class ImageService:
         new_config = image_changes.apply(merged, changes or [])
         upper = await asyncio.to_thread(self.store.snapshots.upper_dir, cid)
 
-        def do() -> str:
-            pending = None
-            if os.listdir(upper):
-                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
-                    pending = self.store.unpack_layer(layer_tar)
-            try:
-                with self._lock:
-                    parent = self.store.record(image_id)
-                    top = parent.chain_ids[-1] if parent.chain_ids else None
-                    return register(parent, self.store.commit_layer(pending, top) if pending else None)
-            finally:
-                if pending:
-                    self.store.discard_layer(pending)
-
-        def register(parent: ImageRecord, layer: Layer | None) -> str:
+        def register(parent: ImageRecord | None, layer: Layer | None) -> str:
+            assert parent is not None
             created = _now()
             diff_ids = parent.diff_ids + ([layer.diff_id] if layer is not None else [])
             image_config = {
@@ -444,10 +431,31 @@ class ImageService:
             if new_ref is not None:
                 self.store.tag(new_id, new_ref, created)
             return new_id
-        new_id = await asyncio.to_thread(do)
+        new_id = await self.commit_upper(image_id, upper, register)
         if new_ref is not None:
             self._publish("tag", new_id, new_ref.familiar())
         return new_id
+
+    async def commit_upper(self, parent_id: str, upper: str | None,
+                           register: Callable[[ImageRecord | None, Layer | None], str]) -> str:
+        """``upper``'s changes as a layer on ``parent_id`` ("": none), then ``register``
+        (under the service lock, given the parent's record and the layer, None when
+        ``upper`` is empty) creates the image and returns its ID. The layer is unpacked
+        outside the lock: a big commit blocks no other image call."""
+        def do() -> str:
+            pending = None
+            if upper and os.listdir(upper):
+                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
+                    pending = self.store.unpack_layer(layer_tar)
+            try:
+                with self._lock:
+                    parent = self.store.record(parent_id) if parent_id else None
+                    top = parent.chain_ids[-1] if parent and parent.chain_ids else None
+                    return register(parent, self.store.commit_layer(pending, top) if pending else None)
+            finally:
+                if pending:
+                    self.store.discard_layer(pending)
+        return await asyncio.to_thread(do)
 
     async def export(self, cid: str, out: BinaryIO) -> None:
         """``GET /containers/{id}/export``: the merged filesystem as a tar, written to ``out``."""
