@@ -6,13 +6,17 @@ directories unless an exception may re-include something under them), keep
 modes and mtimes, and write every entry as owned by 0:0. The Dockerfile and
 ``.dockerignore`` always travel; a Dockerfile from stdin or from outside the
 context is added under a random ``.dockerfile.<hex>`` name that
-``.dockerignore`` then lists.
+``.dockerignore`` then lists. The tar is planned first (``plan_context``:
+headers built, size known), so the CLI sends it with a Content-Length and
+each file's data by ``sendfile``.
 
-Daemon side: the tar is untrusted. It is unpacked by the layer unpacker
-(which refuses absolute names, ``..``, writes through symlinks and hard
-links out of the root), the Dockerfile is read through symlinks that may
-not leave the context, and the build files that ``.dockerignore`` excludes
-are removed so ``COPY . .`` does not pick them up.
+Daemon side: the tar is untrusted. It is read in whole body chunks
+(``wharf.build.tarstream``) and unpacked by the layer unpacker (which
+refuses absolute names, ``..``, writes through symlinks and hard links out
+of the root), hashing each file as it is written: the COPY checksums use
+those digests and never read the context back. The Dockerfile is read
+through symlinks that may not leave the context, and the build files that
+``.dockerignore`` excludes are removed so ``COPY . .`` does not pick them up.
 """
 
 from __future__ import annotations
