@@ -35,7 +35,7 @@ class _BodyChunks:
     def __init__(self, request: web.Request) -> None:
         self._content, self._loop = request.content, asyncio.get_running_loop()
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int) -> bytes:
         return asyncio.run_coroutine_threadsafe(self._content.read(n), self._loop).result()
 
 
