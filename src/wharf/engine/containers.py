@@ -32,7 +32,7 @@ from wharf.engine.restart import RestartPolicy
 from wharf.engine.volumes import VolumeService, mount_points
 from wharf.fsutil import read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
-from wharf.runtime import cgroups
+from wharf.runtime import cgroups, startgate
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 
 log = logging.getLogger("wharf.engine")
@@ -273,21 +273,25 @@ class ContainerService:
         image = await self.images.get(c.record["Image"])
         joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
+        gate: startgate.Gate | None = None
         try:
             results = await asyncio.gather(
                 build_bundle(c, bundle, image, self.images, self.config, joins),
-                self.networks.attach(c), return_exceptions=True)  # both done before a cleanup
+                self.networks.make_sandbox(c), return_exceptions=True)  # both end before a cleanup
             for outcome in results:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            await self.networks.write_etc(c)
             await self.volumes.attach(c, rootfs_path(bundle))
-            result = await self.launcher.launch(bundle)
+            gate = await asyncio.to_thread(startgate.Gate, bundle)
+            result = await self._launch_behind_gate(c, bundle, gate)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
             await self.volumes.detach(c)
             raise
+        finally:
+            if gate is not None:
+                gate.close()
         if "error" in result:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
@@ -305,6 +309,21 @@ class ContainerService:
         self.events.publish("container", "start", c.id, c.event_attributes())
         self._watch(c)
         c.notify("start")
+
+    async def _launch_behind_gate(self, c: Container, bundle: str,
+                                  gate: startgate.Gate) -> dict[str, Any]:
+        """The shim sets the container up while its network is plumbed; the runtime
+        execs once the gate opens (``wharf.runtime.startgate``)."""
+        launch = asyncio.ensure_future(self.launcher.launch(bundle))
+        try:
+            await self.networks.attach(c)
+            await self.networks.write_etc(c)
+        except BaseException:
+            gate.release(False)
+            await asyncio.gather(launch, return_exceptions=True)
+            raise
+        gate.release(True)
+        return await launch
 
     def _volumes_from(self, refs: list[str]) -> list[tuple[list[Any], str]]:
         """``VolumesFrom`` entries (``name[:ro|rw]``) as (that container's points, mode)."""

@@ -27,7 +27,7 @@ from wharf.engine import etcfiles
 from wharf.engine import filters as flt
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.fsutil import read_json, write_atomic, write_json_atomic
+from wharf.fsutil import read_json, write_json_atomic
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from wharf.network import etcfiles as etctext
@@ -311,9 +311,9 @@ class NetworkService:
     def _netns_path(self, cid: str) -> str:
         return os.path.join(self.config.netns_dir, cid)
 
-    async def attach(self, c: Container) -> None:
-        """At start, before the process exists: namespace, endpoints, ports, DNS (and
-        then ``write_etc``). Independent of the rootfs, so it runs beside its mount."""
+    async def make_sandbox(self, c: Container) -> None:
+        """At start, before the process exists: the namespace it will join (with lo up).
+        Independent of the rootfs, so it is made while that is mounted."""
         if not self.netns_join(c):
             return
         path = self._netns_path(c.id)
@@ -321,11 +321,21 @@ class NetworkService:
         settings = c.record["NetworkSettings"]
         settings["SandboxKey"] = path
         settings["SandboxID"] = c.id
+
+    async def attach(self, c: Container) -> None:
+        """Endpoints, ports and DNS in the sandbox (then ``write_etc``): while the runtime
+        sets the container up, which waits at its start gate until these are done."""
+        if not self.netns_join(c):
+            return
+        settings = c.record["NetworkSettings"]
         async with self._lock:
+            joined = 0
             for name in list(settings["Networks"]):
                 net = self.get(settings["Networks"][name].get("NetworkID") or name)
                 if net["Driver"] in ("bridge", "overlay"):
-                    await self._join(c, net)
+                    # a new sandbox: its interfaces are eth0, eth1... in this order
+                    await self._join(c, net, ifname=f"eth{joined}")
+                    joined += 1
             await self._publish(c)
             if self._proxies.get(c.id):
                 await self._apply_firewall()
@@ -337,7 +347,8 @@ class NetworkService:
         if self.netns_join(c):
             await asyncio.to_thread(self._write_etc, c)
 
-    async def _join(self, c: Container, net: dict[str, Any]) -> None:
+    async def _join(self, c: Container, net: dict[str, Any], ifname: str | None = None) -> None:
+        """``ifname``: the container-side name (by default the first free ethN)."""
         ep = c.record["NetworkSettings"]["Networks"][net["Name"]]
         requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or None
         endpoint_id = secrets.token_hex(32)
@@ -350,7 +361,7 @@ class NetworkService:
         mac = ep.get("MacAddress") or c.config.get("MacAddress") or None
         try:
             joined = await asyncio.to_thread(self.driver.join, bridge, endpoint_id, address,
-                                             self._netns_path(c.id), mac)
+                                             self._netns_path(c.id), mac, ifname)
         except BaseException:
             if overlay is not None:
                 await overlay.release(net, address)
@@ -479,8 +490,10 @@ class NetworkService:
                                   self._primary_address(c))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):
-            # the bundle bind-mounts them before the process starts: a new inode is fine
-            write_atomic(os.path.join(c.dir, name), text.encode(), 0o644, durable=False)
+            # In place, as Docker's: the container may have them bind-mounted already (a
+            # start behind its gate, a connect while running), and a new inode would not show.
+            with open(os.path.join(c.dir, name), "w") as f:
+                f.write(text)
 
     async def restore_container(self, c: Container) -> None:
         """After a daemon restart, for a running container: proxies and DNS again."""
@@ -593,6 +606,7 @@ class NetworkService:
                 except BaseException:
                     del networks[net["Name"]]
                     raise
+                await asyncio.to_thread(self._write_etc, c)  # its /etc/hosts names the address
             await asyncio.to_thread(write_json_atomic, c.record_path, c.record)
 
     async def disconnect(self, ref: str, c: Container, force: bool = False) -> None:

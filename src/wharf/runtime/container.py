@@ -25,7 +25,7 @@ import termios
 from typing import Any, Callable
 
 from wharf.linux import syscalls as sc
-from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, sysctl
+from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, startgate, sysctl
 
 #: OCI namespace type -> (/proc/PID/ns name, clone flag)
 NAMESPACES = {
@@ -135,7 +135,8 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
 
         try:
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
-                          seccomp.program_for(spec), init=True, placed=placed)
+                          seccomp.program_for(spec), init=True, placed=placed,
+                          gate=lambda: startgate.wait(bundle))
         except BaseException:
             if cg:
                 cg.destroy()
@@ -175,13 +176,15 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
            place: Callable[[int], None], process: dict[str, Any],
            stdio: tuple[int, int, int], console_socket: int | None,
            seccomp_filter: bytes | None = None, init: bool = False,
-           placed: Callable[[], None] = lambda: None) -> int:
+           placed: Callable[[], None] = lambda: None,
+           gate: Callable[[], bool] = lambda: True) -> int:
     """Fork; the child ``enter``s its namespaces and runs ``setup`` (its rootfs) while
     the parent ``place``s it in its cgroup: the slowest steps overlap (moving a
     process into a v1 cgroup waits for an RCU grace period, ~10 ms). Only then,
     and after ``placed``, does the child drop privileges and exec, so nothing of
-    the container's own runs outside its cgroup. Returns once exec succeeded, or
-    raises the child's error as ``SpawnError``."""
+    the container's own runs outside its cgroup, and after the engine's ``gate``
+    (``startgate``) says go. Returns once exec succeeded, or raises the child's
+    error as ``SpawnError``."""
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = _fork(pid_ns)
@@ -208,6 +211,8 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
     try:
         try:
             place(pid)
+            if not gate():
+                raise SpawnError("the engine cancelled the start")
             os.write(go_w, b"1")
         except BaseException:
             # the child may have failed first (then its error is the real one)

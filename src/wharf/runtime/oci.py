@@ -17,6 +17,7 @@ import tempfile
 import threading
 from typing import Any
 
+from wharf.runtime import startgate
 from wharf.runtime.container import SpawnError
 
 
@@ -97,6 +98,8 @@ class OCIRuntime:
                 else:
                     self.create(container_id, bundle, stdio, pid_file)
                 pid = int(open(pid_file).read())
+                if not startgate.wait(bundle):
+                    raise OCIError("the engine cancelled the start")
                 self.start(container_id)
             except OCIError as e:
                 if master is not None:

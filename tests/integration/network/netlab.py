@@ -63,6 +63,7 @@ class Lab:
         name = self.name("n")
         assert sh("ip", "netns", "add", name).returncode == 0
         self.namespaces.append(name)
+        assert sh("ip", "-n", name, "link", "set", "lo", "up").returncode == 0  # as netns.create
         return f"/run/netns/{name}"
 
     def network(self, internal: bool = False) -> BridgeNetwork:

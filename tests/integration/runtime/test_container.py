@@ -180,3 +180,34 @@ def test_control_of_in_process_containers(box: Box) -> None:
     time.sleep(0.1)
     control.kill(target, 9)
     assert box.wait(pid) == -9
+
+
+def test_start_gate_holds_exec_until_the_engine_says(box: Box) -> None:
+    """What the engine writes while the runtime waits at the gate (the network's
+    /etc files) is what the command sees; an aborted gate starts nothing."""
+    import threading
+    from wharf.runtime import startgate
+
+    (box.rootfs / "etc" / "hosts").write_text("before\n")
+    gate = startgate.Gate(str(box.bundle))
+    result: list[tuple[int, str]] = []
+    runner = threading.Thread(target=lambda: result.append(box.run(["cat", "/etc/hosts"])))
+    try:
+        runner.start()
+        time.sleep(0.3)
+        assert not result and runner.is_alive()  # set up, waiting
+        (box.rootfs / "etc" / "hosts").write_text("after\n")
+        gate.release(True)
+        runner.join(10)
+    finally:
+        gate.close()
+    assert result == [(0, "after\n")]
+
+    gate = startgate.Gate(str(box.bundle))
+    try:
+        gate.release(False)
+        with pytest.raises(container.SpawnError, match="cancelled"):
+            box.start(["sh", "-c", "echo ran > /ran"])
+    finally:
+        gate.close()
+    assert not (box.rootfs / "ran").exists() and not box.cgroup.pids()
