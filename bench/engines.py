@@ -1,10 +1,11 @@
 """The engines a benchmark compares, each started privately and torn down after.
 
 wharf runs a private wharfd (tests/support/daemon.py); docker runs a private
-dockerd (Debian's docker.io) on its own socket and data root with no bridge
-and no iptables changes; podman gets its own --root/--runroot. Each gets the
-same busybox image, made from the host's busybox-static, so the work per
-container is the same.
+dockerd (Debian's docker.io) on its own socket and data root, with a bridge
+of the benchmark's own for its default network (so that, like wharf's, it
+makes a veth per container) and no iptables changes; podman gets its own
+--root/--runroot. Each gets the same busybox image, made from the host's
+busybox-static, so the work per container is the same.
 """
 
 from __future__ import annotations
@@ -108,8 +109,26 @@ def wharf() -> Iterator[Engine]:
 
 
 @contextmanager
-def docker(bridge: str = "none") -> Iterator[Engine]:
-    """``bridge``: an existing interface for dockerd's default network (``--bridge``)."""
+def own_bridge(subnet_byte: int) -> Iterator[str]:
+    """A bridge of the benchmark's own (10.199.N.1/24), deleted afterwards."""
+    name = f"wtbb{secrets.token_hex(3)}"
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", f"10.199.{subnet_byte}.1/24", "dev", name], check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+@contextmanager
+def docker(bridge: str | None = None) -> Iterator[Engine]:
+    """``bridge``: an existing interface for dockerd's default network (``--bridge``);
+    by default a bridge of its own."""
+    if bridge is None:
+        with own_bridge(250) as name, docker(name) as eng:
+            yield eng
+        return
     base = Path(tempfile.mkdtemp(prefix="wharf-bench-docker-"))
     sock = base / "docker.sock"
     ns = f"wharfbench{secrets.token_hex(3)}"  # containerd's grammar: no trailing '_'

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
 
 import engines
 from engines import Engine
@@ -38,19 +37,6 @@ PORT = 5000
 
 def sh(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=True)
-
-
-@contextlib.contextmanager
-def bridge(subnet_byte: int) -> Iterator[str]:
-    """A bridge of the benchmark's own (10.199.N.1/24), deleted afterwards."""
-    name = f"wtbb{secrets.token_hex(3)}"
-    sh("ip", "link", "add", name, "type", "bridge")
-    try:
-        sh("ip", "addr", "add", f"10.199.{subnet_byte}.1/24", "dev", name)
-        sh("ip", "link", "set", name, "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
 def run_rm(engs: list[Engine], runs: int) -> dict[str, list[float]]:
@@ -107,7 +93,7 @@ def handmade_throughput(mib: int, rounds: int) -> list[float]:
     spaces = [f"wtbns{tag}{i}" for i in range(2)]
     www = Path(f"/dev/shm/wtbench{tag}")
     server = None
-    with bridge(251) as br:
+    with engines.own_bridge(251) as br:
         try:
             for i, ns in enumerate(spaces):
                 host_end = f"wtbv{tag}{i}"
@@ -178,7 +164,7 @@ def main() -> None:
         wharf = stack.enter_context(engines.wharf())
         engs = [wharf]
         try:
-            engs.append(stack.enter_context(engines.docker(stack.enter_context(bridge(252)))))
+            engs.append(stack.enter_context(engines.docker()))
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
             print(f"docker skipped: {e}")
         out.append(table("run --rm busybox true on the default bridge", "s",
