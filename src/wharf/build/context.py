@@ -79,7 +79,7 @@ class ContextTar:
                 sock.sendall(part)
                 continue
             with open(part.path, "rb") as f:
-                if part.size and sock.sendfile(f, 0, part.size) != part.size:
+                if _sendfile(sock.fileno(), f.fileno(), part.size) != part.size:
                     raise OSError(f"{part.path}: file changed as it was sent")
 
     def write(self, out: BinaryIO) -> None:
@@ -95,6 +95,18 @@ class ContextTar:
                     left -= len(data)
             if left:
                 raise OSError(f"{part.path}: file changed as it was sent")
+
+
+def _sendfile(sock_fd: int, file_fd: int, size: int) -> int:
+    """Bytes of the file sent (short only if it shrank); os.sendfile, since the client's
+    socket may be a bare ``_socket.socket`` without ``socket.sendfile``."""
+    sent = 0
+    while sent < size:
+        n = os.sendfile(sock_fd, file_fd, sent, size - sent)
+        if n == 0:
+            break
+        sent += n
+    return sent
 
 
 def plan_context(context_dir: str, dockerfile: str | None = "Dockerfile",

@@ -121,16 +121,21 @@ def interact(client: Client, conn: Any, resize_path: str, tty: bool, stdin: bool
 
     Returns True when the user detached.
     """
-    from contextlib import nullcontext
-
     from wharf.cli import tty as term
     keys = term.parse_detach_keys(detach_keys or term.DEFAULT_DETACH_KEYS)
     resize = (lambda h, w: resize_quietly(client, resize_path, h, w)) if tty else None
     if resize is not None and (size := term.terminal_size(1) or term.terminal_size(0)):
         resize(*size)
-    with term.raw_terminal(0) if (tty and stdin) else nullcontext(), \
-            term.forward_signals(kill) if kill else nullcontext():
+    undo = []
+    try:
+        if tty and stdin:
+            undo.append(term.raw_terminal(0))
+        if kill:
+            undo.append(term.forward_signals(kill))
         return term.pump(conn, stdin=stdin, tty=tty, detach_keys=keys, on_resize=resize)
+    finally:
+        for step in reversed(undo):
+            step()
 
 
 def resize_quietly(client: Client, path: str, height: int, width: int) -> None:

@@ -8,14 +8,18 @@ to stdout/stderr.
 
 from __future__ import annotations
 
+# _signal, not signal: the wrapper's enums (with collections and functools) cost
+# every ``run`` a few ms; setup functions return their undo instead of being
+# context managers, for contextlib's sake.
+import _signal as signal
 import os
 import select
-import signal
 import sys
-from contextlib import contextmanager
 TYPE_CHECKING = False  # typing costs the CLI ~6 ms of import time
 if TYPE_CHECKING:
-    from typing import Callable, Iterator
+    from typing import Callable
+
+    Undo = Callable[[], None]
 
 from wharf.client.frames import Demuxer, write_frames
 from wharf.client.http import Connection
@@ -80,25 +84,20 @@ def terminal_size(fd: int = 1) -> tuple[int, int] | None:
     return size.lines, size.columns
 
 
-@contextmanager
-def raw_terminal(fd: int = 0) -> Iterator[None]:
-    """Put ``fd`` in raw mode when it is a terminal; always restore it."""
+def raw_terminal(fd: int = 0) -> Undo:
+    """Put ``fd`` in raw mode when it is a terminal; returns what restores it."""
     if not os.isatty(fd):
-        yield
-        return
+        return lambda: None
     import termios
     import tty
     saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    tty.setraw(fd)
+    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-@contextmanager
-def resize_wakeup() -> Iterator[int]:
-    """A pipe fd that becomes readable on SIGWINCH (select-friendly, no work in the handler)."""
+def resize_wakeup() -> tuple[int, Undo]:
+    """A pipe fd that becomes readable on SIGWINCH (select-friendly, no work in the
+    handler), and what puts the old handler back."""
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
 
@@ -108,28 +107,27 @@ def resize_wakeup() -> Iterator[int]:
         except OSError:
             pass
     previous = signal.signal(signal.SIGWINCH, handler)
-    try:
-        yield read_fd
-    finally:
+
+    def undo() -> None:
         signal.signal(signal.SIGWINCH, previous)
         os.close(read_fd)
         os.close(write_fd)
+    return read_fd, undo
 
 
-@contextmanager
-def forward_signals(kill: Callable[[int], None]) -> Iterator[None]:
-    """--sig-proxy: signals sent to the CLI go to the container instead."""
+def forward_signals(kill: Callable[[int], None]) -> Undo:
+    """--sig-proxy: signals sent to the CLI go to the container instead (until undone)."""
     names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
     numbers = [getattr(signal, n) for n in names]
 
     def handler(signum: int, frame: object) -> None:
         kill(signum)
     previous = {n: signal.signal(n, handler) for n in numbers}
-    try:
-        yield
-    finally:
+
+    def undo() -> None:
         for n, old in previous.items():
             signal.signal(n, old)
+    return undo
 
 
 def pump(conn: Connection, stdin: bool, tty: bool, detach_keys: bytes | None = None,
@@ -144,7 +142,8 @@ def pump(conn: Connection, stdin: bool, tty: bool, detach_keys: bytes | None = N
     demuxer = None if tty else Demuxer()
     proxy = EscapeProxy(detach_keys) if (stdin and tty and detach_keys) else None
     in_fd: int | None = sys.stdin.fileno() if stdin else None
-    with _maybe_resize(on_resize) as wake_fd:
+    wake_fd, undo = resize_wakeup() if on_resize is not None else (None, None)
+    try:
         while True:
             watched = [conn.fileno()] + [fd for fd in (in_fd, wake_fd) if fd is not None]
             ready = [conn.fileno()] if conn.pending() else select.select(watched, [], [])[0]
@@ -176,15 +175,9 @@ def pump(conn: Connection, stdin: bool, tty: bool, detach_keys: bytes | None = N
                     out.flush()
                 else:
                     write_frames(demuxer, data, out, err)
-
-
-@contextmanager
-def _maybe_resize(on_resize: Callable[[int, int], None] | None) -> Iterator[int | None]:
-    if on_resize is None:
-        yield None
-        return
-    with resize_wakeup() as fd:
-        yield fd
+    finally:
+        if undo is not None:
+            undo()
 
 
 def _resize(on_resize: Callable[[int, int], None] | None) -> None:

@@ -107,9 +107,9 @@ class Connection:
 
     def close_write(self) -> None:
         """Half-close: the daemon sees stdin EOF while output keeps flowing."""
-        import socket
+        import _socket
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 
@@ -255,11 +255,17 @@ class Client:
 
     # -- connecting --------------------------------------------------------
     def _connect(self) -> Connection:
-        import socket
-        family = socket.AF_UNIX if self._family == "unix" else socket.AF_INET
+        # _socket, not socket: the wrapper imports selectors and enum (with collections
+        # and functools), a few ms of every command; ssl needs the wrapper's class.
+        if self.tls is not None and self._family == "tcp":
+            from socket import socket as new_socket
+        else:
+            from _socket import socket as new_socket
+        import _socket
+        family = _socket.AF_UNIX if self._family == "unix" else _socket.AF_INET
         if self._family == "tcp" and ":" in self._address[0]:
-            family = socket.AF_INET6
-        sock = socket.socket(family, socket.SOCK_STREAM)
+            family = _socket.AF_INET6
+        sock = new_socket(family, _socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
             sock.connect(self._address)

@@ -16,7 +16,7 @@ import os
 import shutil
 import signal as signals
 import time
-from typing import Any
+from typing import Any, Awaitable
 
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
@@ -275,12 +275,8 @@ class ContainerService:
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         gate: startgate.Gate | None = None
         try:
-            results = await asyncio.gather(
-                build_bundle(c, bundle, image, self.images, self.config, joins),
-                self.networks.make_sandbox(c), return_exceptions=True)  # both end before a cleanup
-            for outcome in results:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            await _both(build_bundle(c, bundle, image, self.images, self.config, joins),
+                        self.networks.make_sandbox(c))
             await self.volumes.attach(c, rootfs_path(bundle))
             gate = await asyncio.to_thread(startgate.Gate, bundle)
             result = await self._launch_behind_gate(c, bundle, gate)
@@ -362,10 +358,11 @@ class ContainerService:
                            OOMKilled=bool(result.get("oom_killed")),
                            Error=result.get("error") or "",
                            FinishedAt=finished or rfc3339nano(time.time_ns()))
-            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
-            await self.networks.detach(c)
+            await _both(cleanup_bundle(c, self.bundle(c), self.images, self.config),
+                        self.networks.detach(c))
             await self.volumes.detach(c)
-            await self._save(c, durable=False)
+            if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
+                await self._save(c, durable=False)
             if c.state["OOMKilled"]:
                 self.events.publish("container", "oom", c.id, c.event_attributes())
             self.events.publish("container", "die", c.id,
@@ -546,8 +543,8 @@ class ContainerService:
                                "container before attempting removal or force remove")
             c.state["RemovalInProgress"] = True
             await cleanup_bundle(c, self.bundle(c), self.images, self.config)
-            await self.images.remove_rw_layer(c.id)
-            await asyncio.to_thread(shutil.rmtree, c.dir, True)
+            await _both(self.images.remove_rw_layer(c.id),
+                        asyncio.to_thread(shutil.rmtree, c.dir, True))
             del self._by_id[c.id]
             self._names.pop(c.name, None)
             self.events.publish("container", "destroy", c.id, c.event_attributes())
@@ -662,6 +659,14 @@ class ContainerService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.launcher.close()
+
+
+async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
+    """Run two independent steps at once; both have ended (so a cleanup after a failure
+    never races the other) before the first error, if any, is raised."""
+    for outcome in await asyncio.gather(first, second, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _on_network(c: Container, wanted: list[str]) -> bool:

@@ -6,8 +6,8 @@ single-threaded ``selectors`` loop until the container's init exits: output
 goes to the json-file log and to attached clients, ``shim.sock`` serves the
 engine's requests (see docs/architecture.md, "Contract: engine ↔ shim"), and
 SIGCHLD reaps the init, exec'd processes and any orphan the container leaves.
-Then it writes ``exit.json``, answers the waiters, removes the container's
-cgroup and exits.
+Then it removes the container's cgroup, writes ``exit.json``, answers the
+waiters and exits.
 
 No asyncio and no threads: a shim lives as long as its container and is paid
 for per container, in memory and start time.
@@ -369,6 +369,7 @@ class Shim:
         self.loop = Loop()
         self.conns: set[Conn] = set()
         self.waiters: list[Conn] = []
+        self.runtime_cleaned = False
         self.execs: dict[int, Proc] = {}
         self.exec_ids: dict[str, Proc] = {}
         self.exit: dict[str, Any] | None = None
@@ -574,7 +575,12 @@ class Shim:
         once the clients have what was sent to them (or ``DRAIN_TIMEOUT`` passed)."""
         self.drain_until = None
         self.log.close()
-        self._write_exit(exit_code(self.init.status or 0), "")
+        exit_status = exit_code(self.init.status or 0)
+        oom_killed = self.runtime.oom_killed(self.spec)
+        # The cgroup goes before anyone hears of the exit, so the engine's cleanup
+        # finds it gone instead of racing this one (thaw, kill, rmdir twice over).
+        self._cleanup_runtime()
+        self._write_exit(exit_status, "", oom_killed)
         self.loop.forget(self.server.fileno())
         answer = self._wait_answer()
         for conn in self.waiters:
@@ -583,10 +589,15 @@ class Shim:
             conn.finish()
         self.exit_deadline = time.monotonic() + DRAIN_TIMEOUT
 
-    def _write_exit(self, code: int, error: str) -> None:
+    def _write_exit(self, code: int, error: str, oom_killed: bool | None = None) -> None:
+        if oom_killed is None:
+            oom_killed = self.runtime.oom_killed(self.spec)
         self.exit = {"exit_code": code, "finished_at": jsonlog.Timestamps().format(time.time_ns()),
-                     "oom_killed": self.runtime.oom_killed(self.spec), "error": error}
-        write_atomic(os.path.join(self.bundle, "exit.json"), json.dumps(self.exit).encode())
+                     "oom_killed": oom_killed, "error": error}
+        # No fsync: the engine reads it after its own kill -9 (the page cache has it);
+        # after a power loss no container is left whose exit it could tell.
+        write_atomic(os.path.join(self.bundle, "exit.json"), json.dumps(self.exit).encode(),
+                     durable=False)
 
     def _wait_answer(self) -> dict[str, Any]:
         assert self.exit is not None
@@ -600,7 +611,12 @@ class Shim:
         except FileNotFoundError:
             pass
         self.server.close()
-        self.runtime.cleanup(self.bundle, self.spec)
+        self._cleanup_runtime()
+
+    def _cleanup_runtime(self) -> None:
+        if not self.runtime_cleaned:
+            self.runtime_cleaned = True
+            self.runtime.cleanup(self.bundle, self.spec)
 
 
 def run(bundle: str, report: Callable[[dict[str, Any]], None], runtime: Runtime | None = None) -> int:
