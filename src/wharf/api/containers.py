@@ -223,24 +223,28 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if stream and not c.running and c.state["StartedAt"][:4] != "0001" and not with_logs:
         raise Conflict("You cannot attach to a stopped container, start it first")
     started = c.waiter("start")
-    client = await hijack(request, multiplexed=not tty)
-    params.engine(request).events.publish("container", "attach", c.id, c.event_attributes())
-    if with_logs:
-        await _replay(client, c.record["LogPath"], wanted, tty)
-    if stream:
-        if not c.running:
-            await started
-        since = c.private.get("LaunchedAt")
-        try:
-            reader, writer, _ = await shims.open_request(service.bundle(c), {
-                "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
-                "stderr": "stderr" in wanted})
-        except OSError:  # it already exited: its output is in the log
-            await _replay(client, c.record["LogPath"], wanted, tty, since)
-        else:
-            await relay(client, reader, writer, tty, want_stdin, bool(c.config.get("StdinOnce")))
-            writer.close()
-    started.cancel()
+    c.attach_opened()
+    try:
+        client = await hijack(request, multiplexed=not tty)
+        params.engine(request).events.publish("container", "attach", c.id, c.event_attributes())
+        if with_logs:
+            await _replay(client, c.record["LogPath"], wanted, tty)
+        if stream:
+            if not c.running:
+                await started
+            since = c.private.get("LaunchedAt")
+            try:
+                reader, writer, _ = await shims.open_request(service.bundle(c), {
+                    "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
+                    "stderr": "stderr" in wanted})
+            except OSError:  # it already exited: its output is in the log
+                await _replay(client, c.record["LogPath"], wanted, tty, since)
+            else:
+                await relay(client, reader, writer, tty, want_stdin, bool(c.config.get("StdinOnce")))
+                writer.close()
+    finally:
+        c.attach_closed()
+        started.cancel()
     return client.response
 
 

@@ -90,6 +90,10 @@ class Container:
         self.monitor: asyncio.Task[None] | None = None
         #: Pending restart (policy backoff), cancelled by stop/rm.
         self.restart_task: asyncio.Task[None] | None = None
+        #: Attach streams being served; set when there are none.
+        self._attaches = 0
+        self._no_attaches = asyncio.Event()
+        self._no_attaches.set()
 
     # -- identity --------------------------------------------------------
     @property
@@ -138,6 +142,24 @@ class Container:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[what].append(fut)
         return fut
+
+    def attach_opened(self) -> None:
+        self._attaches += 1
+        self._no_attaches.clear()
+
+    def attach_closed(self) -> None:
+        self._attaches -= 1
+        if not self._attaches:
+            self._no_attaches.set()
+
+    async def attaches_done(self, timeout: float) -> None:
+        """Until the attach streams end (at most ``timeout``): an auto-remove waits, so
+        that a stream which reached the shim too late still replays the output from
+        the log before the log goes with the container."""
+        try:
+            await asyncio.wait_for(self._no_attaches.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     def exit_result(self) -> dict[str, Any]:
         error = self.state.get("Error") or None

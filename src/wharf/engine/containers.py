@@ -42,6 +42,8 @@ LIST_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before",
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 DEFAULT_STOP_TIMEOUT = 10
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed", "")
+ATTACH_DRAIN = 5.0  # seconds an auto-remove waits for attach streams to finish
+TRASH = ".trash"  # removed containers' directories, deleted after the answer (see _to_trash)
 
 
 def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
@@ -375,6 +377,7 @@ class ContainerService:
             self._maybe_restart(c, ran)
 
     async def _auto_remove(self, c: Container) -> None:
+        await c.attaches_done(ATTACH_DRAIN)
         try:
             await self.remove(c.id, force=True, volumes=True)
         except NotFound:
@@ -542,15 +545,31 @@ class ContainerService:
                 raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
                                "container before attempting removal or force remove")
             c.state["RemovalInProgress"] = True
-            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
-            await _both(self.images.remove_rw_layer(c.id),
-                        asyncio.to_thread(shutil.rmtree, c.dir, True))
+            if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
+                await cleanup_bundle(c, self.bundle(c), self.images, self.config)
+            trashed = await asyncio.to_thread(self._to_trash, c)
             del self._by_id[c.id]
             self._names.pop(c.name, None)
             self.events.publish("container", "destroy", c.id, c.event_attributes())
             c.notify("exit", "start", "removed")
+            self._spawn(self._purge(c.id, c.record["Image"], trashed))
         if volumes:
             await self.volumes.remove_anonymous(mount_points(c))
+
+    def _to_trash(self, c: Container) -> str:
+        """Take the container's directory out of the store at once (a rename): the
+        record is gone for any restart from here, and the deleting happens after
+        the answer (``_purge``)."""
+        trash = os.path.join(self.config.containers_dir, TRASH)
+        os.makedirs(trash, 0o700, exist_ok=True)
+        target = os.path.join(trash, c.id)
+        os.rename(c.dir, target)
+        return target
+
+    async def _purge(self, cid: str, image_id: str | None, trashed: str) -> None:
+        """Delete a removed container's rw layer and its trashed directory."""
+        await self.images.remove_rw_layer(cid, image_id)
+        await asyncio.to_thread(shutil.rmtree, trashed, True)
 
     async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
         """``docker container prune``: every stopped container (label/until filters)."""
@@ -603,6 +622,9 @@ class ContainerService:
     async def restore(self) -> None:
         """Read every record; reattach to live shims, settle dead ones, apply policies."""
         await self.launcher.start()
+        trash = os.path.join(self.config.containers_dir, TRASH)
+        for cid in await asyncio.to_thread(lambda: os.listdir(trash) if os.path.isdir(trash) else []):
+            await self._purge(cid, None, os.path.join(trash, cid))  # removals a crash cut short
         records = await asyncio.to_thread(self._read_records)
         for directory, record in records:
             c = Container(record, directory)
@@ -618,6 +640,8 @@ class ContainerService:
         out = []
         root = self.config.containers_dir
         for cid in os.listdir(root) if os.path.isdir(root) else []:
+            if cid == TRASH:
+                continue
             directory = os.path.join(root, cid)
             record = read_json(os.path.join(directory, "config.v2.json"))
             if record:

@@ -494,11 +494,13 @@ class ImageService:
     async def unmount_rw_layer(self, cid: str, target: str) -> None:
         await asyncio.to_thread(self.store.snapshots.unmount, target)
 
-    async def remove_rw_layer(self, cid: str) -> None:
-        """Drop the rw layer, and any image layer only it still held (its image was force-removed)."""
+    async def remove_rw_layer(self, cid: str, image_id: str | None = None) -> None:
+        """Drop the rw layer, and any image layer only it still held: only when its image
+        (``image_id``, if known) was force-removed, since the prune reads every image."""
         def do() -> None:
             self.store.snapshots.remove(cid)
-            self.store.prune_layers()
+            if image_id is None or not self.store.exists(image_id):
+                self.store.prune_layers()
         await self._locked(do)
 
     async def rw_layer_size(self, cid: str) -> int:
