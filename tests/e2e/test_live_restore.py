@@ -66,3 +66,15 @@ def test_restart_policy_always_holds_across_a_daemon_restart(make_wharfd):
             break
         time.sleep(0.2)
     assert info["RestartCount"] >= 1 and info["State"]["Running"]
+
+
+def test_a_created_rm_container_is_removed_at_restart_as_under_docker(make_wharfd):
+    """Docker's boot rule: a --rm container that is not running is removed (its record,
+    written without fsync, could only ever hold a container bound for removal)."""
+    d = make_wharfd()
+    kept = d.wharf("create", "--name", "kept", "busybox", "true")
+    gone = d.wharf("create", "--rm", "--name", "gone", "busybox", "true")
+    assert kept.returncode == 0 and gone.returncode == 0, (kept.stderr, gone.stderr)
+    d.restart(kill=True)
+    names = d.wharf("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "kept" in names and "gone" not in names

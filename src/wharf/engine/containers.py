@@ -171,7 +171,9 @@ class ContainerService:
             await asyncio.to_thread(os.makedirs, directory, 0o710, True)
             await self.images.create_rw_layer(cid, image.id)
             c = Container(record, directory)
-            await self._save(c)
+            # A --rm container that is not running is removed at boot (restore), so a
+            # power loss can only lose what would go anyway: no fsync for it.
+            await self._save(c, durable=not hc.get("AutoRemove"))
         except BaseException:
             self._names.pop(name, None)
             await self.volumes.remove_anonymous(points)
@@ -670,6 +672,9 @@ class ContainerService:
         c.state.update(Restarting=False, Running=False)
         if await asyncio.to_thread(os.path.isdir, bundle):  # a start cut short
             await cleanup_bundle(c, bundle, self.images, self.config)
+        if c.host_config.get("AutoRemove"):  # Docker's boot rule for --rm containers
+            await self._auto_remove(c)
+            return
         if RestartPolicy.of(c).on_boot(c):
             async with c.lock:
                 await self._start_locked(c)
