@@ -274,12 +274,11 @@ class ContainerService:
         # Not awaited: it only has to be under way before the shim moves the process.
         asyncio.get_running_loop().run_in_executor(None, cgroups.prime_moves)
         bundle = self.bundle(c)
-        image = await self.images.get(c.record["Image"])
         joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         gate: startgate.Gate | None = None
         try:
-            await _both(build_bundle(c, bundle, image, self.images, self.config, joins),
+            await _both(build_bundle(c, bundle, self.images, self.config, joins),
                         self.networks.make_sandbox(c))
             await self.volumes.attach(c, rootfs_path(bundle))
             gate = await asyncio.to_thread(startgate.Gate, bundle)

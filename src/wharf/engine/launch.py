@@ -1,7 +1,7 @@
 """From a container record to a running shim: the bundle (OCI ``config.json``,
 ``shim.json``, rootfs mount, /etc files) and the launcher that forks shims.
 
-The bundle is rebuilt on every start from the record and the image, so a
+The bundle is rebuilt on every start from the record (and the rw layer), so a
 record is the only state that must survive; ``cleanup_bundle`` undoes it
 after an exit (never deleting through a rootfs that is still mounted).
 """
@@ -16,7 +16,7 @@ from typing import Any, Callable
 from wharf.config import DaemonConfig
 from wharf.engine import etcfiles, mounts, security
 from wharf.engine.container import Container
-from wharf.engine.images import ImageRecord, ImageService
+from wharf.engine.images import ImageService
 from wharf.fsutil import write_json_atomic
 from wharf.errors import InvalidParameter
 from wharf.runtime import cgroups
@@ -70,7 +70,7 @@ def process_env(c: Container, tty: bool) -> list[str]:
     return extra + env
 
 
-def _write_bundle(c: Container, bundle: str, image: ImageRecord, config: DaemonConfig,
+def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
                   cgroups_path: str, joins: dict[str, str]) -> None:
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
@@ -112,15 +112,18 @@ def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:
     return (size[0], size[1]) if size[0] and size[1] else None
 
 
-async def build_bundle(c: Container, bundle: str, image: ImageRecord, images: ImageService,
+async def build_bundle(c: Container, bundle: str, images: ImageService,
                        config: DaemonConfig, joins: dict[str, str]) -> None:
-    """Mount the rootfs and write everything a shim needs to start the container."""
+    """Mount the rootfs and write everything a shim needs to start the container
+    (in one trip to a worker thread)."""
     if (c.host_config.get("Runtime") or config.default_runtime) not in ("wharf", "runc", "crun"):
         raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
-    await asyncio.to_thread(os.makedirs, rootfs_path(bundle), 0o711, True)
-    await images.mount_rw_layer(c.id, rootfs_path(bundle))
-    await asyncio.to_thread(_write_bundle, c, bundle, image, config, cgroups_path(c, config),
-                            joins)
+
+    def build() -> None:
+        os.makedirs(rootfs_path(bundle), 0o711, exist_ok=True)
+        images.store.snapshots.mount(c.id, rootfs_path(bundle))
+        _write_bundle(c, bundle, config, cgroups_path(c, config), joins)
+    await asyncio.to_thread(build)
 
 
 def _remove_bundle_files(bundle: str) -> None:
