@@ -31,7 +31,7 @@ import socket
 from ipaddress import IPv4Address, ip_address, ip_network
 from typing import Any
 
-from wharf.cluster.etcd import EtcdClient, StoreUnavailable, parse_endpoints
+from wharf.cluster.etcd import EtcdClient, KeyValue, StoreUnavailable, parse_endpoints
 from wharf.cluster.store import TTL, ClusterStore
 from wharf.errors import Forbidden, InvalidParameter
 from wharf.network import vxlan
@@ -121,10 +121,15 @@ class OverlayDriver:
         net["IPAM"]["Config"] = [{"Subnet": str(subnet), "Gateway": gateway}]
         net["Options"][VNI_OPTION] = str(vni)
         await store.put_network(_shared(net))
+        # Known here before the watch says so: an _apply in between (another host's
+        # change) must not take the new network for one deleted elsewhere.
+        path = f"networks/{net['Id']}"
+        self.state[path] = KeyValue(self.root + "/" + path, json.dumps(_shared(net)).encode(), 0)
 
     async def remove(self, net: dict[str, Any]) -> None:
         cfg = net["IPAM"]["Config"][0]
         await self._store().remove_network(net, vni_of(net), cfg["Subnet"])
+        self.state.pop(f"networks/{net['Id']}", None)  # nor bring it back before the watch
         await asyncio.to_thread(vxlan.delete, vni_of(net))
 
     def bridge_network(self, net: dict[str, Any]) -> BridgeNetwork:
