@@ -6,6 +6,7 @@ import json
 import socket
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -173,6 +174,12 @@ def test_restart_policy_and_auto_remove(wharfd, busybox):
     finally:
         wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
     rm = _create(wharfd, busybox, ["true"], HostConfig={"AutoRemove": True})
-    assert wharfd.api("POST", f"/containers/{rm}/start")[0] == 204
-    assert wharfd.api("POST", f"/containers/{rm}/wait", params={"condition": "removed"})[0] == 200
+    # The wait goes first, as docker's CLI sends it: a started `true` may be gone
+    # before a wait sent after the start arrives.
+    with ThreadPoolExecutor(1) as pool:
+        waited = pool.submit(wharfd.api, "POST", f"/containers/{rm}/wait",
+                             params={"condition": "removed"})
+        time.sleep(0.3)
+        assert wharfd.api("POST", f"/containers/{rm}/start")[0] == 204
+        assert waited.result(timeout=30)[0] == 200
     assert wharfd.api("GET", f"/containers/{rm}/json")[0] == 404

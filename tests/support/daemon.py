@@ -180,7 +180,10 @@ class Daemon:
         for ctrl in CGROUP_ROOT.iterdir():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
-                found += [f"cgroup {cg}"] + [f"cgroup {p}" for p in cg.rglob("*") if p.is_dir()]
+                try:
+                    found += [f"cgroup {cg}"] + [f"cgroup {p}" for p in cg.rglob("*") if p.is_dir()]
+                except FileNotFoundError:  # being removed as we look: look again next round
+                    found.append(f"cgroup {cg}")
         for pid in _pids_mentioning(str(self.base)):
             found.append(f"process {pid}: {_cmdline(pid)}")
         for bridge in [self.bridge, *self._network_bridges()]:

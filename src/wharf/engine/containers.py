@@ -524,38 +524,50 @@ class ContainerService:
     # -- remove / rename -------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
-        if c.state["Running"] and not c.state.get("Restarting"):
-            if not force:
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
-                               "container before attempting removal or force remove")
-            exited = c.waiter("exit")
+        while True:  # again if a policy restart took the lock first: that run is killed too
+            if c.state["Running"] and not c.state.get("Restarting"):
+                if not force:
+                    raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
+                                   "container before attempting removal or force remove")
+                await self._kill_for_removal(c)
             async with c.lock:
+                if c.id not in self._by_id:
+                    raise NotFound(f"No such container: {ref}")
+                self._cancel_restart(c)
                 if c.running:
-                    self.events.publish("container", "kill", c.id,
-                                        c.event_attributes(signal=int(signals.SIGKILL)))
-                    self._signal(c, signals.SIGKILL)
-                    if c.state["Paused"]:
-                        await self._thaw(c)
-            if c.state["Running"]:
-                await exited
-        async with c.lock:
-            if c.id not in self._by_id:
-                raise NotFound(f"No such container: {ref}")
-            self._cancel_restart(c)
-            if c.running:
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
-                               "container before attempting removal or force remove")
-            c.state["RemovalInProgress"] = True
-            if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
-                await cleanup_bundle(c, self.bundle(c), self.images, self.config)
-            trashed = await asyncio.to_thread(self._to_trash, c)
-            del self._by_id[c.id]
-            self._names.pop(c.name, None)
-            self.events.publish("container", "destroy", c.id, c.event_attributes())
-            c.notify("exit", "start", "removed")
-            self._spawn(self._purge(c.id, c.record["Image"], trashed))
+                    if force:
+                        continue
+                    raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
+                                   "container before attempting removal or force remove")
+                await self._remove_locked(c)
+                break
         if volumes:
             await self.volumes.remove_anonymous(mount_points(c))
+
+    async def _kill_for_removal(self, c: Container) -> None:
+        """SIGKILL for ``rm -f``, marked as a manual stop so no restart policy revives it."""
+        exited = c.waiter("exit")
+        async with c.lock:
+            if c.running:
+                c.private["ManuallyStopped"] = True
+                self.events.publish("container", "kill", c.id,
+                                    c.event_attributes(signal=int(signals.SIGKILL)))
+                self._signal(c, signals.SIGKILL)
+                if c.state["Paused"]:
+                    await self._thaw(c)
+        if c.state["Running"]:
+            await exited
+
+    async def _remove_locked(self, c: Container) -> None:
+        c.state["RemovalInProgress"] = True
+        if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
+            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
+        trashed = await asyncio.to_thread(self._to_trash, c)
+        del self._by_id[c.id]
+        self._names.pop(c.name, None)
+        self.events.publish("container", "destroy", c.id, c.event_attributes())
+        c.notify("exit", "start", "removed")
+        self._spawn(self._purge(c.id, c.record["Image"], trashed))
 
     def _to_trash(self, c: Container) -> str:
         """Take the container's directory out of the store at once (a rename): the
