@@ -31,7 +31,7 @@ import socket
 from ipaddress import IPv4Address, ip_address, ip_network
 from typing import Any
 
-from wharf.cluster.etcd import EtcdClient, KeyValue, StoreUnavailable, parse_endpoints
+from wharf.cluster.etcd import EtcdClient, StoreUnavailable, parse_endpoints
 from wharf.cluster.store import TTL, ClusterStore
 from wharf.errors import Forbidden, InvalidParameter
 from wharf.network import vxlan
@@ -82,6 +82,10 @@ class OverlayDriver:
         self.address = ""
         self.service = service
         self.state: dict[str, Any] = {}  # path below the root -> KeyValue, as last seen
+        #: Networks this host just created (True) or removed (False), until the store's
+        #: view agrees: an _apply on an older view (the watch lagging, a resync's
+        #: snapshot taken before the change) must neither drop nor revive them.
+        self._pending: dict[str, bool] = {}
         self._task: asyncio.Task | None = None
         self.synced = asyncio.Event()
 
@@ -121,15 +125,12 @@ class OverlayDriver:
         net["IPAM"]["Config"] = [{"Subnet": str(subnet), "Gateway": gateway}]
         net["Options"][VNI_OPTION] = str(vni)
         await store.put_network(_shared(net))
-        # Known here before the watch says so: an _apply in between (another host's
-        # change) must not take the new network for one deleted elsewhere.
-        path = f"networks/{net['Id']}"
-        self.state[path] = KeyValue(self.root + "/" + path, json.dumps(_shared(net)).encode(), 0)
+        self._pending[net["Id"]] = True
 
     async def remove(self, net: dict[str, Any]) -> None:
         cfg = net["IPAM"]["Config"][0]
         await self._store().remove_network(net, vni_of(net), cfg["Subnet"])
-        self.state.pop(f"networks/{net['Id']}", None)  # nor bring it back before the watch
+        self._pending[net["Id"]] = False
         await asyncio.to_thread(vxlan.delete, vni_of(net))
 
     def bridge_network(self, net: dict[str, Any]) -> BridgeNetwork:
@@ -269,15 +270,16 @@ class OverlayDriver:
     async def _apply(self) -> None:
         """Converge the service's overlay records and the kernel on ``self.state``."""
         shared = self._entries("networks/")
+        self._pending = {nid: made for nid, made in self._pending.items() if made != (nid in shared)}
         async with self.service._lock:
             local = self._local()
             for nid, record in shared.items():
-                if nid not in local:
+                if nid not in local and nid not in self._pending:
                     net = {**record, "Containers": {}, "_endpoints": {}}
                     self.service._nets[nid] = net
                     await self.service._save(net)
             for nid, net in local.items():
-                if nid not in shared and not net["Containers"]:
+                if nid not in shared and not net["Containers"] and nid not in self._pending:
                     await self.service._forget(net)
             for nid, net in self._local().items():
                 net["Peers"] = self._peers(nid)
