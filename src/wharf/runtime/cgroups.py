@@ -429,7 +429,7 @@ def prime_moves(root: str = "/sys/fs/cgroup") -> None:
                        for c in controllers.split(",")}
             controller = next(c for c in V1_CONTROLLERS if c in entries)
             procs = os.path.join(root, controller, entries[controller].lstrip("/"), "cgroup.procs")
-        with builtins.open(procs, "w") as f:  # cgroupfs: no O_CREAT, unlike _write
+        with builtins.open(procs, "w") as f:
             f.write(str(os.getpid()))
     except (OSError, ValueError, StopIteration):
         pass
