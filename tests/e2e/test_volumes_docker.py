@@ -89,3 +89,29 @@ def test_run_with_v_mount_and_tmpfs(wharfd, busybox, vol):
                                    "Propagation": ""}]
     finally:
         shutil.rmtree(host)
+
+
+def _timeless(table: str) -> list[list[str]]:
+    """Rows of cells with relative times blanked (the two commands run a moment apart)."""
+    import re
+    text = re.sub(r"(Less than a second|About a minute|\d+ (seconds|minutes)) ago", "T ago", table)
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()]
+
+
+def test_system_df_prints_what_docker_prints(make_wharfd):
+    """Both CLIs against one daemon: the same summary and the same -v tables, volumes
+    with their sizes and links included."""
+    d = make_wharfd()
+    r = d.wharf("run", "--name", "dfc", "-v", "dfvol:/data", "busybox", "sh", "-c",
+                "echo hi > /data/x; echo y > /y")
+    assert r.returncode == 0, r.stderr
+    assert d.wharf("volume", "create", "emptyvol").returncode == 0
+    for args in (["system", "df"], ["system", "df", "-v"]):
+        ours, theirs = d.wharf(*args), d.docker(*args)
+        assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
+        assert _timeless(ours.stdout) == _timeless(theirs.stdout)
+    summary = _timeless(d.wharf("system", "df").stdout)
+    assert ["Local Volumes", "2", "1", "3B", "0B (0%)"] in summary
+    verbose = _timeless(d.wharf("system", "df", "-v").stdout)
+    assert ["dfvol", "1", "3B"] in verbose and ["emptyvol", "0", "0B"] in verbose
+    assert ["Build cache usage: 0B"] in verbose

@@ -28,9 +28,10 @@ def _scaled(size: float, base: float, units: tuple[str, ...], precision: int) ->
     return f"{size:.{precision}g}{units[i]}"
 
 
-def human_size(size: float) -> str:
-    """``4.26MB``, ``1.2kB``, ``648B`` (decimal, 3 significant digits)."""
-    return _scaled(float(size), 1000.0, _DECIMAL, 3)
+def human_size(size: float, digits: int = 3) -> str:
+    """``4.26MB``, ``1.2kB``, ``648B`` (decimal, 3 significant digits; go-units'
+    ``HumanSize``, which docker uses for shared/unique sizes and ``system df``, is 4)."""
+    return _scaled(float(size), 1000.0, _DECIMAL, digits)
 
 
 def bytes_size(size: float) -> str:

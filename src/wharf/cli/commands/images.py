@@ -74,8 +74,8 @@ def image_rows(image: dict[str, Any], no_trunc: bool, now: float) -> list[dict[s
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
             "Size": human_size(image.get("Size", 0)), "VirtualSize": human_size(image.get("VirtualSize", 0)),
             "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
-            "SharedSize": "N/A" if image.get("SharedSize", -1) < 0 else human_size(image["SharedSize"]),
+            "SharedSize": "N/A" if image.get("SharedSize", -1) < 0 else human_size(image["SharedSize"], 4),
             "UniqueSize": "N/A" if image.get("SharedSize", -1) < 0 else
-            human_size(image.get("Size", 0) - image["SharedSize"])}
+            human_size(image.get("Size", 0) - image["SharedSize"], 4)}
     return [{**base, "Repository": repo, "Tag": tag, "Digest": digest}
             for repo, tag, digest in pairs or [(NONE, NONE, NONE)]]
