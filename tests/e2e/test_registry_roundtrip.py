@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import PASSWORD, USER, DistributionRegistry, wharf_registry  # noqa: E402
+from support.daemon import DOCKER  # noqa: E402
 
 
 def ok(d, *args: str, input: str | None = None) -> str:
@@ -110,3 +112,35 @@ def test_distribution_registry_roundtrip(wharfd, busybox, puller, distribution: 
         for d in (wharfd, puller):
             d.wharf("rmi", "-f", ref)
             d.wharf("logout", distribution.addr)
+
+
+def test_build_pulls_a_missing_base_image_with_the_callers_credentials(wharfd, busybox, puller,
+                                                                       tmp_path: Path) -> None:
+    """FROM an image the daemon does not have: pulled from a registry that wants a login,
+    with the credentials wharf's CLI and docker's send in X-Registry-Config."""
+    server = wharf_registry(tmp_path, "basic")
+    ref = f"{server.addr}/team/base:1"
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {ref}\nRUN echo built > /built\n")
+    try:
+        login(wharfd, server.addr)
+        ok(wharfd, "tag", "busybox:latest", ref)
+        ok(wharfd, "push", ref)
+        anonymous = puller.wharf("build", "-t", "child:1", str(ctx))
+        assert anonymous.returncode == 1 and "unauthorized" in anonymous.stdout + anonymous.stderr
+        login(puller, server.addr)
+        out = ok(puller, "build", "-t", "child:1", str(ctx))
+        assert "Pull complete" in out and "Successfully tagged child:1" in out, out
+        run = puller.wharf("run", "--rm", "--network=none", "child:1", "cat", "/built")
+        assert run.stdout == "built\n", run.stderr
+        ok(puller, "rmi", "child:1", ref)
+        docker = subprocess.run([DOCKER, "build", "-t", "child:2", str(ctx)], capture_output=True,
+                                text=True, timeout=120, env={**puller.env, "DOCKER_BUILDKIT": "0"})
+        assert docker.returncode == 0 and "Successfully tagged child:2" in docker.stdout, docker.stderr
+        ok(puller, "rmi", "child:2", ref)
+    finally:
+        server.stop()
+        wharfd.wharf("rmi", ref)
+        for who in (wharfd, puller):
+            who.wharf("logout", server.addr)

@@ -94,7 +94,8 @@ def test_run_with_v_mount_and_tmpfs(wharfd, busybox, vol):
 def _timeless(table: str) -> list[list[str]]:
     """Rows of cells with relative times blanked (the two commands run a moment apart)."""
     import re
-    text = re.sub(r"(Less than a second|About a minute|\d+ (seconds|minutes)) ago", "T ago", table)
+    text = re.sub(r"(Less than a second|About an? (minute|hour)|\d+ (seconds?|minutes?|hours?)) ago",
+                  "T ago", table)
     return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()]
 
 

@@ -5,21 +5,27 @@ The body is the context tar; the answer is Docker's JSON message stream
 An error before the first message (a bad tag, a Dockerfile syntax error)
 is an ordinary error response, as dockerd answers it; one after is an
 ``errorDetail`` message in the stream, with the exit code of a failed RUN
-as its code. ``X-Registry-Config`` is ignored (base images are never pulled).
+as its code. A FROM or ``COPY --from`` image that is not here is pulled,
+with the credentials ``X-Registry-Config`` carries for its registry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 from typing import Any
 
 from aiohttp import web
 
 from wharf.api.blocking_io import drain
+from wharf.api.distribution import service as distribution
 from wharf.api.params import boolean, engine, json_response
-from wharf.engine.builder import BuildOptions, StepFailed
+from wharf.engine.builder import BuildOptions, Emit, StepFailed
 from wharf.errors import InvalidParameter, WharfError
+from wharf.image import reference
+from wharf.registry.client.auth import AuthConfig
 
 routes = web.RouteTableDef()
 
@@ -61,7 +67,41 @@ def options(request: web.Request) -> BuildOptions:
         buildargs=_json_map(request, "buildargs"), target=q.get("target", ""),
         labels=_json_map(request, "labels"), quiet=boolean(request, "q"),
         nocache=boolean(request, "nocache"), rm=boolean(request, "rm", True),
-        forcerm=boolean(request, "forcerm"), network=q.get("networkmode", ""))
+        forcerm=boolean(request, "forcerm"), network=q.get("networkmode", ""),
+        pull=_puller(request))
+
+
+def _puller(request: web.Request) -> Any:
+    """Pull an image for the build, as ``docker pull`` would, with its registry's credentials."""
+    auths = _registry_config(request.headers.get("X-Registry-Config"))
+
+    async def pull(ref: str, emit: Emit) -> None:
+        tagged = reference.parse_tagged(ref)  # FROM busybox is busybox:latest, not every tag
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()  # the puller emits in sync
+        job = asyncio.ensure_future(distribution(request).pull(
+            tagged.familiar(), "", "", auths.get(tagged.domain, AuthConfig()), queue.put_nowait))
+        job.add_done_callback(lambda _: queue.put_nowait(None))
+        while (message := await queue.get()) is not None:
+            await emit(message)
+        await job
+    return pull
+
+
+def _registry_config(header: str | None) -> dict[str, AuthConfig]:
+    """``X-Registry-Config``: base64url JSON of {registry address: auth config}, by domain
+    (``https://index.docker.io/v1/`` is docker.io's); garbage counts as none, as dockerd."""
+    if not header:
+        return {}
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(header.strip() + "=" * (-len(header.strip()) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    out = {}
+    for address, auth in doc.items() if isinstance(doc, dict) else ():
+        host = address.split("://")[-1].split("/")[0]
+        out["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = \
+            AuthConfig.from_json(auth)
+    return out
 
 
 @routes.post("/build")

@@ -171,6 +171,22 @@ def erase(address: str) -> bool:
     return True
 
 
-def header(auth: dict[str, str]) -> str:
+def registry_config() -> str:
+    """``X-Registry-Config`` (what ``docker build`` sends): the auth config of every
+    registry the config file or its helpers know, by address; one a helper fails for
+    is left out rather than failing the build."""
+    doc = load()
+    auths = {}
+    for key in {*(doc.get("auths") or {}), *(doc.get("credHelpers") or {})}:
+        try:
+            auth = get(key)
+        except CredentialsError:
+            continue
+        if auth:
+            auths[key] = auth
+    return header(auths)
+
+
+def header(auth: dict) -> str:
     """``X-Registry-Auth``: base64url of the auth config's JSON (``{}`` when anonymous)."""
     return base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()

@@ -72,6 +72,9 @@ class BuildOptions:
     rm: bool = True
     forcerm: bool = False
     network: str = ""
+    #: Fetches an image a FROM or COPY --from names that is not here (the API gives the
+    #: distribution service's pull, with the request's registry credentials); None: never.
+    pull: Callable[[str, Emit], Awaitable[None]] | None = None
 
 
 class Builder:
@@ -264,7 +267,17 @@ class _Build:
         stage = self.df.stage(base)
         if stage is not None and stage.index in self.stage_images:
             return self.stage_images[stage.index]
-        return (await self.b.images.get(base)).id
+        return await self._image_id(base)
+
+    async def _image_id(self, ref: str) -> str:
+        """An image by name, pulled first when it is not here, as the classic builder does."""
+        try:
+            return (await self.b.images.get(ref)).id
+        except NotFound:
+            if self.opts.pull is None:
+                raise
+        await self.opts.pull(ref, self._emit)
+        return (await self.b.images.get(ref)).id
 
     # -- steps -----------------------------------------------------------
     async def _dispatch(self, raw: Instruction) -> None:
@@ -371,7 +384,7 @@ class _Build:
                 raise InvalidParameter(f"invalid from flag value {ref}: stage not built yet")
             image_id = self.stage_images[stage.index]
         else:
-            image_id = (await self.b.images.get(ref)).id
+            image_id = await self._image_id(ref)
         async with self.b.rootfs(image_id) as (root, _upper):
             yield root
 

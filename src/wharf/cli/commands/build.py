@@ -13,6 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from wharf.cli.commands.pull import status_line
 from wharf.cli.errors import CommandError
 from wharf.cli.units import human_size
 from wharf.client.http import Client, Response, encode_query, quote
@@ -73,8 +74,10 @@ def _dockerfile(args: Any, context_dir: str) -> tuple[str | None, bytes | None]:
 
 def _send_context(client: Client, path: str, tar: ContextTar) -> Response:
     """POST the context with a Content-Length, each file's data sent by the kernel (sendfile)."""
+    from wharf.cli import credentials
     conn = client.send("POST", path, body=b"",
-                       headers={"Content-Type": "application/x-tar", "Content-Length": str(tar.size)})
+                       headers={"Content-Type": "application/x-tar", "Content-Length": str(tar.size),
+                                "X-Registry-Config": credentials.registry_config()})
     try:
         tar.send(conn.sock)
     except (BrokenPipeError, ConnectionResetError):
@@ -122,6 +125,10 @@ def run(args: Any, client: Client) -> int:
             if args.quiet:
                 image_id = stream.strip()
             sys.stdout.write(stream)
+            sys.stdout.flush()
+        elif not args.quiet and not msg.get("progressDetail", {}).get("total") and \
+                (text := status_line(msg)) is not None:  # a base image being pulled
+            sys.stdout.write(text + "\n")
             sys.stdout.flush()
     if args.iidfile and image_id:
         with open(args.iidfile, "w") as f:

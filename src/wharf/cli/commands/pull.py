@@ -81,7 +81,7 @@ def render(resp: Any, out: TextIO) -> None:
         for msg in resp.iter_json():
             if msg.get("error"):
                 raise CommandError(msg["error"])
-            text = _line(msg)
+            text = status_line(msg)
             if text is None or (not tty and msg.get("progressDetail", {}).get("total")):
                 continue
             ident = msg.get("id")
@@ -98,7 +98,8 @@ def render(resp: Any, out: TextIO) -> None:
         resp.close()
 
 
-def _line(msg: dict[str, Any]) -> str | None:
+def status_line(msg: dict[str, Any]) -> str | None:
+    """``id: status progress`` of a progress message; None for other messages."""
     status = msg.get("status")
     if not status:
         return None
