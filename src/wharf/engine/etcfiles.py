@@ -28,16 +28,21 @@ def _read(path: str) -> str:
         return ""
 
 
+def host_resolv() -> str:
+    """The host's /etc/resolv.conf ("" when unreadable): the base of a container's."""
+    return _read(HOST_RESOLV)
+
+
 def contents(hostname: str, host_config: dict[str, Any], domainname: str = "",
              address: str | None = None) -> dict[str, tuple[str, str]]:
     """{target in the container: (file name, text)}."""
-    host_resolv = _read(HOST_RESOLV)
+    resolv_base = host_resolv()
     if host_config.get("NetworkMode") == "host":
-        hosts, resolv = _read(HOST_HOSTS) or text.DEFAULT_HOSTS, host_resolv
+        hosts, resolv = _read(HOST_HOSTS) or text.DEFAULT_HOSTS, resolv_base
     else:
         hosts = text.hosts_file(hostname, address or SELF_ADDRESS,
                                 host_config.get("ExtraHosts") or [], domainname)
-        resolv = text.resolv_conf(host_resolv, host_config.get("Dns") or [],
+        resolv = text.resolv_conf(resolv_base, host_config.get("Dns") or [],
                                   host_config.get("DnsSearch") or [],
                                   host_config.get("DnsOptions") or []).text
     return {"/etc/hostname": ("hostname", hostname + "\n"), "/etc/hosts": ("hosts", hosts),

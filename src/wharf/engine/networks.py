@@ -424,7 +424,7 @@ class NetworkService:
 
     def _resolv(self, c: Container) -> Any:
         hc = c.host_config
-        return etctext.resolv_conf(_read(etcfiles.HOST_RESOLV), hc.get("Dns") or [],
+        return etctext.resolv_conf(etcfiles.host_resolv(), hc.get("Dns") or [],
                                    hc.get("DnsSearch") or [], hc.get("DnsOptions") or [],
                                    embedded=bool(self._user_defined(c)))
 
@@ -650,14 +650,6 @@ def _with_host_config(c: Container, hc: dict[str, Any]) -> Container:
     record = dict(c.record)
     record["HostConfig"] = hc
     return Container(record, c.dir)
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def _unlink(path: str) -> None:

@@ -27,27 +27,14 @@ def netns_path(target: int | str) -> str:
 
 def call_in(target: int | str, fn: Callable[[], T]) -> T:
     """``fn()`` run on a fresh thread that has joined ``target``'s network namespace."""
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
+    def run() -> T:
+        fd = os.open(netns_path(target), os.O_RDONLY | os.O_CLOEXEC)
         try:
-            fd = os.open(netns_path(target), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                syscalls.setns(fd, syscalls.CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            result.append(fn())
-        except BaseException as e:  # re-raised on the caller's thread
-            error.append(e)
-
-    # The thread ends right after: it never returns to a pool in the wrong namespace.
-    thread = threading.Thread(target=run, name="wharf-netns")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+        return fn()
+    return _in_thread(run)
 
 
 def iproute(target: int | str | None = None):
@@ -97,12 +84,15 @@ def destroy(path: str) -> None:
         pass
 
 
-def _in_thread(fn: Callable[[], None]) -> None:
+def _in_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` on a thread of its own, its error re-raised here. The thread ends right
+    after: one that moved into another namespace never returns to a pool."""
+    result: list[T] = []
     error: list[BaseException] = []
 
     def run() -> None:
         try:
-            fn()
+            result.append(fn())
         except BaseException as e:
             error.append(e)
 
@@ -111,3 +101,4 @@ def _in_thread(fn: Callable[[], None]) -> None:
     thread.join()
     if error:
         raise error[0]
+    return result[0]
