@@ -15,10 +15,10 @@ import io
 import os
 import struct
 import subprocess
-import sys
 import tarfile
 from typing import Any
 
+from wharf.cli.commands.import_ import print_statuses
 from wharf.cli.errors import CommandError
 from wharf.client.http import Client, quote
 
@@ -81,11 +81,7 @@ def import_rootfs(client: Client, repo: str, cmd: str, rootfs: Any) -> int:
     changes = "".join(f"&changes={quote(c)}" for c in (cmd, f"ENV {PATH_ENV}"))
     resp = client.request("POST", f"/images/create?fromSrc=-&repo={quote(repo)}{changes}", body=rootfs,
                           headers={"Content-Type": "application/x-tar"}, stream=True)
-    for message in resp.iter_json():
-        if "error" in message:
-            raise CommandError(message["error"])
-        if message.get("status"):
-            sys.stdout.write(message["status"] + "\n")
+    print_statuses(resp)
     return 0
 
 

@@ -43,10 +43,15 @@ def run(args: Any, client: Client) -> int:
     finally:
         if source is not None and source is not sys.stdin.buffer:
             source.close()
+    print_statuses(resp)
+    return 0
+
+
+def print_statuses(resp: Any) -> None:
+    """An import's answer: its status lines (the image ID), or its error (exit 1)."""
     for message in resp.iter_json():
         if "error" in message:
             raise CommandError(message["error"])
         if message.get("status"):
             sys.stdout.write(message["status"] + "\n")
-    return 0
 
