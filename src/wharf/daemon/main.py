@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -70,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
 
 
 async def serve(config: DaemonConfig) -> None:
+    # Short disk and kernel work of many requests at once (64 concurrent rm -f)
+    # runs side by side; work that waits on a client has threads of its own
+    # (wharf.threads), so this pool never waits on anything but the kernel.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, thread_name_prefix="wharf-worker"))
     engine = Engine(config)
     await engine.start()
     runner = web.AppRunner(make_app(engine), shutdown_timeout=1.0, access_log=None)

@@ -45,6 +45,7 @@ from wharf.image import reference
 from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
 from wharf.linux import syscalls
+from wharf.threads import in_own_thread
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 _SNAPSHOT_PREFIX = "wharf-build-"  # rw snapshots of COPY/ADD/WORKDIR steps
@@ -106,7 +107,7 @@ class Builder:
         try:
             ctx = os.path.join(workdir, "context")
             os.mkdir(ctx)
-            digests = await asyncio.to_thread(context.extract_context, stream, ctx)
+            digests = await in_own_thread(context.extract_context, stream, ctx)
             name = opts.dockerfile or "Dockerfile"
             text = await asyncio.to_thread(context.read_dockerfile, ctx, name)
             await asyncio.to_thread(context.remove_ignored_build_files, ctx, name)

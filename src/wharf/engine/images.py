@@ -5,8 +5,11 @@ images that containers use, the JSON shapes of ``images/json`` and
 ``images/{name}/json``, events, and threads. Every public method is a
 coroutine; the blocking work runs in ``asyncio.to_thread`` under one lock
 (image changes are rare and short; an import unpacks its layer before it
-takes the lock, so a slow upload blocks nobody). Mounting and sizing rw layers take no lock: a container start never
-waits for an import.
+takes the lock, so a slow upload blocks nobody); callers queue for it on
+the loop, not on pool threads. Work paced by a client (save, load, import,
+export) runs on a thread of its own (``wharf.threads``), never in the pool
+that every start needs. Mounting and sizing rw layers take no lock: a
+container start never waits for an import.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from wharf.image.layers import Layer
 from wharf.image.manifest import host_arch
 from wharf.image.reference import Reference
 from wharf.image.store import ImageRecord, ImageStore
+from wharf.threads import in_own_thread
 
 __all__ = ["ContainerUse", "ImageRecord", "ImageService"]
 
@@ -64,12 +68,15 @@ class ImageService:
         self.store = ImageStore(config.image_dir)
         self.events = events
         self._lock = threading.Lock()
+        #: taken on the loop before ``_lock``: callers queue here, not on pool threads
+        self._queue = asyncio.Lock()
 
     async def _locked(self, fn: Callable[..., T], *args: Any) -> T:
         def call() -> T:
             with self._lock:
                 return fn(*args)
-        return await asyncio.to_thread(call)
+        async with self._queue:
+            return await asyncio.to_thread(call)
 
     def _publish(self, action: str, image_id: str, name: str | None = None) -> None:
         self.events.publish("image", action, image_id, {"name": name or image_id})
@@ -268,7 +275,7 @@ class ImageService:
             if new_ref is not None:
                 self.store.tag(image_id, new_ref, created)
             return image_id
-        image_id = await asyncio.to_thread(do)
+        image_id = await in_own_thread(do)
         self._publish("import", image_id)
         if new_ref is not None:
             self._publish("tag", image_id, new_ref.familiar())
@@ -360,7 +367,7 @@ class ImageService:
         """
         saver = await self._locked(lambda: imagearchive.Saver(self.store, self._selections(names)))
         try:
-            await asyncio.to_thread(saver.write, out)
+            await in_own_thread(saver.write, out)
         finally:
             saver.close()
 
@@ -393,7 +400,7 @@ class ImageService:
                 loader.read(stream)
                 with self._lock:
                     return loader.commit(_now())
-        loaded = await asyncio.to_thread(do)
+        loaded = await in_own_thread(do)
         for image in loaded:
             self._publish("load", image.image_id)
             for ref in image.refs:
@@ -462,7 +469,7 @@ class ImageService:
         def do() -> None:
             with layerdiff.LayerTarWriter(out) as tar:
                 tar.add_merged(self.store.rw_dirs(cid))
-        await asyncio.to_thread(do)
+        await in_own_thread(do)
 
     async def changes(self, cid: str) -> list[dict[str, Any]]:
         """``GET /containers/{id}/changes``: Docker's A/C/D list (kinds 1/0/2)."""

@@ -9,8 +9,11 @@ after an exit (never deleting through a rootfs that is still mounted).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import socket
+import subprocess
 from typing import Any, Callable
 
 from wharf.config import DaemonConfig
@@ -186,23 +189,60 @@ async def cleanup_bundle(c: Container, bundle: str, images: ImageService,
 
 
 class Launcher:
-    """The shim launcher (``wharf.shim.client.Launcher``), started at boot, off the loop."""
+    """The shim launcher (``wharf.shim.launcher``), spoken to on the event loop.
+
+    One reader task takes every answer off the launcher's socket and hands it
+    to the start waiting for that bundle. No start ever blocks a thread while
+    it waits: a start's answer comes only after its container passed the start
+    gate, which the engine opens with more work of its own, so a start that
+    held a pool thread could starve the work that would release it (16
+    concurrent ``run -d`` deadlocked the daemon that way).
+    """
 
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
-        self._launcher: client.Launcher | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def start(self) -> None:
-        self._launcher = await asyncio.to_thread(client.Launcher, self.config.exec_root)
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._proc = subprocess.Popen(client.launcher_command(self.config.exec_root),
+                                          stdin=theirs, stdout=theirs, close_fds=True)
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._reader_task = asyncio.ensure_future(self._read_answers(reader))
+
+    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                answer = json.loads(line)
+                waiter = self._waiting.pop(answer.pop("bundle", None), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(answer)
+        finally:
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_result({"error": "the shim launcher exited", "kind": "shim"})
+            self._waiting.clear()
 
     async def launch(self, bundle: str) -> dict[str, Any]:
-        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed)."""
-        assert self._launcher is not None
-        try:
-            return await asyncio.to_thread(self._launcher.start, bundle)
-        except client.ShimError as e:
-            return {"error": str(e), "kind": e.kind}
+        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed).
+        One launch per bundle at a time (the container's lock sees to it)."""
+        assert self._writer is not None and self._reader_task is not None
+        if self._reader_task.done():
+            return {"error": "the shim launcher exited", "kind": "shim"}
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[bundle] = waiter
+        self._writer.write(json.dumps({"bundle": bundle}).encode() + b"\n")
+        return await waiter
 
     async def close(self) -> None:
-        if self._launcher is not None:
-            await asyncio.to_thread(self._launcher.close)
+        """EOF to the launcher: it exits, the shims it started keep running."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader_task is not None:
+            await asyncio.gather(self._reader_task, return_exceptions=True)
+        if self._proc is not None:
+            await asyncio.to_thread(self._proc.wait)

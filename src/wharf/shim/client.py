@@ -1,7 +1,8 @@
 """The daemon's side of the shim: start shims through the launcher, talk to shim.sock.
 
-Plain blocking sockets (the daemon calls these through ``asyncio.to_thread``);
-no aiohttp, so tests and tools can use them too. Streams (attach, exec) are
+Plain blocking sockets, for tests and tools (the daemon speaks the same
+protocols on its event loop: ``wharf.engine.launch.Launcher`` and
+``wharf.engine.shims``). Streams (attach, exec) are
 returned as connected sockets carrying Docker's frames
 (``wharf.shim.frames.read_frames``) one way and raw stdin the other.
 """
@@ -25,12 +26,19 @@ class ShimError(Exception):
         self.kind = kind
 
 
+def launcher_command(exec_root: str) -> list[str]:
+    """The launcher's command line (a leaked shim is findable by it)."""
+    return [sys.executable, "-m", "wharf.shim.launcher", exec_root]
+
+
 class Launcher:
-    """The launcher process of one daemon; ``start`` is safe to call from many threads."""
+    """The launcher process of one daemon, for tests and tools (the daemon speaks to it
+    with asyncio: ``wharf.engine.launch.Launcher``); ``start`` is safe to call from many
+    threads."""
 
     def __init__(self, exec_root: str) -> None:
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen([sys.executable, "-m", "wharf.shim.launcher", exec_root],
+        self.proc = subprocess.Popen(launcher_command(exec_root),
                                      stdin=theirs, stdout=theirs, close_fds=True)
         theirs.close()
         self._sock = ours
