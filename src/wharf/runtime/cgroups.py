@@ -178,11 +178,20 @@ class V1Cgroup(Cgroup):
 
     def create(self) -> None:
         for controller, base in self._controllers().items():
-            made = self._mkdirs(base)
+            self._mkdirs(base)
             if controller == "cpuset":
-                for d in made:  # a new cpuset has no cpus/mems: nothing could run in it
-                    for f in ("cpuset.cpus", "cpuset.mems"):
-                        _write(os.path.join(d, f), _read(os.path.join(os.path.dirname(d), f)))
+                self._fill_cpusets(base)
+
+    def _fill_cpusets(self, base: str) -> None:
+        """A new cpuset has no cpus/mems: nothing could join it (ENOSPC). Every empty
+        level gets its parent's, top first, also one that a concurrent start has just
+        made and not yet filled (runc's ensureParent rule)."""
+        current = base
+        for part in self.path.strip("/").split("/"):
+            parent, current = current, os.path.join(current, part)
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if not _read(os.path.join(current, f)):
+                    _write(os.path.join(current, f), _read(os.path.join(parent, f)))
 
     def _file(self, controller: str, name: str) -> str:
         return os.path.join(self.dir(controller), name)
