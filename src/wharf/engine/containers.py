@@ -271,6 +271,10 @@ class ContainerService:
                 raise
 
     async def _start_locked(self, c: Container) -> None:
+        if c.id not in self._by_id:  # an rm took the lock first
+            raise NotFound(f"No such container: {c.id}")
+        if c.state.get("RemovalInProgress") or c.state.get("Dead"):
+            raise Conflict("container is marked for removal and cannot be started")
         # Not awaited: it only has to be under way before the shim moves the process.
         asyncio.get_running_loop().run_in_executor(None, cgroups.prime_moves)
         bundle = self.bundle(c)
