@@ -205,10 +205,10 @@ def run_command(path: str, command: str, preset: dict[str, Any], argv: list[str]
         return err.status
     for key, value in preset.items():
         setattr(args, key, value)
-    from wharf.client.http import APIError, Client, DaemonUnreachable
+    from wharf.client.http import APIError, Client, DaemonUnreachable, StreamError
     try:
         return module.run(args, Client(host, tls=tls)) or 0
-    except DaemonUnreachable as err:
+    except (DaemonUnreachable, StreamError) as err:  # a cut stream: docker's "unexpected EOF"
         sys.stderr.write(f"{err}\n")
         return 1
     except APIError as err:

@@ -36,6 +36,20 @@ class APIError(Exception):
         self.message = message
 
 
+class StreamError(Exception):
+    """The daemon's answer broke off or went wrong mid-way: a chunked body without
+    its last chunk, a body shorter than its Content-Length, headers cut short.
+
+    The docker CLI (Go's net/http) says ``unexpected EOF`` and exits 1; a
+    command must never take a cut stream for a finished one (a pull that
+    "succeeds" with half its layers).
+    """
+
+    def __init__(self, message: str = "unexpected EOF") -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class DaemonUnreachable(Exception):
     """No daemon listens at the host: docker's wording, with the address tried."""
 
@@ -139,33 +153,60 @@ class Response:
         self._body: bytes | None = None
 
     def read_some(self, n: int = _CHUNK) -> bytes:
-        """Up to ``n`` body bytes as they arrive; b"" at the body's end."""
+        """Up to ``n`` body bytes as they arrive; b"" at the body's end.
+
+        Raises ``StreamError`` when the connection ends before the body does
+        (only a body without length or chunking ends at EOF).
+        """
+        try:
+            return self._read_some(n)
+        except ConnectionResetError:
+            raise StreamError("read: connection reset by peer") from None
+
+    def _read_some(self, n: int) -> bytes:
         if self._done:
             return b""
         if self._chunked:
             if self._chunk_left == 0 and not self._next_chunk():
                 self._done = True
                 return b""
-            data = self.conn.recv(min(n, self._chunk_left))
+            data = self._recv_body(min(n, self._chunk_left))
             self._chunk_left -= len(data)
             if self._chunk_left == 0:
-                self.conn.read_exact(2)  # the CRLF after each chunk
+                end = self.conn.read_exact(2)  # the CRLF after each chunk's data
+                if end != b"\r\n":
+                    raise StreamError() if len(end) < 2 else StreamError("malformed chunked encoding")
         elif self._remaining is not None:
-            data = self.conn.recv(min(n, self._remaining))
+            data = self._recv_body(min(n, self._remaining))
             self._remaining -= len(data)
             self._done = self._remaining <= 0
         else:
             data = self.conn.recv(n)
-        if not data:
-            self._done = True
+            self._done = not data
         return data
+
+    def _recv_body(self, n: int) -> bytes:
+        """At least one byte of a body whose length is known, or ``StreamError``."""
+        data = self.conn.recv(n)
+        if not data:
+            raise StreamError()
+        return data
+
+    def _read_line(self) -> bytes:
+        """A whole line of the chunked framing, or ``StreamError`` at EOF."""
+        line = self.conn.readline()
+        if not line.endswith(b"\n"):
+            raise StreamError()
+        return line
 
     def _next_chunk(self) -> bool:
         """Read a chunk-size line; False at the last chunk (trailers skipped)."""
-        size_line = self.conn.readline().split(b";")[0].strip()
-        self._chunk_left = int(size_line, 16) if size_line else 0
+        size = self._read_line().split(b";")[0].strip()
+        if not size or size.strip(b"0123456789abcdefABCDEF"):
+            raise StreamError("malformed chunked encoding")
+        self._chunk_left = int(size, 16)
         if self._chunk_left == 0:
-            while self.conn.readline().strip():
+            while self._read_line().strip():
                 pass
             return False
         return True
@@ -326,10 +367,17 @@ class Client:
                 conn.close()
                 raise DaemonUnreachable(self.host)
             parts = status_line.decode("latin-1").split(None, 2)
+            if not status_line.endswith(b"\n") or len(parts) < 2 or not parts[1].isdigit():
+                conn.close()
+                raise StreamError(f'malformed HTTP response "{status_line.decode("latin-1").strip()}"'
+                                  if status_line.endswith(b"\n") else "unexpected EOF")
             status = int(parts[1])
             headers: dict[str, str] = {}
-            while (line := conn.readline().decode("latin-1").strip()):
-                key, _, value = line.partition(":")
+            while (raw := conn.readline()) != b"\r\n" and raw != b"\n":
+                if not raw.endswith(b"\n"):
+                    conn.close()
+                    raise StreamError()  # the connection ended inside the headers
+                key, _, value = raw.decode("latin-1").partition(":")
                 headers[key.strip().lower()] = value.strip()
             if status != 100:
                 return Response(conn, status, headers)

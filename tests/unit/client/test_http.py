@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import pytest
 
 from wharf.client import frames
-from wharf.client.http import APIError, Client, DaemonUnreachable, encode_query
+from wharf.client.http import APIError, Client, DaemonUnreachable, StreamError, encode_query
 
 
 @pytest.fixture
@@ -115,3 +115,44 @@ def test_hosts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert encode_query({"filters": {"status": ["exited"]}, "skip": None}) == \
         "?filters=%7B%22status%22%3A%5B%22exited%22%5D%7D"
     assert not os.path.exists(f"{tmp_path}/x")
+
+
+_EVENTS = b'{"status":"Pulling fs layer"}\n{"status":"Download complete"}\n'
+_CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (_EVENTS[:20], _EVENTS[20:])) + b"0\r\n\r\n")
+_LENGTH = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(_EVENTS), _EVENTS)
+
+
+@pytest.mark.parametrize("whole", [_CHUNKED, _LENGTH], ids=["chunked", "content-length"])
+def test_a_stream_cut_anywhere_raises_unexpected_eof(server, whole: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Every cut after the status line's first byte: a line, a chunk size, chunk data, the
+    CRLF after it, the last chunk, the final CRLF. None passes for a finished body."""
+    for cut in range(1, len(whole)):
+        client, _ = server(whole[:cut])
+        with pytest.raises(StreamError, match="^unexpected EOF$"):
+            list(client.request("POST", "/images/create", stream=True).iter_json())
+    client, _ = server(whole)
+    assert len(list(client.request("POST", "/images/create", stream=True).iter_json())) == 2
+
+
+def test_a_cut_error_body_is_not_taken_for_a_message(server) -> None:  # type: ignore[no-untyped-def]
+    client, _ = server(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 40\r\n\r\n{\"message\":")
+    with pytest.raises(StreamError, match="unexpected EOF"):
+        client.get("/info")
+
+
+@pytest.mark.parametrize("answer, message", [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", "malformed chunked encoding"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n", "malformed chunked encoding"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 'malformed HTTP response "SSH-2.0-OpenSSH_9.2"'),
+])
+def test_garbage_framing_is_an_error(server, answer: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = server(answer)
+    with pytest.raises(StreamError, match=f"^{message}$"):
+        client.request("GET", "/events", stream=True).read()
+
+
+def test_a_body_that_ends_at_eof_is_whole(server) -> None:  # type: ignore[no-untyped-def]
+    """Without a length or chunking (a raw log stream) EOF is the end, not a cut."""
+    client, _ = server(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nraw bytes")
+    assert client.request("GET", "/containers/x/logs", stream=True).read() == b"raw bytes"

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 from wharf.cli import containerspec
 from wharf.cli.common import attach_and_pump, run_error, start_error_status
 from wharf.cli.errors import CommandError
-from wharf.client.http import APIError, Client
+from wharf.client.http import APIError, Client, StreamError
 
 USAGE = "[OPTIONS] IMAGE [COMMAND] [ARG...]"
 INTERSPERSED = False
@@ -51,6 +51,9 @@ def run(args: Any, client: Client) -> int:
         if detached:
             return 0
         result = client.check(client.receive(waiter)).json() or {}
+    except StreamError as err:  # the daemon went away mid-run: docker's words
+        sys.stderr.write(f"error waiting for container: {err}\n")
+        return 125
     finally:
         waiter.close()
     error = (result.get("Error") or {}).get("Message")

@@ -1,0 +1,111 @@
+"""A stream the daemon's connection drops half-way is a failure for the CLI, as for
+docker's: ``unexpected EOF`` on stderr, exit 1, and no success line printed.
+
+A proxy between ``wharf`` and the real wharfd passes requests through and cuts
+the answer to one path after the first chunk of its body: everything that came is
+well-formed, only the end is missing, which an older wharf took for success.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from support.daemon import BIN, Daemon
+
+
+class CuttingProxy:
+    """A unix socket in front of the daemon's; answers to ``path`` end after their first chunk."""
+
+    def __init__(self, upstream: str, listen: str, path: bytes) -> None:
+        self.upstream, self.path = upstream, path
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(listen)
+        self.listener.listen(8)
+        self.host = f"unix://{listen}"
+        self.cuts = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.upstream)
+        head = client.recv(65536)
+        cut = self.path in head.split(b"\r\n", 1)[0]
+        upstream.sendall(head)
+        threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+        answer = b""
+        while data := upstream.recv(65536):
+            if not cut:
+                client.sendall(data)
+                continue
+            answer += data
+            if (end := _first_chunk_end(answer)) is not None:
+                client.sendall(answer[:end])
+                self.cuts += 1
+                break
+        for sock in (client, upstream):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the pump blocked in recv (close alone does not)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _first_chunk_end(answer: bytes) -> int | None:
+    """Where the headers and the first chunk of a chunked answer end, once all have come."""
+    body = answer.find(b"\r\n\r\n") + 4
+    size_end = answer.find(b"\r\n", body)
+    if body < 4 or size_end < 0:
+        return None
+    end = size_end + 2 + int(answer[body:size_end], 16) + 2
+    return end if len(answer) >= end else None
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def proxy(wharfd: Daemon, tmp_path: Path) -> Iterator[CuttingProxy]:
+    p = CuttingProxy(str(wharfd.socket), str(tmp_path / "cut.sock"), b"/build")
+    yield p
+    p.close()
+
+
+def test_build_cut_mid_stream_fails_with_unexpected_eof(wharfd: Daemon, busybox: str,
+                                                        proxy: CuttingProxy, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL cut=stream\nLABEL second=step\n")
+    tag = f"wharf-test-cut-{os.urandom(3).hex()}"
+    env = {**wharfd.env, "DOCKER_HOST": proxy.host}
+    try:
+        r = subprocess.run([str(BIN / "wharf"), "build", "-t", tag, str(ctx)], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert proxy.cuts == 1
+        assert (r.returncode, r.stderr) == (1, "unexpected EOF\n"), r.stdout
+        assert "Successfully" not in r.stdout
+        # the same build through the daemon's own socket succeeds
+        ok = wharfd.wharf("build", "-t", tag, str(ctx))
+        assert ok.returncode == 0 and "Successfully tagged" in ok.stdout, ok.stderr
+    finally:
+        wharfd.wharf("rmi", "-f", tag)
