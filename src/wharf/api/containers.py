@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
 
 from wharf.api import params
 from wharf.api.params import boolean, integer, json_body, json_response
-from wharf.api.streams import Hijacked, hijack
+from wharf.api.streams import Hijacked, end_with_client, hijack
 from wharf.engine import filters as flt
 from wharf.engine import logs as logreader
 from wharf.engine import observe, shims
@@ -116,6 +117,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         return json_response(waiting.result())  # errors (404, 400) as a normal answer
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
+    end_with_client(request)
     try:
         result = await waiting
         await response.write(json.dumps(result).encode() + b"\n")
@@ -165,11 +167,13 @@ async def logs(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
                                            if tty else "application/vnd.docker.multiplexed-stream"})
     await response.prepare(request)
+    end_with_client(request)  # a follower's reader thread ends with its client, not at the stop
     try:
-        async for entry in logreader.read(c.record["LogPath"], tail, since, until, follow,
-                                          stopped=lambda: not c.state["Running"]):
-            if entry.stream in wanted:
-                await response.write(_encode(entry.stream, entry.data, entry.time, tty, timestamps))
+        async with aclosing(logreader.read(c.record["LogPath"], tail, since, until, follow,
+                                           stopped=lambda: not c.state["Running"])) as entries:
+            async for entry in entries:
+                if entry.stream in wanted:
+                    await response.write(_encode(entry.stream, entry.data, entry.time, tty, timestamps))
     except ConnectionError:
         pass
     return response
@@ -263,10 +267,12 @@ async def stats(request: web.Request) -> web.StreamResponse:
     stream = boolean(request, "stream", True)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
+    end_with_client(request)
     try:
-        async for sample in observe.stats(c, service.cgroups_path(c), stream,
-                                          boolean(request, "one-shot")):
-            await response.write(json.dumps(sample).encode() + b"\n")
+        async with aclosing(observe.stats(c, service.cgroups_path(c), stream,
+                                          boolean(request, "one-shot"))) as samples:
+            async for sample in samples:
+                await response.write(json.dumps(sample).encode() + b"\n")
     except ConnectionError:
         pass
     return response

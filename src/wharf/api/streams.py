@@ -6,6 +6,13 @@ raw bytes with a tty) one way, stdin the other, and a client half-close as
 stdin EOF. aiohttp gives us that through ``set_parser``, the hook websockets
 use: every later byte from the client goes to our feed instead of the HTTP
 parser.
+
+Long-poll streams (events, ``logs -f``, stats, wait) end with their client:
+aiohttp leaves a handler running after the connection is lost (rightly for
+work that must finish, a create or a pull), so one that only waits for its
+next item would hold its subscription, thread and memory until that item,
+maybe forever. ``end_with_client`` cancels such a handler when its
+connection goes, as Go's request context does for dockerd.
 """
 
 from __future__ import annotations
@@ -38,21 +45,18 @@ class _Feed:
         self.queue.put_nowait(b"")
 
 
-class _HalfClose(asyncio.Protocol):
-    """Wraps aiohttp's protocol so a client's half-close (``shutdown(SHUT_WR)``,
-    which is how ``docker attach`` says stdin EOF) keeps the connection open for
-    the output still to come; aiohttp itself would close the transport."""
+class _Wrapper(asyncio.Protocol):
+    """Sits between a transport and aiohttp's protocol, forwarding every event;
+    subclasses step in on the one they need."""
 
-    def __init__(self, inner: asyncio.Protocol, feed: _Feed) -> None:
+    def __init__(self, inner: asyncio.Protocol) -> None:
         self.inner = inner
-        self.feed = feed
 
     def data_received(self, data: bytes) -> None:
         self.inner.data_received(data)
 
-    def eof_received(self) -> bool:
-        self.feed.feed_eof()
-        return True
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.inner.connection_lost(exc)
@@ -62,6 +66,49 @@ class _HalfClose(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.inner.resume_writing()
+
+
+class _HalfClose(_Wrapper):
+    """A client's half-close (``shutdown(SHUT_WR)``, which is how ``docker attach``
+    says stdin EOF) keeps the connection open for the output still to come;
+    aiohttp itself would close the transport."""
+
+    def __init__(self, inner: asyncio.Protocol, feed: _Feed) -> None:
+        super().__init__(inner)
+        self.feed = feed
+
+    def eof_received(self) -> bool:
+        self.feed.feed_eof()
+        return True
+
+
+class _CancelOnLoss(_Wrapper):
+    """Cancels the handler that is streaming on this connection when it is lost.
+
+    One per connection: a keep-alive client's next long poll takes the slot.
+    """
+
+    task: asyncio.Task[object] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.task is not None:
+            self.task.cancel()
+
+
+def end_with_client(request: web.Request) -> None:
+    """Cancel the calling handler as soon as its client's connection is lost.
+
+    Only for handlers that hold nothing a cancellation could leave half-done.
+    """
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("the client went away")
+    watch = transport.get_protocol()
+    if not isinstance(watch, _CancelOnLoss):
+        watch = _CancelOnLoss(watch)
+        transport.set_protocol(watch)
+    watch.task = asyncio.current_task()
 
 
 class Hijacked:

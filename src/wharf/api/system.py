@@ -8,10 +8,12 @@ import os
 import socket
 import sys
 import time
+from contextlib import aclosing
 
 from aiohttp import web
 
 from wharf.api import params
+from wharf.api.streams import end_with_client
 from wharf.engine import filters as flt
 from wharf.engine import hostinfo
 from wharf.engine.events import EVENT_FILTERS
@@ -79,7 +81,7 @@ async def info(request: web.Request) -> web.Response:
         "Debug": config.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
-        "CgroupVersion": hostinfo.cgroup_version(), "NEventsListener": 0,
+        "CgroupVersion": hostinfo.cgroup_version(), "NEventsListener": engine.events.listeners,
         "KernelVersion": hostinfo.kernel_version(), "OperatingSystem": os_name,
         "OSVersion": os_version, "OSType": "linux", "Architecture": hostinfo.architecture(),
         "IndexServerAddress": "https://index.docker.io/v1/",
@@ -124,9 +126,11 @@ async def events(request: web.Request) -> web.StreamResponse:
     filters = flt.parse(request.query.get("filters"), EVENT_FILTERS)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
+    end_with_client(request)  # a dropped client unsubscribes now, not at the next event
     try:
-        async for event in engine.events.subscribe(since, until, filters):
-            await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+        async with aclosing(engine.events.subscribe(since, until, filters)) as events:
+            async for event in events:
+                await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
     except ConnectionResetError:
         pass
     return response

@@ -52,6 +52,11 @@ class EventBus:
         self._history: collections.deque[dict] = collections.deque(maxlen=HISTORY)
         self._subscribers: set[asyncio.Queue[dict]] = set()
 
+    @property
+    def listeners(self) -> int:
+        """Open ``docker events`` streams (``docker info``'s NEventsListener)."""
+        return len(self._subscribers)
+
     def publish(self, type: str, action: str, actor_id: str,
                 attributes: Mapping[str, str] | None = None) -> dict:
         now = time.time_ns()
