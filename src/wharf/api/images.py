@@ -1,5 +1,6 @@
 """Image routes of the Engine API: list, inspect, history, remove, tag, prune,
-import, save (``get``) and load.
+import, save (``get``) and load; and wharf's own ``POST /wharf/images/check``
+(``wharf image check``: Docker has no such endpoint).
 
 ``{name}`` may hold slashes (``localhost:5000/ns/app:1``), so the routes
 match it with ``.+``. Import and load bodies are read, and save archives
@@ -81,6 +82,12 @@ async def prune_images(request: web.Request) -> web.Response:
     eng = engine(request)
     filters = flt.parse(request.query.get("filters"), PRUNE_FILTERS)
     return json_response(await eng.images.prune(filters, containers_using=eng.containers.using_image))
+
+
+@routes.post("/wharf/images/check")
+async def check_images(request: web.Request) -> web.Response:
+    """``{"Images": n, "Layers": n, "Problems": [text, ...]}``: 200 either way (the check ran)."""
+    return json_response(await engine(request).images.check())
 
 
 @routes.get("/images/get")

@@ -31,6 +31,7 @@ from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, parse_timestamp, rfc3
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.image import changes as image_changes
 from wharf.image import imagearchive, layerdiff, reference
+from wharf.image.check import Check
 from wharf.image.layers import Layer
 from wharf.image.manifest import host_arch
 from wharf.image.reference import Reference
@@ -163,7 +164,7 @@ class ImageService:
 
     def _delete(self, text: str, force: bool, prune: bool,
                 using: ContainersUsing) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
-        image_id = self.store.resolve(text)
+        image_id = self.store.resolve(text, broken=True)  # a broken image goes by its ID
         records: list[dict[str, str]] = []
         events: list[tuple[str, str]] = []
         refs = self.store.refs.references(image_id)
@@ -229,7 +230,7 @@ class ImageService:
                 events: list[tuple[str, str]]) -> None:
         """Delete the image, then (``prune``) each untagged parent nothing else needs."""
         while image_id:
-            parent = self.store.record(image_id).parent
+            parent = self.store.parent(image_id)
             for ref in self.store.refs.references(image_id):
                 self.store.refs.delete(ref)
                 records.append({"Untagged": ref.familiar()})
@@ -362,14 +363,15 @@ class ImageService:
     async def save(self, names: list[str], out: BinaryIO) -> None:
         """``GET /images/get``: the archive of ``names`` written to ``out`` (in a thread).
 
-        The blobs are opened under the lock and read after it: an ``rmi`` meanwhile
+        The layers are held under the lock and read after it: an ``rmi`` meanwhile
         removes nothing an unfinished save still reads, and a slow reader blocks nobody.
+        A layer that does not rebuild to its diff ID fails the save before its first byte.
         """
         saver = await self._locked(lambda: imagearchive.Saver(self.store, self._selections(names)))
         try:
             await in_own_thread(saver.write, out)
         finally:
-            saver.close()
+            await self._locked(saver.close)
 
     def _selections(self, names: list[str]) -> list[imagearchive.Selection]:
         """Docker's rules: a tag saves that tag, a bare repository all its tags, an ID no tag."""
@@ -477,6 +479,16 @@ class ImageService:
             upper, *lowers = self.store.rw_dirs(cid)
             return [{"Path": path, "Kind": kind} for path, kind in layerdiff.changes(upper, lowers)]
         return await asyncio.to_thread(do)
+
+    async def check(self) -> dict[str, Any]:
+        """``POST /wharf/images/check``: every image, reference and layer verified; the
+        layers' tars are rebuilt without the lock (an ``rmi`` meanwhile waits for nothing)."""
+        check = await self._locked(Check, self.store)
+        try:
+            await asyncio.to_thread(check.run)
+        finally:
+            await self._locked(self.store.release, check.chains)
+        return {"Images": check.images, "Layers": check.layers, "Problems": check.problems}
 
     async def disk_usage(self, containers_per_image: dict[str, int]) -> dict[str, Any]:
         """The image half of ``GET /system/df``: every image with its shared size and users."""

@@ -113,14 +113,18 @@ def decompressed(stream: BinaryIO, head: bytes | None = None) -> BinaryIO:
     return raw  # type: ignore[return-value]
 
 
-def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | None = None) -> Extracted:
-    """Unpack a (possibly compressed) layer tar into the existing empty ``dest``."""
+def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | None = None,
+                  on_member: Callable[[tarfile.TarInfo], object] | None = None) -> Extracted:
+    """Unpack a (possibly compressed) layer tar into the existing empty ``dest``.
+
+    ``tee`` gets every byte of the uncompressed tar, ``on_member`` each member
+    before its data is read (what a tar-split recorder needs)."""
     reader = _HashingReader(decompressed(stream), tee)
     try:
         archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
     except tarfile.ReadError as e:
         raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-    size = _Unpacker(dest).run(_tar_entries(archive))
+    size = _Unpacker(dest).run(_tar_entries(archive, on_member))
     reader.drain()  # zero blocks after the end marker are part of the digest
     return Extracted("sha256:" + reader.hash.hexdigest(), size)
 
@@ -132,8 +136,11 @@ def extract_entries(entries: Iterable[Entry], dest: str, digests: ContentDigests
     return _Unpacker(dest, digests).run(entries)
 
 
-def _tar_entries(archive: tarfile.TarFile) -> Iterator[Entry]:
+def _tar_entries(archive: tarfile.TarFile,
+                 on_member: Callable[[tarfile.TarInfo], object] | None = None) -> Iterator[Entry]:
     for member in archive:
+        if on_member is not None:
+            on_member(member)
         yield member, _member_data(archive, member)
 
 

@@ -30,7 +30,7 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from wharf.errors import InvalidParameter, WharfError
+from wharf.errors import InvalidParameter
 from wharf.image import manifest as mf
 from wharf.image import reference
 from wharf.image.archive import UnsafeArchive, clean_name
@@ -38,6 +38,7 @@ from wharf.image.content import DigestMismatch, Writer, digest_hex, sha256_diges
 from wharf.image.layers import Unpacked, chain_ids
 from wharf.image.reference import Reference
 from wharf.image.store import ImageStore
+from wharf.image.tarsplit import LayerTar
 
 CHUNK = 1 << 20
 _BLOB_PATH_RE = re.compile(r"^blobs/sha256/([a-f0-9]{64})$")
@@ -55,36 +56,39 @@ class Selection:
 
 # -- save ----------------------------------------------------------------------
 class Saver:
-    """One ``save``: built under the caller's lock (configs read, blob files opened),
-    written after it: an image removed meanwhile still has its open files."""
+    """One ``save``: built under the caller's lock (configs read, layers held), written
+    after it (an ``rmi`` meanwhile removes no layer it reads), then ``close``d under
+    the lock again. Layer tars are rebuilt from their tar-splits and verified first,
+    so a corrupt layer fails the save before any byte of it is sent, as Docker's
+    save (which writes its archive aside first) fails."""
 
     def __init__(self, store: ImageStore, selections: list[Selection]) -> None:
-        self._blobs: dict[str, BinaryIO] = {}
+        self._store = store
         self._images: list[tuple[Selection, bytes, list[str]]] = []
-        try:
-            for sel in selections:
-                record = store.record(sel.image_id)
-                self._images.append((sel, store.content.get(sel.image_id), record.diff_ids))
-                for digest in [sel.image_id, *record.diff_ids]:
-                    if digest not in self._blobs:
-                        self._blobs[digest] = self._open(store, digest)
-        except BaseException:
-            self.close()
-            raise
-
-    @staticmethod
-    def _open(store: ImageStore, digest: str) -> BinaryIO:
-        try:
-            return open(store.content.path(digest), "rb")
-        except FileNotFoundError:
-            raise WharfError(f"blob {digest} is missing from the content store") from None
+        self._layers: dict[str, LayerTar] = {}  # diff ID -> its tar
+        self._chains: list[str] = []  # the layers read, held until ``close``
+        for sel in selections:
+            record = store.record(sel.image_id)
+            self._images.append((sel, store.content.get(sel.image_id), record.diff_ids))
+            for chain, diff_id in zip(record.chain_ids, record.diff_ids):
+                if diff_id not in self._layers:
+                    self._layers[diff_id] = store.layer_tar(chain)
+                    self._chains.append(chain)
+        store.hold(self._chains)
 
     def close(self) -> None:
-        for f in self._blobs.values():
-            f.close()
+        """Let the layers go (the caller holds the store's lock)."""
+        self._store.release(self._chains)
+        self._chains = []
+
+    def verify(self) -> None:
+        """Rebuild every layer's tar and check it against its diff ID (LayerCorrupt if not)."""
+        for tar in self._layers.values():
+            tar.verify()
 
     def write(self, out: BinaryIO) -> None:
         """Write the archive to ``out``, each blob once."""
+        self.verify()
         written: set[str] = set()
         docker_manifest: list[dict[str, Any]] = []
         index: list[mf.Descriptor] = []
@@ -100,22 +104,26 @@ class Saver:
                 path = f"blobs/sha256/{digest_hex(digest)}"
                 if digest not in written:
                     written.add(digest)
-                    f = self._blobs[digest] if data is None else io.BytesIO(data)
                     info = tarfile.TarInfo(path)
-                    info.size, info.mode = f.seek(0, io.SEEK_END), 0o644
-                    f.seek(0)
-                    tar.addfile(info, f)
+                    info.mode = 0o644
+                    if data is not None:
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+                    else:
+                        info.size = self._layers[digest].size
+                        with self._layers[digest].open() as f:
+                            tar.addfile(info, f)  # type: ignore[arg-type]
                 return path
 
             for sel, config, diff_ids in self._images:
                 layer_paths = [blob(d) for d in diff_ids]
-                sizes = [self._blobs[d].seek(0, io.SEEK_END) for d in diff_ids]
+                sizes = [self._layers[d].size for d in diff_ids]
                 doc = mf.encode(mf.image_manifest(config, list(zip(diff_ids, sizes))))
                 manifest_digest = sha256_digest(doc)
                 blob(manifest_digest, doc)
                 tags = [r for r in sel.refs if r.tag]
-                docker_manifest.append({"Config": blob(sel.image_id), "RepoTags": [r.familiar() for r in tags] or None,
-                                        "Layers": layer_paths})
+                docker_manifest.append({"Config": blob(sel.image_id, config),
+                                        "RepoTags": [r.familiar() for r in tags] or None, "Layers": layer_paths})
                 for ref in tags:
                     index.append(mf.Descriptor(mf.OCI_MANIFEST, manifest_digest, len(doc), {
                         mf.IMAGE_NAME_ANNOTATION: str(ref), mf.REF_NAME_ANNOTATION: ref.tag or ""}))

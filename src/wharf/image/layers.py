@@ -4,6 +4,7 @@ Layout (like Docker's overlay2)::
 
     layers/<chain-hex>/diff/         the unpacked layer
     layers/<chain-hex>/layer.json    {"chain_id", "diff_id", "parent", "size", "link"}
+    layers/<chain-hex>/tar-split.gz  how to rebuild the layer's tar from diff/ (``tarsplit``)
     layers/l/<LINK>  ->  ../<chain-hex>/diff
 
 A layer is keyed by its chain ID (the hash of its diff ID and everything
@@ -14,7 +15,8 @@ enough for many layers (the mount data is limited to one page).
 A layer is unpacked into ``tmp/`` (``unpack``, slow, no lock needed) and
 renamed into place with its metadata (``commit``, quick, under the caller's
 lock): a crash leaves either the whole layer or scratch that the next start
-removes.
+removes. The tar itself is not kept: its tar-split is recorded as it is
+unpacked (a tar that cannot be split is the image store's to keep as a blob).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,11 +32,13 @@ import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from wharf.image import tarsplit
 from wharf.image.archive import extract_layer
 from wharf.image.content import digest_hex
 from wharf.errors import NotFound
 
 LINK_DIR = "l"
+log = logging.getLogger("wharf.image")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Unpacked:
     scratch: str
     diff_id: str
     size: int
+    split: bool  # its tar-split was recorded (else the tar must be kept)
 
 
 def chain_id(parent: str | None, diff_id: str) -> str:
@@ -91,29 +97,90 @@ class LayerStore:
     def diff_dir(self, chain: str) -> str:
         return os.path.join(self._dir(chain), "diff")
 
+    def split_path(self, chain: str) -> str:
+        return os.path.join(self._dir(chain), tarsplit.FILENAME)
+
+    def has_split(self, chain: str) -> bool:
+        return os.path.exists(self.split_path(chain))
+
     def exists(self, chain: str) -> bool:
-        return os.path.exists(os.path.join(self._dir(chain), "layer.json"))
+        """Whether the layer is here and its metadata readable."""
+        return self.find(chain) is not None
 
     def chains(self) -> list[str]:
         return ["sha256:" + name for name in os.listdir(self.root) if len(name) == 64]
 
     def get(self, chain: str) -> Layer:
+        layer = self.find(chain)
+        if layer is None:
+            raise NotFound(f"layer does not exist: {chain}")
+        return layer
+
+    def find(self, chain: str) -> Layer | None:
+        """The layer, or None when it is not here or its ``layer.json`` is unreadable."""
         try:
             with open(os.path.join(self._dir(chain), "layer.json")) as f:
                 return Layer(**json.load(f))
         except FileNotFoundError:
-            raise NotFound(f"layer does not exist: {chain}") from None
+            return None
+        except (ValueError, TypeError) as e:
+            log.error("layer %s: layer.json is unreadable: %s", chain, e)
+            return None
 
     def unpack(self, stream: BinaryIO, tee: Callable[[bytes], object] | None = None) -> Unpacked:
         """Extract a layer tar into scratch: the slow part, needing no lock."""
         scratch = tempfile.mkdtemp(dir=self.tmp_dir)
+        split_path = os.path.join(scratch, tarsplit.FILENAME)
         try:
             os.mkdir(os.path.join(scratch, "diff"), 0o755)
-            result = extract_layer(stream, os.path.join(scratch, "diff"), tee)
+            with open(split_path, "wb") as split:
+                recorder = tarsplit.Recorder(split)
+
+                def feed(data: bytes) -> None:
+                    recorder.feed(data)
+                    if tee is not None:
+                        tee(data)
+                result = extract_layer(stream, os.path.join(scratch, "diff"), feed, recorder.member)
+                recorder.finish()
+                split.flush()
+                os.fsync(split.fileno())
+            if not recorder.splittable:
+                os.unlink(split_path)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        return Unpacked(scratch, result.diff_id, result.size)
+        return Unpacked(scratch, result.diff_id, result.size, recorder.splittable)
+
+    def record_split(self, chain: str, tar: BinaryIO) -> bool:
+        """Record the tar-split of a layer from its tar (a store made before tar-split kept
+        the tar as a blob); True when it was recorded and rebuilds the tar exactly."""
+        layer = self.get(chain)
+        tmp = self.split_path(chain) + ".tmp"
+        try:
+            with open(tmp, "wb") as split:
+                splittable = tarsplit.record(tar, split)
+                split.flush()
+                os.fsync(split.fileno())
+            if not splittable:
+                return False
+            try:
+                tarsplit.LayerTar(layer.diff_id, self.diff_dir(chain), tmp, None).verify()
+            except tarsplit.LayerCorrupt:
+                return False
+            os.rename(tmp, self.split_path(chain))
+            return True
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def tar(self, chain: str, blob: str | None) -> tarsplit.LayerTar:
+        """The layer's tar: rebuilt from its tar-split, else read from ``blob`` (its kept tar)."""
+        layer = self.get(chain)
+        split = self.split_path(chain) if self.has_split(chain) else None
+        if split is None and (blob is None or not os.path.exists(blob)):
+            raise NotFound(f"the content of layer {layer.diff_id} is not in the store: "
+                           "neither its tar-split nor its tar is here")
+        return tarsplit.LayerTar(layer.diff_id, self.diff_dir(chain), split, None if split else blob)
 
     def commit(self, unpacked: Unpacked, parent: str | None) -> Layer:
         """Move an unpacked layer into place on top of ``parent``; an identical layer is reused."""
@@ -154,12 +221,14 @@ class LayerStore:
         return links
 
     def remove(self, chain: str) -> None:
-        """Delete one layer (the caller knows nothing uses it any more)."""
-        layer = self.get(chain)
+        """Delete one layer (the caller knows nothing uses it any more); the link of one
+        whose metadata is unreadable goes at the next start, as a dangling one."""
+        layer = self.find(chain)
         doomed = tempfile.mkdtemp(dir=self.tmp_dir)
         os.rename(self._dir(chain), os.path.join(doomed, "layer"))
         try:
-            os.unlink(os.path.join(self.links_dir, layer.link))
+            if layer is not None:
+                os.unlink(os.path.join(self.links_dir, layer.link))
         except FileNotFoundError:
             pass
         shutil.rmtree(doomed, ignore_errors=True)

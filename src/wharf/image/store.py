@@ -2,7 +2,7 @@
 
 Layout of ``{data_root}/image``::
 
-    content/sha256/<hex>     blobs: image configs, layer tars (uncompressed)
+    content/sha256/<hex>     blobs: image configs (and the tar of a layer that could not be split)
     imagedb/<hex>.json       {"parent", "last_tag_time"}: marks <hex> as an image
     repositories.json        the tag store (``refstore``)
     layers/                  read-only layers by chain ID (``layers``)
@@ -12,25 +12,39 @@ An image's ID is ``sha256:`` + the hash of its config JSON, the config being
 kept byte for byte in the content store. Every method here is blocking and
 expects its caller to serialise changes (``ImageService`` holds one lock and
 runs these in a thread).
+
+A layer's tar is not kept: it is rebuilt from its tar-split (``layer_tar``),
+and a store made before tar-split is migrated at start. An image whose record
+cannot be read (config missing, not JSON, not its ID's hash, a layer gone) is
+logged at start and left out, as Docker does: ``ids`` and ``resolve`` do not
+see it, ``rmi`` by its ID removes it (``broken``, ``delete_broken``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterable
 
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
-from wharf.image.content import ContentStore, Writer, digest_hex
+from wharf.image.content import ContentStore, Writer, digest_hex, sha256_digest
 from wharf.image.layers import Layer, LayerStore, Unpacked, chain_ids
+from wharf.image.tarsplit import LayerTar
 from wharf.image.overlay import OverlaySnapshotter
 from wharf.image.reference import Reference
 from wharf.image.refstore import ReferenceStore, write_json_atomic
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
+log = logging.getLogger("wharf.image")
+
+
+class BrokenImage(WharfError):
+    """An image record that cannot be read (its config unreadable, a layer gone)."""
 
 
 @dataclass
@@ -76,14 +90,36 @@ class ImageStore:
         self.layers = LayerStore(os.path.join(root, "layers"))
         self.snapshots = OverlaySnapshotter(os.path.join(root, "rw"), self.layers.root)
         self.refs = ReferenceStore(os.path.join(root, "repositories.json"))
+        self._held: Counter[str] = Counter()  # chain -> readers (save, push, check) of its files
+        self.broken: dict[str, str] = {}  # image ID -> what is wrong with it
+        for image_id in self._all_ids():
+            problem = self.problem(image_id)
+            if problem:
+                log.error("invalid image %s, not restoring it: %s", image_id, problem)
+                self.broken[image_id] = problem
         self.gc()
 
     def gc(self) -> None:
         """Remove what a crash left half-made (a ``load`` or ``commit`` cut short after its
         layers landed, an ``rmi`` cut short before its layers went): layers that no image and
-        no rw layer stands on, and blobs that are neither an image config nor a layer tar."""
+        no rw layer stands on, and blobs that are neither an image config nor a kept layer
+        tar. The tars a store made before tar-split kept are replaced by tar-splits."""
         self.prune_layers()
-        keep = set(self.ids()) | {self.layers.get(c).diff_id for c in self.layers.chains()}
+        migrated = 0
+        keep = set(self._all_ids())
+        for chain in self.layers.chains():
+            try:
+                diff_id = self.layers.get(chain).diff_id
+            except NotFound as e:
+                log.error("image store: %s", e)
+                continue
+            if not self.layers.has_split(chain) and self.content.exists(diff_id):
+                with open(self.content.path(diff_id), "rb") as tar:
+                    migrated += self.layers.record_split(chain, tar)
+            if not self.layers.has_split(chain):
+                keep.add(diff_id)
+        if migrated:
+            log.info("image store: %d layer tars replaced by their tar-split", migrated)
         for digest in self.content.digests():
             if digest not in keep:
                 self.content.delete(digest)
@@ -92,11 +128,34 @@ class ImageStore:
     def _meta_path(self, image_id: str) -> str:
         return os.path.join(self.imagedb, digest_hex(image_id) + ".json")
 
+    def _all_ids(self) -> list[str]:
+        return ["sha256:" + name[:-5] for name in os.listdir(self.imagedb)
+                if name.endswith(".json") and len(name) == 69]
+
     def ids(self) -> list[str]:
-        return ["sha256:" + name[:-5] for name in os.listdir(self.imagedb) if name.endswith(".json")]
+        """Every image but the broken ones."""
+        return [i for i in self._all_ids() if i not in self.broken]
 
     def exists(self, image_id: str) -> bool:
-        return os.path.exists(self._meta_path(image_id))
+        return image_id not in self.broken and os.path.exists(self._meta_path(image_id))
+
+    def problem(self, image_id: str) -> str | None:
+        """What makes an image unusable (Docker's checks at restore), or None."""
+        try:
+            self._meta(image_id)
+            config = self.content.get(image_id)
+        except (OSError, ValueError, WharfError) as e:
+            return str(e)
+        if sha256_digest(config) != image_id:
+            return f"its config does not match its ID (its content is {sha256_digest(config)})"
+        try:
+            chains = chain_ids(_diff_ids(json.loads(config)))
+        except (ValueError, WharfError) as e:
+            return f"its config is not a valid image config: {e}"
+        for chain in chains:
+            if not self.layers.exists(chain):
+                return f"layer does not exist: {chain}"
+        return None
 
     def create(self, config: dict[str, Any], parent: str = "") -> str:
         """Store a config whose layers are registered; returns the image ID."""
@@ -106,21 +165,30 @@ class ImageStore:
         """Store config bytes as they are (a loaded image keeps the ID it had elsewhere)."""
         for chain in chain_ids(json.loads(config)["rootfs"]["diff_ids"]):
             self.layers.get(chain)  # NotFound if a layer is missing
-        image_id = self.content.put(config)
-        if not self.exists(image_id):
+        image_id = self.content.put(config)  # rewrites a broken copy
+        if self.broken.pop(image_id, None) is not None or not self.exists(image_id):
             write_json_atomic(self._meta_path(image_id), {"parent": parent, "last_tag_time": ""})
         return image_id
 
     def _meta(self, image_id: str) -> dict[str, str]:
         try:
             with open(self._meta_path(image_id)) as f:
-                return json.load(f)
+                meta = json.load(f)
         except FileNotFoundError:
             raise NotFound(f"No such image: {image_id}") from None
+        except ValueError as e:
+            raise BrokenImage(f"image {image_id}: its metadata is not JSON: {e}") from None
+        if not isinstance(meta, dict):
+            raise BrokenImage(f"image {image_id}: its metadata is not a JSON object")
+        return meta
 
     def record(self, image_id: str) -> ImageRecord:
         meta = self._meta(image_id)
-        config = json.loads(self.content.get(image_id))
+        try:
+            config = json.loads(self.content.get(image_id))
+            _diff_ids(config)
+        except (ValueError, WharfError) as e:
+            raise BrokenImage(f"image {image_id} is broken: {e}") from None
         refs = self.refs.references(image_id)
         record = ImageRecord(
             id=image_id, config=config, parent=meta.get("parent", ""),
@@ -130,11 +198,12 @@ class ImageStore:
         record.size = sum(self.layers.get(c).size for c in record.chain_ids)
         return record
 
-    def resolve(self, text: str) -> str:
-        """The image ID named by a reference, a full ID, or a unique ID prefix."""
+    def resolve(self, text: str, broken: bool = False) -> str:
+        """The image ID named by a reference, a full ID, or a unique ID prefix (with
+        ``broken``, also a broken image's full ID or ID prefix: only removal wants it)."""
         if reference.is_image_id(text):
             image_id = text if text.startswith("sha256:") else "sha256:" + text
-            if self.exists(image_id):
+            if self.exists(image_id) or (broken and image_id in self.broken):
                 return image_id
             raise NotFound(f"No such image: {text}")
         try:
@@ -147,7 +216,8 @@ class ImageStore:
                 return image_id
         match = _HEX_PREFIX_RE.match(text)
         if match:
-            found = [i for i in self.ids() if digest_hex(i).startswith(match.group(1))]
+            found = [i for i in (self._all_ids() if broken else self.ids())
+                     if digest_hex(i).startswith(match.group(1))]
             if len(found) == 1:
                 return found[0]
         if ref is None:
@@ -170,28 +240,43 @@ class ImageStore:
         return previous
 
     def delete(self, image_id: str) -> list[str]:
-        """Remove the image record and every layer nothing else uses; returns their chain IDs."""
-        record = self.record(image_id)
+        """Remove the image record (a broken one too) and every layer nothing else uses;
+        returns their chain IDs."""
+        chains = self._known_chains(image_id) or []
         os.unlink(self._meta_path(image_id))
         self.content.delete(image_id)
+        self.broken.pop(image_id, None)
         pruned = self.prune_layers()
-        return [c for c in reversed(record.chain_ids) if c in pruned]
+        return [c for c in reversed(chains) if c in pruned]
+
+    def parent(self, image_id: str) -> str:
+        """The image this one was made from ("" if none or unreadable)."""
+        try:
+            return str(self._meta(image_id).get("parent") or "")
+        except BrokenImage:
+            return ""
 
     def prune_layers(self) -> set[str]:
-        """Remove layers no image and no rw layer stands on (and their tar blobs)."""
-        used = self._used_chains()
+        """Remove layers no image, no rw layer and no reader stands on (and kept tars).
+
+        Nothing is pruned while a broken image's layers are unknown: they may be its."""
+        unknown = [i for i in self.broken if not self._known_chains(i)]
+        if unknown:
+            log.warning("not pruning layers: the layers of broken image %s are unknown", unknown[0])
+            return set()
+        used = self._used_chains() | set(self._held)
         pruned = {c for c in self.layers.chains() if c not in used}
-        diff_ids = {self.layers.get(c).diff_id for c in pruned}
+        diff_ids = {layer.diff_id for c in pruned if (layer := self.layers.find(c))}
         for chain in pruned:
             self.layers.remove(chain)
-        for diff_id in diff_ids - {self.layers.get(c).diff_id for c in used if self.layers.exists(c)}:
+        for diff_id in diff_ids - {layer.diff_id for c in used if (layer := self.layers.find(c))}:
             self.content.delete(diff_id)
         return pruned
 
     def _used_chains(self) -> set[str]:
         used: set[str] = set()
-        for image_id in self.ids():
-            used.update(self.record(image_id).chain_ids)
+        for image_id in self._all_ids():
+            used.update(self._known_chains(image_id) or ())
         for cid in self.snapshots.ids():
             chain: str | None = self.snapshots.meta(cid).get("chain_id")
             while chain and chain not in used and self.layers.exists(chain):
@@ -199,9 +284,34 @@ class ImageStore:
                 chain = self.layers.get(chain).parent
         return used
 
+    def _known_chains(self, image_id: str) -> list[str] | None:
+        """An image's chain IDs, None when its config cannot say."""
+        try:
+            return chain_ids(_diff_ids(json.loads(self.content.get(image_id))))
+        except (ValueError, WharfError):
+            return None
+
     # -- layers ------------------------------------------------------------
+    def layer_tar(self, chain: str) -> LayerTar:
+        """The tar of a layer (rebuilt from its tar-split), verified as it is read."""
+        diff_id = self.layers.get(chain).diff_id
+        return self.layers.tar(chain, self.content.path(diff_id) if self.content.exists(diff_id) else None)
+
+    def hold(self, chains: Iterable[str]) -> None:
+        """Keep layers from being pruned while their files are read outside the lock."""
+        self._held.update(chains)
+
+    def release(self, chains: Iterable[str]) -> None:
+        """The reads ``hold`` announced are over; prune what an ``rmi`` meanwhile left."""
+        chains = list(chains)
+        self._held.subtract(chains)
+        self._held = +self._held  # drops the zeros
+        if {c for c in chains if self.layers.exists(c)} - self._used_chains() - set(self._held):
+            self.prune_layers()
+
     def unpack_layer(self, stream: BinaryIO) -> tuple[Unpacked, Writer]:
-        """Extract a layer tar, keeping the uncompressed tar as a blob-to-be (for save/push).
+        """Extract a layer tar, recording its tar-split; the tar goes to a blob-to-be, kept
+        only when the tar cannot be split.
 
         Slow and lock-free; ``commit_layer`` (under the lock) or ``discard_layer`` must follow.
         """
@@ -215,7 +325,7 @@ class ImageStore:
     def commit_layer(self, pending: tuple[Unpacked, Writer], parent: str | None = None) -> Layer:
         unpacked, blob = pending
         with blob:
-            if not self.content.exists(unpacked.diff_id):
+            if not unpacked.split and not self.content.exists(unpacked.diff_id):
                 blob.commit(unpacked.diff_id)
         return self.layers.commit(unpacked, parent)
 
@@ -247,3 +357,14 @@ class ImageStore:
         if len(dirs) > 1:
             data["LowerDir"] = ":".join(dirs[1:])
         return {"Name": "overlay2", "Data": data}
+
+
+def _diff_ids(doc: Any) -> list[str]:
+    """A parsed image config's ``rootfs.diff_ids``; ValueError if it is not an image config."""
+    rootfs = doc.get("rootfs") if isinstance(doc, dict) else None
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        raise ValueError("rootfs.diff_ids is missing")
+    for d in diff_ids:
+        digest_hex(str(d))
+    return diff_ids

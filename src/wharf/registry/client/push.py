@@ -4,21 +4,23 @@ Per layer (``MAX_UPLOADS`` at a time), cheapest first, as dockerd: a blob
 this repository is known to hold (``HEAD``), the layer's own digest
 (``HEAD``), a mount from a sibling repository on the same registry that the
 layer was pulled from or pushed to, and only then an upload of the
-uncompressed layer tar the store keeps. The config follows, the manifest
-(Docker schema 2) last, so the registry never names an incomplete image.
+uncompressed layer tar, rebuilt from the store's layer and checked against
+its diff ID first (a layer changed on disk is refused, never pushed). The
+config follows, the manifest (Docker schema 2) last, so the registry never
+names an incomplete image. The layers are held (``ImageStore.hold``) while
+they are read, so an ``rmi`` meanwhile does not pull them away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import os
 from typing import Any
 
-from wharf.errors import NotFound
 from wharf.image import manifest as mf
 from wharf.image.reference import Reference
 from wharf.image.store import ImageStore
+from wharf.image.tarsplit import LayerTar
 from wharf.registry.client.progress import Emit, Meter, short, status
 from wharf.registry.client.pull import Locked
 from wharf.registry.client.repository import Repository
@@ -34,13 +36,17 @@ class Pusher:
     async def push(self, repo: Repository, ref: Reference, image_id: str) -> str:
         """Push ``image_id`` as ``ref``'s tag; returns the manifest's digest."""
         record = await self.locked(lambda: self.store.record(image_id))
-        diff_ids = record.diff_ids
+        diff_ids, chains = record.diff_ids, record.chain_ids
         for diff_id in reversed(diff_ids):
             self.emit(status("Preparing", short(diff_id)))
         for diff_id in list(reversed(diff_ids))[MAX_UPLOADS:]:
             self.emit(status("Waiting", short(diff_id)))
         slots = asyncio.Semaphore(MAX_UPLOADS)
-        layers = await asyncio.gather(*(self._layer(repo, diff_id, slots) for diff_id in diff_ids))
+        tars = await self.locked(lambda: self._hold(chains))
+        try:
+            layers = await asyncio.gather(*(self._layer(repo, tar, slots) for tar in tars))
+        finally:
+            await self.locked(lambda: self.store.release(chains))
         config = await asyncio.to_thread(self.store.content.get, image_id)
         if not await repo.exists(image_id):
             await repo.upload(image_id, len(config), lambda: io.BytesIO(config))
@@ -55,7 +61,13 @@ class Pusher:
         await self.locked(lambda: self.store.refs.add(Reference(ref.domain, ref.path, None, digest), image_id))
         return digest
 
-    async def _layer(self, repo: Repository, diff_id: str, slots: asyncio.Semaphore) -> mf.Descriptor:
+    def _hold(self, chains: list[str]) -> list[LayerTar]:
+        tars = [self.store.layer_tar(c) for c in chains]
+        self.store.hold(chains)
+        return tars
+
+    async def _layer(self, repo: Repository, tar: LayerTar, slots: asyncio.Semaphore) -> mf.Descriptor:
+        diff_id = tar.diff_id
         id = short(diff_id)
         host = repo.session.host
         async with slots:
@@ -64,11 +76,7 @@ class Pusher:
                 if await repo.exists(source.digest):
                     self.emit(status("Layer already exists", id))
                     return mf.Descriptor(source.media_type, source.digest, source.size)
-            path = self.store.content.path(diff_id)
-            try:
-                size = os.path.getsize(path)
-            except FileNotFoundError:
-                raise NotFound(f"the content of layer {diff_id} is not in the store") from None
+            size = await asyncio.to_thread(lambda: tar.size)
             plain = Source(host, repo.path, diff_id, size, mf.DOCKER_LAYER)
             if await repo.exists(diff_id):
                 self.emit(status("Layer already exists", id))
@@ -81,8 +89,9 @@ class Pusher:
                     return self._remember(diff_id, Source(host, repo.path, source.digest, source.size,
                                                           source.media_type))
                 break  # the registry answered with an upload session: use it
+            await asyncio.to_thread(tar.verify)
             meter = Meter(self.emit, id, "Pushing", size)
-            await repo.upload(diff_id, size, lambda: open(path, "rb"), meter.add, location)
+            await repo.upload(diff_id, size, tar.open, meter.add, location)  # type: ignore[arg-type]
             self.emit(status("Pushed", id))
             return self._remember(diff_id, plain)
 
