@@ -125,8 +125,10 @@ def test_docker_20_layout_with_layer_dirs_and_gzip_layers_loads(svc: ImageServic
                                            "Layers": ["abc/layer.tar"]}]).encode()}
     loaded = run(svc.load(io.BytesIO(build(files))))
     assert loaded[0].image_id == "sha256:" + config_hex
-    # the layer is kept uncompressed, by its diff ID, for a later save
-    assert svc.store.content.exists(diff_id)
+    # the layer is kept once, unpacked; its uncompressed tar is rebuilt byte for byte for a later save
+    assert not svc.store.content.exists(diff_id)
+    with svc.store.layer_tar(diff_id).open() as f:
+        assert f.read() == layer
 
 
 def _hostile_cases(svc: ImageService) -> dict[str, tuple[bytes, type[Exception], str]]:
