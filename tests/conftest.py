@@ -32,8 +32,9 @@ def make_wharfd() -> Iterator[Any]:
     """Factory for private daemons (for tests that kill or restart theirs)."""
     made: list[Daemon] = []
 
-    def make(with_busybox: bool = True) -> Daemon:
-        d = Daemon()
+    def make(with_busybox: bool = True, **options: Any) -> Daemon:
+        """``options`` go to ``Daemon`` (``data_disk_mb=256``: a data root of that size)."""
+        d = Daemon(**options)
         made.append(d)
         d.start()
         if with_busybox:

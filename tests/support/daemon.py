@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from support.smalldisk import SmallDisk
+
 BIN = Path(sys.executable).parent
 DOCKER = "/usr/local/bin/docker"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -40,7 +42,8 @@ class Daemon:
     """One wharfd with private roots; started and stopped by the fixtures."""
 
     def __init__(self, name: str | None = None, log_level: str = "debug",
-                 extra_args: list[str] | None = None, prefix: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, prefix: list[str] | None = None,
+                 data_disk_mb: int | None = None) -> None:
         #: benchmarks run at "info": debug logging costs the daemon time per request
         self.log_level = log_level
         #: more wharfd flags, and a command to run it under (``ip netns exec NS``)
@@ -52,6 +55,9 @@ class Daemon:
         # must fit the 108 bytes of a unix socket address.
         self.base = Path("/tmp") / f"wt{secrets.token_hex(3)}"
         self.data_root = self.base / "data"
+        #: with ``data_disk_mb``, the data root is a filesystem of its own of that size
+        self.disk = (SmallDisk(self.base / "data.img", self.data_root, data_disk_mb)
+                     if data_disk_mb else None)
         self.exec_root = self.base / "run"
         self.socket = self.exec_root / "wharf.sock"
         self.host = f"unix://{self.socket}"
@@ -69,6 +75,8 @@ class Daemon:
     def start(self, timeout: float = 30) -> None:
         for d in (self.data_root, self.exec_root, self.docker_config):
             d.mkdir(parents=True, exist_ok=True)
+        if self.disk is not None:
+            self.disk.mount()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [*self.prefix, str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
@@ -175,7 +183,7 @@ class Daemon:
         found = []
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             target = line.split()[4]
-            if target.startswith(str(self.base)):
+            if target.startswith(str(self.base)) and not self._is_disk(target):
                 found.append(f"mount {target}")
         for ctrl in CGROUP_ROOT.iterdir():
             cg = ctrl / self.cgroup_parent
@@ -193,6 +201,10 @@ class Daemon:
                           capture_output=True).returncode == 0:
             found.append(f"nftables table {self.firewall_table}")
         return found
+
+    def _is_disk(self, target: str) -> bool:
+        """The data root's own filesystem (the test's, not the daemon's doing)."""
+        return self.disk is not None and target == str(self.data_root)
 
     def _network_bridges(self) -> list[str]:
         """Interfaces of the networks the daemon recorded (``br-<id>`` or the name option)."""
@@ -229,7 +241,10 @@ class Daemon:
         time.sleep(0.2)
         mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
         for target in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
-            subprocess.run(["umount", "-l", target], capture_output=True)
+            if not self._is_disk(target):
+                subprocess.run(["umount", "-l", target], capture_output=True)
+        if self.disk is not None:
+            self.disk.unmount()
         for ctrl in CGROUP_ROOT.iterdir():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
