@@ -12,8 +12,13 @@ Rotation is Docker's too: before a write, a file that reached ``max-size`` is
 renamed to ``.1`` (``.1`` to ``.2``, … up to ``.N-1``) and a new one started;
 with ``max-file`` 1 the file is truncated instead.
 
-This module imports only the standard library: the shim imports it for every
-container, and the daemon reads logs without a shim.
+A full disk never stops the writer (nor the container): a record the disk
+refuses (ENOSPC, EDQUOT, EIO) is dropped and counted in ``dropped``, and the
+next one is written once there is space again. A record cut short by the full
+disk is ended by a newline before the next one, so readers skip just that line.
+
+This module imports only the standard library and ``wharf.fsutil``: the shim
+imports it for every container, and the daemon reads logs without a shim.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import os
 import re
 import time
 from typing import Callable, Iterator, NamedTuple
+
+from wharf.fsutil import disk_full
 
 #: Docker's log copier buffer: a line longer than this is logged in pieces.
 LINE_BUFFER = 16 * 1024
@@ -115,6 +122,9 @@ class Writer:
         self._pending: dict[str, bytes] = {}
         self._partial_ns: dict[str, int] = {}
         self._stamps = Timestamps()
+        #: records the disk refused (full), dropped rather than blocking the container
+        self.dropped = 0
+        self._torn = False  # the last record was cut short: a newline ends it first
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self._size = os.fstat(self._fd).st_size
 
@@ -139,7 +149,9 @@ class Writer:
         for stream, rest in list(self._pending.items()):
             self._entry(stream, rest, partial=True)
         self._pending.clear()
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def _entry(self, stream: str, line: bytes, partial: bool = False) -> None:
         # Docker stamps every piece of a long line with the time of its first piece.
@@ -148,20 +160,40 @@ class Writer:
             self._partial_ns[stream] = now
         record = (b'{"log":' + encode_string(line) + b',"stream":"'
                   + stream.encode() + b'","time":"' + self._stamps.format(now).encode() + b'"}\n')
-        if self.max_size is not None and self._size >= self.max_size:
-            self._rotate()
-        os.write(self._fd, record)
-        self._size += len(record)
+        if self._torn:
+            record = b"\n" + record
+        view = memoryview(record)
+        try:
+            if self._fd < 0:  # a rotation could not open the new file
+                self._open()
+            elif self.max_size is not None and self._size >= self.max_size:
+                self._rotate()
+            while view:
+                written = os.write(self._fd, view)
+                self._size += written
+                view = view[written:]
+            self._torn = False
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            self.dropped += 1
+            self._torn = self._torn or len(view) < len(record)
 
     def _rotate(self) -> None:
         os.close(self._fd)
+        self._fd = -1
         if self.max_file > 1:
             for i in range(self.max_file - 1, 1, -1):
                 _rename_quiet(f"{self.path}.{i - 1}", f"{self.path}.{i}")
             _rename_quiet(self.path, f"{self.path}.1")
+        self._open()
+
+    def _open(self) -> None:
+        """Start the live file afresh (a rotation): renamed away, or truncated with max-file 1."""
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC
                            | os.O_CLOEXEC, 0o640)
         self._size = 0
+        self._torn = False
 
 
 def _rename_quiet(src: str, dst: str) -> None:

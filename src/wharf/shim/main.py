@@ -9,6 +9,11 @@ SIGCHLD reaps the init, exec'd processes and any orphan the container leaves.
 Then it removes the container's cgroup, writes ``exit.json``, answers the
 waiters and exits.
 
+A full disk kills nothing: log records the disk refuses are dropped and
+counted (``jsonlog.Writer``) while the output keeps being read, and an
+``exit.json`` that cannot be written is skipped: the waiters' answer carries
+the exit (and the count of dropped log records) all the same.
+
 No asyncio and no threads: a shim lives as long as its container and is paid
 for per container, in memory and start time.
 """
@@ -26,7 +31,7 @@ import termios
 import time
 from typing import Any, Callable
 
-from wharf.fsutil import write_atomic
+from wharf.fsutil import disk_full, write_atomic
 from wharf.runtime import jsonlog
 from wharf.shim import frames
 from wharf.shim.runtimes import Runtime, SpawnFailed, load_runtime
@@ -596,12 +601,17 @@ class Shim:
                      "oom_killed": oom_killed, "error": error}
         # No fsync: the engine reads it after its own kill -9 (the page cache has it);
         # after a power loss no container is left whose exit it could tell.
-        write_atomic(os.path.join(self.bundle, "exit.json"), json.dumps(self.exit).encode(),
-                     durable=False)
+        try:
+            write_atomic(os.path.join(self.bundle, "exit.json"), json.dumps(self.exit).encode(),
+                         durable=False)
+        except OSError as e:
+            if not disk_full(e):
+                raise
 
     def _wait_answer(self) -> dict[str, Any]:
         assert self.exit is not None
-        return {k: self.exit[k] for k in ("exit_code", "oom_killed", "finished_at")}
+        answer = {k: self.exit[k] for k in ("exit_code", "oom_killed", "finished_at")}
+        return {**answer, "log_dropped": self.log.dropped}
 
     def _cleanup(self) -> None:
         for conn in list(self.conns):

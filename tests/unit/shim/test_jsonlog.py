@@ -85,6 +85,28 @@ def test_writer_appends_to_an_existing_log(tmp_path: Path) -> None:
     assert [e.data for e in jsonlog.read(str(log))] == [b"first run\n", b"second run\n"]
 
 
+def test_a_full_disk_drops_records_counts_them_and_logging_goes_on(tmp_path: Path) -> None:
+    """ENOSPC never reaches the shim (it would kill the container's logging): the record
+    is dropped and counted, and the next one lands once there is space."""
+    log = tmp_path / "c-json.log"
+    w = jsonlog.Writer(str(log))
+    w.write("stdout", b"before\n")
+    live = os.dup(w._fd)
+    full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC, as on a full disk
+    try:
+        os.dup2(full, w._fd)
+        w.write("stdout", b"lost 1\nlost 2\n")
+        w.write("stderr", b"lost 3\n")
+        assert w.dropped == 3
+        os.dup2(live, w._fd)  # space again
+    finally:
+        os.close(full)
+        os.close(live)
+    w.write("stdout", b"after\n")
+    w.close()
+    assert [r["log"] for r in records(log)] == ["before\n", "after\n"]
+
+
 def test_tail_across_rotated_files(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     write(log, *[("stdout", b"%d\n" % i) for i in range(200)], max_size=400, max_file=10)
