@@ -5,6 +5,11 @@ a torn one, so every write goes to a temp file in the same directory, is
 fsynced, and is renamed over the target (rename is atomic within a
 filesystem). Readers treat a missing file as "no state yet".
 
+A full disk must never stop a removal or a start: ``empty_dir`` and
+``remove_tree`` need no free block (on ext4 a ``mkdir`` does, a rename into
+an existing directory and an unlink do not), and ``disk_full`` tells the
+errors that mean "no space" from the rest.
+
 Stdlib only and no ``tempfile`` (it imports ``random``): the shim and the CLI
 use this too, and pay for every import on each start.
 """
@@ -12,9 +17,14 @@ use this too, and pay for every import on each start.
 from __future__ import annotations
 
 import _thread
+import errno
 import json
 import os
+import shutil
 from typing import Any
+
+#: errnos of a write the filesystem refused for want of space (or failing under it).
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
@@ -54,3 +64,46 @@ def read_json(path: str) -> Any | None:
             return json.load(f)
     except FileNotFoundError:
         return None
+
+
+def disk_full(error: BaseException) -> bool:
+    """True for ENOSPC, EDQUOT and EIO: the disk, not the request, is at fault."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL
+
+
+def empty_dir(path: str, mode: int = 0o700) -> None:
+    """Make ``path`` an empty directory: its contents deleted, the directory itself kept,
+    so a start on a full disk needs no new block for it (made only when missing)."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        os.makedirs(path, mode)
+        return
+    for name in names:
+        child = os.path.join(path, name)
+        if os.path.isdir(child) and not os.path.islink(child):
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            try:
+                os.unlink(child)
+            except FileNotFoundError:
+                pass
+
+
+def remove_tree(path: str, scratch: str) -> None:
+    """Delete the tree at ``path`` without needing a free block: first renamed into the
+    existing directory ``scratch`` (on the same filesystem, emptied at every start, so a
+    crash mid-delete is finished there), so it is gone from its place at once. Should
+    even that rename be refused (a full directory block), it is deleted in place."""
+    doomed = os.path.join(scratch, f"{os.path.basename(path)}-{os.getpid()}-{_thread.get_ident()}")
+    try:
+        os.rename(path, doomed)
+    except FileNotFoundError:
+        if not os.path.lexists(path):
+            return
+        doomed = path  # the scratch directory itself is missing
+    except OSError as e:
+        if not disk_full(e):
+            raise
+        doomed = path
+    shutil.rmtree(doomed, ignore_errors=True)

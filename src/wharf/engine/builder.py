@@ -41,6 +41,7 @@ from wharf.engine.containers import ContainerService
 from wharf.engine.images import ImageService, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
+from wharf.fsutil import empty_dir
 from wharf.image import reference
 from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
@@ -86,7 +87,6 @@ class Builder:
         self.images = images
         self.containers = containers
         self._collect_leftovers()
-        os.makedirs(self.tmp, 0o700)
 
     def _collect_leftovers(self) -> None:
         """What a daemon that died mid-build left: mounts and rw snapshots of build steps."""
@@ -94,7 +94,7 @@ class Builder:
             targets = [line.split()[4] for line in f]
         for target in sorted((t for t in targets if t.startswith(self.tmp + "/")), reverse=True):
             syscalls.umount2(target, syscalls.MNT_DETACH)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        empty_dir(self.tmp)  # kept, not re-made: a start on a full disk needs no block
         snapshots = self.images.store.snapshots
         for sid in snapshots.ids():
             if sid.startswith(_SNAPSHOT_PREFIX):

@@ -36,6 +36,7 @@ from wharf.image import tarsplit
 from wharf.image.archive import extract_layer
 from wharf.image.content import digest_hex
 from wharf.errors import NotFound
+from wharf.fsutil import empty_dir, remove_tree
 
 LINK_DIR = "l"
 log = logging.getLogger("wharf.image")
@@ -85,8 +86,7 @@ class LayerStore:
         self.links_dir = os.path.join(root, LINK_DIR)
         self.tmp_dir = os.path.join(root, "tmp")
         os.makedirs(self.links_dir, exist_ok=True)
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        os.makedirs(self.tmp_dir)
+        empty_dir(self.tmp_dir)  # kept, not re-made: a start on a full disk needs no block
         for link in os.listdir(self.links_dir):  # dangling: the layer never landed
             if not os.path.exists(os.path.join(self.links_dir, link)):
                 os.unlink(os.path.join(self.links_dir, link))
@@ -224,11 +224,9 @@ class LayerStore:
         """Delete one layer (the caller knows nothing uses it any more); the link of one
         whose metadata is unreadable goes at the next start, as a dangling one."""
         layer = self.find(chain)
-        doomed = tempfile.mkdtemp(dir=self.tmp_dir)
-        os.rename(self._dir(chain), os.path.join(doomed, "layer"))
         try:
             if layer is not None:
                 os.unlink(os.path.join(self.links_dir, layer.link))
         except FileNotFoundError:
             pass
-        shutil.rmtree(doomed, ignore_errors=True)
+        remove_tree(self._dir(chain), self.tmp_dir)  # needs no free space (rmi on a full disk)

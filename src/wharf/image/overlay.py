@@ -7,6 +7,12 @@ Layout::
     rw/<cid>/lower    "l/A:l/B:...": the image's layers, top first
     rw/<cid>/meta.json {"image_id", "chain_id"}
 
+Scratch lives in ``rw/.tmp``, emptied (never re-made) at every start: a layer
+being made is assembled there, and a removed one is renamed there before it is
+deleted, so a removal needs no free space and a crash mid-way is finished by
+the next start. A layer directory without ``meta.json`` is one an in-place
+delete left half done; the start removes it too.
+
 The lowerdirs are the layer store's short links. When even those, as
 absolute paths, pass the one-page limit of mount data, they are given
 relative to the layer directory, and the mount is done by ``mount(8)``
@@ -24,6 +30,7 @@ import subprocess
 import tempfile
 
 from wharf.errors import NotFound, WharfError
+from wharf.fsutil import empty_dir, remove_tree
 from wharf.linux import syscalls
 
 MOUNT_DATA_MAX = os.sysconf("SC_PAGE_SIZE") - 1
@@ -35,8 +42,10 @@ class OverlaySnapshotter:
         self.layers_dir = layers_dir
         self.tmp_dir = os.path.join(root, ".tmp")
         os.makedirs(root, exist_ok=True)
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        os.makedirs(self.tmp_dir)
+        empty_dir(self.tmp_dir)
+        for cid in self.ids():
+            if not os.path.exists(os.path.join(root, cid, "meta.json")):
+                shutil.rmtree(os.path.join(root, cid), ignore_errors=True)
 
     def _dir(self, cid: str) -> str:
         if not cid or "/" in cid or cid.startswith("."):
@@ -105,12 +114,8 @@ class OverlaySnapshotter:
             syscalls.umount2(target)
 
     def remove(self, cid: str) -> None:
-        rw = self._dir(cid)
-        if not os.path.exists(rw):
-            return
-        doomed = tempfile.mkdtemp(dir=self.tmp_dir)
-        os.rename(rw, os.path.join(doomed, "rw"))
-        shutil.rmtree(doomed, ignore_errors=True)
+        """Delete the layer (unmounted); needs no free space (``fsutil.remove_tree``)."""
+        remove_tree(self._dir(cid), self.tmp_dir)
 
     def size(self, cid: str) -> int:
         """Bytes of regular files in the upper dir (Docker's SizeRw), inodes counted once."""
