@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import re
 import time
 from typing import Any
 
@@ -27,6 +28,29 @@ def new_state() -> dict[str, Any]:
     return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
             "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
             "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+
+
+#: Fields a broken record may still show (it is Docker's inspect shape, in this order).
+_RECOVERABLE = {"Created": r'"Created":"([^"]+)"', "Image": r'"Image":"(sha256:[0-9a-f]{64})"',
+                "Name": r'"Name":"/([a-zA-Z0-9][a-zA-Z0-9_.-]*)"',
+                "LogPath": r'"LogPath":"([^"]+)"'}
+
+
+def dead_record(cid: str, text: str, created: str, error: str) -> dict[str, Any]:
+    """The record of a container whose ``config.v2.json`` is torn or not JSON: listed as
+    ``dead`` (Docker's word for a container it cannot use), so ``rm -f`` can clean it. Its
+    name, image and creation time come from what the text still holds, when it does."""
+    found = {key: m.group(1) for key, pattern in _RECOVERABLE.items()
+             if (m := re.search(pattern, text))}
+    return {
+        "Id": cid, "Created": found.get("Created", created), "Path": "", "Args": [],
+        "State": {**new_state(), "Status": "dead", "Dead": True, "Error": error},
+        "Image": found.get("Image", ""), "Name": "/" + found.get("Name", cid[:12]),
+        "LogPath": found.get("LogPath", ""), "RestartCount": 0, "Driver": "overlay2",
+        "HostConfig": {"NetworkMode": "none", "RestartPolicy": {"Name": "no"}},
+        "Config": {"Image": found.get("Image", ""), "Labels": {}},
+        "NetworkSettings": {"Networks": {}, "Ports": {}}, "Mounts": [], PRIVATE: {"Broken": True},
+    }
 
 
 def state_word(state: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import errno
+import json
 import logging
 import os
 import shutil
@@ -22,7 +24,7 @@ from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine import health
 from wharf.engine import mounts, names, security, shims, validate
-from wharf.engine.container import PRIVATE, Container, new_state, state_word
+from wharf.engine.container import PRIVATE, Container, dead_record, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
 from wharf.engine.networks import NetworkService
@@ -30,7 +32,7 @@ from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_b
                                  namespaces, rootfs_path)
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.volumes import VolumeService, mount_points
-from wharf.fsutil import read_json, write_json_atomic
+from wharf.fsutil import disk_full, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.runtime import cgroups, startgate
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
@@ -113,12 +115,24 @@ class ContainerService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _save(self, c: Container, durable: bool = True) -> None:
+    async def _save(self, c: Container, durable: bool = True, must: bool = False) -> None:
         """``durable=False`` for the run-state of a start or an exit: after a power loss
         no container is running whatever the record says (the restore at boot finds
         no shim), and a kill -9 of the daemon loses nothing in the page cache. Two
-        fsyncs fewer per ``run --rm``."""
-        await asyncio.to_thread(write_json_atomic, c.record_path, c.record, 0o600, durable)
+        fsyncs fewer per ``run --rm``.
+
+        On a full disk a change of state (a start, an exit, a stop, a pause) has
+        happened whatever the disk says: it is kept in memory and logged, so the
+        daemon keeps serving and ``rm -f`` still works. Only what ``must`` be on
+        disk (a create, a rename) is refused. A broken record is never written over."""
+        if c.private.get("Broken"):
+            return
+        try:
+            await asyncio.to_thread(write_json_atomic, c.record_path, c.record, 0o600, durable)
+        except OSError as e:
+            if must or not disk_full(e):
+                raise
+            log.warning("container %s: state not saved: %s", c.id, os.strerror(e.errno))
 
     def bundle(self, c: Container) -> str:
         return os.path.join(self.config.bundles_dir, c.id)
@@ -173,10 +187,11 @@ class ContainerService:
             c = Container(record, directory)
             # A --rm container that is not running is removed at boot (restore), so a
             # power loss can only lose what would go anyway: no fsync for it.
-            await self._save(c, durable=not hc.get("AutoRemove"))
+            await self._save(c, durable=not hc.get("AutoRemove"), must=True)
         except BaseException:
             self._names.pop(name, None)
             await self.volumes.remove_anonymous(points)
+            await self.images.remove_rw_layer(cid)  # made before a full disk refused the record
             await asyncio.to_thread(shutil.rmtree, os.path.join(self.config.containers_dir, cid), True)
             raise
         self._by_id[cid] = c
@@ -265,10 +280,17 @@ class ContainerService:
             c.private["ManuallyStopped"] = False
             try:
                 await self._start_locked(c)
-            except WharfError:
-                if c.host_config.get("AutoRemove"):
-                    self._spawn(self._auto_remove(c))
-                raise
+                return
+            except Exception as e:
+                if not c.host_config.get("AutoRemove"):
+                    raise
+                failure = e
+        # Docker's rule: a --rm container that cannot start is removed before the answer.
+        try:
+            await self.remove(c.id, force=True, volumes=True)
+        except WharfError as e:
+            log.warning("auto-remove of %s: %s", c.id, e.message)
+        raise failure
 
     async def _start_locked(self, c: Container) -> None:
         if c.id not in self._by_id:  # an rm took the lock first
@@ -359,15 +381,21 @@ class ContainerService:
             c.monitor = None
             self.health.stop(c)
             finished = result.get("finished_at")
+            if result.get("log_dropped"):
+                log.warning("container %s: %d log lines dropped: no space left on device",
+                            c.id, result["log_dropped"])
             started_ns = parse_rfc3339(c.state["StartedAt"])
             c.state.update(Running=False, Paused=False, Restarting=False, Pid=0,
                            ExitCode=int(result.get("exit_code", 255)),
                            OOMKilled=bool(result.get("oom_killed")),
                            Error=result.get("error") or "",
                            FinishedAt=finished or rfc3339nano(time.time_ns()))
-            await _both(cleanup_bundle(c, self.bundle(c), self.images, self.config),
-                        self.networks.detach(c))
-            await self.volumes.detach(c)
+            try:
+                await _both(cleanup_bundle(c, self.bundle(c), self.images, self.config),
+                            self.networks.detach(c))
+                await self.volumes.detach(c)
+            except Exception:  # the exit is told all the same: nobody may wait forever
+                log.exception("cleaning up after the exit of %s", c.id)
             if not c.host_config.get("AutoRemove"):  # else its record goes in a moment
                 await self._save(c, durable=False)
             if c.state["OOMKilled"]:
@@ -564,9 +592,13 @@ class ContainerService:
 
     async def _remove_locked(self, c: Container) -> None:
         c.state["RemovalInProgress"] = True
-        if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
-            await cleanup_bundle(c, self.bundle(c), self.images, self.config)
-        trashed = await asyncio.to_thread(self._to_trash, c)
+        try:
+            if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
+                await cleanup_bundle(c, self.bundle(c), self.images, self.config)
+            trashed = await asyncio.to_thread(self._to_trash, c)
+        except BaseException:
+            c.state.pop("RemovalInProgress", None)
+            raise
         del self._by_id[c.id]
         self._names.pop(c.name, None)
         self.events.publish("container", "destroy", c.id, c.event_attributes())
@@ -574,14 +606,24 @@ class ContainerService:
         self._spawn(self._purge(c.id, c.record["Image"], trashed))
 
     def _to_trash(self, c: Container) -> str:
-        """Take the container's directory out of the store at once (a rename): the
-        record is gone for any restart from here, and the deleting happens after
-        the answer (``_purge``)."""
-        trash = os.path.join(self.config.containers_dir, TRASH)
-        os.makedirs(trash, 0o700, exist_ok=True)
-        target = os.path.join(trash, c.id)
-        os.rename(c.dir, target)
-        return target
+        """Take the container's directory out of the store at once (a rename into the
+        trash, which ``restore`` makes): the record is gone for any restart from here,
+        and the deleting happens after the answer (``_purge``). Neither needs free
+        space: should the rename be refused (no trash, a full directory block), the
+        record file goes instead, and the directory is deleted where it is (a
+        directory with no record is a removal that ``restore`` finishes)."""
+        target = os.path.join(self.config.containers_dir, TRASH, c.id)
+        try:
+            os.rename(c.dir, target)
+            return target
+        except OSError as e:
+            if not (disk_full(e) or e.errno == errno.ENOENT):
+                raise
+        try:
+            os.unlink(c.record_path)
+        except FileNotFoundError:
+            pass
+        return c.dir
 
     async def _purge(self, cid: str, image_id: str | None, trashed: str) -> None:
         """Delete a removed container's rw layer and its trashed directory."""
@@ -630,46 +672,76 @@ class ContainerService:
             self._names[new] = c.id
             del self._names[old]
             c.record["Name"] = "/" + new
-            await self._save(c)
+            try:
+                await self._save(c, must=True)
+            except BaseException:  # a full disk: the old name stays
+                c.record["Name"] = "/" + old
+                self._names[old] = self._names.pop(new)
+                raise
             await self.networks.renamed(c)
             self.events.publish("container", "rename", c.id,
                                 c.event_attributes(oldName="/" + old))
 
     # -- boot and live restore ---------------------------------------------------
     async def restore(self) -> None:
-        """Read every record; reattach to live shims, settle dead ones, apply policies."""
+        """Read every record; reattach to live shims, settle dead ones, apply policies.
+        Needs no free space: a full disk still starts (what cannot be saved is logged),
+        and a broken record is listed as a dead container instead of stopping the start."""
         await self.launcher.start()
         trash = os.path.join(self.config.containers_dir, TRASH)
+        await asyncio.to_thread(_make_trash, trash)
         for cid in await asyncio.to_thread(lambda: os.listdir(trash) if os.path.isdir(trash) else []):
             await self._purge(cid, None, os.path.join(trash, cid))  # removals a crash cut short
-        records = await asyncio.to_thread(self._read_records)
-        for directory, record in records:
+        records, unfinished = await asyncio.to_thread(self._read_records)
+        for directory in unfinished:  # no record: a create or a removal cut short
+            await self._purge(os.path.basename(directory), None, directory)
+        for directory, record in sorted(records, key=lambda r: bool(r[1].get(PRIVATE, {}).get("Broken"))):
             c = Container(record, directory)
             self._by_id[c.id] = c
+            if c.name in self._names:  # a broken record's name is a guess: healthy ones first
+                c.record["Name"] = "/" + c.id
             self._names[c.name] = c.id
+        for cid in await self.images.rw_layer_ids():
+            if names.is_container_id(cid) and cid not in self._by_id:
+                await self.images.remove_rw_layer(cid)  # its record went, a crash kept it
         for c in list(self._by_id.values()):
             try:
                 await self._restore_one(c)
             except Exception:
                 log.exception("restoring %s", c.id)
 
-    def _read_records(self) -> list[tuple[str, dict[str, Any]]]:
-        out = []
+    def _read_records(self) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """(directory, record) of every container, and the directories that hold no
+        record. A record that is not JSON is logged and stands in as a dead one."""
+        out, unfinished = [], []
         root = self.config.containers_dir
         for cid in os.listdir(root) if os.path.isdir(root) else []:
-            if cid == TRASH:
-                continue
             directory = os.path.join(root, cid)
-            record = read_json(os.path.join(directory, "config.v2.json"))
-            if record:
-                out.append((directory, record))
-            else:
-                log.warning("skipping %s: no readable record", directory)
-        return out
+            if cid == TRASH or not names.is_container_id(cid) or not os.path.isdir(directory):
+                continue
+            path = os.path.join(directory, "config.v2.json")
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode(errors="replace")
+            except FileNotFoundError:
+                unfinished.append(directory)
+                continue
+            try:
+                record = json.loads(text)
+                if not isinstance(record, dict) or record.get("Id") != cid:
+                    raise ValueError("not a container record")
+            except ValueError as e:
+                log.error("container %s: broken record %s (%s): listed as dead", cid, path, e)
+                created = rfc3339nano(os.stat(path).st_mtime_ns)
+                record = dead_record(cid, text, created, f"broken record: {e}")
+            out.append((directory, record))
+        return out, unfinished
 
     async def _restore_one(self, c: Container) -> None:
         bundle = self.bundle(c)
         c.state.pop("RemovalInProgress", None)
+        if c.private.get("Broken"):  # nothing to restore: leave its bundle for rm -f
+            return
         was_running = c.state["Running"] and not c.state.get("Restarting")
         shim = await shims.state(bundle)
         if shim is not None:
@@ -711,6 +783,17 @@ async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
     for outcome in await asyncio.gather(first, second, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+def _make_trash(trash: str) -> None:
+    """The trash is made at start, while there may be space: a removal on a full disk
+    renames into it (``_to_trash``)."""
+    try:
+        os.makedirs(trash, 0o700, exist_ok=True)
+    except OSError as e:
+        if not disk_full(e):
+            raise
+        log.warning("cannot make %s: %s", trash, os.strerror(e.errno))
 
 
 def _on_network(c: Container, wanted: list[str]) -> bool:

@@ -522,6 +522,10 @@ class ImageService:
                 self.store.prune_layers()
         await self._locked(do)
 
+    async def rw_layer_ids(self) -> list[str]:
+        """Every container ID with a rw layer (at start: those whose record is gone go)."""
+        return await asyncio.to_thread(self.store.snapshots.ids)
+
     async def rw_layer_size(self, cid: str) -> int:
         return await asyncio.to_thread(self.store.snapshots.size, cid)
 

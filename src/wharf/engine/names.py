@@ -9,6 +9,7 @@ import secrets
 from wharf.errors import InvalidParameter
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 
 _LEFT = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy",
          "jolly", "keen", "laughing", "modest", "nifty", "optimistic", "pensive", "quirky",
@@ -26,6 +27,11 @@ def new_id() -> str:
         cid = secrets.token_hex(32)
         if not cid[:12].isdigit():
             return cid
+
+
+def is_container_id(text: str) -> bool:
+    """64 lowercase hex digits: a name the store may hold a container under."""
+    return bool(_ID_RE.match(text))
 
 
 def random_name(taken: set[str]) -> str:

@@ -27,7 +27,7 @@ from wharf.engine import etcfiles
 from wharf.engine import filters as flt
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
-from wharf.fsutil import read_json, write_json_atomic
+from wharf.fsutil import disk_full, read_json, write_json_atomic
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from wharf.network import etcfiles as etctext
@@ -86,8 +86,15 @@ class NetworkService:
     async def _save(self, net: dict[str, Any], durable: bool = True) -> None:
         """``durable=False`` for endpoint changes at container start and exit: after a
         power loss no endpoint survives anyway (reconcile drops them at boot), while a
-        kill -9 of the daemon loses nothing that reached the page cache."""
-        await asyncio.to_thread(self._save_sync, net, durable)
+        kill -9 of the daemon loses nothing that reached the page cache. For the same
+        reason such a save is skipped (and logged) on a full disk: an exit, a start
+        and the boot go on."""
+        try:
+            await asyncio.to_thread(self._save_sync, net, durable)
+        except OSError as e:
+            if durable or not disk_full(e):
+                raise
+            log.warning("network %s: endpoints not saved: %s", net["Name"], os.strerror(e.errno))
 
     def _ipam(self, routed: list[Any] = ()) -> Any:
         """A view over the leases (``routed``: the host's routes, for a new pool)."""
@@ -109,6 +116,8 @@ class NetworkService:
             net = await asyncio.to_thread(read_json, os.path.join(self._dir, name))
             if net and name.endswith(".json"):
                 self._nets[net["Id"]] = net
+        for nid in [n for n in self._ipam_state if n not in self._nets]:
+            del self._ipam_state[nid]  # a removal on a full disk could not save the leases
         names = {n["Name"] for n in self._nets.values()}
         for name, driver in PREDEFINED.items():
             if name not in names:
@@ -134,7 +143,7 @@ class NetworkService:
             if net["Driver"] in ("bridge", "overlay"):  # overlay veths: on the VNI bridge
                 await asyncio.to_thread(self.driver.prune, self._bridge(net).bridge,
                                         {e["EndpointID"] for e in net["Containers"].values()})
-            await self._save(net)
+            await self._save(net, durable=False)
         nsdir = self.config.netns_dir
         for name in await asyncio.to_thread(lambda: os.listdir(nsdir) if os.path.isdir(nsdir) else []):
             if name not in running:
@@ -178,7 +187,11 @@ class NetworkService:
                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
                "Options": options or {}, "Labels": labels or {}, _PRIVATE: {}}
         self._nets[nid] = net
-        await self._save(net)
+        try:
+            await self._save(net)
+        except BaseException:  # a full disk: no network half made
+            await self._forget(net)
+            raise
         return net
 
     def _bridge(self, net: dict[str, Any]) -> Any:
@@ -228,10 +241,17 @@ class NetworkService:
         return {"Id": net["Id"], "Warning": ""}
 
     async def _forget(self, net: dict[str, Any]) -> None:
+        """Drop the record, then the leases: a removal needs no free space (leases of a
+        network with no record are dropped at start should the disk refuse them now)."""
         self._ipam().release_pool(net["Id"])
         del self._nets[net["Id"]]
         await asyncio.to_thread(_unlink, os.path.join(self._dir, net["Id"] + ".json"))
-        await asyncio.to_thread(write_json_atomic, self._ipam_path, self._ipam_state)
+        try:
+            await asyncio.to_thread(write_json_atomic, self._ipam_path, self._ipam_state)
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            log.warning("network %s: leases not saved: %s", net["Name"], os.strerror(e.errno))
 
     async def remove(self, ref: str) -> None:
         net = self.get(ref)
