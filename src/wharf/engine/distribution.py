@@ -12,7 +12,6 @@ at start) and ``sources/`` (where each layer is known to live in registries).
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from typing import Any
 
@@ -69,11 +68,9 @@ class DistributionService:
         self.images = images
         self.store = images.store
         self.events = events
-        root = os.path.join(config.data_root, "distribution")
-        self.workdir = os.path.join(root, "downloads")
-        shutil.rmtree(self.workdir, ignore_errors=True)  # left by a pull a crash cut short
-        os.makedirs(self.workdir)
-        self.sources = BlobSources(os.path.join(root, "sources"))
+        self.workdir = config.downloads_dir  # emptied by the Engine at start
+        os.makedirs(self.workdir, exist_ok=True)
+        self.sources = BlobSources(os.path.join(os.path.dirname(self.workdir), "sources"))
         self.policy = Policy(config.insecure_registries)
         self.tokens = TokenCache()
         self.schemes: dict[str, str] = {}
