@@ -76,7 +76,22 @@ def test_a_flipped_byte_fails_save_push_and_check(daemon, tmp_path: Path) -> Non
     finally:
         target.write_bytes(original)
     assert "no problems found" in ok(daemon, "image", "check")
-    ok(daemon, "save", "-o", str(tmp_path / "good.tar"), "busybox")
+    good = tmp_path / "good.tar"
+    ok(daemon, "save", "-o", str(good), "busybox")
+
+    # load: an archive whose layer is not what its name and the config say is refused
+    layer_hex = inspect(daemon, "busybox")["RootFS"]["Layers"][0].removeprefix("sha256:")
+    with tarfile.open(good) as archive:
+        member = archive.getmember(f"blobs/sha256/{layer_hex}")
+    data = bytearray(good.read_bytes())
+    data[member.offset_data + member.size // 2] ^= 0x01
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bytes(data))
+    ok(daemon, "rmi", "busybox", f"{server.addr}/integrity/busybox:1")
+    r = daemon.wharf("load", "-i", str(bad))
+    assert r.returncode == 1 and f'blob "blobs/sha256/{layer_hex}" does not match its digest' in r.stderr, r.stderr
+    assert ok(daemon, "images", "-q") == ""
+    assert "Loaded image: busybox:latest" in ok(daemon, "load", "-i", str(good))
 
 
 def _small_tar() -> bytes:
@@ -127,3 +142,15 @@ def test_truncated_repositories_json_keeps_what_it_can(daemon) -> None:
     assert tags == ["busybox:latest"]
     assert json.loads(repos.read_text())["Repositories"]  # rewritten whole
     os.unlink(backups[0])
+
+
+def test_config_garbled_while_running_is_left_out_of_images(daemon, tmp_path: Path) -> None:
+    tar = tmp_path / "junk.tar"
+    tar.write_bytes(_small_tar())
+    junk = ok(daemon, "import", str(tar), "junk:2").strip()
+    busybox = inspect(daemon, "busybox")["Id"]
+    config = daemon.data_root / "image" / "content" / "sha256" / junk.removeprefix("sha256:")
+    config.write_bytes(b"\0" * 64)
+    assert ok(daemon, "images", "-q", "--no-trunc").split() == [busybox]
+    assert f"invalid image {junk}" in daemon.log()
+    assert f"Deleted: {junk}" in ok(daemon, "rmi", "-f", junk)

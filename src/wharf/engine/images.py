@@ -35,7 +35,7 @@ from wharf.image.check import Check
 from wharf.image.layers import Layer
 from wharf.image.manifest import host_arch
 from wharf.image.reference import Reference
-from wharf.image.store import ImageRecord, ImageStore
+from wharf.image.store import BrokenImage, ImageRecord, ImageStore
 from wharf.threads import in_own_thread
 
 __all__ = ["ContainerUse", "ImageRecord", "ImageService"]
@@ -113,7 +113,10 @@ class ImageService:
         since = max((self._created(r) for r in f.get("since", [])), default=None)
         out = []
         for image_id in self.store.ids():
-            record = self.store.record(image_id)
+            try:
+                record = self.store.record(image_id)
+            except BrokenImage:
+                continue  # found broken now: logged, and left out as at start
             created = parse_rfc3339(record.created)
             labels = record.container_config.get("Labels") or {}
             if (before is not None and created >= before) or (since is not None and created <= since):

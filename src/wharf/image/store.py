@@ -183,11 +183,17 @@ class ImageStore:
         return meta
 
     def record(self, image_id: str) -> ImageRecord:
-        meta = self._meta(image_id)
+        """The image's record; one found broken now is logged and left out from then on
+        (BrokenImage), as if found at start."""
         try:
+            meta = self._meta(image_id)
             config = json.loads(self.content.get(image_id))
             _diff_ids(config)
         except (ValueError, WharfError) as e:
+            if not os.path.exists(self._meta_path(image_id)):
+                raise  # not broken: gone
+            log.error("invalid image %s, leaving it out: %s", image_id, e)
+            self.broken[image_id] = str(e)
             raise BrokenImage(f"image {image_id} is broken: {e}") from None
         refs = self.refs.references(image_id)
         record = ImageRecord(
