@@ -86,20 +86,29 @@ def test_full_disk_drops_log_lines_refuses_writes_and_rm_f_frees_it(small):
     assert "log lines dropped: no space left on device" in d.log()
 
 
-def test_wharfd_restarts_on_a_full_disk_and_rm_f_still_frees(small):
+def test_wharfd_restarts_on_a_full_disk_and_rm_f_and_rmi_still_free(small):
     d = small
+    ok(d.wharf("run", "--name", "maker", "busybox", "dd", "if=/dev/urandom", "of=/blob", "bs=1M",
+               "count=8"))
+    ok(d.wharf("commit", "maker", "extra"))
+    ok(d.wharf("rm", "maker"))
     ok(d.wharf("run", "-d", "--name", "ticker", "busybox", "sh", "-c", TICKER))
     _fill(d)
     d.restart()
     assert _running(d, "ticker")
     d.restart(kill=True)
     assert sorted(ok(d.wharf("ps", "-a", "--format", "{{.Names}}")).split()) == ["filler", "ticker"]
+    ok(d.wharf("rmi", "extra"))  # its layer goes, though the disk is full
+    assert d.disk.free() > 7 << 20
+    ok(d.wharf("stop", "-t", "0", "ticker"))  # its exit is not saved, but it is told
+    assert not _running(d, "ticker")
     ok(d.wharf("rm", "-f", "filler"))
     assert _space_back(d)
     ok(d.wharf("rmi", "-f", "busybox"))  # its layers stay for the ticker
     ok(d.wharf("rm", "-f", "ticker"))
     d.restart()
     assert ok(d.wharf("ps", "-aq")) == ""
+    assert "Traceback" not in d.log()
 
 
 def test_a_removal_cut_short_on_a_full_disk_is_finished_by_the_next_start(small):

@@ -22,7 +22,7 @@ import re
 import time
 
 from wharf.errors import InvalidParameter
-from wharf.fsutil import write_json_atomic
+from wharf.fsutil import disk_full, write_json_atomic
 from wharf.image.reference import Reference, parse
 
 log = logging.getLogger("wharf.image")
@@ -83,7 +83,15 @@ class ReferenceStore:
             return False
         if not repo:
             del self._repos[ref.name]
-        self._save()
+        try:
+            self._save()
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            # An rmi on a full disk goes on (its layers free the space); the file is
+            # rewritten whole by the next change, and a tag it still names for a
+            # removed image names nothing (``ImageStore.resolve`` checks the image).
+            log.warning("%s: untag of %s not saved yet: %s", self.path, ref, os.strerror(e.errno))
         return True
 
     def references(self, image_id: str) -> list[Reference]:
