@@ -45,6 +45,12 @@ class Conflict(WharfError):
     status = 409
 
 
+class TooLarge(WharfError):
+    """A request body over its limit (a JSON body is read whole, so it has one)."""
+
+    status = 413
+
+
 class NotModified(WharfError):
     """Start of a running container, stop of a stopped one (Docker answers 304)."""
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from wharf.api import (archive, build, containers, distribution, exec as exec_routes, images, layers,
                        networks, system, volumes)
-from wharf.api.params import ENGINE, json_response
+from wharf.api.params import ENGINE, JSON_BODY_LIMIT, json_response
 from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
 from wharf.errors import WharfError
 
@@ -86,7 +86,7 @@ def _add_versioned(app: web.Application, table: web.RouteTableDef) -> None:
 
 
 def make_app(engine: Any) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=1024 ** 4,
+    app = web.Application(middlewares=[errors_middleware], client_max_size=JSON_BODY_LIMIT,
                           handler_args={"read_bufsize": 1 << 20})  # uploads (build, load) in big reads
     app[ENGINE] = engine
     app.on_response_prepare.append(_add_headers)

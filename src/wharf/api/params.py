@@ -1,6 +1,11 @@
 """Request decoding shared by every route module: query flags and numbers the
 way Docker's httputils reads them, and JSON bodies that fail with a 400 (not a
-500) when malformed."""
+500) when malformed and a 413 when over ``JSON_BODY_LIMIT``.
+
+JSON bodies are the only ones read whole (aiohttp's ``client_max_size``
+applies to ``request.read()`` only); uploads (build context, image load and
+import, ``cp`` archives) stream through ``request.content`` with no limit.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from wharf.errors import InvalidParameter
+from wharf.errors import InvalidParameter, TooLarge
+
+#: bytes; a container create with the most environment Linux can exec is ~2 MiB
+JSON_BODY_LIMIT = 16 << 20
 
 
 def boolean(request: web.Request, name: str, default: bool = False) -> bool:
@@ -32,7 +40,13 @@ def integer(request: web.Request, name: str, default: int | None = None) -> int 
 
 async def json_body(request: web.Request, default: Any = None) -> Any:
     """The decoded JSON body; ``default`` when there is none."""
-    raw = await request.read()
+    too_large = TooLarge(f"request body too large: a JSON body may have at most {JSON_BODY_LIMIT} bytes")
+    if (request.content_length or 0) > JSON_BODY_LIMIT:
+        raise too_large  # refused before a byte of it is read
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
     if not raw.strip():
         return {} if default is None else default
     try:

@@ -14,9 +14,7 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from aiohttp import web
-
-from wharf.api.app import make_app
+from wharf.api.server import make_runner
 from wharf.config import DaemonConfig
 from wharf.daemon.listen import TLSOptions, listen
 from wharf.engine.core import Engine
@@ -78,7 +76,7 @@ async def serve(config: DaemonConfig) -> None:
         ThreadPoolExecutor(max_workers=32, thread_name_prefix="wharf-worker"))
     engine = Engine(config)
     await engine.start()
-    runner = web.AppRunner(make_app(engine), shutdown_timeout=1.0, access_log=None)
+    runner = make_runner(engine)
     await runner.setup()
     for host in config.hosts:
         await listen(runner, host, config.tls)
