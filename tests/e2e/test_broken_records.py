@@ -58,3 +58,19 @@ def test_partial_downloads_do_not_survive_a_restart(make_wharfd):
     (downloads / "layer-in-flight" / "data").write_bytes(b"\0" * 4096)
     d.start()
     assert list(downloads.iterdir()) == []
+
+
+def test_a_running_container_with_a_broken_record_is_dead_and_rm_f_stops_it(make_wharfd):
+    """Its process, rootfs mount and cgroup go with ``rm -f`` (the fixture checks nothing
+    is left in the kernel)."""
+    d = make_wharfd()
+    cid = ok(d.wharf("run", "-d", "--name", "orphan", "busybox", "sleep", "300")).strip()
+    pid = d.api("GET", f"/containers/{cid}/json")[1]["State"]["Pid"]
+    d.stop(kill=True)
+    (d.data_root / "containers" / cid / "config.v2.json").write_bytes(b'{"Id": "' + cid.encode())
+    d.start()
+    assert d.api("GET", f"/containers/{cid}/json")[1]["State"]["Status"] == "dead"
+    ok(d.wharf("rm", "-f", cid[:12]))
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert ok(d.wharf("ps", "-aq")) == ""
+    assert not any(cid in line for line in open("/proc/self/mountinfo"))

@@ -101,10 +101,16 @@ class LocalDriver:
                                        f"{os.path.join(self.root, name, '_data')}, flags: 0x1000: "
                                        "no such file or directory")
         vol = Volume(name, os.path.join(self.root, name), _now(), dict(labels), dict(options))
-        os.makedirs(vol.data, 0o755, exist_ok=True)
-        os.chmod(vol.root, 0o701)
-        write_json_atomic(os.path.join(vol.root, _META), {
-            "CreatedAt": vol.created_at, "Labels": vol.labels, "Options": vol.options})
+        existed = os.path.exists(vol.root)
+        try:
+            os.makedirs(vol.data, 0o755, exist_ok=True)
+            os.chmod(vol.root, 0o701)
+            write_json_atomic(os.path.join(vol.root, _META), {
+                "CreatedAt": vol.created_at, "Labels": vol.labels, "Options": vol.options})
+        except BaseException:  # a full disk: no half-made volume for the next start to find
+            if not existed:
+                shutil.rmtree(vol.root, ignore_errors=True)
+            raise
         return vol
 
     def mount(self, vol: Volume) -> None:
