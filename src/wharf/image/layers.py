@@ -30,7 +30,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from wharf.image import tarsplit
 from wharf.image.archive import extract_layer
@@ -127,20 +127,18 @@ class LayerStore:
             log.error("layer %s: layer.json is unreadable: %s", chain, e)
             return None
 
-    def unpack(self, stream: BinaryIO, tee: Callable[[bytes], object] | None = None) -> Unpacked:
-        """Extract a layer tar into scratch: the slow part, needing no lock."""
+    def unpack(self, stream: BinaryIO, spill: tarsplit.Spill | None = None) -> Unpacked:
+        """Extract a layer tar into scratch, recording its tar-split: the slow part,
+        needing no lock. A tar that cannot be split goes whole to ``spill`` (if given:
+        the caller may have the tar already)."""
         scratch = tempfile.mkdtemp(dir=self.tmp_dir)
         split_path = os.path.join(scratch, tarsplit.FILENAME)
+        diff = os.path.join(scratch, "diff")
         try:
-            os.mkdir(os.path.join(scratch, "diff"), 0o755)
-            with open(split_path, "wb") as split:
-                recorder = tarsplit.Recorder(split)
-
-                def feed(data: bytes) -> None:
-                    recorder.feed(data)
-                    if tee is not None:
-                        tee(data)
-                result = extract_layer(stream, os.path.join(scratch, "diff"), feed, recorder.member)
+            os.mkdir(diff, 0o755)
+            with open(split_path, "w+b") as split:
+                recorder = tarsplit.Recorder(split, spill, diff)
+                result = extract_layer(stream, diff, recorder.feed, recorder.member)
                 recorder.finish()
                 split.flush()
                 os.fsync(split.fileno())

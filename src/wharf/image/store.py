@@ -28,7 +28,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.image import reference
@@ -315,28 +315,37 @@ class ImageStore:
         if {c for c in chains if self.layers.exists(c)} - self._used_chains() - set(self._held):
             self.prune_layers()
 
-    def unpack_layer(self, stream: BinaryIO) -> tuple[Unpacked, Writer]:
-        """Extract a layer tar, recording its tar-split; the tar goes to a blob-to-be, kept
-        only when the tar cannot be split.
+    def unpack_layer(self, stream: BinaryIO) -> tuple[Unpacked, Writer | None]:
+        """Extract a layer tar, recording its tar-split; a tar that cannot be split is
+        written to a blob-to-be as well (the only tar ever kept).
 
         Slow and lock-free; ``commit_layer`` (under the lock) or ``discard_layer`` must follow.
         """
-        blob = self.content.writer()
+        blobs: list[Writer] = []
+
+        def spill() -> Callable[[bytes], object]:
+            blobs.append(self.content.writer())
+            return blobs[0].write
         try:
-            return self.layers.unpack(stream, tee=blob.write), blob
+            return self.layers.unpack(stream, spill), (blobs[0] if blobs else None)
         except BaseException:
-            blob.abort()
+            for blob in blobs:
+                blob.abort()
             raise
 
-    def commit_layer(self, pending: tuple[Unpacked, Writer], parent: str | None = None) -> Layer:
+    def commit_layer(self, pending: tuple[Unpacked, Writer | None], parent: str | None = None) -> Layer:
+        """Move an unpacked layer into place; its tar becomes a blob only if it cannot be split
+        (``blob``: the spilled tar, or a ``load``'s spooled copy)."""
         unpacked, blob = pending
-        with blob:
-            if not unpacked.split and not self.content.exists(unpacked.diff_id):
-                blob.commit(unpacked.diff_id)
+        if blob is not None:
+            with blob:
+                if not unpacked.split and not self.content.exists(unpacked.diff_id):
+                    blob.commit(unpacked.diff_id)
         return self.layers.commit(unpacked, parent)
 
-    def discard_layer(self, pending: tuple[Unpacked, Writer]) -> None:
-        pending[1].abort()
+    def discard_layer(self, pending: tuple[Unpacked, Writer | None]) -> None:
+        if pending[1] is not None:
+            pending[1].abort()
         self.layers.discard(pending[0])
 
     def register_layer(self, stream: BinaryIO, parent: str | None = None) -> Layer:

@@ -12,9 +12,13 @@ The file (``tar-split.gz`` beside the layer's ``diff``) is a gzip stream of::
     b"R" <u32 n> <n bytes>                   bytes of the tar as they were
     b"F" <u16 n> <n bytes path> <u64 size>   ``size`` bytes of the layer's file ``path``
 
-A tar whose files cannot give its bytes back (one that names a path twice, or
-whites out a file it wrote itself; legal but rare) is not splittable: the
-recorder says so, and the store keeps that layer's tar as a blob instead.
+A tar whose files cannot give its bytes back (one that names a path twice,
+whites out a file it wrote itself, or holds GNU sparse entries; legal but
+rare) is not splittable: the recorder notices at the member that would
+overwrite, before it is unpacked, rebuilds the tar so far from what it
+recorded and the files still intact, and from then on hands every byte to
+``spill``: the store keeps that layer's tar as a blob instead. No other
+layer's tar is ever written out whole.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import os
 import stat
 import struct
 import tarfile
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from wharf.errors import WharfError
 from wharf.image.archive import WHITEOUT_META_PREFIX, WHITEOUT_PREFIX, clean_name
@@ -46,16 +50,26 @@ class LayerCorrupt(WharfError):
         self.diff_id = diff_id
 
 
+#: where the whole tar goes once it turns out unsplittable: returns its ``write``
+Spill = Callable[[], Callable[[bytes], object]]
+
+
 class Recorder:
-    """Writes the records of a tar stream to ``out``.
+    """Writes the records of a tar stream to ``out`` (opened for reading too).
 
     ``feed`` gets every byte of the (uncompressed) tar in order; ``member`` each
-    member as tarfile parses it, before its data is read. Bytes read ahead of a
-    header's parsing stay pending until the member says whether they are its
-    file data (left out: the layer keeps them) or more of the tar (kept).
+    member as tarfile parses it, before its data is read (or unpacked into
+    ``diff_dir``). Bytes read ahead of a header's parsing stay pending until the
+    member says whether they are its file data (left out: the layer keeps them)
+    or more of the tar (kept). Without ``spill``, an unsplittable tar only ends
+    the recording (its caller has the tar).
     """
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, spill: Spill | None = None, diff_dir: str = "") -> None:
+        self._file = out
+        self._spill = spill
+        self._diff_dir = diff_dir
+        self._spilled: Callable[[bytes], object] | None = None
         self._out = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0)
         self._pending = bytearray()  # unclassified bytes, from stream offset _pos
         self._pos = 0
@@ -67,6 +81,8 @@ class Recorder:
 
     def feed(self, data: bytes | memoryview) -> None:
         if not self.splittable:
+            if self._spilled is not None:
+                self._spilled(bytes(data))
             return
         view = memoryview(data)
         if self._pos < self._until:  # nothing is pending then: the member was parsed first
@@ -83,8 +99,7 @@ class Recorder:
             return
         rel = clean_name(member.name)
         if member.sparse is not None or member.type == tarfile.GNUTYPE_SPARSE or self._overwrites(rel, member):
-            self.splittable = False  # the store keeps this tar whole
-            self._pending.clear()
+            self._give_up()
             return
         start = member.offset_data
         self._raw_pending(start - self._pos)
@@ -113,6 +128,20 @@ class Recorder:
             target = f"{parent}/{base[len(WHITEOUT_PREFIX):]}".lstrip("/")
             return target in self._files or target in self._dirs
         return rel in self._files or (rel in self._dirs and not member.isdir())
+
+    def _give_up(self) -> None:
+        """The tar is not splittable: the store keeps it whole, starting with the part
+        already seen (rebuilt now, while the files it names are still intact)."""
+        self.splittable = False
+        self._out.close()
+        if self._spill is not None:
+            self._spilled = self._spill()
+            self._file.flush()
+            self._file.seek(0)
+            for chunk in rebuild(self._file, self._diff_dir, ""):
+                self._spilled(bytes(chunk))
+            self._spilled(bytes(self._pending))
+        self._pending.clear()
 
     def finish(self) -> None:
         """Record what follows the last member (end blocks, padding) and close."""
@@ -184,6 +213,39 @@ def _exact(f: BinaryIO, n: int) -> bytes:
     return data
 
 
+def rebuild(split: BinaryIO, diff_dir: str, diff_id: str, offset: int = 0) -> Iterator[bytes | memoryview]:
+    """The tar a tar-split records, from ``offset``, its files read from ``diff_dir``;
+    LayerCorrupt (naming ``diff_id``) when a file is missing or resized."""
+    for record in records(split):
+        if offset >= record.size:
+            offset -= record.size
+            continue
+        if record.path:
+            yield from _file(diff_dir, diff_id, record.path, record.size, offset)
+        else:
+            yield memoryview(record.raw)[offset:]
+        offset = 0
+
+
+def _file(diff_dir: str, diff_id: str, rel: str, size: int, offset: int) -> Iterator[bytes]:
+    try:
+        fd = os.open(os.path.join(diff_dir, rel), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise LayerCorrupt(diff_id) from None
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            raise LayerCorrupt(diff_id)
+        f.seek(offset)
+        left = size - offset
+        while left > 0:
+            chunk = f.read(min(_CHUNK, left))
+            if not chunk:
+                raise LayerCorrupt(diff_id)
+            left -= len(chunk)
+            yield chunk
+
+
 class LayerTar:
     """A layer's tar as it was unpacked: from its tar-split and files, or (a tar the
     layer could not be split from, or a store made before tar-split) from its blob.
@@ -221,33 +283,7 @@ class LayerTar:
                     yield chunk
             return
         with open(self._split, "rb") as split:
-            for record in records(split):
-                if offset >= record.size:
-                    offset -= record.size
-                    continue
-                if record.path:
-                    yield from self._file(record.path, record.size, offset)
-                else:
-                    yield memoryview(record.raw)[offset:]
-                offset = 0
-
-    def _file(self, rel: str, size: int, offset: int) -> Iterator[bytes]:
-        try:
-            fd = os.open(os.path.join(self._diff_dir, rel), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            raise LayerCorrupt(self.diff_id) from None
-        with open(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
-                raise LayerCorrupt(self.diff_id)
-            f.seek(offset)
-            left = size - offset
-            while left > 0:
-                chunk = f.read(min(_CHUNK, left))
-                if not chunk:
-                    raise LayerCorrupt(self.diff_id)
-                left -= len(chunk)
-                yield chunk
+            yield from rebuild(split, self._diff_dir, self.diff_id, offset)
 
     def open(self, offset: int = 0) -> "VerifiedReader":
         return VerifiedReader(self, offset)

@@ -127,6 +127,10 @@ def test_gnu_sparse_and_renamed_paths_keep_the_tar(store: ImageStore, tmp_path: 
     _round_trip(store, sparse, split=False)
     twice = _tar(tarfile.PAX_FORMAT, (_info("f", size=3), b"one"), (_info("f", size=3), b"two"))
     _round_trip(store, twice, split=False)
+    big = os.urandom(3 << 20)  # the tar so far is rebuilt from the files when the repeat shows up
+    late = _tar(tarfile.GNU_FORMAT, (_info("big", size=len(big)), big), (_info("x" * 200, size=2), b"xx"),
+                (_info("big", size=4), b"late"), (_info("after", size=len(big)), big), pad_to=(7 << 20) + 10240)
+    _round_trip(store, late, split=False)
     whited = _tar(tarfile.PAX_FORMAT, (_info("d/", tarfile.DIRTYPE), None), (_info("d/f", size=1), b"1"),
                   (_info(".wh.d"), b""))
     _round_trip(store, whited, split=False)
