@@ -8,6 +8,8 @@ domain module decides once what kind of failure it is.
 
 from __future__ import annotations
 
+import os
+
 
 class WharfError(Exception):
     """Base error: an internal failure unless a subclass says otherwise."""
@@ -59,3 +61,16 @@ class NotModified(WharfError):
 
 class Unavailable(WharfError):
     status = 503
+
+
+def describe(error: BaseException) -> str:
+    """What a client is told of an error: a ``WharfError``'s message; an ``OSError``
+    in Go's words (``/var/lib/wharf/...: no space left on device``), never Python's
+    ``[Errno 28] No space left on device: '...'``; anything else, its text."""
+    if isinstance(error, WharfError):
+        return error.message
+    if isinstance(error, OSError) and error.errno:
+        text = os.strerror(error.errno).lower()
+        paths = " ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        return f"{paths}: {text}" if paths else text
+    return str(error) or type(error).__name__

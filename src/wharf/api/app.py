@@ -4,7 +4,9 @@ bodies around the route modules.
 Every route is served both as ``/path`` and ``/v{X.Y}/path``; a version above
 the one we speak is refused as dockerd refuses it, so clients negotiate down.
 Whatever goes wrong inside a handler reaches the client as ``{"message"}``
-with the status the error carries, never as a traceback.
+with the status the error carries, never as a traceback or a Python repr
+(an unhandled ``OSError`` is a 500 in Go's words: ``/path: no space left
+on device``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from wharf.api import (archive, build, containers, distribution, exec as exec_ro
                        networks, system, volumes)
 from wharf.api.params import ENGINE, JSON_BODY_LIMIT, json_response
 from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
-from wharf.errors import WharfError
+from wharf.errors import WharfError, describe
 
 SERVER_HEADER = f"Docker/{SERVER_VERSION} (linux)"
 
@@ -67,7 +69,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise
     except Exception as e:  # the daemon answers and lives on, whatever broke
         log.exception("%s %s failed", request.method, request.path)
-        return json_response({"message": str(e) or type(e).__name__}, status=500)
+        return json_response({"message": describe(e)}, status=500)
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -23,7 +23,7 @@ from wharf.api.blocking_io import drain
 from wharf.api.distribution import service as distribution
 from wharf.api.params import boolean, engine, json_response
 from wharf.engine.builder import BuildOptions, Emit, StepFailed
-from wharf.errors import InvalidParameter, WharfError
+from wharf.errors import InvalidParameter, describe
 from wharf.image import reference
 from wharf.registry.client.auth import AuthConfig
 
@@ -119,7 +119,7 @@ async def build(request: web.Request) -> web.StreamResponse:
         await drain(request)
         if not response.prepared:
             raise
-        message = e.message if isinstance(e, WharfError) else str(e) or type(e).__name__
+        message = describe(e)
         detail = {"code": e.code, "message": message} if isinstance(e, StepFailed) else {"message": message}
         await emit({"errorDetail": detail, "error": message})
     await response.write_eof()

@@ -20,7 +20,7 @@ from aiohttp import web
 from wharf.api import images
 from wharf.api.params import engine, json_body, json_response
 from wharf.engine.distribution import DistributionService
-from wharf.errors import InvalidParameter, WharfError
+from wharf.errors import InvalidParameter, describe
 from wharf.registry.client.auth import AuthConfig
 from wharf.registry.client.progress import Emit, error
 
@@ -61,8 +61,7 @@ async def stream(request: web.Request, job: Callable[[Emit], Awaitable[None]]) -
     if failure is not None:
         if response is None:
             raise failure
-        text = failure.message if isinstance(failure, WharfError) else str(failure) or type(failure).__name__
-        await response.write(json.dumps(error(text), separators=(",", ":")).encode() + b"\r\n")
+        await response.write(json.dumps(error(describe(failure)), separators=(",", ":")).encode() + b"\r\n")
     if response is None:
         return web.Response(status=200, content_type="application/json")
     await response.write_eof()

@@ -1,11 +1,12 @@
 """The API shell: versioned paths, Docker's headers, and errors as {"message"}."""
 
 import asyncio
+import errno
 
 from aiohttp.test_utils import TestClient, TestServer
 
 from wharf.api.app import make_app
-from wharf.errors import Conflict, NotFound, NotModified
+from wharf.errors import Conflict, NotFound, NotModified, describe
 
 
 class _Containers:
@@ -17,6 +18,8 @@ class _Containers:
             raise NotModified("container already started")
         if ref == "boom":
             raise RuntimeError("disk on fire")
+        if ref == "full":
+            raise OSError(errno.ENOSPC, "No space left on device", "/var/lib/wharf/image/rw/x/upper/log")
         raise Conflict("cannot start a paused container, try unpause instead")
 
     async def create(self, body, name):
@@ -61,8 +64,19 @@ def test_errors_are_docker_shaped():
         assert r.status == 304
         r = await client.post("/containers/boom/start")
         assert r.status == 500 and await r.json() == {"message": "disk on fire"}
+        r = await client.post("/containers/full/start")
+        assert r.status == 500 and await r.json() == {
+            "message": "/var/lib/wharf/image/rw/x/upper/log: no space left on device"}
         r = await client.post("/containers/create", data=b"{not json")
         assert r.status == 400 and "invalid JSON" in (await r.json())["message"]
         r = await client.post("/containers/create?name=x", json={"Image": "busybox"})
         assert r.status == 201 and (await r.json())["echo"] == {"Image": "busybox"}
     _run(check)
+
+
+def test_os_errors_are_described_in_gos_words_not_pythons():
+    assert describe(OSError(errno.ENOSPC, "No space left on device")) == "no space left on device"
+    assert describe(FileExistsError(errno.EEXIST, "File exists", "/a", None, "/b")) == "/a /b: file exists"
+    assert describe(OSError("a message of our own")) == "a message of our own"
+    assert describe(NotFound("No such container: x")) == "No such container: x"
+    assert describe(KeyError()) == "KeyError"
