@@ -11,6 +11,7 @@ written, by the store in a thread straight from and to the socket
 from __future__ import annotations
 
 import json
+import logging
 
 from aiohttp import web
 
@@ -18,10 +19,12 @@ from wharf.api.blocking_io import body_reader, drain, response_writer
 from wharf.api.params import boolean, engine, json_response
 from wharf.engine import filters as flt
 from wharf.engine.images import LIST_FILTERS, PRUNE_FILTERS
-from wharf.errors import InvalidParameter, WharfError
+from wharf.errors import InvalidParameter, WharfError, describe
+from wharf.registry.client.progress import error
 
 routes = web.RouteTableDef()
 TAR = "application/x-tar"
+log = logging.getLogger("wharf.api")
 
 
 @routes.get("/images/json")
@@ -108,12 +111,17 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
 
 @routes.post("/images/load")
 async def load_images(request: web.Request) -> web.StreamResponse:
-    """Docker's answer: a JSON stream of ``{"stream": "Loaded image: ..."}`` lines."""
+    """Docker's answer (moby's postImagesLoad): always 200 and a JSON stream of
+    ``{"stream": "Loaded image: ..."}`` lines, or of the error that stopped the load
+    (a bad archive, a full disk) as ``{"errorDetail", "error"}``: the CLI prints it
+    and exits 1."""
     try:
         loaded = await engine(request).images.load(body_reader(request))
-    except WharfError:
+    except Exception as e:
+        if not isinstance(e, WharfError):
+            log.exception("loading images failed")
         await drain(request)
-        raise
+        return await _json_lines(request, [error(describe(e))])
     lines = []
     for image in loaded:
         for name, old in image.replaced.items():
