@@ -154,3 +154,22 @@ def test_config_garbled_while_running_is_left_out_of_images(daemon, tmp_path: Pa
     assert ok(daemon, "images", "-q", "--no-trunc").split() == [busybox]
     assert f"invalid image {junk}" in daemon.log()
     assert f"Deleted: {junk}" in ok(daemon, "rmi", "-f", junk)
+
+
+def test_two_100mb_images_fit_on_a_256mb_data_root(make_wharfd, tmp_path: Path) -> None:
+    """Each layer is on disk once: with its tar kept too, the second would not fit."""
+    d = make_wharfd(data_disk_mb=256)
+    for n in (1, 2):
+        tar = tmp_path / f"big{n}.tar"
+        with tarfile.open(tar, "w") as archive:
+            for i in range(50):  # 100 MB in 2 MB files
+                info = tarfile.TarInfo(f"data/{i}")
+                info.size = 2 << 20
+                archive.addfile(info, io.BytesIO(os.urandom(info.size)))
+        ok(d, "import", str(tar), f"big:{n}")
+        tar.unlink()
+    assert sorted(ok(d, "images", "--format", "{{.Repository}}:{{.Tag}}").split()) == \
+        ["big:1", "big:2", "busybox:latest"]
+    st = os.statvfs(d.data_root)
+    assert (st.f_blocks - st.f_bfree) * st.f_frsize < 235 << 20  # two 105 MB layers, busybox, ext4's own
+    assert "no problems found" in ok(d, "image", "check")
