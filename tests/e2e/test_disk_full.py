@@ -5,9 +5,14 @@ data root (``support.smalldisk``)."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
+from registries import wharf_registry  # noqa: E402
 
 DISK_MB = 256
 FILL = ("dd if=/dev/zero of=/big bs=1M; dd if=/dev/zero of=/big2 bs=512; "
@@ -54,7 +59,7 @@ def _ticks(d, name: str) -> list[int]:
     return [int(line.split()[1]) for line in ok(d.wharf("logs", name)).splitlines()]
 
 
-def test_full_disk_drops_log_lines_refuses_writes_and_rm_f_frees_it(small):
+def test_full_disk_drops_log_lines_refuses_writes_and_rm_f_frees_it(small, tmp_path):
     d = small
     ok(d.wharf("run", "-d", "--name", "ticker", "busybox", "sh", "-c", TICKER))
     _fill(d)
@@ -71,6 +76,13 @@ def test_full_disk_drops_log_lines_refuses_writes_and_rm_f_frees_it(small):
     assert "late" not in ok(d.wharf("ps", "-a", "--format", "{{.Names}}")).split()
     assert "late-net" not in ok(d.wharf("network", "ls", "--format", "{{.Name}}")).split()
     assert "late-vol" not in ok(d.wharf("volume", "ls", "-q")).split()
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /x\n")
+    for args in (("commit", "filler", "snap"), ("build", "-t", "late-img", str(tmp_path))):
+        r = d.wharf(*args)
+        assert r.returncode != 0 and "no space left on device" in r.stderr.lower(), (args, r.stderr)
+    assert ok(d.wharf("images", "--format", "{{.Repository}}")).split() == ["busybox"]
+    for scratch in ("image/layers/tmp", "image/rw/.tmp", "image/content/ingest", "builder/tmp"):
+        assert list((d.data_root / scratch).iterdir()) == [], scratch
 
     ok(d.wharf("rm", "-f", "filler"))
     assert _space_back(d)
@@ -123,3 +135,26 @@ def test_a_removal_cut_short_on_a_full_disk_is_finished_by_the_next_start(small)
     assert _space_back(d)
     assert ok(d.wharf("ps", "-aq")) == ""
     assert not (d.data_root / "image" / "rw" / cid).exists()
+
+
+def test_a_pull_the_disk_refuses_leaves_no_partial_files_and_works_once_freed(small, tmp_path):
+    d = small
+    registry = wharf_registry(tmp_path, "open")
+    try:
+        ref = f"{registry.addr}/big:1"
+        (tmp_path / "Dockerfile").write_text(
+            "FROM busybox\nRUN dd if=/dev/urandom of=/blob bs=1M count=16\n")
+        ok(d.wharf("build", "-t", ref, str(tmp_path)))
+        ok(d.wharf("push", ref))
+        ok(d.wharf("rmi", ref))
+        _fill(d)
+        r = d.wharf("pull", ref)
+        assert r.returncode != 0 and "no space left on device" in (r.stdout + r.stderr).lower()
+        for scratch in ("image/layers/tmp", "image/content/ingest", "distribution/downloads"):
+            assert list((d.data_root / scratch).iterdir()) == [], scratch
+        ok(d.wharf("rm", "-f", "filler"))
+        assert _space_back(d)
+        ok(d.wharf("pull", ref))
+        assert ok(d.wharf("run", "--rm", ref, "wc", "-c", "/blob")).split()[0] == str(16 << 20)
+    finally:
+        registry.stop()
