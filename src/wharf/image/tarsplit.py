@@ -82,7 +82,7 @@ class Recorder:
     def feed(self, data: bytes | memoryview) -> None:
         if not self.splittable:
             if self._spilled is not None:
-                self._spilled(bytes(data))
+                self._spilled(data)  # type: ignore[arg-type]
             return
         view = memoryview(data)
         if self._pos < self._until:  # nothing is pending then: the member was parsed first
@@ -106,7 +106,8 @@ class Recorder:
         base = rel.rpartition("/")[2]
         is_file = member.type in _FILE_TYPES and member.size > 0 and not base.startswith(WHITEOUT_PREFIX)
         if is_file:
-            self._record(_FILE + _U16.pack(len(os.fsencode(rel))) + os.fsencode(rel) + _U64.pack(member.size))
+            path = os.fsencode(rel)
+            self._out.write(_FILE + _U16.pack(len(path)) + path + _U64.pack(member.size))
             self._files.add(rel)
             parent = rel.rpartition("/")[0]
             while parent and parent not in self._dirs:
@@ -157,11 +158,8 @@ class Recorder:
 
     def _raw(self, data: memoryview) -> None:
         if len(data):
-            self._record(_RAW + _U32.pack(len(data)))
+            self._out.write(_RAW + _U32.pack(len(data)))
             self._out.write(data)
-
-    def _record(self, head: bytes) -> None:
-        self._out.write(head)
 
 
 def record(tar: BinaryIO, out: BinaryIO) -> bool:
