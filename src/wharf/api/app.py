@@ -25,6 +25,8 @@ from wharf.errors import WharfError, describe
 SERVER_HEADER = f"Docker/{SERVER_VERSION} (linux)"
 
 log = logging.getLogger("wharf.api")
+#: set on a request once its answer's headers are made
+_STARTED: web.RequestKey[bool] = web.RequestKey("answer_started", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -48,12 +50,24 @@ class _BadVersion(WharfError):
     status = 400
 
 
+def _cut_begun_answer(request: web.Request) -> bool:
+    """Close the connection if the answer to ``request`` already began: a second
+    answer would land inside its body. The client then reports a cut stream
+    (docker's "unexpected EOF")."""
+    if not request.get(_STARTED) or request.transport is None:
+        return False
+    request.transport.close()
+    return True
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         check_version(request.match_info.get("api_version"))
         return await handler(request)
     except WharfError as e:
+        if _cut_begun_answer(request):
+            raise  # aiohttp logs it
         if e.status == 304:
             return web.Response(status=304)
         if e.status >= 500:
@@ -68,11 +82,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except ConnectionResetError:
         raise
     except Exception as e:  # the daemon answers and lives on, whatever broke
+        if _cut_begun_answer(request):
+            raise  # aiohttp logs it
         log.exception("%s %s failed", request.method, request.path)
         return json_response({"message": describe(e)}, status=500)
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    request[_STARTED] = True
     response.headers["Api-Version"] = API_VERSION
     response.headers["Server"] = SERVER_HEADER
     response.headers["Ostype"] = "linux"

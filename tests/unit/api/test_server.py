@@ -1,10 +1,12 @@
 """The API server's limits over a real unix socket: slowloris clients are dropped at
 the header timeout (uploads are not), a malformed chunked body is answered 400,
-a JSON body has a limit and a streamed upload has none."""
+a JSON body has a limit and a streamed upload has none, an error after an answer
+began cuts it (never a second answer inside its body)."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from wharf.api.params import JSON_BODY_LIMIT
 from wharf.api.server import make_runner
+from wharf.client.http import Client, StreamError
 
 
 class _Containers:
@@ -30,6 +33,13 @@ class _Images:
                 self.loaded += len(data)
         await asyncio.to_thread(read_all)
         return []
+
+
+    async def save(self, names: list[str], out: Any) -> None:
+        def write_then_fail() -> None:
+            out.write(b"a tar's first block")
+            raise OSError(errno.ENOSPC, "No space left on device", "/var/lib/wharf/tmp/x")
+        await asyncio.to_thread(write_then_fail)
 
 
 class _Engine:
@@ -134,4 +144,18 @@ def test_a_json_body_has_a_limit_and_an_upload_has_none(tmp_path: Path) -> None:
         status, _ = await _answer(reader)
         assert (status, engine.images.loaded) == (200, size)
         writer.close()
+    _serve(tmp_path, check)
+
+
+def test_an_error_after_the_answer_began_cuts_the_stream(tmp_path: Path) -> None:
+    async def check(path: str, engine: _Engine) -> None:
+        def save() -> bytes:
+            resp = Client(f"unix://{path}").request("GET", "/images/get", {"names": "busybox"}, stream=True)
+            return resp.read()
+        try:
+            await asyncio.to_thread(save)
+        except StreamError as e:
+            assert str(e) == "unexpected EOF"
+        else:
+            raise AssertionError("a cut save passed for a whole one")
     _serve(tmp_path, check)
