@@ -12,8 +12,9 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -85,22 +86,32 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 
 
 @pytest.fixture
-def proxy(wharfd: Daemon, tmp_path: Path) -> Iterator[CuttingProxy]:
-    p = CuttingProxy(str(wharfd.socket), str(tmp_path / "cut.sock"), b"/build")
-    yield p
-    p.close()
+def cut(wharfd: Daemon, tmp_path: Path) -> Iterator[Callable[[bytes], CuttingProxy]]:
+    """A proxy cutting the answers to requests whose line holds the given bytes."""
+    proxies: list[CuttingProxy] = []
+
+    def make(path: bytes) -> CuttingProxy:
+        proxies.append(CuttingProxy(str(wharfd.socket), str(tmp_path / f"cut{len(proxies)}.sock"), path))
+        return proxies[-1]
+    yield make
+    for p in proxies:
+        p.close()
 
 
-def test_build_cut_mid_stream_fails_with_unexpected_eof(wharfd: Daemon, busybox: str,
-                                                        proxy: CuttingProxy, tmp_path: Path) -> None:
+def _wharf_via(proxy: CuttingProxy, d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "wharf"), *args], env={**d.env, "DOCKER_HOST": proxy.host},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_build_cut_mid_stream_fails_with_unexpected_eof(wharfd: Daemon, busybox: str, cut: Any,
+                                                        tmp_path: Path) -> None:
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM busybox\nLABEL cut=stream\nLABEL second=step\n")
     tag = f"wharf-test-cut-{os.urandom(3).hex()}"
-    env = {**wharfd.env, "DOCKER_HOST": proxy.host}
+    proxy = cut(b"/build")
     try:
-        r = subprocess.run([str(BIN / "wharf"), "build", "-t", tag, str(ctx)], env=env,
-                           capture_output=True, text=True, timeout=60)
+        r = _wharf_via(proxy, wharfd, "build", "-t", tag, str(ctx))
         assert proxy.cuts == 1
         assert (r.returncode, r.stderr) == (1, "unexpected EOF\n"), r.stdout
         assert "Successfully" not in r.stdout
@@ -109,3 +120,32 @@ def test_build_cut_mid_stream_fails_with_unexpected_eof(wharfd: Daemon, busybox:
         assert ok.returncode == 0 and "Successfully tagged" in ok.stdout, ok.stderr
     finally:
         wharfd.wharf("rmi", "-f", tag)
+
+
+@pytest.fixture(scope="module")
+def exited(wharfd: Daemon, busybox: str) -> Iterator[str]:
+    """A container that printed two lines and exited."""
+    r = wharfd.wharf("run", "-d", busybox, "sh", "-c", "echo one; echo two")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert wharfd.wharf("wait", cid).returncode == 0
+    yield cid
+    wharfd.wharf("rm", "-f", cid)
+
+
+@pytest.mark.parametrize("path, args", [
+    (b"/images/get", ["save", "-o", "{out}", "busybox"]),
+    (b"/export", ["export", "-o", "{out}", "{cid}"]),
+    (b"/archive", ["cp", "{cid}:/bin", "{out}"]),
+    (b"/logs", ["logs", "{cid}"]),
+    (b"/events", ["events", "--since", "0", "--until", "{now}"]),
+], ids=["save", "export", "cp", "logs", "events"])
+def test_other_streams_cut_fail_alike(wharfd: Daemon, exited: str, cut: Any, tmp_path: Path,
+                                      path: bytes, args: list[str]) -> None:
+    out = tmp_path / "out"
+    proxy = cut(path)
+    r = _wharf_via(proxy, wharfd, *(a.format(out=out, cid=exited, now=int(time.time()) + 1) for a in args))
+    assert proxy.cuts == 1
+    assert (r.returncode, r.stderr) == (1, "unexpected EOF\n")
+    if "-o" in args:
+        assert not out.exists()  # no half archive left for a whole one
