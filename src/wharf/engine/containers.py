@@ -625,10 +625,11 @@ class ContainerService:
             pass
         return c.dir
 
-    async def _purge(self, cid: str, image_id: str | None, trashed: str) -> None:
-        """Delete a removed container's rw layer and its trashed directory."""
+    async def _purge(self, cid: str, image_id: str | None, trashed: str | None) -> None:
+        """Delete a removed container's rw layer and its trashed directory (if any)."""
         await self.images.remove_rw_layer(cid, image_id)
-        await asyncio.to_thread(shutil.rmtree, trashed, True)
+        if trashed is not None:
+            await asyncio.to_thread(shutil.rmtree, trashed, True)
 
     async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
         """``docker container prune``: every stopped container (label/until filters)."""
@@ -690,20 +691,26 @@ class ContainerService:
         await self.launcher.start()
         trash = os.path.join(self.config.containers_dir, TRASH)
         await asyncio.to_thread(_make_trash, trash)
-        for cid in await asyncio.to_thread(lambda: os.listdir(trash) if os.path.isdir(trash) else []):
-            await self._purge(cid, None, os.path.join(trash, cid))  # removals a crash cut short
+        leftovers = [(cid, os.path.join(trash, cid)) for cid in  # removals a crash cut short
+                     await asyncio.to_thread(lambda: os.listdir(trash) if os.path.isdir(trash) else [])]
         records, unfinished = await asyncio.to_thread(self._read_records)
-        for directory in unfinished:  # no record: a create or a removal cut short
-            await self._purge(os.path.basename(directory), None, directory)
+        # no record: a create or a removal cut short
+        leftovers += [(os.path.basename(directory), directory) for directory in unfinished]
         for directory, record in sorted(records, key=lambda r: bool(r[1].get(PRIVATE, {}).get("Broken"))):
             c = Container(record, directory)
             self._by_id[c.id] = c
             if c.name in self._names:  # a broken record's name is a guess: healthy ones first
                 c.record["Name"] = "/" + c.id
             self._names[c.name] = c.id
-        for cid in await self.images.rw_layer_ids():
-            if names.is_container_id(cid) and cid not in self._by_id:
-                await self.images.remove_rw_layer(cid)  # its record went, a crash kept it
+        # a rw layer with no container: its record went, a crash kept the layer
+        seen = set(self._by_id) | {cid for cid, _ in leftovers}
+        leftovers += [(cid, None) for cid in await self.images.rw_layer_ids()
+                      if names.is_container_id(cid) and cid not in seen]
+        for cid, directory in leftovers:
+            try:
+                await self._purge(cid, None, directory)
+            except Exception:  # never a reason not to start
+                log.exception("removing what is left of container %s", cid)
         for c in list(self._by_id.values()):
             try:
                 await self._restore_one(c)
