@@ -108,8 +108,8 @@ class Container:
         #: Serialises every state change of this container (start, stop, rm, ...).
         self.lock = asyncio.Lock()
         #: Futures woken at the next "start", "exit" or "removed" of this container.
-        self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {
-            "start": [], "exit": [], "removed": []}
+        self._waiters: dict[str, set[asyncio.Future[dict[str, Any]]]] = {
+            "start": set(), "exit": set(), "removed": set()}
         #: Task watching the shim for the current run, if any.
         self.monitor: asyncio.Task[None] | None = None
         #: Pending restart (policy backoff), cancelled by stop/rm.
@@ -164,7 +164,10 @@ class Container:
     def waiter(self, what: str) -> asyncio.Future[dict[str, Any]]:
         """A future for the next ``what`` ("start", "exit", "removed"); it gets the exit result."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiters[what].append(fut)
+        waiters = self._waiters[what]
+        waiters.add(fut)
+        # a wait whose client went is forgotten now, not at the container's next exit
+        fut.add_done_callback(lambda f: f.cancelled() and waiters.discard(f))
         return fut
 
     def attach_opened(self) -> None:

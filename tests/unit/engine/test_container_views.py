@@ -1,5 +1,6 @@
 """``docker ps`` STATUS/STATE words and the inspect/list shapes of a record."""
 
+import asyncio
 import time
 
 from wharf.engine.container import Container, command_line, new_state, state_word, status_text
@@ -44,3 +45,18 @@ def test_summary_and_inspect_shapes():
     assert c.event_attributes(exitCode=0) == {"x": "1", "image": "busybox", "name": "web",
                                               "exitCode": "0"}
     assert command_line("true", []) == "true"
+
+
+def test_a_cancelled_wait_is_forgotten_at_once_and_the_others_still_wake():
+    """A ``wait`` whose client went must not be held until the container's next exit."""
+    async def main():
+        c = Container(_record(), "/nonexistent")
+        gone = [c.waiter("exit") for _ in range(1000)]
+        kept = c.waiter("exit")
+        for fut in gone:
+            fut.cancel()
+        await asyncio.sleep(0)
+        assert c._waiters["exit"] == {kept}
+        c.notify("exit")
+        assert (await kept)["StatusCode"] == 0
+    asyncio.run(main())
