@@ -26,9 +26,12 @@ def test_run_stdin_with_i(wharfd, busybox) -> None:
 
 @pytest.mark.parametrize("command, code", [("nosuchcommand", 127), ("/etc", 126)])
 def test_run_command_not_found_or_not_executable(wharfd, busybox, command, code) -> None:
-    r = wharfd.wharf("run", "--rm", busybox, command)
+    name = _name()
+    r = wharfd.wharf("run", "--rm", "--name", name, busybox, command)
     assert r.returncode == code, r.stderr
     assert r.stderr.startswith("wharf: Error response from daemon:")
+    # --rm: removed before the answer, as by Docker (not left Created until a restart)
+    assert wharfd.wharf("ps", "-aq", "--filter", f"name={name}").stdout == ""
 
 
 def test_run_missing_image_exits_125(wharfd) -> None:
