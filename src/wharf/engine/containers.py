@@ -45,6 +45,8 @@ STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", 
 DEFAULT_STOP_TIMEOUT = 10
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed", "")
 ATTACH_DRAIN = 5.0  # seconds an auto-remove waits for attach streams to finish
+#: what every container record has (one without them is broken)
+_RECORD_KEYS = ("Name", "Created", "State", "Image", "Config", "HostConfig", "Path", "Args")
 TRASH = ".trash"  # removed containers' directories, deleted after the answer (see _to_trash)
 
 
@@ -285,11 +287,7 @@ class ContainerService:
                 if not c.host_config.get("AutoRemove"):
                     raise
                 failure = e
-        # Docker's rule: a --rm container that cannot start is removed before the answer.
-        try:
-            await self.remove(c.id, force=True, volumes=True)
-        except WharfError as e:
-            log.warning("auto-remove of %s: %s", c.id, e.message)
+        await self._remove_auto(c)  # Docker's rule: before the answer, when --rm cannot start
         raise failure
 
     async def _start_locked(self, c: Container) -> None:
@@ -411,6 +409,10 @@ class ContainerService:
 
     async def _auto_remove(self, c: Container) -> None:
         await c.attaches_done(ATTACH_DRAIN)
+        await self._remove_auto(c)
+
+    async def _remove_auto(self, c: Container) -> None:
+        """``--rm``: remove, and only log what stands in the way."""
         try:
             await self.remove(c.id, force=True, volumes=True)
         except NotFound:
@@ -735,7 +737,8 @@ class ContainerService:
                 continue
             try:
                 record = json.loads(text)
-                if not isinstance(record, dict) or record.get("Id") != cid:
+                if not isinstance(record, dict) or record.get("Id") != cid or \
+                        not all(key in record for key in _RECORD_KEYS):
                     raise ValueError("not a container record")
             except ValueError as e:
                 log.error("container %s: broken record %s (%s): listed as dead", cid, path, e)
