@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from support.daemon import BIN, DOCKER, Daemon
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
+from registries import wharf_registry  # noqa: E402
 
 
 class CuttingProxy:
@@ -123,6 +127,25 @@ def test_build_cut_mid_stream_fails_with_unexpected_eof(wharfd: Daemon, busybox:
         assert ok.returncode == 0 and "Successfully tagged" in ok.stdout, ok.stderr
     finally:
         wharfd.wharf("rmi", "-f", tag)
+
+
+def test_push_and_pull_cut_mid_stream_fail_with_unexpected_eof(wharfd: Daemon, busybox: str, cut: Any,
+                                                                 tmp_path: Path) -> None:
+    server = wharf_registry(tmp_path, "open")
+    ref = f"{server.addr}/cut/busybox:1"
+    try:
+        assert wharfd.wharf("tag", busybox, ref).returncode == 0
+        push = _wharf_via(cut(b"/push"), wharfd, "push", ref)
+        assert (push.returncode, push.stderr) == (1, "unexpected EOF\n"), push.stdout
+        assert "digest: sha256:" not in push.stdout
+        assert wharfd.wharf("push", ref).returncode == 0
+        assert wharfd.wharf("rmi", ref).returncode == 0
+        pull = _wharf_via(cut(b"/images/create"), wharfd, "pull", ref)
+        assert (pull.returncode, pull.stderr) == (1, "unexpected EOF\n"), pull.stdout
+        assert ref not in pull.stdout and "Status:" not in pull.stdout
+    finally:
+        wharfd.wharf("rmi", "-f", ref)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
