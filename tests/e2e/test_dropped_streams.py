@@ -6,10 +6,9 @@ and a dropped ``logs -f`` stops its reader, at once, not at the next event or li
 from __future__ import annotations
 
 import socket
-import time
-from typing import Callable
 
 from support.daemon import Daemon
+from support.polling import eventually
 
 CLIENTS = 200
 
@@ -26,15 +25,6 @@ def _open(d: Daemon, path: str, n: int) -> list[socket.socket]:
         s.settimeout(10)
         assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
     return socks
-
-
-def _until(check: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def _listeners(d: Daemon) -> int:
@@ -55,7 +45,7 @@ def test_dropped_event_streams_unsubscribe_without_an_event(wharfd: Daemon) -> N
     assert _listeners(wharfd) == before + CLIENTS
     for s in socks:
         s.close()
-    assert _until(lambda: _listeners(wharfd) == before), _listeners(wharfd)
+    assert eventually(lambda: _listeners(wharfd) == before), _listeners(wharfd)
 
 
 def test_dropped_log_followers_stop_their_readers(wharfd: Daemon, busybox: str) -> None:
@@ -65,9 +55,9 @@ def test_dropped_log_followers_stop_their_readers(wharfd: Daemon, busybox: str) 
     try:
         base = _threads(wharfd)
         socks = _open(wharfd, f"/containers/{cid}/logs?follow=1&stdout=1&stderr=1", 20)
-        assert _until(lambda: _threads(wharfd) >= base + 20), (base, _threads(wharfd))
+        assert eventually(lambda: _threads(wharfd) >= base + 20), (base, _threads(wharfd))
         for s in socks:
             s.close()
-        assert _until(lambda: _threads(wharfd) <= base), (base, _threads(wharfd))
+        assert eventually(lambda: _threads(wharfd) <= base), (base, _threads(wharfd))
     finally:
         wharfd.wharf("rm", "-f", cid)

@@ -28,7 +28,7 @@ from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine.events import EventBus
 from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, parse_timestamp, rfc3339nano
-from wharf.errors import Conflict, InvalidParameter, NotFound
+from wharf.errors import Conflict, InvalidParameter
 from wharf.image import changes as image_changes
 from wharf.image import imagearchive, layerdiff, reference
 from wharf.image.check import Check

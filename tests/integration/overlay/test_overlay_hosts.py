@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 from overlaylab import sh
+from support.polling import eventually
 
 #: The lease TTL of the cluster store, plus slack for the watch.
 LEASE_WAIT = 20
@@ -25,15 +25,6 @@ def ip_of(host, name: str, network: str) -> str:
 
 def pings(host, name: str, target: str, count: int = 1) -> bool:
     return host.wharf("exec", name, "ping", "-c", str(count), "-W", "2", target).returncode == 0
-
-
-def eventually(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.3)
-    return check()
 
 
 def inspect(host, network: str) -> dict:
