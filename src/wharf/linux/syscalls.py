@@ -148,6 +148,43 @@ def interface_up(name: str) -> None:
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | _IFF_UP))
 
 
+_SIOCSIFADDR = 0x8916
+_SIOCSIFNETMASK = 0x891C
+_SIOCADDRT = 0x890B
+_RTF_UP, _RTF_GATEWAY = 0x1, 0x2
+#: struct rtentry with C's alignment (120 bytes on 64-bit): pad, dst, gateway,
+#: genmask, flags, pad, pad, pad, metric, dev, mtu, window, irtt
+_RTENTRY = struct.Struct("@L16s16s16sHhLPhPLLH0L")
+
+
+def _sockaddr_in(address: bytes) -> bytes:
+    """struct sockaddr_in of an IPv4 address (4 bytes), port 0."""
+    import socket
+    return struct.pack("HH4s8x", socket.AF_INET, 0, address)
+
+
+def interface_set_ipv4(name: str, address: bytes, netmask: bytes) -> None:
+    """Give ``name`` the IPv4 ``address``/``netmask`` (4 bytes each) in the calling
+    thread's network namespace (``ifconfig``'s ioctls; the kernel adds the subnet's
+    route and the broadcast address as for ``ip addr add``)."""
+    import fcntl
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for request, value in ((_SIOCSIFADDR, address), (_SIOCSIFNETMASK, netmask)):
+            fcntl.ioctl(sock, request, name.encode().ljust(16, b"\0") + _sockaddr_in(value))
+
+
+def add_default_route(gateway: bytes) -> None:
+    """``route add default gw GATEWAY`` (4 bytes) in the calling thread's namespace."""
+    import fcntl
+    import socket
+    zero = _sockaddr_in(bytes(4))
+    entry = _RTENTRY.pack(0, zero, _sockaddr_in(gateway), zero, _RTF_UP | _RTF_GATEWAY,
+                          0, 0, 0, 0, 0, 0, 0, 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, _SIOCADDRT, entry)
+
+
 _SECCOMP_SET_MODE_FILTER = 1
 _NR_SECCOMP = {"x86_64": 317, "i686": 354, "aarch64": 277}
 
