@@ -32,6 +32,27 @@ sys.path.insert(0, str(REPO / "tests"))
 from support.daemon import BIN, DOCKER, Daemon  # noqa: E402
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def quiet(idle: float = 0.9, window: float = 0.25, limit: float = 15.0) -> None:
+    """Wait until the CPUs were at least ``idle`` idle for one ``window`` (at most
+    ``limit`` seconds): what the engine before left running in the background
+    (containerd's cleanup after an rm -f of 64, wharf's layer purges) is not billed
+    to the next engine's timed run."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        idle0, total0 = _cpu_times()
+        time.sleep(window)
+        idle1, total1 = _cpu_times()
+        if total1 > total0 and (idle1 - idle0) / (total1 - total0) >= idle:
+            return
+
+
 @dataclass
 class Engine:
     name: str

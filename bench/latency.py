@@ -4,7 +4,9 @@ Scenarios (each engine with the same busybox image, runs interleaved so that
 machine noise hits every engine alike):
 
 * ``run --rm busybox true``: wall time of the whole CLI command, N times;
-* 20 detached ``run -d busybox sleep 60`` one after another: containers/s.
+* 20 detached ``run -d busybox sleep 60`` one after another: containers/s;
+* 64 detached ``run -d`` by 16 clients at once (a compose up, a CI runner):
+  wall seconds until all 64 have answered.
 
 Writes a markdown table (and a PNG plot when matplotlib is installed) to
 bench/results/. Run as root: ``.venv/bin/python bench/latency.py``.
@@ -15,9 +17,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from engines import Engine, available
+from engines import Engine, available, quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,6 +44,23 @@ def start_twenty(engines: list[Engine], rounds: int) -> dict[str, list[float]]:
             rates[e.name].append(20 / (time.perf_counter() - t))
             e.run("rm", "-f", *ids)
     return rates
+
+
+def start_concurrently(engines: list[Engine], rounds: int, count: int = 64,
+                       clients: int = 16) -> dict[str, list[float]]:
+    walls: dict[str, list[float]] = {e.name: [] for e in engines}
+    for _ in range(rounds):
+        for e in engines:
+            quiet()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                t = time.perf_counter()
+                ids = list(pool.map(lambda _: e.run("run", *e.run_flags, "-d", "busybox", "sleep",
+                                                    "600").stdout.strip(), range(count)))
+                walls[e.name].append(time.perf_counter() - t)
+            running = e.run("ps", "-q", "--no-trunc").stdout.split()
+            assert sorted(running) == sorted(ids), f"{e.name}: not all {count} are running"
+            e.run("rm", "-f", *ids)
+    return walls
 
 
 def table(title: str, unit: str, data: dict[str, list[float]], lower_is_better: bool) -> str:
@@ -83,11 +103,13 @@ def main() -> None:
         lat = run_rm_true(engines, a.runs, [])
         lat_none = run_rm_true(engines, a.runs, ["--network", "none"])
         rate = start_twenty(engines, a.rounds)
+        burst = start_concurrently(engines, a.rounds)
     report = "\n".join([
         f"## Container start ({time.strftime('%Y-%m-%d %H:%M')}, {len(engines)} engines)", "",
         table("`run --rm busybox true` wall time (each on its default bridge network)", "s", lat, True),
         table("`run --rm --network none busybox true` wall time", "s", lat_none, True),
         table("20 detached containers started one after another", "containers/s", rate, False),
+        table("64 detached containers started by 16 clients at once", "s", burst, True),
     ])
     (RESULTS / "latency.md").write_text(report)
     plot(RESULTS / "latency.png", "run --rm busybox true", lat, "seconds")

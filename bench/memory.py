@@ -1,9 +1,10 @@
 """Memory: the shim's PSS per running container and the daemon side's RSS.
 
-Starts 10 detached `sleep` containers on each engine, then reads
-/proc/PID/smaps_rollup: PSS of each per-container shim (wharf-shim; docker's
-containerd-shim-runc-v2), and RSS of the daemon side (wharfd plus its shim
-launcher; dockerd plus containerd). Table to bench/results/memory.md.
+Starts 10, 100 and 200 detached `sleep` containers on each engine (16 clients
+at once), then reads /proc/PID/smaps_rollup: PSS of each per-container shim
+(wharf-shim; docker's containerd-shim-runc-v2), RSS of the daemon side
+(wharfd plus its shim launcher; dockerd plus containerd), and the total PSS
+of both, per container. Table to bench/results/memory.md.
 Run as root: ``.venv/bin/python bench/memory.py``.
 """
 
@@ -14,12 +15,13 @@ import os
 import statistics
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from engines import Engine, available
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COUNT = 10
+COUNTS = (10, 100, 200)
 
 
 def rollup(pid: int, field: str) -> int:
@@ -55,31 +57,44 @@ def daemon_side(eng: Engine, shims: list[int]) -> list[int]:
     return sorted(pids)
 
 
-def measure(eng: Engine) -> dict[str, float]:
-    ids = [eng.run("run", *eng.run_flags, "-d", "busybox", "sleep", "600").stdout.strip()
-           for _ in range(COUNT)]
-    time.sleep(1)
+def measure(eng: Engine, count: int) -> dict[str, float]:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(lambda _: eng.run("run", *eng.run_flags, "-d", "busybox", "sleep",
+                                              "3600").stdout.strip(), range(count)))
+    time.sleep(2)
     try:
         shims = shim_pids(eng)
         pss = [rollup(p, "Pss") for p in shims]
         daemon = daemon_side(eng, shims)
+        total = sum(pss) + sum(rollup(p, "Pss") for p in daemon)
         return {"shims": len(shims), "shim_pss_kb": statistics.median(pss) if pss else float("nan"),
-                "daemon_rss_kb": sum(rollup(p, "Rss") for p in daemon), "daemon_procs": len(daemon)}
-    finally:
+                "daemon_rss_kb": sum(rollup(p, "Rss") for p in daemon), "daemon_procs": len(daemon),
+                "total_pss_kb": total, "per_container_kb": total / count}
+    finally:  # one client: dockerd 20.10 hung here under 16 concurrent rm -f of 200
         eng.run("rm", "-f", *ids)
 
 
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
-    rows = ["## Memory with 10 running containers", "",
-            "| engine | shims found | shim PSS, median (MB) | daemon side RSS (MB) | daemon processes |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = ["## Memory with N running containers", "",
+            "| engine | N | shims found | shim PSS, median (MB) | daemon side RSS (MB) | "
+            "total PSS (MB) | per container (MB) |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    per: dict[tuple[str, int], float] = {}
     with available(["wharf", "docker"]) as engines:
-        for eng in engines:
-            m = measure(eng)
-            rows.append(f"| {eng.name} | {m['shims']} | {m['shim_pss_kb'] / 1024:.1f} | "
-                        f"{m['daemon_rss_kb'] / 1024:.1f} | {m['daemon_procs']} |")
-    report = "\n".join(rows + ["", "daemon side: wharfd + shim launcher; dockerd + containerd.", ""])
+        for count in COUNTS:
+            for eng in engines:
+                m = measure(eng, count)
+                per[eng.name, count] = m["per_container_kb"]
+                rows.append(f"| {eng.name} | {count} | {m['shims']} | {m['shim_pss_kb'] / 1024:.1f} | "
+                            f"{m['daemon_rss_kb'] / 1024:.1f} | {m['total_pss_kb'] / 1024:.1f} | "
+                            f"{m['per_container_kb'] / 1024:.2f} |")
+    ratios = [f"N={n}: {per['wharf', n] / per['docker', n]:.2f}" for n in COUNTS
+              if ("docker", n) in per and ("wharf", n) in per]
+    report = "\n".join(rows + [
+        "", "daemon side: wharfd + shim launcher; dockerd + containerd. total PSS: daemon side "
+        "plus every shim (PSS splits shared pages, so the sum is the memory really used); "
+        "per container = total / N.", "", "wharf/docker per container: " + ", ".join(ratios), ""])
     (RESULTS / "memory.md").write_text(report)
     print(report)
 
