@@ -339,8 +339,10 @@ class ContainerService:
         execs once the gate opens (``wharf.runtime.startgate``)."""
         launch = asyncio.ensure_future(self.launcher.launch(bundle))
         try:
-            await self.networks.attach(c)
+            joined = await self.networks.attach(c)
             await self.networks.write_etc(c)
+            if joined:  # its endpoints are in no other file: a daemon killed once the
+                await self._save(c, durable=False)  # gate is open adopts it with them
         except BaseException:
             gate.release(False)
             await asyncio.gather(launch, return_exceptions=True)
@@ -681,7 +683,7 @@ class ContainerService:
                 c.record["Name"] = "/" + old
                 self._names[old] = self._names.pop(new)
                 raise
-            await self.networks.renamed(c)
+            self.networks.renamed(c)
             self.events.publish("container", "rename", c.id,
                                 c.event_attributes(oldName="/" + old))
 

@@ -79,22 +79,21 @@ class NetworkService:
                                    "based on ID prefix)")
         raise NotFound(f"network {ref} not found")
 
-    def _save_sync(self, net: dict[str, Any], durable: bool = True) -> None:
-        write_json_atomic(os.path.join(self._dir, net["Id"] + ".json"), net, 0o644, durable)
-        write_json_atomic(self._ipam_path, self._ipam_state, 0o600, durable)
+    def _write_pools(self) -> None:
+        """ipam.json: every network's pool; leases are left out (see ``_save``)."""
+        write_json_atomic(self._ipam_path, {nid: {**pool, "allocated": []}
+                                            for nid, pool in self._ipam_state.items()})
 
-    async def _save(self, net: dict[str, Any], durable: bool = True) -> None:
-        """``durable=False`` for endpoint changes at container start and exit: after a
-        power loss no endpoint survives anyway (reconcile drops them at boot), while a
-        kill -9 of the daemon loses nothing that reached the page cache. For the same
-        reason such a save is skipped (and logged) on a full disk: an exit, a start
-        and the boot go on."""
-        try:
-            await asyncio.to_thread(self._save_sync, net, durable)
-        except OSError as e:
-            if durable or not disk_full(e):
-                raise
-            log.warning("network %s: endpoints not saved: %s", net["Name"], os.strerror(e.errno))
+    async def _save(self, net: dict[str, Any]) -> None:
+        """The network's definition and pool, durably. Its endpoints and leases are the
+        running containers': each container's record holds them (``NetworkSettings``)
+        and ``restore_container`` rebuilds them at start, so a container's start or exit
+        writes no network file, whatever the number of containers on the network."""
+        def save() -> None:
+            write_json_atomic(os.path.join(self._dir, net["Id"] + ".json"),
+                              {**net, "Containers": {}, _PRIVATE: {}}, 0o644)
+            self._write_pools()
+        await asyncio.to_thread(save)
 
     def _ipam(self, routed: list[Any] = ()) -> Any:
         """A view over the leases (``routed``: the host's routes, for a new pool)."""
@@ -117,7 +116,11 @@ class NetworkService:
             if net and name.endswith(".json"):
                 self._nets[net["Id"]] = net
         for nid in [n for n in self._ipam_state if n not in self._nets]:
-            del self._ipam_state[nid]  # a removal on a full disk could not save the leases
+            del self._ipam_state[nid]  # a removal on a full disk could not save the pools
+        for nid, net in self._nets.items():  # restore_container brings back the running ones'
+            net["Containers"], net[_PRIVATE] = {}, {}
+            if nid in self._ipam_state:
+                self._ipam_state[nid]["allocated"] = []
         names = {n["Name"] for n in self._nets.values()}
         for name, driver in PREDEFINED.items():
             if name not in names:
@@ -143,7 +146,6 @@ class NetworkService:
             if net["Driver"] in ("bridge", "overlay"):  # overlay veths: on the VNI bridge
                 await asyncio.to_thread(self.driver.prune, self._bridge(net).bridge,
                                         {e["EndpointID"] for e in net["Containers"].values()})
-            await self._save(net, durable=False)
         nsdir = self.config.netns_dir
         for name in await asyncio.to_thread(lambda: os.listdir(nsdir) if os.path.isdir(nsdir) else []):
             if name not in running:
@@ -247,11 +249,11 @@ class NetworkService:
         del self._nets[net["Id"]]
         await asyncio.to_thread(_unlink, os.path.join(self._dir, net["Id"] + ".json"))
         try:
-            await asyncio.to_thread(write_json_atomic, self._ipam_path, self._ipam_state)
+            await asyncio.to_thread(self._write_pools)
         except OSError as e:
             if not disk_full(e):
                 raise
-            log.warning("network %s: leases not saved: %s", net["Name"], os.strerror(e.errno))
+            log.warning("network %s: pools not saved: %s", net["Name"], os.strerror(e.errno))
 
     async def remove(self, ref: str) -> None:
         net = self.get(ref)
@@ -342,11 +344,12 @@ class NetworkService:
         settings["SandboxKey"] = path
         settings["SandboxID"] = c.id
 
-    async def attach(self, c: Container) -> None:
+    async def attach(self, c: Container) -> bool:
         """Endpoints, ports and DNS in the sandbox (then ``write_etc``): while the runtime
-        sets the container up, which waits at its start gate until these are done."""
+        sets the container up, which waits at its start gate until these are done.
+        True if it made endpoints (which only the container's record keeps)."""
         if not self.netns_join(c):
-            return
+            return False
         settings = c.record["NetworkSettings"]
         async with self._lock:
             joined = 0
@@ -360,6 +363,7 @@ class NetworkService:
             if self._proxies.get(c.id):
                 await self._apply_firewall()
         await self._start_dns(c)
+        return joined > 0
 
     async def write_etc(self, c: Container) -> None:
         """/etc/hosts and /etc/resolv.conf with the addresses ``attach`` gave the container
@@ -391,13 +395,7 @@ class NetworkService:
         ep.update(NetworkID=net["Id"], EndpointID=endpoint_id, Gateway=str(bridge.gateway),
                   IPAddress=str(address), IPPrefixLen=bridge.subnet.prefixlen,
                   MacAddress=joined.mac)
-        net["Containers"][c.id] = {"Name": c.name, "EndpointID": endpoint_id,
-                                   "MacAddress": joined.mac,
-                                   "IPv4Address": f"{address}/{bridge.subnet.prefixlen}",
-                                   "IPv6Address": ""}
-        net[_PRIVATE][c.id] = {"aliases": [a.lower() for a in ep.get("Aliases") or []]
-                               + [c.id[:12]] * (net["Name"] != "bridge"),
-                               "links": c.host_config.get("Links") or []}
+        self._add_endpoint(net, c, ep)
         if net["Name"] == "bridge" and net["Driver"] == "bridge":
             settings = c.record["NetworkSettings"]
             settings.update(Bridge=bridge.bridge, EndpointID=endpoint_id,
@@ -405,9 +403,20 @@ class NetworkService:
                             IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac)
         if overlay is not None:
             await overlay.joined(net, c.id)
-        await self._save(net, durable=False)
         self.events.publish("network", "connect", net["Id"],
                             {"container": c.id, "name": net["Name"], "type": net["Driver"]})
+
+    @staticmethod
+    def _add_endpoint(net: dict[str, Any], c: Container, ep: dict[str, Any]) -> None:
+        """``network inspect``'s entry and the DNS names of ``c``'s endpoint ``ep`` (its
+        record's ``NetworkSettings.Networks`` entry, once joined)."""
+        net["Containers"][c.id] = {"Name": c.name, "EndpointID": ep["EndpointID"],
+                                   "MacAddress": ep["MacAddress"],
+                                   "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
+                                   "IPv6Address": ""}
+        net[_PRIVATE][c.id] = {"aliases": [a.lower() for a in ep.get("Aliases") or []]
+                               + [c.id[:12]] * (net["Name"] != "bridge"),
+                               "links": c.host_config.get("Links") or []}
 
     def _primary_address(self, c: Container) -> str | None:
         for ep in c.record["NetworkSettings"]["Networks"].values():
@@ -496,12 +505,11 @@ class NetworkService:
                     out += [f"{name}:{by_name[target]}" for name in {alias or target, target}]
         return out
 
-    async def renamed(self, c: Container) -> None:
+    def renamed(self, c: Container) -> None:
         """Keep the endpoints' names (``network inspect``, the embedded DNS) current."""
         for net in self._nets.values():
             if c.id in net["Containers"]:
                 net["Containers"][c.id]["Name"] = c.name
-                await self._save(net)
 
     def _write_etc(self, c: Container) -> None:
         cfg = c.config
@@ -516,7 +524,15 @@ class NetworkService:
                 f.write(text)
 
     async def restore_container(self, c: Container) -> None:
-        """After a daemon restart, for a running container: proxies and DNS again."""
+        """After a daemon restart, for a running container: its endpoints and leases
+        from its record, then proxies and DNS again."""
+        for ep in c.record["NetworkSettings"]["Networks"].values():
+            net = self._nets.get(ep.get("NetworkID") or "")
+            if net is None or not ep.get("EndpointID") or not ep.get("IPAddress"):
+                continue
+            self._add_endpoint(net, c, ep)
+            if net["Id"] in self._ipam_state:  # an overlay's addresses are the cluster's
+                self._ipam().reserve(net["Id"], ep["IPAddress"])
         if not self.netns_join(c):
             return
         hc = c.host_config
@@ -541,7 +557,6 @@ class NetworkService:
                     ep = self._drop_endpoint(net, c.id)
                     left.append(ep["EndpointID"])
                     await self._left(net, ep)
-                    await self._save(net, durable=False)
                     self.events.publish("network", "disconnect", net["Id"],
                                         {"container": c.id, "name": net["Name"],
                                          "type": net["Driver"]})
@@ -640,7 +655,6 @@ class NetworkService:
                     await asyncio.to_thread(self.driver.leave,
                                             net["Containers"][c.id]["EndpointID"])
                     await self._left(net, self._drop_endpoint(net, c.id))
-                    await self._save(net)
                     await self._apply_firewall()
             networks.pop(net["Name"], None)
             await asyncio.to_thread(write_json_atomic, c.record_path, c.record)

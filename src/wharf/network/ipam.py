@@ -1,8 +1,8 @@
 """IPv4 address management: subnets for networks, addresses for endpoints.
 
-Pure logic over a JSON-able ``state`` dict that the caller (the engine) owns
-and persists, so leases survive a daemon restart and no address is ever handed
-out twice. The only kernel input is the list of subnets already routed on the
+Pure logic over a JSON-able ``state`` dict that the caller (the engine) owns:
+it persists the pools and, at start, gives back the leases of the running
+containers (``reserve``), so no address is ever handed out twice. The only kernel input is the list of subnets already routed on the
 host, which the caller passes in (see ``bridge.routed_subnets``): an automatic
 pool never overlaps one of them, because another engine (a real dockerd with
 172.17.0.0/16) or the host's own LAN may own it.
@@ -128,6 +128,12 @@ class Ipam:
                                   f"{key} ({pool.subnet})")
         self._entry(key)["allocated"].append(str(ip))
         return ip
+
+    def reserve(self, key: str, address: str) -> None:
+        """Hold ``address`` again: a restored endpoint's, given before the restart."""
+        allocated = self._entry(key)["allocated"]
+        if address not in allocated:
+            allocated.append(address)
 
     def release(self, key: str, address: str | IPv4Address) -> None:
         """Return a lease; releasing one not held is a no-op (cleanup may repeat)."""

@@ -232,6 +232,28 @@ def test_restart_and_kill_9_keep_or_clean_up_network_state(make_wharfd, lab: Lab
         m.cleanup()
 
 
+def test_endpoints_and_leases_come_back_from_the_container_records(make_wharfd, lab: Lab):
+    """A start or an exit writes no network file: after a kill -9 the running
+    containers' records give the network its endpoints and leases back."""
+    d = make_wharfd()
+    m = Made(d, lab)
+    try:
+        net, _ = m.network()
+        first = m.run("--network", net, "--network-alias", "db", "busybox", "sleep", "600")
+        ip = m.ip(first, net)
+        d.restart(kill=True)
+        listed = json.loads(d.wharf("network", "inspect", net).stdout)[0]["Containers"]
+        assert [e["IPv4Address"].split("/")[0] for e in listed.values()] == [ip]
+        second = m.run("--network", net, "busybox", "sleep", "600")
+        assert m.ip(second, net) != ip  # the lease held across the restart
+        r = d.wharf("exec", second, "ping", "-c", "1", "-W", "2", "db")
+        assert r.returncode == 0 and ip in r.stdout, r.stdout + r.stderr  # its alias too
+        r = d.wharf("network", "rm", net)
+        assert r.returncode == 1 and "has active endpoints" in r.stderr
+    finally:
+        m.cleanup()
+
+
 def test_links_add_host_and_ps_filter_on_the_default_bridge(wharfd, busybox, made):
     srv = made.run(busybox, *HTTPD)
     wait_listening(wharfd, srv)
