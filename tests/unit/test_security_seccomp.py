@@ -88,10 +88,52 @@ def test_argument_filters(default_program):
     assert run_bpf(default_program, nr["personality"], X86_64, (0xFFFFFFFF,)) == ALLOW
     assert run_bpf(default_program, nr["personality"], X86_64, (0x0400000,)) == EPERM
     assert run_bpf(default_program, nr["socket"], X86_64, (2,)) == ALLOW
-    assert run_bpf(default_program, nr["socket"], X86_64, (40,)) == EPERM  # AF_VSOCK
+    assert run_bpf(default_program, nr["socket"], X86_64, (40,)) == EPERM  # AF_VSOCK, wharf's choice
+    assert run_bpf(default_program, nr["socket"], X86_64, (1,)) == ALLOW  # AF_UNIX
     assert run_bpf(default_program, nr["socket"], X86_64, (40 | 1 << 32,)) == ALLOW
     assert run_bpf(default_program, nr["clone"], X86_64, (0x11,)) == ALLOW  # SIGCHLD fork
     assert run_bpf(default_program, nr["clone"], X86_64, (0x10000000,)) == EPERM  # NEWUSER
+
+
+#: (syscall, ABI, capabilities added to Docker's default set, verdict) where
+#: Docker 20.10.24's profile (API 1.41) differs from later moby files
+DOCKER_20_10 = [
+    ("name_to_handle_at", "x86_64", [], EPERM),
+    ("name_to_handle_at", "x86_64", ["CAP_DAC_READ_SEARCH"], EPERM),
+    ("name_to_handle_at", "x86_64", ["CAP_SYS_ADMIN"], ALLOW),
+    ("open_by_handle_at", "x86_64", ["CAP_DAC_READ_SEARCH"], ALLOW),
+    ("process_vm_readv", "x86_64", [], EPERM),
+    ("process_vm_writev", "x86_64", [], EPERM),
+    ("process_vm_readv", "x86_64", ["CAP_SYS_PTRACE"], ALLOW),
+    ("process_vm_writev", "x86", ["CAP_SYS_PTRACE"], ALLOW),
+    ("pkey_alloc", "x86_64", [], EPERM),
+    ("pkey_free", "x86_64", [], EPERM),
+    ("pkey_mprotect", "x86", [], EPERM),
+    ("ptrace", "x86_64", [], ALLOW),  # minKernel 4.8: no seccomp bypass through it since
+    ("bpf", "x86_64", ["CAP_BPF"], EPERM),
+    ("bpf", "x86_64", ["CAP_SYS_ADMIN"], ALLOW),
+    ("perf_event_open", "x86_64", ["CAP_PERFMON"], EPERM),
+    ("set_mempolicy_home_node", "x86_64", ["CAP_SYS_NICE"], EPERM),
+    ("clock_settime64", "x86", ["CAP_SYS_TIME"], EPERM),
+    ("clock_settime", "x86", ["CAP_SYS_TIME"], ALLOW),
+    ("io_uring_setup", "x86_64", [], ALLOW),
+]
+
+
+@pytest.mark.parametrize("name,table,added,verdict", DOCKER_20_10,
+                         ids=[f"{c[0]}-{c[1]}-{'+'.join(c[2]) or 'default'}" for c in DOCKER_20_10])
+def test_profile_is_docker_20_10s(name, table, added, verdict):
+    oci = seccomp.to_oci(seccomp.load_default(), [*caps.DEFAULT, *added], "x86_64", "6.18.0")
+    arch = I386 if table == "x86" else X86_64
+    assert run_bpf(seccomp.compile_filter(oci), tables()[table][name], arch) == verdict
+
+
+def test_ptrace_only_on_kernels_that_check_seccomp_after_it():
+    """Before 4.8 a tracer could rewrite a filtered syscall after the check."""
+    for release, verdict in (("4.4.0", EPERM), ("4.8.0", ALLOW)):
+        oci = seccomp.to_oci(seccomp.load_default(), list(caps.DEFAULT), "x86_64", release)
+        nr = tables()["x86_64"]["ptrace"]
+        assert run_bpf(seccomp.compile_filter(oci), nr, X86_64) == verdict, release
 
 
 def test_capabilities_widen_the_allowlist():

@@ -15,8 +15,10 @@ Two steps, as in Docker and runc:
   tries a newer syscall falls back instead of seeing EPERM.
 
 The syscall numbers (``seccomp_syscalls.json``) were generated from the
-kernel's ``asm/unistd_{64,32,x32}.h``; ``seccomp_default.json`` is moby's
-``profiles/seccomp/default.json`` (Apache-2.0), kept as data.
+kernel's ``asm/unistd_{64,32,x32}.h``; ``seccomp_default.json`` is moby
+v20.10.24's ``profiles/seccomp/default.json`` (Apache-2.0; Docker 20.10
+serves API 1.41, as wharf does), kept as data, with one deliberate change
+that docs/architecture.md (Security) gives with its reason.
 """
 
 from __future__ import annotations
