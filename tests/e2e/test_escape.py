@@ -42,6 +42,9 @@ CASES = [
     ("userns", "EPERM", ["--security-opt", "seccomp=unconfined"], "ok"),
     ("keyctl", "EPERM", ["--security-opt", "seccomp=unconfined"], "ok"),
     ("kmsg", "EPERM", ["--privileged"], "ok"),
+    # seccomp as Docker 20.10's profile ties these to a capability
+    ("handle", "EPERM", ["--cap-add", "SYS_ADMIN"], "ok"),
+    ("vmread", "EPERM", ["--cap-add", "SYS_PTRACE"], "ok"),
 ]
 
 
@@ -49,6 +52,17 @@ CASES = [
 def test_refused_by_default_and_only_by_the_guard(wharfd, busybox, probe, what, refused, lift, lifted):
     assert attempt(wharfd, busybox, probe, [], what) == refused
     assert attempt(wharfd, busybox, probe, lift, what) == lifted
+
+
+@pytest.mark.parametrize("what", ["pkey", "vsock"])
+def test_refused_by_seccomp_alone(wharfd, busybox, probe, what):
+    """Unconfined, the container gets the host's own answer (pkey_alloc needs a CPU with
+    PKU; AF_VSOCK a kernel with vsock): the EPERM is the profile's, not this machine's."""
+    host = subprocess.run([f"{probe}/probe", what], capture_output=True, text=True).stdout.strip()
+    assert host != "EPERM"
+    assert attempt(wharfd, busybox, probe, [], what) == "EPERM"
+    unconfined = ["--security-opt", "seccomp=unconfined"]
+    assert attempt(wharfd, busybox, probe, unconfined, what) == host
 
 
 def test_kmsg_readable_with_only_its_cgroup_rule(wharfd, busybox, probe):
