@@ -17,12 +17,13 @@ import fcntl
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import stat
 import struct
 import termios
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from wharf.linux import syscalls as sc
 from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, startgate, sysctl
@@ -35,6 +36,8 @@ NAMESPACES = {
 }
 #: join order for exec: the mount namespace last, so /proc/PID paths stay valid until then
 _JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+#: how often a parent waiting for its child's exec checks that it is not stopped (s)
+_STOP_CHECK = 0.05
 
 
 class SpawnError(Exception):
@@ -136,7 +139,7 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
         try:
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
                           seccomp.program_for(spec), init=True, placed=placed,
-                          gate=lambda: startgate.wait(bundle))
+                          gate=lambda: startgate.wait(bundle), keep=[fd for fd, _ in join])
         except BaseException:
             if cg:
                 cg.destroy()
@@ -166,7 +169,8 @@ def spawn_exec(init_pid: int, spec: dict[str, Any], process: dict[str, Any],
                 sc.setns(fd, flag)
 
         return _start(pid_ns, enter, lambda: None, cg.add if cg else lambda pid: None,
-                      process, stdio, console_socket, seccomp.program_for(spec))
+                      process, stdio, console_socket, seccomp.program_for(spec),
+                      keep=[fd for fd, _ in fds])
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -177,28 +181,46 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
            stdio: tuple[int, int, int], console_socket: int | None,
            seccomp_filter: bytes | None = None, init: bool = False,
            placed: Callable[[], None] = lambda: None,
-           gate: Callable[[], bool] = lambda: True) -> int:
+           gate: Callable[[], bool] = lambda: True, keep: Iterable[int] = ()) -> int:
     """Fork; the child ``enter``s its namespaces and runs ``setup`` (its rootfs) while
     the parent ``place``s it in its cgroup: the slowest steps overlap (moving a
     process into a v1 cgroup waits for an RCU grace period, ~10 ms). Only then,
     and after ``placed``, does the child drop privileges and exec, so nothing of
     the container's own runs outside its cgroup, and after the engine's ``gate``
     (``startgate``) says go. Returns once exec succeeded, or raises the child's
-    error as ``SpawnError``."""
+    error as ``SpawnError``.
+
+    The child is visible to the container from its first instant (it is
+    forked into the container's PID namespace), so it is born non-dumpable
+    (the flag is inherited, set here around the fork): the container's root
+    cannot open its /proc/PID/{exe,fd,mem,environ} nor ptrace it. It keeps
+    only the fds it needs (``keep``: the namespaces to join; stdio, the
+    console socket and its two pipes), closing every other fd of the caller
+    at once, and everything but the close-on-exec error pipe before execve,
+    where the kernel makes it dumpable again for the container's own binary.
+    """
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
-    pid = _fork(pid_ns)
+    dumpable = sc.prctl(sc.PR_GET_DUMPABLE)
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    pid = -1
+    try:
+        pid = _fork(pid_ns)
+    finally:
+        if pid != 0:
+            sc.prctl(sc.PR_SET_DUMPABLE, dumpable)
     if pid == 0:  # the child never returns from here
         try:
-            os.close(go_w)
-            os.close(err_r)
+            signal.set_wakeup_fd(-1)  # the caller's wakeup fd is about to close
+            console_fd = () if console_socket is None else (console_socket,)
+            _close_fds_except({go_r, err_w, *stdio, *console_fd, *keep})
             enter()
             setup()
             console = _make_console(console_socket, init) if console_socket is not None else None
             if os.read(go_r, 1) != b"1":
                 os._exit(1)  # the parent gave up on us
             placed()
-            _exec(process, stdio, console, seccomp_filter)
+            _exec(process, stdio, console, err_w, seccomp_filter)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
             kind = e.kind if isinstance(e, _SetupError) else "other"
             message = str(e) or type(e).__name__
@@ -214,14 +236,17 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
             if not gate():
                 raise SpawnError("the engine cancelled the start")
             os.write(go_w, b"1")
-        except BaseException:
+        except BaseException as e:
             # the child may have failed first (then its error is the real one)
             _reap(pid, kill=True)
             _raise_report(_read_all(err_r))
+            if isinstance(e, OSError):  # it died (the container can kill it): ESRCH, EPIPE
+                raise SpawnError(f"the process died before it could start: "
+                                 f"{os.strerror(e.errno or 0).lower()}") from None
             raise
         finally:
             os.close(go_w)
-        report = _read_all(err_r)
+        report = _await_report(err_r, pid)
     except BaseException:
         _reap(pid, kill=True)
         raise
@@ -242,6 +267,44 @@ def _raise_report(report: bytes) -> None:
     except ValueError:  # cut short: still the child's words
         raise SpawnError(report.decode(errors="replace")) from None
     raise SpawnError(error["message"], error["kind"])
+
+
+def _await_report(err_r: int, pid: int) -> bytes:
+    """The child's error report, empty once it exec'd. The child is in the
+    container's PID namespace, so the container can SIGSTOP it: one found
+    stopped is killed and reported, rather than block the caller (the shim,
+    whose single loop serves exec, logs, stop and wait) forever."""
+    chunks = []
+    while True:
+        ready, _, _ = select.select([err_r], [], [], _STOP_CHECK)
+        if not ready:
+            if _stopped(pid):
+                raise SpawnError("the process was stopped before it could start")
+            continue
+        chunk = os.read(err_r, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped by a signal or a tracer (state T or t)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"T", b"t")
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    """Close every fd from 3 up except ``keep`` (close_range over the gaps)."""
+    first = 3
+    for fd in sorted(k for k in keep if k >= first):
+        if fd > first:
+            sc.close_range(first, fd - 1)
+        first = fd + 1
+    sc.close_range(first)
 
 
 def _read_all(fd: int) -> bytes:
@@ -285,7 +348,7 @@ _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.star
 
 
 def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | None,
-          seccomp_filter: bytes | None = None) -> None:
+          report_fd: int, seccomp_filter: bytes | None = None) -> None:
     """Process setup from an OCI ``process``, ending in execve (or an exception).
 
     runc's order: no_new_privs first; without it the filter must go in while we
@@ -304,6 +367,7 @@ def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | N
     if seccomp_filter and not nnp:
         seccomp.install(seccomp_filter)
     _set_user(process)
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)  # an id change resets it to fs.suid_dumpable
     try:
         os.chdir(cwd)
     except OSError as e:
@@ -315,7 +379,7 @@ def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | N
         if signal.getsignal(sig) == signal.SIG_IGN:
             signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    sc.close_range(3, flags=sc.CLOSE_RANGE_CLOEXEC)
+    _close_fds_except({report_fd})  # close-on-exec: it tells the parent exec succeeded
     if seccomp_filter and nnp:
         seccomp.install(seccomp_filter)
     try:
