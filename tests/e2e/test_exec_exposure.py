@@ -38,12 +38,13 @@ def _attacked(wharfd, busybox, probe, ctl, mode: str) -> str:
     return r.stdout.strip()
 
 
-def _exec(wharfd, cid: str, cmd: list[str], timeout: float = 20) -> tuple[int, int | None]:
+def _exec(wharfd, cid: str, cmd: list[str], tty: bool = False,
+          timeout: float = 20) -> tuple[int, int | None]:
     """Run ``cmd`` in ``cid`` through the API: (start status, exit code)."""
     status, ex = wharfd.api("POST", f"/containers/{cid}/exec",
-                            {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})
+                            {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True, "Tty": tty})
     assert status == 201, ex
-    status, _ = wharfd.api("POST", f"/exec/{ex['Id']}/start", {"Detach": False, "Tty": False},
+    status, _ = wharfd.api("POST", f"/exec/{ex['Id']}/start", {"Detach": False, "Tty": tty},
                            timeout=timeout)
     return status, wharfd.api("GET", f"/exec/{ex['Id']}/json")[1]["ExitCode"]
 
@@ -80,12 +81,13 @@ def test_a_watcher_reaches_nothing_of_the_engine_during_150_execs(wharfd, busybo
         wharfd.wharf("rm", "-f", cid)
 
 
-@pytest.mark.parametrize("mode", ["stop", "kill"])
+@pytest.mark.parametrize("mode,tty", [("stop", False), ("kill", False), ("kill", True)],
+                         ids=["stop", "kill", "kill-tty"])
 def test_stopping_or_killing_the_entering_process_neither_hangs_exec_nor_the_container(
-        wharfd, busybox, probe, tmp_path, mode):
+        wharfd, busybox, probe, tmp_path, mode, tty):
     cid = _attacked(wharfd, busybox, probe, tmp_path, mode)
     try:
-        results = [_exec(wharfd, cid, ["true"]) for _ in range(20)]
+        results = [_exec(wharfd, cid, ["true"], tty) for _ in range(20)]
         # each one ended: ran, was killed (137) or failed to start (an error, no hang)
         assert all(code in (0, 137, 126, 127, None) or status >= 400
                    for status, code in results), results

@@ -95,6 +95,7 @@ class InProcess(_Cgroups):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             with ours, theirs:
                 pid = spawn(theirs.fileno())
+                theirs.close()  # a process killed before it sent the master: EOF, not a hang
                 return pid, self._container.recv_console(ours)
         except self._error as e:
             raise SpawnFailed(str(e), e.kind) from None
