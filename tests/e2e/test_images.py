@@ -60,7 +60,7 @@ def test_missing_images_are_reported_like_docker(wharfd):
 def test_bootstrapped_busybox_runs_with_its_users(wharfd, busybox):
     r = wharfd.wharf("run", "--rm", busybox, "sh", "-c", "id; stat -c %a /tmp; ls /bin/ls")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["uid=0(root) gid=0(root) groups=10(wheel)", "1777", "/bin/ls"]
+    assert r.stdout.splitlines() == ["uid=0(root) gid=0(root) groups=0(root),10(wheel)", "1777", "/bin/ls"]
 
 
 def test_image_used_by_a_container_needs_force(wharfd, busybox):

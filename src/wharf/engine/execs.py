@@ -21,7 +21,7 @@ from wharf.engine.events import EventBus
 from wharf.engine.launch import process_env, rootfs_path
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.runtime import cgroups
-from wharf.runtime.user import parse_user
+from wharf.runtime.user import parse_user, with_home
 
 
 class Exec:
@@ -102,13 +102,14 @@ class ExecService:
         with open(os.path.join(bundle, "config.json")) as f:
             process = json.load(f)["process"]
         body = ex.body
-        env = process_env(c, ex.tty) + list(body.get("Env") or [])
-        process.update(args=body["Cmd"], env=env, terminal=ex.tty,
-                       cwd=body.get("WorkingDir") or process.get("cwd") or "/")
-        process.pop("consoleSize", None)
+        rootfs = rootfs_path(bundle)
         if body.get("User"):
-            uid, gid, gids = parse_user(body["User"], rootfs_path(bundle))
+            uid, gid, gids = parse_user(body["User"], rootfs)
             process["user"] = {"uid": uid, "gid": gid, "additionalGids": gids}
+        env = process_env(c, ex.tty) + list(body.get("Env") or [])
+        process.update(args=body["Cmd"], env=with_home(env, process["user"]["uid"], rootfs),
+                       terminal=ex.tty, cwd=body.get("WorkingDir") or process.get("cwd") or "/")
+        process.pop("consoleSize", None)
         return process
 
     def startable(self, exec_id: str) -> Exec:

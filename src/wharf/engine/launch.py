@@ -24,6 +24,7 @@ from wharf.fsutil import write_json_atomic
 from wharf.errors import InvalidParameter
 from wharf.runtime import cgroups
 from wharf.runtime import spec as specs
+from wharf.runtime.user import with_home
 from wharf.shim import client
 
 log = logging.getLogger("wharf.engine")
@@ -88,7 +89,8 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
     resources.devices = sec.cgroup_rules
     tty = bool(cfg.get("Tty"))
     spec = specs.build(
-        args=[c.record["Path"], *c.record["Args"]], rootfs=rootfs, env=process_env(c, tty),
+        args=[c.record["Path"], *c.record["Args"]], rootfs=rootfs,
+        env=with_home(process_env(c, tty), uid, rootfs),
         cwd=cfg.get("WorkingDir") or "/", uid=uid, gid=gid, additional_gids=gids,
         hostname=cfg["Hostname"], tty=tty, console_size=_console_size(hc),
         cgroups_path=cgroups_path, resources=resources, binds=binds,

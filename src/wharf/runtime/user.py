@@ -4,7 +4,10 @@ Docker's rules (moby/sys/user ``GetExecUser``): ``uid``, ``uid:gid``,
 ``name`` or ``name:group``; a numeric id that is not in the file is used as
 is, a name that is not there is an error; without an explicit group the
 user's primary group comes from passwd and the supplementary groups are
-every group in /etc/group that lists the user by name. The files are read
+every group in /etc/group that lists the user by name. As under Docker 20.10,
+the primary group is also the first supplementary one (``id`` in a root
+container says ``groups=0(root),...``). ``HOME`` comes from the passwd entry
+of the uid, ``/`` without one, as runc sets it. The files are read
 through ``secure_join``: a rootfs symlink cannot make the host read its own.
 """
 
@@ -33,7 +36,7 @@ def _find(records: list[list[str]], key: str, id_field: int) -> list[str] | None
 
 
 def parse_user(user: str, rootfs: str) -> tuple[int, int, list[int]]:
-    """(uid, gid, supplementary gids) for a ``--user`` value inside ``rootfs``."""
+    """(uid, gid, supplementary gids, the gid first) for a ``--user`` value inside ``rootfs``."""
     name, _, group = (user or "").partition(":")
     uid, gid, username = 0, 0, ""
     passwd = _entries(rootfs, "/etc/passwd")
@@ -52,10 +55,19 @@ def parse_user(user: str, rootfs: str) -> tuple[int, int, list[int]]:
     if group:
         rec = _find(groups, group, 2)
         if rec is not None:
-            return uid, int(rec[2]), []
+            return uid, int(rec[2]), [int(rec[2])]
         if group.isdigit():
-            return uid, int(group), []
+            return uid, int(group), [int(group)]
         raise InvalidParameter(f"unable to find group {group}: no matching entries in group file")
     sgids = [int(g[2]) for g in groups
              if len(g) > 3 and username and username in g[3].split(",")]
-    return uid, gid, sgids
+    return uid, gid, list(dict.fromkeys([gid, *sgids]))
+
+
+def with_home(env: list[str], uid: int, rootfs: str) -> list[str]:
+    """``env`` plus ``HOME`` (last, where runc's setenv puts it) unless it has one."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    home = next((r[5] for r in _entries(rootfs, "/etc/passwd")
+                 if len(r) > 5 and r[2] == str(uid)), "/")
+    return [*env, f"HOME={home}"]

@@ -8,6 +8,7 @@ import pytest
 
 from wharf.errors import InvalidParameter
 from wharf.runtime.spec import parse_user
+from wharf.runtime.user import with_home
 
 
 @pytest.fixture
@@ -20,17 +21,29 @@ def rootfs(tmp_path: Path) -> Path:
     return tmp_path / "rootfs"
 
 
+# What `id` shows under Docker 20.10 with the same files: the primary group is
+# always a supplementary one; /etc/group memberships only without a group.
 @pytest.mark.parametrize("user, expected", [
-    ("", (0, 0, [10])),
-    ("app", (1000, 1001, [50])),
-    ("1000", (1000, 1001, [50])),
-    ("4242", (4242, 0, [])),
-    ("app:staff", (1000, 50, [])),
-    ("app:77", (1000, 77, [])),
-    ("4242:4343", (4242, 4343, [])),
+    ("", (0, 0, [0, 10])),
+    ("app", (1000, 1001, [1001, 50])),
+    ("1000", (1000, 1001, [1001, 50])),
+    ("4242", (4242, 0, [0])),
+    ("app:staff", (1000, 50, [50])),
+    ("app:77", (1000, 77, [77])),
+    ("4242:4343", (4242, 4343, [4343])),
 ])
 def test_docker_rules(rootfs: Path, user: str, expected: tuple) -> None:
     assert parse_user(user, str(rootfs)) == expected
+
+
+@pytest.mark.parametrize("uid, env, expected", [
+    (0, ["PATH=/bin"], ["PATH=/bin", "HOME=/root"]),
+    (1000, [], ["HOME=/home/app"]),
+    (4242, [], ["HOME=/"]),
+    (0, ["HOME=/x", "A=1"], ["HOME=/x", "A=1"]),
+])
+def test_home_from_passwd_unless_set(rootfs: Path, uid: int, env: list, expected: list) -> None:
+    assert with_home(env, uid, str(rootfs)) == expected
 
 
 def test_unknown_names(rootfs: Path) -> None:
