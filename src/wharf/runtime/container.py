@@ -114,7 +114,6 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
 
         def place(pid: int) -> None:
             if cg:
-                cg.create()
                 cg.apply(linux.get("resources") or {})
                 cg.add(pid)
 
@@ -137,6 +136,8 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
                 sc.sethostname(spec["hostname"])
 
         try:
+            if cg:  # before the fork: the rootfs shows it at /sys/fs/cgroup (cgroupview)
+                cg.create()
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
                           seccomp.program_for(spec), init=True, placed=placed,
                           gate=lambda: startgate.wait(bundle), keep=[fd for fd, _ in join])

@@ -16,6 +16,7 @@ from typing import Any
 
 from wharf.linux import syscalls as sc
 from wharf.linux.paths import secure_join
+from wharf.runtime import cgroupview
 
 _FLAGS = {
     "ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
@@ -35,8 +36,7 @@ _IGNORED = {"rw", "defaults"}
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
            ("urandom", 1, 9), ("tty", 5, 0))
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-              ("core", "/proc/kcore"))
+              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
 
 
 def parse_options(options: list[str]) -> tuple[int, int, str]:
@@ -62,12 +62,16 @@ def _make_target(path: str, as_file: bool) -> None:
         os.makedirs(path, exist_ok=True)
 
 
-def mount_one(rootfs: str, m: dict[str, Any]) -> None:
-    """One OCI mount entry at its destination inside ``rootfs``."""
+def mount_one(rootfs: str, m: dict[str, Any], cgroups_path: str = "") -> None:
+    """One OCI mount entry at its destination inside ``rootfs`` (a ``cgroup`` one shows
+    the cgroup at ``cgroups_path``)."""
     target = secure_join(rootfs, m["destination"])
     flags, propagation, data = parse_options(m.get("options") or [])
     kind = m.get("type") or ("bind" if flags & sc.MS_BIND else "")
-    if kind == "bind" or flags & sc.MS_BIND:
+    if kind == "cgroup":
+        _make_target(target, False)
+        cgroupview.mount(target, flags, cgroups_path)
+    elif kind == "bind" or flags & sc.MS_BIND:
         source = m["source"]
         _make_target(target, not os.path.isdir(source))
         sc.mount(source, target, None, sc.MS_BIND | (flags & sc.MS_REC))
@@ -96,6 +100,8 @@ def populate_dev(dev: str) -> None:
         os.chmod(path, 0o666)
     for name, target in _DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
+    if os.path.exists("/proc/kcore"):  # runc's rule: no dangling /dev/core without it
+        os.symlink("/proc/kcore", os.path.join(dev, "core"))
     if os.path.isdir(os.path.join(dev, "pts")):
         os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
 
@@ -127,13 +133,18 @@ def mask(paths: list[str]) -> None:
             pass
 
 
+_READONLY = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+
+
 def make_readonly(paths: list[str]) -> None:
+    """Read-only binds of ``paths`` onto themselves, also nosuid, nodev and noexec (runc's
+    flags, so /proc/sys in mountinfo reads as under Docker)."""
     for path in paths:
         try:
             sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
         except FileNotFoundError:
             continue
-        sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+        sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_REC | _READONLY)
 
 
 def prepare(spec: dict[str, Any], rootfs: str) -> None:
@@ -143,14 +154,14 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     # spec says rprivate for itself.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    linux = spec.get("linux") or {}
     fresh_dev = False
     for m in spec.get("mounts") or []:
-        mount_one(rootfs, m)
+        mount_one(rootfs, m, linux.get("cgroupsPath") or "")
         fresh_dev |= m["destination"] == "/dev" and m.get("type") == "tmpfs"
     if fresh_dev:
         populate_dev(secure_join(rootfs, "/dev"))
     pivot(rootfs)
-    linux = spec.get("linux") or {}
     mask(linux.get("maskedPaths") or [])
     make_readonly(linux.get("readonlyPaths") or [])
     if (spec.get("root") or {}).get("readonly"):
