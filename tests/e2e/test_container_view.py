@@ -45,7 +45,7 @@ def test_own_cgroup_limits_readable_and_read_only(wharfd, busybox, runtime):
     mountinfo = "\n".join(lines[3:])
     if V1:
         for hierarchy in ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices",
-                          "freezer"):
+                          "freezer", "systemd"):
             assert {"ro", "nosuid", "nodev", "noexec"} <= mount_options(
                 mountinfo, f"/sys/fs/cgroup/{hierarchy}"), hierarchy
     else:

@@ -19,8 +19,10 @@ from typing import Any
 
 from wharf.runtime import devicefilter
 
-#: v1 hierarchies a container is placed in (named ones like name=systemd are left alone).
-V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+#: v1 hierarchies a container is placed in: runc's, with name=systemd (no controller, but
+#: the container's /sys/fs/cgroup/systemd shows its own cgroup as under Docker).
+V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                  "systemd")
 _UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads about 2**63 when unlimited
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _NS = 1_000_000_000
