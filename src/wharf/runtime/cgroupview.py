@@ -47,12 +47,13 @@ def v1_hierarchies(cg: cgroups.V1Cgroup) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def mount(target: str, flags: int, cgroups_path: str) -> None:
-    """Mount the view of the cgroup ``cgroups_path`` at ``target`` with mount ``flags``.
+def mount(target: str, flags: int, cgroups_path: str, root: str = "/sys/fs/cgroup") -> None:
+    """Mount the view of the cgroup ``cgroups_path`` (under the host's cgroup ``root``) at
+    ``target`` with mount ``flags``.
 
     Without a cgroup there is nothing of the container's to show: an empty tmpfs.
     """
-    cg = cgroups.open(cgroups_path) if cgroups_path else None
+    cg = cgroups.open(cgroups_path, root) if cgroups_path else None
     if isinstance(cg, cgroups.V2Cgroup):
         _bind(cg.dir(), target, flags)
         return
