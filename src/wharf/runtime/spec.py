@@ -34,7 +34,7 @@ _ALLOWED_DEVICES = [("c", None, None, "m"), ("b", None, None, "m"),
                     ("c", 5, 1, "rwm"), ("c", 136, None, "rwm"), ("c", 5, 2, "rwm"),
                     ("c", 10, 200, "rwm")]
 
-_NAMESPACES = ("pid", "network", "ipc", "uts", "mount")
+_NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 _DEFAULT_SHM = 64 * 1024 * 1024
 
 
@@ -117,8 +117,13 @@ def _default_mounts(privileged: bool, shm_size: int) -> list[dict[str, Any]]:
 
 
 def _namespaces(requested: dict[str, str] | None) -> list[dict[str, str]]:
-    """OCI namespace list: "private" → new one, "host" → no entry, else a path to join."""
+    """OCI namespace list: "private" → new one, "host" → no entry, else a path to join.
+
+    The cgroup namespace is the host's unless asked for: Docker's default on a v1 host
+    (the engine asks "private" on v2, as Docker does there).
+    """
     wanted = {kind: "private" for kind in _NAMESPACES}
+    wanted["cgroup"] = "host"
     wanted.update(requested or {})
     out = []
     for kind in _NAMESPACES:

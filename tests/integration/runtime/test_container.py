@@ -211,3 +211,14 @@ def test_start_gate_holds_exec_until_the_engine_says(box: Box) -> None:
     finally:
         gate.close()
     assert not (box.rootfs / "ran").exists() and not box.cgroup.pids()
+
+
+def test_private_cgroup_namespace_sees_its_own_cgroup_as_root(box: Box) -> None:
+    code, out = box.run(["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max"],
+                        namespaces={"cgroup": "private"},
+                        resources=Resources(pids_limit=42))
+    assert code == 0, out
+    *cgroup_lines, pids_max = out.splitlines()
+    named = [line for line in cgroup_lines if not line.startswith("0::")]
+    assert named and all(line.endswith(":/") for line in named), out
+    assert pids_max == "42"

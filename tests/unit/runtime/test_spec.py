@@ -23,6 +23,9 @@ def test_defaults_are_dockers() -> None:
     assert "/proc/kcore" in s["linux"]["maskedPaths"]
     assert "/proc/sys" in s["linux"]["readonlyPaths"]
     assert "ro" in _mount(s, "/sys")["options"]
+    assert _mount(s, "/sys/fs/cgroup") == {"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                           "source": "cgroup",
+                                           "options": ["nosuid", "noexec", "nodev", "ro"]}
     assert "size=67108864" in _mount(s, "/dev/shm")["options"]
     devices = s["linux"]["resources"]["devices"]
     assert devices[0] == {"allow": False, "access": "rwm"}
@@ -82,3 +85,9 @@ def test_mount_options() -> None:
     assert flags == sc.MS_NOSUID | sc.MS_BIND | sc.MS_REC | sc.MS_RDONLY
     assert prop == sc.MS_PRIVATE | sc.MS_REC
     assert data == "mode=755"
+
+
+def test_cgroup_view_and_namespace() -> None:
+    s = build(args=["sh"], rootfs="/r", privileged=True, namespaces={"cgroup": "private"})
+    assert "rw" in _mount(s, "/sys/fs/cgroup")["options"]
+    assert {"type": "cgroup"} in s["linux"]["namespaces"]
