@@ -3,7 +3,7 @@
  *   exec_watch_probe watch|stop|kill CTL_DIR
  *
  * Until CTL_DIR/stop exists it scans /proc for every pid but its own and:
- *   watch: opens /proc/PID/exe, reads and opens /proc/PID/fd/N, ptrace-attaches;
+ *   watch: opens /proc/PID/exe (and writes one not the container's), reads and opens /proc/PID/fd/N, ptrace-attaches;
  *          a host fd of a json log is written to (an INJECTED line);
  *   stop:  SIGSTOPs each new pid, SIGCONTs it 300 ms later (scanning on);
  *   kill:  SIGKILLs each new pid.
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 static struct stat own_exe;
-static long scans, pids, max_pid, exe_denied, exe_own, exe_foreign, fd_denied, fd_own,
+static long scans, pids, max_pid, exe_denied, exe_own, exe_foreign, exe_written, fd_denied, fd_own,
     fd_foreign, ptrace_denied, ptrace_own, ptrace_foreign, injected, signalled;
 static char details[65536];
 static struct { int pid; double at; } stopped[64]; /* stop mode: SIGCONT them 300 ms later */
@@ -39,6 +39,12 @@ static double now(void) {
 }
 
 static void note(const char *what, int pid, const char *target) {
+    static const char *last_what;
+    static int last_pid;
+    if (what == last_what && pid == last_pid)
+        return; /* once per pid and kind: it is tried at every scan */
+    last_what = what;
+    last_pid = pid;
     size_t used = strlen(details);
     snprintf(details + used, sizeof details - used, "%s pid=%d %s\n", what, pid, target);
 }
@@ -54,11 +60,19 @@ static int exe_foreign_of(int pid) {
     int foreign = fstat(fd, &st) == 0 &&
                   (st.st_dev != own_exe.st_dev || st.st_ino != own_exe.st_ino);
     close(fd);
-    if (foreign && readlink(path, target, sizeof target - 1) < 0)
+    if (!foreign)
+        return 0;
+    if (readlink(path, target, sizeof target - 1) < 0)
         strcpy(target, "?");
-    if (foreign)
-        note("exe", pid, target);
-    return foreign;
+    note("exe", pid, target);
+    /* what CVE-2019-5736 did to runc's binary: only a sealed copy refuses it */
+    int w = open(path, O_WRONLY);
+    if (w >= 0 && write(w, "", 1) == 1) {
+        exe_written++;
+        note("exe-written", pid, target);
+    }
+    if (w >= 0) close(w);
+    return 1;
 }
 
 static void try_exe(int pid) {
@@ -159,10 +173,11 @@ int main(int argc, char **argv) {
     FILE *f = fopen(report, "w");
     if (!f)
         return 1;
-    fprintf(f, "scans=%ld pids=%ld exe_denied=%ld exe_own=%ld exe_foreign=%ld fd_denied=%ld "
+    fprintf(f, "scans=%ld pids=%ld exe_denied=%ld exe_own=%ld exe_foreign=%ld exe_written=%ld "
+               "fd_denied=%ld "
                "fd_own=%ld fd_foreign=%ld ptrace_denied=%ld ptrace_own=%ld ptrace_foreign=%ld "
                "injected=%ld signalled=%ld\n%s",
-            scans, pids, exe_denied, exe_own, exe_foreign, fd_denied, fd_own, fd_foreign,
+            scans, pids, exe_denied, exe_own, exe_foreign, exe_written, fd_denied, fd_own, fd_foreign,
             ptrace_denied, ptrace_own, ptrace_foreign, injected, signalled, details);
     fclose(f);
     for (;;)

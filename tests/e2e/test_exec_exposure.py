@@ -13,11 +13,14 @@ hang, and never takes the container with it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
 
 import pytest
+
+from wharf.linux import sealed
 
 PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "exec_watch_probe.c")
 EXECS = 150
@@ -30,10 +33,10 @@ def probe(tmp_path_factory) -> str:
     return str(out)
 
 
-def _attacked(wharfd, busybox, probe, ctl, mode: str) -> str:
+def _attacked(wharfd, busybox, probe, ctl, mode: str, *flags: str) -> str:
     """A running container whose init is the probe in ``mode``."""
     os.chmod(ctl, 0o777)
-    r = wharfd.wharf("run", "-d", "-v", f"{probe}:/t:ro", "-v", f"{ctl}:/ctl", busybox,
+    r = wharfd.wharf("run", "-d", "-v", f"{probe}:/t:ro", "-v", f"{ctl}:/ctl", *flags, busybox,
                      "/t/probe", mode, "/ctl", check=True)
     return r.stdout.strip()
 
@@ -72,6 +75,7 @@ def test_a_watcher_reaches_nothing_of_the_engine_during_150_execs(wharfd, busybo
         counts, details = _report(wharfd, cid, tmp_path)
         assert details == ""
         assert counts["exe_foreign"] == counts["fd_foreign"] == counts["ptrace_foreign"] == 0
+        assert counts["exe_written"] == 0
         assert counts["injected"] == 0
         # it did race the entering processes: some were seen before their execve
         assert counts["pids"] >= EXECS // 2 and counts["exe_denied"] > 0, counts
@@ -96,5 +100,42 @@ def test_stopping_or_killing_the_entering_process_neither_hangs_exec_nor_the_con
         assert _running(wharfd, cid)
         assert _exec(wharfd, cid, ["sh", "-c", "exit 3"]) == (200, 3)
         assert wharfd.wharf("stop", "-t", "1", cid).returncode == 0
+    finally:
+        wharfd.wharf("rm", "-f", cid)
+
+
+def test_the_engine_side_runs_from_a_sealed_copy(wharfd, busybox):
+    """The shim (and so the exec helper, its fork) runs no host file: its
+    /proc/PID/exe is a memfd no one can ever write, not even the host's root."""
+    cid = wharfd.wharf("run", "-d", busybox, "sleep", "60", check=True).stdout.strip()
+    try:
+        shim = (wharfd.exec_root / "containers" / cid / "shim.pid").read_text().strip()
+        assert os.readlink(f"/proc/{shim}/exe").startswith("/memfd:wharf-python")
+        with open(f"/proc/{shim}/exe", "rb") as f:  # writable: busy now, sealed for ever
+            assert os.fstat(f.fileno()).st_nlink == 0
+            assert fcntl.fcntl(f.fileno(), sealed.F_GET_SEALS) == sealed.ALL_SEALS
+    finally:
+        wharfd.wharf("rm", "-f", cid)
+
+
+#: the host's dynamic loader and libraries, so the interpreter can start in busybox
+HOST_LIBS = ["-v", "/usr/lib64:/lib64:ro",
+             "-v", "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro"]
+
+
+def test_exec_of_proc_self_exe_gives_only_a_sealed_copy(wharfd, busybox, probe, tmp_path):
+    """CVE-2019-5736: ``exec c /proc/self/exe`` runs what the entering process runs;
+    a container that catches it can keep its exe, but every write is refused."""
+    cid = _attacked(wharfd, busybox, probe, tmp_path, "watch", *HOST_LIBS)
+    try:
+        for _ in range(30):
+            status, code = _exec(wharfd, cid, ["/proc/self/exe", "-c", "pass"])
+            assert status == 200 and code != 0  # no stdlib in busybox: it starts, then fails
+        counts, details = _report(wharfd, cid, tmp_path)
+        assert counts["exe_written"] == 0
+        reached = [line for line in details.splitlines() if line.startswith("exe ")]
+        assert reached, counts  # it did catch the interpreter
+        assert all(line.endswith("/memfd:wharf-python (deleted)") for line in reached), details
+        assert _running(wharfd, cid)
     finally:
         wharfd.wharf("rm", "-f", cid)

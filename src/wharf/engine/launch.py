@@ -212,8 +212,7 @@ class Launcher:
     async def start(self) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
-            self._proc = subprocess.Popen(client.launcher_command(self.config.exec_root),
-                                          stdin=theirs, stdout=theirs, close_fds=True)
+            self._proc = client.start_launcher(self.config.exec_root, theirs)
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
         self._reader_task = asyncio.ensure_future(self._read_answers(reader))
 

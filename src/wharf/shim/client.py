@@ -17,6 +17,8 @@ import sys
 import threading
 from typing import Any
 
+from wharf.linux import sealed
+
 
 class ShimError(Exception):
     """The shim refused a request; ``kind`` as in the answer (e.g. "not_found")."""
@@ -31,6 +33,19 @@ def launcher_command(exec_root: str) -> list[str]:
     return [sys.executable, "-m", "wharf.shim.launcher", exec_root]
 
 
+def start_launcher(exec_root: str, sock: socket.socket) -> subprocess.Popen[bytes]:
+    """Run the launcher with ``sock`` as its stdin and stdout, from a sealed memfd
+    copy of our interpreter (``wharf.linux.sealed``), so neither it nor the shims
+    and exec helpers it forks have a host file as /proc/PID/exe. argv[0] stays
+    ``sys.executable``: Python finds its prefix and venv (so ``wharf``) from it."""
+    binary = sealed.sealed_copy(sys.executable, "wharf-python")
+    try:
+        return subprocess.Popen(launcher_command(exec_root), executable=f"/proc/self/fd/{binary}",
+                                pass_fds=(binary,), stdin=sock, stdout=sock, close_fds=True)
+    finally:
+        os.close(binary)
+
+
 class Launcher:
     """The launcher process of one daemon, for tests and tools (the daemon speaks to it
     with asyncio: ``wharf.engine.launch.Launcher``); ``start`` is safe to call from many
@@ -38,8 +53,7 @@ class Launcher:
 
     def __init__(self, exec_root: str) -> None:
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(launcher_command(exec_root),
-                                     stdin=theirs, stdout=theirs, close_fds=True)
+        self.proc = start_launcher(exec_root, theirs)
         theirs.close()
         self._sock = ours
         self._reader = ours.makefile("rb")
