@@ -6,7 +6,8 @@ machine noise hits every engine alike):
 * ``run --rm busybox true``: wall time of the whole CLI command, N times;
 * 20 detached ``run -d busybox sleep 60`` one after another: containers/s;
 * 64 detached ``run -d`` by 16 clients at once (a compose up, a CI runner):
-  wall seconds until all 64 have answered.
+  wall seconds until all 64 have answered;
+* ``exec CONTAINER true`` in a running container: wall time of the CLI command.
 
 Writes a markdown table (and a PNG plot when matplotlib is installed) to
 bench/results/. Run as root: ``.venv/bin/python bench/latency.py``.
@@ -63,6 +64,20 @@ def start_concurrently(engines: list[Engine], rounds: int, count: int = 64,
     return walls
 
 
+def exec_true(engines: list[Engine], runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {e.name: [] for e in engines}
+    ids = {e.name: e.run("run", *e.run_flags, "-d", "busybox", "sleep", "600").stdout.strip()
+           for e in engines}
+    for e in engines:  # warm caches once
+        e.run("exec", ids[e.name], "true")
+    for _ in range(runs):
+        for e in engines:
+            samples[e.name].append(e.timed("exec", ids[e.name], "true"))
+    for e in engines:
+        e.run("rm", "-f", ids[e.name])
+    return samples
+
+
 def table(title: str, unit: str, data: dict[str, list[float]], lower_is_better: bool) -> str:
     base = statistics.median(data["wharf"])
     rows = [f"### {title}", "", f"| engine | median ({unit}) | min | max | n | wharf ratio |",
@@ -104,12 +119,14 @@ def main() -> None:
         lat_none = run_rm_true(engines, a.runs, ["--network", "none"])
         rate = start_twenty(engines, a.rounds)
         burst = start_concurrently(engines, a.rounds)
+        execs = exec_true(engines, a.runs)
     report = "\n".join([
         f"## Container start ({time.strftime('%Y-%m-%d %H:%M')}, {len(engines)} engines)", "",
         table("`run --rm busybox true` wall time (each on its default bridge network)", "s", lat, True),
         table("`run --rm --network none busybox true` wall time", "s", lat_none, True),
         table("20 detached containers started one after another", "containers/s", rate, False),
         table("64 detached containers started by 16 clients at once", "s", burst, True),
+        table("`exec CONTAINER true` wall time", "s", execs, True),
     ])
     (RESULTS / "latency.md").write_text(report)
     plot(RESULTS / "latency.png", "run --rm busybox true", lat, "seconds")
