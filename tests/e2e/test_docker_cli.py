@@ -136,3 +136,18 @@ def test_tty_is_the_containers_own_pty_as_under_docker(wharfd, busybox):
         assert wharfd.docker("exec", "-t", cid, "tty").stdout.strip() == "/dev/pts/1"
     finally:
         wharfd.docker("rm", "-f", cid)
+
+
+def test_attach_after_the_init_exited_still_gets_its_output(wharfd, busybox):
+    """An attach that reaches the shim between the init's exit and the end of its output
+    (here a process outside the pid namespace keeps the pipe open) gets all of it: the
+    race an attached `run` of a short command loses under load."""
+    cid = docker_ok(wharfd, "create", "--pid", "host", busybox, "sh", "-c",
+                    "echo early; (sleep 1; echo late) &").strip()
+    try:
+        docker_ok(wharfd, "start", cid)
+        time.sleep(0.3)  # sh has exited; the background subshell holds its stdout (the
+        # shim waits 2 s for such output)
+        assert docker_ok(wharfd, "attach", cid, timeout=20) == "early\nlate\n"
+    finally:
+        wharfd.docker("rm", "-f", cid)

@@ -238,14 +238,19 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 await started
             since = c.private.get("LaunchedAt")
             try:
-                reader, writer, _ = await shims.open_request(service.bundle(c), {
+                reader, writer, answer = await shims.open_request(service.bundle(c), {
                     "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
                     "stderr": "stderr" in wanted})
-            except OSError:  # it already exited: its output is in the log
+            except OSError:  # it already exited and its shim is gone: the log has it all
                 await _replay(client, c.record["LogPath"], wanted, tty, since)
             else:
-                await relay(client, reader, writer, tty, want_stdin, bool(c.config.get("StdinOnce")))
-                writer.close()
+                if "error" in answer:  # it exited and its output is all in the log
+                    writer.close()
+                    await _replay(client, c.record["LogPath"], wanted, tty, since)
+                else:
+                    await relay(client, reader, writer, tty, want_stdin,
+                                bool(c.config.get("StdinOnce")))
+                    writer.close()
     finally:
         c.attach_closed()
         started.cancel()

@@ -516,7 +516,7 @@ class Shim:
         conn.finish({"ok": True})
 
     def _attach(self, conn: Conn, req: dict[str, Any]) -> None:
-        if self.init.status is not None:
+        if self.exit is not None:  # all its output is in the log: the engine replays it
             conn.finish({"error": "container is not running"})
             return
         conn.send_line({"ok": True})
