@@ -19,6 +19,7 @@ SERVFAIL if none answers.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import struct
 from ipaddress import IPv4Address
@@ -47,7 +48,7 @@ class DnsServer:
 
         Returns the bound address (the port is the kernel's choice when 0).
         """
-        def open_sockets() -> tuple[socket.socket, socket.socket]:
+        def open_pair() -> tuple[socket.socket, socket.socket]:
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
@@ -60,6 +61,16 @@ class DnsServer:
                 tcp.close()
                 raise
             return udp, tcp
+
+        def open_sockets() -> tuple[socket.socket, socket.socket]:
+            """With port 0 the kernel picks a free UDP port, which TCP may hold: pick again."""
+            for _ in range(9 if port == 0 else 0):
+                try:
+                    return open_pair()
+                except OSError as e:
+                    if e.errno != errno.EADDRINUSE:
+                        raise
+            return open_pair()
 
         if target is None:
             udp, tcp = open_sockets()
