@@ -170,7 +170,10 @@ int main(int argc, char **argv) {
                 stopped[i].pid = 0;
             }
     }
-    FILE *f = fopen(report, "w");
+    /* Written aside, then renamed: the test reads it as soon as the name exists. */
+    char partial[300];
+    snprintf(partial, sizeof partial, "%s.partial", report);
+    FILE *f = fopen(partial, "w");
     if (!f)
         return 1;
     fprintf(f, "scans=%ld pids=%ld exe_denied=%ld exe_own=%ld exe_foreign=%ld exe_written=%ld "
@@ -179,7 +182,8 @@ int main(int argc, char **argv) {
                "injected=%ld signalled=%ld\n%s",
             scans, pids, exe_denied, exe_own, exe_foreign, exe_written, fd_denied, fd_own, fd_foreign,
             ptrace_denied, ptrace_own, ptrace_foreign, injected, signalled, details);
-    fclose(f);
+    if (fclose(f) != 0 || rename(partial, report) != 0)
+        return 1;
     for (;;)
         pause();
 }
