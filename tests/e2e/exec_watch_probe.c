@@ -59,19 +59,24 @@ static int exe_foreign_of(int pid) {
         return -1;
     int foreign = fstat(fd, &st) == 0 &&
                   (st.st_dev != own_exe.st_dev || st.st_ino != own_exe.st_ino);
-    close(fd);
-    if (!foreign)
+    if (!foreign) {
+        close(fd);
         return 0;
-    if (readlink(path, target, sizeof target - 1) < 0)
+    }
+    /* through the fd held: the process may be gone by now, its binary is not */
+    char held[64];
+    snprintf(held, sizeof held, "/proc/self/fd/%d", fd);
+    if (readlink(held, target, sizeof target - 1) < 0)
         strcpy(target, "?");
     note("exe", pid, target);
     /* what CVE-2019-5736 did to runc's binary: only a sealed copy refuses it */
-    int w = open(path, O_WRONLY);
+    int w = open(held, O_WRONLY);
     if (w >= 0 && write(w, "", 1) == 1) {
         exe_written++;
         note("exe-written", pid, target);
     }
     if (w >= 0) close(w);
+    close(fd);
     return 1;
 }
 
