@@ -127,3 +127,18 @@ def test_parallel_builds_sharing_a_cache(daemon, tmp_path: Path) -> None:
     again = [ok(daemon.wharf("build", "-q", "--build-arg", "N=0", str(ctx), timeout=TIMEOUT)).strip()
              for _ in range(2)]
     assert again[0] == again[1]
+
+
+def test_stop_whose_timeout_ends_as_the_container_exits(daemon) -> None:
+    """Containers that take just under ``-t 1`` to exit on SIGTERM: the stop's timeout
+    fires while the exit is being handled. The SIGKILL it then sends once went to pid 0,
+    wharfd's own process group, and killed the daemon."""
+    def stop_one(i: int) -> str:
+        cid = ok(daemon.docker("run", "-d", "busybox", "sh", "-c",
+                               f"trap 'usleep 9{i % 10}0000; exit 0' TERM; sleep 600 & wait",
+                               timeout=TIMEOUT)).strip()
+        return ok(daemon.docker("stop", "-t", "1", cid, timeout=TIMEOUT)).strip()
+
+    stopped = in_parallel(stop_one, range(30), workers=8)
+    assert daemon.proc.poll() is None, "wharfd died"
+    assert set(states(daemon)) == set(stopped) and set(states(daemon).values()) == {"exited"}

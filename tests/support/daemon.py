@@ -64,6 +64,8 @@ class Daemon:
         self.cgroup_parent = self.name
         self.docker_config = self.base / "docker-config"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: Set when wharfd was found dead by ``stop``: a crash, not a leak, to report.
+        self.proc_died = ""
         self.log_path = self.base / "wharfd.log"
         # Private default bridge, subnet and nftables table: never docker0's or a sibling's.
         token = secrets.token_hex(3)
@@ -99,6 +101,8 @@ class Daemon:
     def stop(self, kill: bool = False, timeout: float = 30) -> None:
         if self.proc is None:
             return
+        if self.proc.poll() is not None:
+            self.proc_died = f"exit status {self.proc.returncode} before it was stopped"
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
@@ -174,6 +178,8 @@ class Daemon:
             time.sleep(0.1)
         if left:
             left.append(f"--- wharfd log tail ---\n{self.log()[-4000:]}")
+            if self.proc_died:
+                left.append(f"--- wharfd had died: {self.proc_died} ---")
         self.purge()
         return left
 

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     # its logger's level when it is first imported: import it, then quieten it.
     import pyroute2.config.log  # noqa: F401
     logging.getLogger("pyroute2").setLevel(logging.WARNING)
+    # asyncio says "Using selector" for each loop a shim makes: noise that pushed a
+    # crash out of the log tail a failing test prints.
+    logging.getLogger("asyncio").setLevel(max(logging.INFO, logging.getLogger().level))
     os.makedirs(config.exec_root, exist_ok=True)
     with open(pidfile, "w") as f:
         f.write(str(os.getpid()))

@@ -456,8 +456,14 @@ class ContainerService:
 
     # -- signals, stop, restart ----------------------------------------------
     def _signal(self, c: Container, sig: int) -> None:
+        """Signal the container's init if it still runs. A stopped container's Pid is 0,
+        and ``kill(0, sig)`` would signal wharfd's own process group: a ``stop`` whose
+        timeout ended as the container exited killed the daemon that way."""
+        pid = int(c.state.get("Pid") or 0)
+        if pid <= 0 or not c.state["Running"]:
+            return
         try:
-            os.kill(c.state["Pid"], sig)
+            os.kill(pid, sig)
         except ProcessLookupError:
             pass
 
@@ -496,9 +502,11 @@ class ContainerService:
         try:
             await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
         except asyncio.TimeoutError:
-            self.events.publish("container", "kill", c.id,
-                                c.event_attributes(signal=int(signals.SIGKILL)))
-            self._signal(c, signals.SIGKILL)
+            async with c.lock:  # not a later run's init (a racing restart's)
+                if not exited.done():
+                    self.events.publish("container", "kill", c.id,
+                                        c.event_attributes(signal=int(signals.SIGKILL)))
+                    self._signal(c, signals.SIGKILL)
             await exited
         self.events.publish("container", "stop", c.id, c.event_attributes())
 

@@ -45,3 +45,18 @@ def test_signals():
     for bad in ("SIGNOPE", "0", "999"):
         with pytest.raises(InvalidParameter, match="Invalid signal"):
             parse_signal(bad)
+
+
+@pytest.mark.parametrize("state", [{"Running": False, "Pid": 0}, {"Running": True, "Pid": 0},
+                                   {"Running": False, "Pid": 4242}])
+def test_a_stopped_container_is_never_signalled(monkeypatch, state):
+    """``kill(0, sig)`` is wharfd's own process group: a stop whose timeout ended as the
+    container exited (Pid reset to 0) once killed the daemon."""
+    from wharf.engine.container import Container, new_state
+    from wharf.engine.containers import ContainerService
+
+    sent = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    c = Container({"Id": "a" * 64, "State": {**new_state(), **state}}, "/nonexistent")
+    ContainerService._signal(None, c, signal.SIGKILL)  # type: ignore[arg-type]
+    assert sent == []
