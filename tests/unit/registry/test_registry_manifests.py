@@ -192,3 +192,68 @@ async def test_put_with_subject_answers_oci_subject(tmp_path: Path) -> None:
                               subject={"mediaType": OCI_MANIFEST, "size": 1, "digest": subject})
         r = await c.put("/v2/app/manifests/ref", data=body, headers={"Content-Type": OCI_MANIFEST})
         assert r.status == 201 and r.headers["OCI-Subject"] == subject
+
+
+def _big_manifest(config: bytes, layer: bytes, size: int) -> bytes:
+    """An image manifest padded to about ``size`` bytes with an annotation."""
+    body = image_manifest(config, [layer], annotations={"pad": ""})
+    return image_manifest(config, [layer], annotations={"pad": "x" * (size - len(body))})
+
+
+async def test_large_manifest_read_whole_however_it_arrives(tmp_path: Path) -> None:
+    """3.9 MB sent in small chunks (chunked encoding, and with a Content-Length): 201, same bytes back."""
+    async with registry(tmp_path) as c:
+        await push_blob(c, "app", b"{}")
+        await push_blob(c, "app", b"l")
+        body = _big_manifest(b"{}", b"l", 3_900_000)
+        assert len(body) == 3_900_000
+
+        async def pieces():  # noqa: ANN202 - an aiohttp body generator
+            for start in range(0, len(body), 16 << 10):
+                yield body[start:start + (16 << 10)]
+        for tag, data in (("chunked", pieces()), ("sized", body)):
+            r = await c.put(f"/v2/app/manifests/{tag}", data=data, headers={"Content-Type": DOCKER_MANIFEST})
+            assert r.status == 201, await r.text()
+            assert r.headers["Docker-Content-Digest"] == digest(body)
+            got = await c.get(f"/v2/app/manifests/{tag}")
+            assert got.status == 200 and await got.read() == body
+
+
+async def test_manifest_over_the_limit_is_413_however_it_arrives(tmp_path: Path) -> None:
+    async with registry(tmp_path) as c:
+        await push_blob(c, "app", b"{}")
+        await push_blob(c, "app", b"l")
+        body = _big_manifest(b"{}", b"l", 4 * 1024 * 1024 + 1)
+
+        async def pieces():  # noqa: ANN202 - no Content-Length: the limit is found while reading
+            for start in range(0, len(body), 64 << 10):
+                yield body[start:start + (64 << 10)]
+        for data in (pieces(), body):
+            r = await c.put("/v2/app/manifests/big", data=data, headers={"Content-Type": DOCKER_MANIFEST})
+            assert r.status == 413 and await error_code(r) == "SIZE_INVALID"
+        assert (await c.get("/v2/app/manifests/big")).status == 404
+
+
+async def test_sha512_manifest_and_blob_answer_their_digest(tmp_path: Path) -> None:
+    import hashlib
+    async with registry(tmp_path) as c:
+        blob = b"sha512 blob"
+        d512 = "sha512:" + hashlib.sha512(blob).hexdigest()
+        r = await c.post("/v2/app/blobs/uploads/", params={"digest": d512}, data=blob)
+        assert r.status == 201 and r.headers["Docker-Content-Digest"] == d512
+        for method in ("HEAD", "GET"):
+            r = await c.request(method, f"/v2/app/blobs/{d512}")
+            assert r.status == 200 and r.headers["Docker-Content-Digest"] == d512
+        r = await c.get(f"/v2/app/blobs/{d512}", headers={"Range": "bytes=0-3"})
+        assert r.status == 206 and r.headers["Docker-Content-Digest"] == d512
+        _, body = await push_image(c, "app", "v1")
+        m512 = "sha512:" + hashlib.sha512(body).hexdigest()
+        r = await c.put(f"/v2/app/manifests/{m512}", data=body, headers={"Content-Type": DOCKER_MANIFEST})
+        assert r.status == 201 and r.headers["Docker-Content-Digest"] == m512
+        for method in ("HEAD", "GET"):
+            r = await c.request(method, f"/v2/app/manifests/{m512}")
+            assert r.status == 200 and r.headers["Docker-Content-Digest"] == m512
+        r = await c.delete(f"/v2/app/manifests/{m512}")
+        assert r.status == 202 and r.headers["Docker-Content-Digest"] == m512
+        r = await c.delete(f"/v2/app/blobs/{d512}")
+        assert r.status == 202 and r.headers["Docker-Content-Digest"] == d512

@@ -53,14 +53,26 @@ async def get_manifest(ctx: Ctx) -> web.StreamResponse:
     return web.Response(body=body, headers=headers)
 
 
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, as many reads as it takes to arrive; over ``limit`` bytes, 413.
+
+    One ``read(n)`` returns what has arrived so far, not ``n`` bytes: a large
+    manifest came in cut and was refused as invalid JSON.
+    """
+    too_large = RegistryError("SIZE_INVALID", f"manifest too large: the limit is {limit} bytes", status=413)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 async def put_manifest(ctx: Ctx) -> web.StreamResponse:
     tag, named = _reference(ctx.arg)
-    length = ctx.request.content_length
-    if length is not None and length > manifests.MAX_SIZE:
-        raise RegistryError("SIZE_INVALID", "manifest too large", status=413)
-    body = await ctx.request.content.read(manifests.MAX_SIZE + 1)
-    if len(body) > manifests.MAX_SIZE:
-        raise RegistryError("SIZE_INVALID", "manifest too large", status=413)
+    body = await _read_body(ctx.request, manifests.MAX_SIZE)
     manifest = manifests.parse(body, ctx.request.headers.get("Content-Type"))
     digest = digest_of(body, named.algorithm if named else "sha256")
     if named is not None and named != digest:
@@ -100,7 +112,7 @@ async def delete_manifest(ctx: Ctx) -> web.StreamResponse:
     except RegistryError:       # stored before validation got stricter: still deletable
         subject = None
     await ctx.disk(ctx.storage.delete_manifest, ctx.name, digest, subject)
-    return empty(202, {})
+    return empty(202, {"Docker-Content-Digest": str(digest)})
 
 
 async def referrers(ctx: Ctx) -> web.StreamResponse:
