@@ -9,14 +9,15 @@ the caller unpacks into a scratch directory and throws it away on failure.
 
 Docker's whiteouts (``.wh.<name>``, ``.wh..wh..opq``) become what overlayfs
 understands: a 0/0 character device and the ``trusted.overlay.opaque``
-xattr. Compressed archives (gzip, bzip2, xz) are detected by magic number;
-the digest returned (the layer's diff ID) is that of the uncompressed tar.
+xattr. Compressed archives (gzip, zstd, bzip2, xz) are detected by magic
+number, as Docker's ``DetectCompression``; gzip is read with zlib-ng (about
+2.5x the stdlib's speed). The digest returned (the layer's diff ID) is that
+of the uncompressed tar.
 """
 
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
 import io
 import lzma
@@ -26,6 +27,9 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator
+
+import zstandard
+from zlib_ng import gzip_ng
 
 from wharf.errors import InvalidParameter
 
@@ -89,11 +93,12 @@ class _HashingReader:
 Entry = tuple[tarfile.TarInfo, Iterable[bytes | memoryview]]
 #: (st_dev, st_ino) of each regular file unpacked -> sha256 hex of its content
 ContentDigests = dict[tuple[int, int], str]
-_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAGICS = (b"\x1f\x8b", _ZSTD_MAGIC, b"BZh", b"\xfd7zXZ\x00")
 
 
 def is_compressed(head: bytes) -> bool:
-    """Whether a stream starting with ``head`` (6 bytes suffice) is gzip, bzip2 or xz."""
+    """Whether a stream starting with ``head`` (6 bytes suffice) is gzip, zstd, bzip2 or xz."""
     return head.startswith(_MAGICS)
 
 
@@ -105,7 +110,9 @@ def decompressed(stream: BinaryIO, head: bytes | None = None) -> BinaryIO:
     head = stream.read(6) if head is None else head
     raw = io.BufferedReader(_Prefixed(head, stream))
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return gzip_ng.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if head.startswith(_ZSTD_MAGIC):
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
     if head.startswith(b"BZh"):
         return bz2.BZ2File(raw)  # type: ignore[return-value]
     if head.startswith(b"\xfd7zXZ\x00"):

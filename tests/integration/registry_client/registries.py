@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import bcrypt
+import zstandard
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
@@ -115,10 +116,15 @@ class FakeRegistry:
         self._ready.wait(10)
 
     def add_image(self, tag: str, files: dict[str, bytes], corrupt: bool = False,
-                  platform: tuple[str, str] = ("linux", "amd64")) -> str:
-        """A one-layer image; ``corrupt`` serves other bytes than the layer digest names."""
+                  platform: tuple[str, str] = ("linux", "amd64"), compression: str = "gzip") -> str:
+        """A one-layer image; ``corrupt`` serves other bytes than the layer digest names;
+        ``compression`` gzip, zstd or none (each with its media type)."""
         tar = layer_tar(files)
-        layer = gzip.compress(tar, mtime=0)
+        layer, layer_type = {
+            "gzip": lambda: (gzip.compress(tar, mtime=0), "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            "zstd": lambda: (zstandard.ZstdCompressor().compress(tar), "application/vnd.oci.image.layer.v1.tar+zstd"),
+            "none": lambda: (tar, "application/vnd.oci.image.layer.v1.tar"),
+        }[compression]()
         config = json.dumps({"architecture": platform[1], "os": platform[0], "config": {"Cmd": ["/bin/sh"]},
                              "rootfs": {"type": "layers", "diff_ids": [digest(tar)]}}).encode()
         self.blobs[digest(config)] = config
@@ -127,7 +133,7 @@ class FakeRegistry:
             "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                        "size": len(config), "digest": digest(config)},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "layers": [{"mediaType": layer_type,
                         "size": len(self.blobs[digest(layer)]), "digest": digest(layer)}]}).encode()
         self.manifests[tag] = self.manifests[digest(manifest)] = (
             "application/vnd.docker.distribution.manifest.v2+json", manifest)

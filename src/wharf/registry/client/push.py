@@ -3,9 +3,12 @@
 Per layer (``MAX_UPLOADS`` at a time), cheapest first, as dockerd: a blob
 this repository is known to hold (``HEAD``), the layer's own digest
 (``HEAD``), a mount from a sibling repository on the same registry that the
-layer was pulled from or pushed to, and only then an upload of the
-uncompressed layer tar, rebuilt from the store's layer and checked against
-its diff ID first (a layer changed on disk is refused, never pushed). The
+layer was pulled from or pushed to, and only then an upload of the layer tar,
+rebuilt from the store's layer and gzip-compressed on every core as it is
+sent (``compress``). Its diff ID is checked as its last byte is read, before
+the upload's closing PUT: a layer changed on disk is refused, never pushed.
+The compressed blob's digest is remembered for the registry and repository
+(``BlobSources``), so the next push of the layer there is a ``HEAD``. The
 config follows, the manifest (Docker schema 2) last, so the registry never
 names an incomplete image. The layers are held (``ImageStore.hold``) while
 they are read, so an ``rmi`` meanwhile does not pull them away.
@@ -14,13 +17,13 @@ they are read, so an ``rmi`` meanwhile does not pull them away.
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any
 
 from wharf.image import manifest as mf
 from wharf.image.reference import Reference
 from wharf.image.store import ImageStore
 from wharf.image.tarsplit import LayerTar
+from wharf.registry.client.compress import GzipStream
 from wharf.registry.client.progress import Emit, Meter, short, status
 from wharf.registry.client.pull import Locked
 from wharf.registry.client.repository import Repository
@@ -49,7 +52,7 @@ class Pusher:
             await self.locked(lambda: self.store.release(chains))
         config = await asyncio.to_thread(self.store.content.get, image_id)
         if not await repo.exists(image_id):
-            await repo.upload(image_id, len(config), lambda: io.BytesIO(config))
+            await repo.upload(image_id, config)
         doc = {"schemaVersion": 2, "mediaType": mf.DOCKER_MANIFEST,
                "config": mf.Descriptor(mf.DOCKER_CONFIG, image_id, len(config)).to_json(),
                "layers": [d.to_json() for d in layers]}
@@ -89,11 +92,11 @@ class Pusher:
                     return self._remember(diff_id, Source(host, repo.path, source.digest, source.size,
                                                           source.media_type))
                 break  # the registry answered with an upload session: use it
-            await asyncio.to_thread(tar.verify)
             meter = Meter(self.emit, id, "Pushing", size)
-            await repo.upload(diff_id, size, tar.open, meter.add, location)  # type: ignore[arg-type]
+            gz = GzipStream(tar.open, meter.add)  # type: ignore[arg-type]
+            await repo.upload_stream(aiter(gz), lambda: gz.digest, location)
             self.emit(status("Pushed", id))
-            return self._remember(diff_id, plain)
+            return self._remember(diff_id, Source(host, repo.path, gz.digest, gz.size, mf.DOCKER_LAYER_GZIP))
 
     def _remember(self, diff_id: str, source: Source) -> mf.Descriptor:
         self.sources.add(diff_id, source)

@@ -3,28 +3,27 @@
 Everything fetched is checked against the digest it was asked by (and the
 size its descriptor gives) before anyone may use it; a blob that does not
 match is refused with ``DigestMismatch`` and the caller throws its bytes
-away. Uploads are monolithic (POST, then PUT with the bytes) up to
-``CHUNK_SIZE`` and chunked above it (PATCH per chunk with its
-``Content-Range``, then an empty PUT), as the distribution-spec allows both.
+away. Bytes at hand (a config) are uploaded monolithic (POST, then PUT with
+the bytes); bytes made as they are sent (a compressed layer) as one streamed
+PATCH, then an empty PUT with their digest, as dockerd pushes.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, BinaryIO, Callable
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 from yarl import URL
 
-from wharf.errors import InvalidParameter, NotFound, WharfError
+from wharf.errors import InvalidParameter, WharfError
 from wharf.image import manifest as mf
 from wharf.image.content import DigestMismatch, sha256_digest
 from wharf.registry.client.auth import scope
 from wharf.registry.client.session import Session, registry_error
 
 ACCEPT = ", ".join((mf.DOCKER_MANIFEST, mf.DOCKER_LIST, mf.OCI_MANIFEST, mf.OCI_INDEX))
-CHUNK_SIZE = 32 << 20
 _READ = 1 << 20
 OnBytes = Callable[[int], None]
 
@@ -131,27 +130,35 @@ class Repository:
             raise WharfError(f"registry {self.session.host} answered an upload without a Location")
         return str(URL(self.session.base).join(URL(location)))
 
-    async def upload(self, digest: str, size: int, opener: Callable[[], BinaryIO],
-                     on_bytes: OnBytes | None = None, location: str | None = None) -> None:
-        """Upload ``size`` bytes that ``opener`` reads, as blob ``digest``."""
+    async def upload(self, digest: str, data: bytes) -> None:
+        """Upload bytes at hand (an image config) as blob ``digest``: POST, then one PUT."""
+        location = await self.start_upload()
+        assert location is not None
+        url = str(URL(location).update_query(digest=digest))
+        async with await self._request("PUT", url, body=data,
+                                       headers={"Content-Type": "application/octet-stream"}) as resp:
+            if resp.status != 201:
+                raise registry_error(resp.status, await resp.read(), resp.reason or "")
+
+    async def upload_stream(self, chunks: AsyncIterator[bytes], digest: Callable[[], str],
+                            location: str | None = None) -> None:
+        """Upload bytes made as they are sent (a compressing push), as Docker does: one
+        chunked PATCH, then a PUT with ``digest()``, known once ``chunks`` ended.
+
+        Nothing is retried here: a stream cannot be sent twice (the caller starts over).
+        """
         location = location or await self.start_upload()
         assert location is not None
-        offset = 0
-        if size > CHUNK_SIZE:
-            while offset < size:
-                n = min(CHUNK_SIZE, size - offset)
-                headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
-                           "Content-Range": f"{offset}-{offset + n - 1}"}
-                async with await self._request("PATCH", location, headers=headers,
-                                               body=_reader(opener, offset, n, on_bytes)) as resp:
-                    if resp.status != 202:
-                        raise registry_error(resp.status, await resp.read(), resp.reason or "")
-                    location = self._location(resp)
-                offset += n
-        url = str(URL(location).update_query(digest=digest))
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size - offset)}
-        async with await self._request("PUT", url, headers=headers,
-                                       body=_reader(opener, offset, size - offset, on_bytes)) as resp:
+        try:
+            async with await self._request("PATCH", location, body=chunks, retry=False,
+                                           headers={"Content-Type": "application/octet-stream"}) as resp:
+                if resp.status != 202:
+                    raise registry_error(resp.status, await resp.read(), resp.reason or "")
+                location = self._location(resp)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined] - stops the producer on a failure
+        url = str(URL(location).update_query(digest=digest()))
+        async with await self._request("PUT", url, headers={"Content-Length": "0"}) as resp:
             if resp.status != 201:
                 raise registry_error(resp.status, await resp.read(), resp.reason or "")
 
@@ -162,20 +169,3 @@ class Repository:
                 raise registry_error(resp.status, await resp.read(), resp.reason or "")
         return sha256_digest(data)
 
-
-def _reader(opener: Callable[[], BinaryIO], offset: int, length: int,
-            on_bytes: OnBytes | None) -> Callable[[], AsyncIterator[bytes]]:
-    """A body factory (a retry gets a fresh one): ``length`` bytes from ``offset``."""
-    async def body() -> AsyncIterator[bytes]:
-        with opener() as f:
-            f.seek(offset)
-            left = length
-            while left > 0:
-                chunk = f.read(min(_READ, left))
-                if not chunk:
-                    raise NotFound("blob content ended early")
-                left -= len(chunk)
-                if on_bytes is not None:
-                    on_bytes(len(chunk))
-                yield chunk
-    return body

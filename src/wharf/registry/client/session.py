@@ -79,9 +79,10 @@ def _network_reason(url: str, host: str, error: BaseException) -> str:
 
 class Session:
     def __init__(self, http: aiohttp.ClientSession, host: str, auth: AuthConfig, policy: Policy,
-                 tokens: TokenCache, schemes: dict[str, str]) -> None:
+                 tokens: TokenCache, schemes: dict[str, str], scheme: str | None = None) -> None:
         self.http = http
         self.host = host
+        self.scheme = scheme  # a mirror's, from its URL; None: found by ``ping``
         self.auth = auth
         self._policy = policy
         self._tokens = tokens
@@ -91,10 +92,11 @@ class Session:
 
     # -- sending with retries ----------------------------------------------
     async def _send(self, method: str, url: str, headers: dict[str, str], body: Body,
-                    params: Any = None) -> aiohttp.ClientResponse:
-        """One request, retried on connection failures and 5xx; the last 5xx is returned."""
+                    params: Any = None, retry: bool = True) -> aiohttp.ClientResponse:
+        """One request, retried on connection failures and 5xx (unless ``retry`` is off: a
+        streamed body cannot be sent twice); the last 5xx is returned."""
         error: BaseException | None = None
-        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        for attempt, delay in enumerate((*RETRY_DELAYS, None) if retry else (None,)):
             try:
                 resp = await self.http.request(
                     method, url, headers=headers, params=params, allow_redirects=True,
@@ -118,7 +120,7 @@ class Session:
         """Find the scheme that answers ``/v2/`` and the challenge it sends, once."""
         if self.base:
             return
-        known = self._schemes.get(self.host)
+        known = self.scheme or self._schemes.get(self.host)
         schemes = (known,) if known else self._policy.schemes(self.host)
         failure: RegistryUnavailable | None = None
         for scheme in schemes:
@@ -186,14 +188,14 @@ class Session:
 
     # -- requests -----------------------------------------------------------
     async def request(self, method: str, path: str, scopes: list[str], headers: dict[str, str] | None = None,
-                      body: Body = None, params: Any = None) -> aiohttp.ClientResponse:
+                      body: Body = None, params: Any = None, retry: bool = True) -> aiohttp.ClientResponse:
         """A request to ``path`` (or an absolute URL the registry gave us), authorized for ``scopes``."""
         await self.ping()
         url = path if path.startswith(("http://", "https://")) else self.base + path
         wanted = list(scopes)
         sent = await self._authorization(wanted)
-        resp = await self._send(method, url, {**(headers or {}), **sent}, body, params)
-        if resp.status != 401:
+        resp = await self._send(method, url, {**(headers or {}), **sent}, body, params, retry)
+        if resp.status != 401 or not retry:
             return resp
         found = parse_challenges(resp.headers.getall("WWW-Authenticate", []))
         bearer = bool(found) and found[0].scheme == "bearer"

@@ -1,0 +1,98 @@
+"""What push and pull move, as a registry sees it: gzip layers pushed (and remembered, so a
+second push sends nothing), gzip, zstd and uncompressed layers pulled."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
+from registries import FakeRegistry, RegistryServer, wharf_registry  # noqa: E402
+
+GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+@pytest.fixture(scope="module")
+def puller(make_wharfd):
+    """An empty daemon: what it has came through the registry."""
+    return make_wharfd(with_busybox=False)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RegistryServer]:
+    server = wharf_registry(tmp_path, "open")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRegistry]:
+    server = FakeRegistry()
+    yield server
+    server.stop()
+
+
+def ok(d, *args: str) -> str:
+    r = d.wharf(*args)
+    assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def pushed_manifest(server: RegistryServer, repo: str, tag: str) -> dict:
+    root = server.root
+    algorithm, hex_ = (root / "repositories" / repo / "_manifests" / "tags" / tag).read_text().split(":")
+    return json.loads((root / "blobs" / algorithm / hex_).read_bytes())
+
+
+def blob(server: RegistryServer, digest: str) -> bytes:
+    algorithm, hex_ = digest.split(":")
+    return (server.root / "blobs" / algorithm / hex_).read_bytes()
+
+
+def test_push_sends_gzip_layers_and_a_second_push_sends_none(wharfd, busybox, registry: RegistryServer) -> None:
+    ref = f"{registry.addr}/team/busybox:gz"
+    try:
+        ok(wharfd, "tag", "busybox:latest", ref)
+        assert "Pushed" in ok(wharfd, "push", ref)
+        manifest = pushed_manifest(registry, "team/busybox", "gz")
+        diff_ids = json.loads(blob(registry, manifest["config"]["digest"]))["rootfs"]["diff_ids"]
+        assert len(manifest["layers"]) == len(diff_ids) > 0
+        for layer, diff_id in zip(manifest["layers"], diff_ids):
+            data = blob(registry, layer["digest"])
+            assert layer["mediaType"] == GZIP_LAYER and layer["size"] == len(data)
+            tar = gzip.decompress(data)  # one valid gzip stream, though made on several threads
+            assert "sha256:" + hashlib.sha256(tar).hexdigest() == diff_id
+            assert len(data) < len(tar)
+        blobs = sorted(p.name for p in (registry.root / "blobs").rglob("*") if p.is_file())
+        again = ok(wharfd, "push", ref)
+        assert "Layer already exists" in again and "Pushed" not in again, again
+        assert sorted(p.name for p in (registry.root / "blobs").rglob("*") if p.is_file()) == blobs
+        assert list((registry.root / "uploads").iterdir()) == []  # not even an upload started
+        other = f"{registry.addr}/other/busybox:gz"
+        ok(wharfd, "tag", "busybox:latest", other)
+        assert "Mounted from team/busybox" in ok(wharfd, "push", other)
+        assert pushed_manifest(registry, "other/busybox", "gz")["layers"] == manifest["layers"]
+    finally:
+        wharfd.wharf("rmi", ref, f"{registry.addr}/other/busybox:gz")
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_pull_gzip_zstd_and_uncompressed_layers(compression: str, puller, fake: FakeRegistry) -> None:
+    d = puller
+    fake.add_image(compression, {"greeting": f"hello from a {compression} layer".encode()},
+                   compression=compression)
+    ref = f"{fake.addr}/formats:{compression}"
+    out = ok(d, "pull", ref)
+    assert "Pull complete" in out, out
+    info = json.loads(ok(d, "image", "inspect", ref))[0]
+    _, manifest = fake.manifests[compression]
+    config = fake.blobs[json.loads(manifest)["config"]["digest"]]
+    assert info["RootFS"]["Layers"] == json.loads(config)["rootfs"]["diff_ids"]
+    ok(d, "image", "check")  # every layer's tar rebuilt and matched to its diff ID
+    ok(d, "rmi", ref)
