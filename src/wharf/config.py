@@ -39,6 +39,8 @@ class DaemonConfig:
     cluster_advertise: str = ""
     #: dockerd's --tls/--tlsverify/--tlscacert/--tlscert/--tlskey (``wharf.daemon.listen.TLSOptions``).
     tls: Any = None
+    #: docker.io pulls try these first, in order (``--registry-mirror``, as ``http(s)://host[:port]/``).
+    registry_mirrors: list[str] = field(default_factory=list)
 
     @property
     def containers_dir(self) -> str:

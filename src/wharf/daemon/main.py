@@ -18,6 +18,7 @@ from wharf.api.server import make_runner
 from wharf.config import DaemonConfig
 from wharf.daemon.listen import TLSOptions, listen
 from wharf.engine.core import Engine
+from wharf.registry.client.endpoints import validate_mirror
 
 log = logging.getLogger("wharfd")
 DEFAULT_HOST = "unix:///run/wharf/wharf.sock"
@@ -41,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
     p.add_argument("--firewall-table", default="wharf", help="name of wharf's nftables table")
     p.add_argument("--insecure-registry", action="append", default=[], dest="insecure_registries",
                    help="registry (host[:port] or CIDR) to reach over plain HTTP")
+    p.add_argument("--registry-mirror", action="append", default=[], dest="registry_mirrors",
+                   type=validate_mirror, help="preferred Docker registry mirror")
     p.add_argument("--tls", nargs="?", const="true", choices=("true", "false"),
                    help="use TLS; implied by --tlsverify (--tls=false: plain TCP, insecure)")
     p.add_argument("--tlsverify", action="store_true",
@@ -62,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
                           bridge_name=a.bridge_name, bip=a.bip,
                           firewall_table=a.firewall_table,
                           insecure_registries=a.insecure_registries,
+                          registry_mirrors=a.registry_mirrors,
                           tls=TLSOptions(None if a.tls is None else a.tls == "true", a.tlsverify,
                                          a.tlscacert, a.tlscert, a.tlskey),
                           cluster_store=a.cluster_store, cluster_advertise=a.cluster_advertise)

@@ -11,28 +11,34 @@ at start) and ``sources/`` (where each layer is known to live in registries).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
+
+import aiohttp
 
 from wharf.config import DaemonConfig
 from wharf.engine.events import EventBus
 from wharf.engine.images import ImageService
 from wharf.engine.timefmt import rfc3339nano
-from wharf.errors import InvalidParameter, NotFound, Unauthorized
+from wharf.errors import InvalidParameter, NotFound, Unauthorized, WharfError, describe
 from wharf.image import manifest as mf
 from wharf.image import reference
 from wharf.image.reference import Reference
 from wharf.registry.client.auth import AuthConfig, TokenCache
-from wharf.registry.client.endpoints import Policy, domain_of, registry_host
+from wharf.registry.client.endpoints import Endpoint, Policy, domain_of, pull_endpoints, registry_host
 from wharf.registry.client.progress import Emit, status
 from wharf.registry.client.pull import Puller, config_platform
 from wharf.registry.client.push import Pusher
-from wharf.registry.client.repository import Repository
+from wharf.registry.client.repository import Fetched, Repository
 from wharf.registry.client.session import Session, open_http
 from wharf.registry.client.sources import BlobSources
 
 _DIGEST_PREFIX = "sha256:"
+log = logging.getLogger("wharf.distribution")
+T = TypeVar("T")
 
 
 def _now() -> str:
@@ -71,12 +77,29 @@ class DistributionService:
         self.workdir = config.downloads_dir  # emptied by the Engine at start
         os.makedirs(self.workdir, exist_ok=True)
         self.sources = BlobSources(os.path.join(os.path.dirname(self.workdir), "sources"))
-        self.policy = Policy(config.insecure_registries)
+        self.config = config
         self.tokens = TokenCache()
         self.schemes: dict[str, str] = {}
 
-    def _session(self, http: Any, domain: str, auth: AuthConfig) -> Session:
-        return Session(http, registry_host(domain), auth, self.policy, self.tokens, self.schemes)
+    def _session(self, http: Any, domain: str, auth: AuthConfig,
+                 endpoint: Endpoint | None = None) -> Session:
+        endpoint = endpoint or Endpoint(registry_host(domain))
+        # insecure-registries as they are now: SIGHUP may have changed them
+        return Session(http, endpoint.host, auth, Policy(self.config.insecure_registries),
+                       self.tokens, self.schemes, endpoint.scheme)
+
+    async def _from_pull_endpoint(self, http: Any, ref: Reference, auth: AuthConfig,
+                                  fetch: Callable[[Repository], Awaitable[T]]) -> T:
+        """``fetch`` from the first of ``ref``'s pull endpoints that serves it. A mirror
+        that fails (down, or without the image) hands the pull on to the next endpoint,
+        as dockerd's does; the last endpoint's error is the pull's."""
+        *mirrors, last = pull_endpoints(ref.domain, self.config.registry_mirrors)
+        for endpoint in mirrors:
+            try:
+                return await fetch(Repository(self._session(http, ref.domain, auth, endpoint), ref.path))
+            except (WharfError, aiohttp.ClientError, asyncio.TimeoutError) as e:
+                log.info("Attempting next endpoint for pull after error: %s", describe(e))
+        return await fetch(Repository(self._session(http, ref.domain, auth, last), ref.path))
 
     def _locked(self, fn: Any) -> Any:
         return self.images._locked(fn)  # the image service's one lock guards the store
@@ -87,8 +110,8 @@ class DistributionService:
         ref, all_tags = pull_reference(image, tag)
         wanted = parse_platform(platform)
         puller = Puller(self.store, self._locked, emit, self.workdir, self.sources, _now)
-        async with open_http() as http:
-            repo = Repository(self._session(http, ref.domain, auth), ref.path)
+
+        async def pull_from(repo: Repository) -> bool:
             refs = [ref.with_tag(t) for t in sorted(await repo.tags())] if all_tags else [ref]
             if not refs:
                 raise NotFound(f"no tags found for {ref.familiar()}")
@@ -97,6 +120,10 @@ class DistributionService:
                 pulled = await puller.pull(repo, one, wanted)
                 updated = updated or pulled.tag_updated
                 self.events.publish("image", "pull", one.familiar(), {"name": one.familiar()})
+            return updated
+
+        async with open_http() as http:
+            updated = await self._from_pull_endpoint(http, ref, auth, pull_from)
         shown = ref.familiar_name if all_tags else ref.familiar()
         emit(status(f"Status: {'Downloaded newer image' if updated else 'Image is up to date'} for {shown}"))
 
@@ -147,17 +174,20 @@ class DistributionService:
     async def inspect(self, name: str, auth: AuthConfig) -> dict[str, Any]:
         """``GET /distribution/{name}/json``: the descriptor a reference names and its platforms."""
         ref = reference.parse_tagged(name)
-        async with open_http() as http:
-            repo = Repository(self._session(http, ref.domain, auth), ref.path)
+
+        async def describe_in(repo: Repository) -> tuple[Fetched, list[dict[str, str]]]:
             try:
                 top = await repo.manifest(ref.digest or ref.tag or "latest")
             except NotFound as e:
                 raise NotFound(f"manifest for {ref.familiar()} not found: {e.message}") from None
             doc = top.json()
             if mf.kind(doc, top.media_type) == "index":
-                platforms = [e.platform for e in mf.parse_index(doc) if e.platform]
-            else:
-                platforms = [config_platform(await repo.blob(mf.parse_manifest(doc).config))]
+                return top, [e.platform for e in mf.parse_index(doc) if e.platform]
+            return top, [config_platform(await repo.blob(mf.parse_manifest(doc).config))]
+
+        async with open_http() as http:
+            top, platforms = await self._from_pull_endpoint(http, ref, auth, describe_in)
+        doc = top.json()
         media_type = top.media_type or doc.get("mediaType", "")
         return {"Descriptor": {"mediaType": media_type, "digest": top.digest, "size": len(top.data)},
                 "Platforms": platforms}

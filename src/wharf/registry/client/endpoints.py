@@ -6,11 +6,17 @@ index address ``https://index.docker.io/v1/``. Like dockerd, plain HTTP is
 allowed for loopback registries and those listed as insecure (flag
 wharfd's ``--insecure-registry``): for them HTTPS is tried first, without certificate checks, then
 HTTP.
+
+docker.io pulls go to the daemon's registry mirrors first (``--registry-mirror``,
+in order), then to Docker Hub itself: ``pull_endpoints``. A mirror is reached
+by the scheme its URL names.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_HOST = "registry-1.docker.io"
@@ -20,6 +26,43 @@ INDEX_SERVER = "https://index.docker.io/v1/"
 def registry_host(domain: str) -> str:
     """The host:port to talk to for a reference's domain."""
     return DOCKER_HUB_HOST if domain == DOCKER_HUB else domain
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one attempt at a pull goes."""
+
+    host: str
+    #: the scheme a mirror's URL names; None: the ``Policy``'s (HTTPS, then HTTP if insecure)
+    scheme: str | None = None
+    mirror: bool = False
+
+
+def validate_mirror(url: str) -> str:
+    """A ``--registry-mirror`` URL as dockerd keeps it (a trailing ``/``), or ValueError
+    with dockerd's words (moby registry.ValidateMirror)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError(f"invalid mirror: {url!r} is not a valid URI") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f'invalid mirror: unsupported scheme "{parts.scheme}" in "{url}"')
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f'invalid mirror: path, query, or fragment at end of the URI "{url}"')
+    if parts.username is not None:
+        shown = url.replace(parts.netloc, f"{parts.username}:xxxxx@{parts.hostname}"
+                            + (f":{parts.port}" if parts.port else ""))
+        raise ValueError(f'invalid mirror: username/password not allowed in URI "{shown}"')
+    return url.rstrip("/") + "/"
+
+
+def pull_endpoints(domain: str, mirrors: list[str]) -> list[Endpoint]:
+    """Where to pull a reference of ``domain`` from, in the order to try: for Docker Hub
+    each mirror, then the Hub; any other registry is its own one endpoint."""
+    if domain != DOCKER_HUB:
+        return [Endpoint(domain)]
+    return [*(Endpoint(urlsplit(m).netloc, urlsplit(m).scheme, mirror=True) for m in mirrors),
+            Endpoint(DOCKER_HUB_HOST)]
 
 
 def domain_of(server_address: str) -> str:
