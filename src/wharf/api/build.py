@@ -19,15 +19,17 @@ from typing import Any
 
 from aiohttp import web
 
-from wharf.api.blocking_io import drain
+from wharf.api.blocking_io import drain, response_writer
 from wharf.api.distribution import service as distribution
 from wharf.api.params import boolean, engine, json_response
+from wharf.engine.buildmounts import BuildSession
 from wharf.engine.builder import BuildOptions, Emit, StepFailed
 from wharf.errors import InvalidParameter, describe
 from wharf.image import reference
 from wharf.registry.client.auth import AuthConfig
 
 routes = web.RouteTableDef()
+SESSION_HEADER = "X-Wharf-Build-Session"
 
 
 class _BodyChunks:
@@ -68,7 +70,26 @@ def options(request: web.Request) -> BuildOptions:
         labels=_json_map(request, "labels"), quiet=boolean(request, "q"),
         nocache=boolean(request, "nocache"), rm=boolean(request, "rm", True),
         forcerm=boolean(request, "forcerm"), network=q.get("networkmode", ""),
-        pull=_puller(request))
+        session=session(request.headers.get(SESSION_HEADER)), pull=_puller(request))
+
+
+def session(header: str | None) -> BuildSession:
+    """wharf's ``X-Wharf-Build-Session``: base64url JSON ``{"secrets": {id: base64 value},
+    "ssh": {id: socket path}, "allow": [entitlement]}``.
+
+    Docker's classic ``/build`` has no way to lend secrets or an ssh agent
+    (BuildKit uses its gRPC session for that); ``wharf build`` sends them in
+    this header, whose values are kept in memory only and never logged.
+    """
+    if not header:
+        return BuildSession()
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(header.strip() + "=" * (-len(header.strip()) % 4)))
+        return BuildSession({k: base64.b64decode(v) for k, v in (doc.get("secrets") or {}).items()},
+                            {k: str(v) for k, v in (doc.get("ssh") or {}).items()},
+                            [str(a) for a in doc.get("allow") or []])
+    except (binascii.Error, ValueError, AttributeError, TypeError):
+        raise InvalidParameter(f"invalid {SESSION_HEADER} header") from None
 
 
 def _puller(request: web.Request) -> Any:
@@ -124,6 +145,14 @@ async def build(request: web.Request) -> web.StreamResponse:
         await emit({"errorDetail": detail, "error": message})
     await response.write_eof()
     return response
+
+
+@routes.get("/wharf/images/{name:.+}/rootfs")
+async def rootfs(request: web.Request) -> web.StreamResponse:
+    """wharf's own: an image's merged filesystem as a tar (``wharf build --output``)."""
+    out = response_writer(request, "application/x-tar")
+    await engine(request).builder.export_rootfs(request.match_info["name"], out)
+    return await out.finish()
 
 
 @routes.post("/build/prune")

@@ -101,12 +101,15 @@ def _joined(items: list[str]) -> str:
     return hashlib.sha256(",".join(items).encode()).hexdigest()
 
 
-def cache_key(parent_id: str, config: dict) -> str:
+def cache_key(parent_id: str, config: dict, extra: list[str] | None = None) -> str:
     """The key a step is cached under: its parent image and the config it commits.
 
     ``config`` carries the step's Cmd (the ``#(nop)`` text for config-only
     and COPY steps, the ``|N args`` form for RUN), so equal keys mean the
     same instruction with the same resolved args on the same parent.
     """
-    canonical = json.dumps({"parent": parent_id, "config": config}, sort_keys=True, separators=(",", ":"))
+    step: dict = {"parent": parent_id, "config": config}
+    if extra:  # what a RUN's mounts read (bind sources' checksums), never a secret's value
+        step["extra"] = extra
+    canonical = json.dumps(step, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

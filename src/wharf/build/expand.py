@@ -145,8 +145,16 @@ def _words_each(instr, word, lexer, env):
 
 def _copy(instr, word, lexer, env):
     args = [a if parse_heredoc_word(a) else word(a) for a in instr.args]
-    flags = {k: word(v) if isinstance(v, str) else v for k, v in instr.flags.items()}
-    return args, flags
+    return args, _flags(instr, word)
+
+
+def _run(instr, word, lexer, env):
+    """RUN's command is the shell's to expand; its flags (``--mount=id=$X``) are the builder's."""
+    return instr.args, _flags(instr, word)
+
+
+def _flags(instr, word):
+    return {k: word(v) if isinstance(v, str) else [word(x) for x in v] for k, v in instr.flags.items()}
 
 
 def _expose(instr, word, lexer, env):
@@ -163,6 +171,7 @@ def _arg(instr, word, lexer, env):
 _EXPANDERS = {
     "add": _copy,
     "copy": _copy,
+    "run": _run,
     "env": _words_each,
     "label": _words_each,
     "expose": _expose,

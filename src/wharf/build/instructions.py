@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wharf.build import durations
+from wharf.build import durations, runmount
 from wharf.build.parser import AST, Heredoc, Node, ParseError, parse, parse_heredoc_word
 from wharf.errors import InvalidParameter
 
@@ -21,13 +21,15 @@ INSTRUCTIONS = (
 )
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 _ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
-_BUILDKIT_ONLY = "the --{} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"
+RUN_NETWORKS = ("default", "none", "host")
 _MIN_HEALTH_DURATION_NS = 1_000_000  # Docker's container.MinimumDuration (1ms)
 
 # Flags each instruction accepts: name -> "string" | "bool" | "strings".
 _FLAGS: dict[str, dict[str, str]] = {
-    "add": {"chown": "string", "chmod": "string"},
-    "copy": {"chown": "string", "chmod": "string", "from": "string"},
+    "add": {"chown": "string", "chmod": "string", "link": "bool", "keep-git-dir": "bool", "checksum": "string",
+            "unpack": "bool", "exclude": "strings"},
+    "copy": {"chown": "string", "chmod": "string", "from": "string", "link": "bool", "exclude": "strings",
+             "parents": "bool"},
     "from": {"platform": "string"},
     "run": {"mount": "strings", "network": "string", "security": "string"},
     "healthcheck": {"interval": "string", "timeout": "string", "start-period": "string", "retries": "string"},
@@ -276,9 +278,22 @@ def _copy(instr: Instruction, node: Node) -> None:
 
 
 def _run(instr: Instruction, node: Node) -> None:
-    for name in node.flags:
-        # The classic builder parses these flags but refuses them, as Docker's does.
-        raise InvalidParameter(_BUILDKIT_ONLY.format(name[2:].partition("=")[0]))
+    """BuildKit's RUN flags; values with a variable are checked once expanded, at their step."""
+    later = lambda v: "$" in v  # noqa: E731
+    flags = {k: ([m for m in v if not later(m)] if isinstance(v, list) else v)
+             for k, v in instr.flags.items() if isinstance(v, list) or not later(v)}
+    check_run_flags(flags)
+
+
+def check_run_flags(flags: dict[str, str | list[str]]) -> list[runmount.Mount]:
+    """``--network``, ``--security`` and the ``--mount``s, as BuildKit reads them."""
+    network = flags.get("network", "default")
+    if network not in RUN_NETWORKS:
+        raise InvalidParameter(f'invalid network mode "{network}"')
+    security = flags.get("security", "sandbox")
+    if security not in ("insecure", "sandbox"):
+        raise InvalidParameter(f'security "{security}" is not valid')
+    return [runmount.parse(v) for v in flags.get("mount", [])]
 
 
 def _shell(instr: Instruction, node: Node) -> None:

@@ -25,7 +25,7 @@ _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
-_KNOWN_DIRECTIVES = ("escape", "syntax")
+_KNOWN_DIRECTIVES = ("escape", "syntax", "check")  # check= (lint rules) is read and ignored
 _HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
 _BOM = "\ufeff"
 
@@ -105,7 +105,9 @@ class _Directives:
         self.seen.add(key)
         value = m.group(2)  # type: ignore[union-attr]
         if key == "syntax":
-            self.syntax = value
+            self.syntax = value  # recorded only: the frontend image is never pulled
+        elif key == "check":
+            pass
         elif value not in ("`", "\\"):
             raise InvalidParameter(f"invalid escape token '{value}' does not match ` or \\")
         else:

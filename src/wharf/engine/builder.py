@@ -28,21 +28,23 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, BinaryIO, Callable
 
 from wharf import __version__
-from wharf.build import checksum, config_ops, context, copier
+from wharf.build import checksum, config_ops, context, copier, runmount
 from wharf.build.cache import BuildCache
 from wharf.build.config_ops import ImageState
 from wharf.build.expand import BuildArgs, declare_meta_args, expand, expand_from, expand_heredoc, \
     run_history_cmd, step_env
-from wharf.build.instructions import Dockerfile, Instruction, Stage, parse_ast, parse_dockerfile
+from wharf.build.instructions import Dockerfile, Instruction, Stage, check_run_flags, parse_ast, parse_dockerfile
 from wharf.build.parser import parse, parse_heredoc_word
 from wharf.config import DaemonConfig
+from wharf.engine import buildmounts
 from wharf.engine import logs as logreader
+from wharf.engine.buildmounts import BuildSession, CacheMounts
 from wharf.engine.containers import ContainerService
 from wharf.engine.images import ImageService, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.fsutil import empty_dir
-from wharf.image import reference
+from wharf.image import layerdiff, reference
 from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
 from wharf.linux import syscalls
@@ -74,6 +76,8 @@ class BuildOptions:
     rm: bool = True
     forcerm: bool = False
     network: str = ""
+    #: Secrets and ssh agents lent by the client, and the entitlements it asked for.
+    session: BuildSession = field(default_factory=BuildSession)
     #: Fetches an image a FROM or COPY --from names that is not here (the API gives the
     #: distribution service's pull, with the request's registry credentials); None: never.
     pull: Callable[[str, Emit], Awaitable[None]] | None = None
@@ -84,6 +88,7 @@ class Builder:
         root = os.path.join(config.data_root, "builder")
         self.tmp = os.path.join(root, "tmp")
         self.cache = BuildCache(os.path.join(root, "cache.json"))
+        self.caches = CacheMounts(os.path.join(root, "mounts"), self.tmp)
         self.images = images
         self.containers = containers
         self._collect_leftovers()
@@ -103,6 +108,9 @@ class Builder:
     async def build(self, stream: BinaryIO, opts: BuildOptions, emit: Emit) -> str:
         """Build from a context tar; returns the image ID (tagged as ``opts.tags``)."""
         refs = [reference.parse_tagged(t) for t in opts.tags]  # bad tags fail before any work
+        for entitlement in opts.session.allow:
+            if entitlement != "network.host":
+                raise InvalidParameter(f"granting entitlement {entitlement} is not allowed by build daemon configuration")
         workdir = await asyncio.to_thread(tempfile.mkdtemp, dir=self.tmp)
         try:
             ctx = os.path.join(workdir, "context")
@@ -127,8 +135,19 @@ class Builder:
         return image_id
 
     def prune(self) -> dict[str, Any]:
-        """``POST /build/prune``: forget the cache (the images stay until ``image prune``)."""
-        return {"CachesDeleted": self.cache.prune() or None, "SpaceReclaimed": 0}
+        """``POST /build/prune``: forget the cache and remove the cache mounts not in use
+        (the images stay until ``image prune``)."""
+        mounts, freed = self.caches.prune()
+        return {"CachesDeleted": self.cache.prune() + mounts or None, "SpaceReclaimed": freed}
+
+    async def export_rootfs(self, ref: str, out: BinaryIO) -> None:
+        """``wharf build --output``'s source: the image's whole filesystem as one tar."""
+        image_id = (await self.images.get(ref)).id
+        async with self.rootfs(image_id) as (root, _upper):
+            def write() -> None:
+                with layerdiff.LayerTarWriter(out) as tar:
+                    tar.add_merged([root])
+            await in_own_thread(write)
 
     # -- image commits -------------------------------------------------------
     async def commit(self, parent_id: str, state: ImageState, run_config: dict[str, Any],
@@ -232,6 +251,7 @@ class _Build:
             needed.add(stage.index)
             refs = [expand_from(stage, self.args, self.df.escape)[0]]
             refs += [str(i.flags["from"]) for i in stage.instructions if "from" in i.flags]
+            refs += [ref for i in stage.instructions for ref in runmount.froms(i.flags.get("mount", []))]
             for ref in refs:
                 # A ``--from=$VAR`` is only known when its step runs: every earlier stage may be it.
                 deps = self.df.stages[:stage.index] if "$" in ref else [self.df.stage(ref)]
@@ -301,9 +321,9 @@ class _Build:
             new = config_ops.apply(self.state, instr)
             await self._config_step(new, config_ops.comment(new, instr))
 
-    async def _cached(self, run_config: dict[str, Any]) -> tuple[str, bool]:
+    async def _cached(self, run_config: dict[str, Any], extra: list[str] | None = None) -> tuple[str, bool]:
         """The step's cache key, and whether it was a hit (then the step is done)."""
-        key = checksum.cache_key(self.current, run_config)
+        key = checksum.cache_key(self.current, run_config, extra)
         if self.opts.nocache:
             return key, False
         image_id = self.b.cache.get(key)
@@ -394,16 +414,44 @@ class _Build:
         cmd = _run_command(instr, config)
         env = config.get("Env") or []
         run_config = {**config, "Cmd": run_history_cmd(cmd, self.stage_args, env)}
-        key, hit = await self._cached(run_config)
+        mounts = check_run_flags(instr.flags)
+        for flag, value, entitlement in (("security", "insecure", "security.insecure"), ("network", "host", "network.host")):
+            if instr.flags.get(flag) == value and entitlement not in self.opts.session.allow:
+                raise InvalidParameter(f"entitlement {entitlement} is not allowed")
+        flags = [f"--{k}={v}" for k, v in sorted(instr.flags.items()) if k != "mount"]
+        key, hit = await self._cached(run_config, flags + await self._mount_sums(instr, mounts))
         if hit:
             return
         if not self.current:
             raise InvalidParameter(f"The command '{' '.join(cmd)}' cannot run: the image has no filesystem (FROM scratch)")
+        network = str(instr.flags.get("network", "default"))
+        workdir = config.get("WorkingDir") or "/"
+        async with buildmounts.mounted(mounts, workdir, self.b.tmp, self.b.caches, self.opts.session,
+                                       self._source_root) as step:
+            await self._run_in_container(cmd, run_config, key, network, step)
+
+    async def _mount_sums(self, instr: Instruction, mounts: list[runmount.Mount]) -> list[str]:
+        """What the mounts bring into the key: each as written, and what a bind shows."""
+        sums = list(instr.flags.get("mount", []))
+        for m in mounts:
+            if m.type == "bind" and not m.from_:
+                sums.append(await asyncio.to_thread(checksum.source_hash, self.ctx, m.source.strip("/") or ".",
+                                                    self.digests))
+            elif m.type in ("bind", "cache") and m.from_:
+                stage = self.df.stage(m.from_)
+                sums.append(self.stage_images.get(stage.index, "") if stage else m.from_)
+        return sums
+
+    async def _run_in_container(self, cmd: list[str], run_config: dict[str, Any], key: str, network: str,
+                                step: buildmounts.StepMounts) -> None:
+        config = self.state.config
+        env = config.get("Env") or []
         extra = [f"{k}={v}" for k, v in self.stage_args.not_in(env).items()]
-        body = {"Image": self.current, "Cmd": cmd, "Entrypoint": [], "Env": env + extra,
+        mode = self.opts.network or "default" if network == "default" else network
+        body = {"Image": self.current, "Cmd": cmd, "Entrypoint": [], "Env": env + extra + step.env,
                 "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
                 "AttachStdout": True, "AttachStderr": True, "Healthcheck": {"Test": ["NONE"]},
-                "HostConfig": {"NetworkMode": self.opts.network or "default"}}
+                "HostConfig": {"NetworkMode": mode, "Mounts": step.mounts}}
         containers = self.b.containers
         cid = (await containers.create(body))["Id"]
         keep = not self.opts.rm and not self.opts.forcerm
@@ -417,8 +465,9 @@ class _Build:
             code = int((await containers.wait(cid))["StatusCode"])
             if code != 0:
                 raise StepFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
-            image_id = await self.b.commit(self.current, self.state, run_config,
-                                           self.b.images.store.snapshots.upper_dir(cid), cid)
+            upper = self.b.images.store.snapshots.upper_dir(cid)
+            await asyncio.to_thread(buildmounts.remove_stubs, upper, step.targets)
+            image_id = await self.b.commit(self.current, self.state, run_config, upper, cid)
         finally:
             if not keep:
                 await self.say(f"Removing intermediate container {cid[:12]}\n")

@@ -26,6 +26,8 @@ ALIASES = "wharf image build, wharf build, wharf builder build"
 
 
 def add_arguments(parser: Any) -> None:
+    parser.add_argument("--allow", action="append", metavar="list",
+                        help="Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")")
     parser.add_argument("--build-arg", action="append", metavar="list", help="Set build-time variables")
     parser.add_argument("-f", "--file", default="", metavar="string",
                         help="Name of the Dockerfile (Default is 'PATH/Dockerfile')")
@@ -35,10 +37,16 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--network", default="", metavar="string",
                         help="Set the networking mode for the RUN instructions during build")
     parser.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    parser.add_argument("-o", "--output", action="append", metavar="stringArray",
+                        help='Output destination (format: "type=local,dest=path")')
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="Suppress the build output and print image ID on success")
     parser.add_argument("--rm", action="store_true", default=True,
                         help="Remove intermediate containers after a successful build")
+    parser.add_argument("--secret", action="append", metavar="stringArray",
+                        help='Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")')
+    parser.add_argument("--ssh", action="append", metavar="stringArray",
+                        help='SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")')
     parser.add_argument("-t", "--tag", action="append", metavar="list",
                         help="Name and optionally a tag in the 'name:tag' format")
     parser.add_argument("--target", default="", metavar="string", help="Set the target build stage to build.")
@@ -72,12 +80,14 @@ def _dockerfile(args: Any, context_dir: str) -> tuple[str | None, bytes | None]:
                            f"path: lstat {path}: {(e.strerror or str(e)).lower()}") from None
 
 
-def _send_context(client: Client, path: str, tar: ContextTar) -> Response:
+def _send_context(client: Client, path: str, tar: ContextTar, session: str) -> Response:
     """POST the context with a Content-Length, each file's data sent by the kernel (sendfile)."""
     from wharf.cli import credentials
-    conn = client.send("POST", path, body=b"",
-                       headers={"Content-Type": "application/x-tar", "Content-Length": str(tar.size),
-                                "X-Registry-Config": credentials.registry_config()})
+    headers = {"Content-Type": "application/x-tar", "Content-Length": str(tar.size),
+               "X-Registry-Config": credentials.registry_config()}
+    if session:
+        headers["X-Wharf-Build-Session"] = session
+    conn = client.send("POST", path, body=b"", headers=headers)
     try:
         tar.send(conn.sock)
     except (BrokenPipeError, ConnectionResetError):
@@ -90,7 +100,11 @@ def _send_context(client: Client, path: str, tar: ContextTar) -> Response:
 
 def run(args: Any, client: Client) -> int:
     from wharf.build.context import extra_dockerfile_name, plan_context
+    from wharf.cli import buildopts
 
+    output = buildopts.output(args.output)
+    out = sys.stderr if output is not None and output.dest == "-" else sys.stdout  # stdout is the tar
+    session = buildopts.session_header(args)
     context_dir = args.path
     if not os.path.isdir(context_dir):
         raise CommandError(f'unable to prepare context: path "{context_dir}" not found')
@@ -111,9 +125,9 @@ def run(args: Any, client: Client) -> int:
     except OSError as e:
         raise CommandError(f"unable to prepare context: {e}") from None
     if not args.quiet:
-        sys.stdout.write(f"Sending build context to Docker daemon  {human_size(tar.size)}\n\n")
-        sys.stdout.flush()
-    resp = _send_context(client, f"/build{query}", tar)
+        out.write(f"Sending build context to Docker daemon  {human_size(tar.size)}\n\n")
+        out.flush()
+    resp = _send_context(client, f"/build{query}", tar, session)
     image_id = ""
     for msg in resp.iter_json():
         if msg.get("error"):
@@ -124,12 +138,14 @@ def run(args: Any, client: Client) -> int:
         if stream := msg.get("stream"):
             if args.quiet:
                 image_id = stream.strip()
-            sys.stdout.write(stream)
-            sys.stdout.flush()
+            out.write(stream)
+            out.flush()
         elif not args.quiet and not msg.get("progressDetail", {}).get("total") and \
                 (text := status_line(msg)) is not None:  # a base image being pulled
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+            out.write(text + "\n")
+            out.flush()
+    if output is not None and image_id:
+        buildopts.export(client, image_id, output)
     if args.iidfile and image_id:
         with open(args.iidfile, "w") as f:
             f.write(image_id)

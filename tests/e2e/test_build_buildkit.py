@@ -1,0 +1,142 @@
+"""BuildKit's Dockerfile syntax through ``wharf build``: issue 20's "Must show", and the refusals.
+
+One Dockerfile has a cache mount (its contents survive to the next build),
+a secret mount (the secret is nowhere in ``wharf save``, the history, the
+build cache or the daemon log), a bind mount from the context, ``RUN
+--network=none`` (only lo), ``COPY --link --chmod=0755``, and a ``scratch``
+stage exported with ``--output type=local,dest=DIR``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from support.daemon import BIN
+
+from test_build import build, run, write  # noqa: F401  (shared helpers of the build tests)
+
+SECRET = "s3cr3t-" + os.urandom(8).hex()
+
+MUST_SHOW = """
+    # syntax=docker/dockerfile:1.7
+    # check=skip=all
+    FROM busybox AS build
+    WORKDIR /work
+    RUN --mount=type=cache,target=/var/cache/app,id=app-$RUN_ID \\
+        echo run >> /var/cache/app/runs && wc -l < /var/cache/app/runs > /work/cache-runs
+    RUN --mount=type=secret,id=token,required \\
+        test "$(sha256sum < /run/secrets/token | cut -d' ' -f1)" = $EXPECTED && stat -c %a /run/secrets/token > /work/secret-mode
+    RUN --mount=type=bind,source=src,target=/src cat /src/hello.txt > /work/from-bind
+    RUN --network=none ls /sys/class/net > /work/links
+    COPY --link --chmod=0755 tool.sh /work/tool.sh
+
+    FROM scratch AS out
+    COPY --from=build /work/ /
+"""
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Path:
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": MUST_SHOW.replace("$RUN_ID", os.urandom(4).hex()).replace("$EXPECTED", hashlib.sha256(SECRET.encode()).hexdigest()),
+        "src/hello.txt": "hello from the context\n",
+        "tool.sh": "#!/bin/sh\necho tool\n",
+    })
+    (tmp_path / "token").write_text(SECRET)
+    return ctx
+
+
+def test_must_show(wharfd, busybox, ctx, tmp_path):
+    out = tmp_path / "out"
+    secret = f"id=token,src={tmp_path / 'token'}"
+    iid = tmp_path / "iid"
+    build(wharfd, ctx, "--secret", secret, "--output", f"type=local,dest={out}", "--iidfile", str(iid))
+    assert (out / "cache-runs").read_text().strip() == "1"
+    assert (out / "secret-mode").read_text().strip() == "400"
+    assert (out / "from-bind").read_text() == "hello from the context\n"
+    assert (out / "links").read_text().split() == ["lo"]
+    assert (out / "tool.sh").stat().st_mode & 0o777 == 0o755
+
+    # The cache mount's content survives: a build that re-runs the step sees the first run.
+    out2 = tmp_path / "out2"
+    build(wharfd, ctx, "--no-cache", "--secret", secret, "-o", str(out2))
+    assert (out2 / "cache-runs").read_text().strip() == "2"
+
+    # The secret is in no layer, no history, no cache file and not in the daemon's log.
+    image = iid.read_text().strip()
+    build_stage = tmp_path / "build-iid"
+    build(wharfd, ctx, "--secret", secret, "--target", "build", "--iidfile", str(build_stage))
+    saved = subprocess.run([str(BIN / "wharf"), "save", build_stage.read_text().strip(), image],
+                           capture_output=True, env=wharfd.env, check=True).stdout
+    assert len(saved) > 10000 and SECRET.encode() not in saved
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member)
+            if data is not None and member.name.startswith("blobs/"):
+                assert SECRET.encode() not in data.read(), member.name
+    history = wharfd.wharf("history", "--no-trunc", build_stage.read_text().strip()).stdout
+    assert "secret-mode" in history and SECRET not in history
+    builder_dir = wharfd.data_root / "builder"
+    for path in builder_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in wharfd.log_path.read_text(errors="replace")
+
+
+def test_missing_secret_and_bad_flags(wharfd, busybox, tmp_path):
+    def fails(dockerfile: str, *args: str) -> str:
+        ctx = write(tmp_path / os.urandom(3).hex(), {"Dockerfile": dockerfile})
+        r = build(wharfd, ctx, *args, ok=False)
+        assert r.returncode != 0
+        return r.stderr
+
+    assert "secret nope: not found" in fails("FROM busybox\nRUN --mount=type=secret,id=nope,required true\n")
+    assert "unexpected key 'colour' in 'colour=red'" in fails(
+        "FROM busybox\nRUN --mount=type=cache,target=/c,colour=red true\n")
+    assert 'unsupported mount type "volume"' in fails("FROM busybox\nRUN --mount=type=volume,target=/c true\n")
+    assert 'invalid network mode "bridge"' in fails("FROM busybox\nRUN --network=bridge true\n")
+    assert "unknown flag: colour" in fails("FROM busybox\nCOPY --colour=red a /b\n")
+    assert "entitlement security.insecure is not allowed" in fails(
+        "FROM busybox\nRUN --security=insecure true\n")
+    assert "granting entitlement security.insecure is not allowed by build daemon configuration" in fails(
+        "FROM busybox\nRUN true\n", "--allow", "security.insecure")
+
+
+def test_optional_secret_skipped_tmpfs_and_rw_bind_discarded(wharfd, busybox, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": """
+            FROM busybox
+            RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent
+            RUN --mount=type=tmpfs,target=/scratch,size=1m touch /scratch/x && \\
+                grep -q ' /scratch tmpfs ' /proc/mounts
+            RUN --mount=type=bind,target=/ctx,rw echo changed > /ctx/data.txt && cat /ctx/data.txt
+            RUN --mount=type=bind,target=/ctx cat /ctx/data.txt > /kept
+        """,
+        "data.txt": "original\n",
+    })
+    tar = tmp_path / "fs.tar"
+    build(wharfd, ctx, "--output", f"type=tar,dest={tar}")
+    with tarfile.open(tar) as t:
+        names = set(t.getnames())
+        assert t.extractfile("kept").read() == b"original\n"
+    assert "scratch" not in names and "ctx" not in names and "run/secrets" not in names
+    assert (ctx / "data.txt").read_text() == "original\n"
+
+
+def test_builder_prune_removes_cache_mounts(wharfd, busybox, tmp_path):
+    cache_id = "prune-" + os.urandom(4).hex()
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"""
+        FROM busybox
+        RUN --mount=type=cache,id={cache_id},target=/c,uid=1234,mode=0700 \\
+            stat -c '%u %a' /c > /owner && dd if=/dev/zero of=/c/blob bs=1k count=64
+    """})
+    build(wharfd, ctx)
+    r = wharfd.wharf("builder", "prune", "-f")
+    assert r.returncode == 0 and cache_id in r.stdout, r.stdout + r.stderr
+    assert not any(cache_id in p.read_text() for p in (wharfd.data_root / "builder" / "mounts").glob("*/id"))
