@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: Runtimes known without ``--add-runtime``: wharf's own and the usual OCI binaries.
+BUILTIN_RUNTIMES = ("wharf", "runc", "crun")
+
+
 @dataclass
 class DaemonConfig:
     #: Persistent state: containers/, image/ (content store, layers), volumes/.
@@ -37,10 +41,60 @@ class DaemonConfig:
     cluster_store: str = ""
     #: This host's underlay address for the cluster (an IPv4 address or an interface).
     cluster_advertise: str = ""
-    #: dockerd's --tls/--tlsverify/--tlscacert/--tlscert/--tlskey (``wharf.daemon.listen.TLSOptions``).
-    tls: Any = None
-    #: docker.io pulls try these first, in order (``--registry-mirror``, as ``http(s)://host[:port]/``).
+    #: dockerd's --tls (None: not given), --tlsverify, --tlscacert, --tlscert, --tlskey.
+    tls_enabled: bool | None = None
+    tls_verify: bool = False
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: The rest of dockerd's settings (``wharf.daemon.options`` maps each to its flag and
+    #: daemon.json key); the reloadable ones are changed in place by SIGHUP, so read
+    #: them from here when they are used, never copy them at start.
+    config_file: str = ""
+    pidfile: str = ""
+    debug: bool = False
+    labels: list[str] = field(default_factory=list)
+    #: name → {"path"}: OCI runtimes besides wharf's own, runc and crun (``--add-runtime``).
+    runtimes: dict[str, dict[str, str]] = field(default_factory=dict)
+    storage_driver: str = "overlay2"
+    #: MTU of the default bridge's container interfaces (0: the kernel's, 1500).
+    mtu: int = 0
+    #: ``[{"base": "10.10.0.0/16", "size": 24}]``: where networks' subnets come from ([] = built in).
+    default_address_pools: list[dict[str, Any]] = field(default_factory=list)
+    #: Host address of published ports that name none (``-p 8080:80``).
+    ip: str = "0.0.0.0"
+    ip_forward: bool = True
+    #: False: wharf writes no firewall rules (no NAT, no published-port DNAT).
+    iptables: bool = True
+    ip_masq: bool = True
+    userland_proxy: bool = True
+    #: Resolver settings of containers that set none (``--dns``...).
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
+    #: The LogConfig new containers get when they name no driver.
+    log_driver: str = "json-file"
+    log_opts: dict[str, str] = field(default_factory=dict)
+    #: name → {"Name", "Soft", "Hard"}: rlimits of containers that do not set that one.
+    default_ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_shm_size: int = 64 * 1024 * 1024
+    #: Containers keep running while the daemon is down (wharf's default; dockerd's is off).
+    live_restore: bool = True
+    #: Seconds containers get to stop at a shutdown without live restore (then SIGKILL).
+    shutdown_timeout: int = 15
+    #: Group owning the API's unix socket.
+    group: str = "wharf"
     registry_mirrors: list[str] = field(default_factory=list)
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+
+    def runtime_path(self, name: str) -> str | None:
+        """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None
+        for a runtime nobody registered."""
+        if name in BUILTIN_RUNTIMES:
+            return name
+        found = self.runtimes.get(name)
+        return found["path"] if found else None
 
     @property
     def containers_dir(self) -> str:

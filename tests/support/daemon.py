@@ -43,7 +43,8 @@ class Daemon:
 
     def __init__(self, name: str | None = None, log_level: str = "debug",
                  extra_args: list[str] | None = None, prefix: list[str] | None = None,
-                 data_disk_mb: int | None = None) -> None:
+                 data_disk_mb: int | None = None,
+                 daemon_json: dict[str, Any] | None = None) -> None:
         #: benchmarks run at "info": debug logging costs the daemon time per request
         self.log_level = log_level
         #: more wharfd flags, and a command to run it under (``ip netns exec NS``)
@@ -72,6 +73,10 @@ class Daemon:
         self.bridge = f"wt{token}"
         self.firewall_table = f"wharf_test_{token}"
         self.bip = f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(256)}.1/24"
+        #: With ``daemon_json``, wharfd gets every setting above from a daemon.json
+        #: (these keys plus the private ones) and only ``--config-file`` on its command line.
+        self.daemon_json = daemon_json
+        self.config_file = self.base / "daemon.json"
 
     # -- lifecycle -------------------------------------------------------
     def start(self, timeout: float = 30) -> None:
@@ -80,11 +85,14 @@ class Daemon:
         if self.disk is not None:
             self.disk.mount()
         log = open(self.log_path, "ab")
+        if self.daemon_json is None:
+            args = ["-H", self.host, *(f"--{key}={value}" for key, value in
+                                       self._private_settings().items() if key != "hosts")]
+        else:
+            self.write_config(self.daemon_json)
+            args = ["--config-file", str(self.config_file)]
         self.proc = subprocess.Popen(
-            [*self.prefix, str(BIN / "wharfd"), "-H", self.host, "--data-root", str(self.data_root),
-             "--exec-root", str(self.exec_root), "--cgroup-parent", self.cgroup_parent,
-             "--log-level", self.log_level, "--bridge-name", self.bridge, "--bip", self.bip,
-             "--firewall-table", self.firewall_table, *self.extra_args],
+            [*self.prefix, str(BIN / "wharfd"), *args, *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -97,6 +105,17 @@ class Daemon:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"wharfd did not answer within {timeout}s:\n{self.log()}")
+
+    def write_config(self, settings: dict[str, Any]) -> None:
+        """daemon.json: ``settings`` and the private roots, socket, bridge and table."""
+        self.config_file.write_text(json.dumps({**self._private_settings(), **settings}, indent=2))
+
+    def _private_settings(self) -> dict[str, Any]:
+        """What keeps this daemon apart from every other, by daemon.json key."""
+        return {"hosts": [self.host], "data-root": str(self.data_root),
+                "exec-root": str(self.exec_root), "cgroup-parent": self.cgroup_parent,
+                "log-level": self.log_level, "bridge": self.bridge, "bip": self.bip,
+                "firewall-table": self.firewall_table}
 
     def stop(self, kill: bool = False, timeout: float = 30) -> None:
         if self.proc is None:

@@ -15,7 +15,9 @@ from aiohttp import web
 from wharf.api import params
 from wharf.api.streams import end_with_client
 from wharf.engine import filters as flt
+from wharf.config import BUILTIN_RUNTIMES
 from wharf.engine import hostinfo
+from wharf.engine.logconfig import LOG_DRIVERS
 from wharf.engine.events import EVENT_FILTERS
 from wharf.engine.timefmt import parse_timestamp
 from wharf.errors import InvalidParameter
@@ -63,24 +65,25 @@ async def info(request: web.Request) -> web.Response:
     config = engine.config
     counts = engine.containers.counts()
     os_name, os_version = hostinfo.operating_system()
-    runtimes = {"wharf": {"path": "wharf"}, "runc": {"path": "runc"}, "crun": {"path": "crun"}}
+    runtimes = {**{name: {"path": name} for name in BUILTIN_RUNTIMES}, **config.runtimes}
     return params.json_response({
         "ID": engine.id,
         "Containers": counts["total"], "ContainersRunning": counts["running"],
         "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
         "Images": await engine.images.count(),
-        "Driver": "overlay2",
+        "Driver": config.storage_driver,
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
                          ["Native Overlay Diff", "true"], ["userxattr", "false"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
-                    "Authorization": None, "Log": ["json-file"]},
+                    "Authorization": None, "Log": list(LOG_DRIVERS)},
         "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False,
         "KernelMemoryTCP": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
-        "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
-        "Debug": config.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
+        "IPv4Forwarding": hostinfo.ip_forwarding(), "BridgeNfIptables": False,
+        "BridgeNfIp6tables": False, "Debug": config.debug or config.log_level == "debug",
+        "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+        "LoggingDriver": config.log_driver, "CgroupDriver": "cgroupfs",
         "CgroupVersion": hostinfo.cgroup_version(), "NEventsListener": engine.events.listeners,
         "KernelVersion": hostinfo.kernel_version(), "OperatingSystem": os_name,
         "OSVersion": os_version, "OSType": "linux", "Architecture": hostinfo.architecture(),
@@ -88,18 +91,22 @@ async def info(request: web.Request) -> web.Response:
         "RegistryConfig": {
             "AllowNondistributableArtifactsCIDRs": [],
             "AllowNondistributableArtifactsHostnames": [],
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": list(config.registry_mirrors),
-                                           "Secure": True, "Official": True}},
+            "InsecureRegistryCIDRs": ["127.0.0.0/8",
+                                      *(r for r in config.insecure_registries if "/" in r)],
+            "IndexConfigs": {
+                **{r: {"Name": r, "Mirrors": [], "Secure": False, "Official": False}
+                   for r in config.insecure_registries if "/" not in r},
+                "docker.io": {"Name": "docker.io", "Mirrors": list(config.registry_mirrors),
+                              "Secure": True, "Official": True}},
             "Mirrors": list(config.registry_mirrors)},
         "NCPU": os.cpu_count() or 1, "MemTotal": hostinfo.mem_total(),
         "GenericResources": None, "DockerRootDir": config.data_root,
         "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": socket.gethostname(),
-        "Labels": [], "ExperimentalBuild": False, "ServerVersion": SERVER_VERSION,
+        "Labels": list(config.labels), "ExperimentalBuild": False, "ServerVersion": SERVER_VERSION,
         "Runtimes": runtimes, "DefaultRuntime": config.default_runtime,
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                   "ControlAvailable": False, "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
+        "LiveRestoreEnabled": config.live_restore, "Isolation": "", "InitBinary": "docker-init",
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=default"],

@@ -32,23 +32,29 @@ class TLSOptions:
     key: str = ""
 
 
-def socket_gid() -> int:
-    """Group ``wharf``'s id, creating it (as a system group) when missing."""
+def socket_gid(group: str = SOCKET_GROUP) -> int:
+    """The socket group's id. Group ``wharf`` is created (as a system group) when
+    missing; another one named by ``--group`` must exist, as dockerd's."""
     try:
-        return grp.getgrnam(SOCKET_GROUP).gr_gid
+        return grp.getgrnam(group).gr_gid
     except KeyError:
         pass
+    if group.isdigit():
+        return int(group)
+    if group != SOCKET_GROUP:
+        log.warning("group %s not found: the API socket stays root-only", group)
+        return 0
     try:
-        subprocess.run(["groupadd", "--system", SOCKET_GROUP], check=True, capture_output=True)
-        return grp.getgrnam(SOCKET_GROUP).gr_gid
+        subprocess.run(["groupadd", "--system", group], check=True, capture_output=True)
+        return grp.getgrnam(group).gr_gid
     except (OSError, subprocess.CalledProcessError, KeyError) as e:
-        log.warning("cannot create group %s (%s): the socket stays root-only", SOCKET_GROUP, e)
+        log.warning("cannot create group %s (%s): the socket stays root-only", group, e)
         return 0
 
 
-def secure_socket(path: str) -> None:
-    """root:wharf, 0660: the daemon's socket is root-equivalent."""
-    os.chown(path, 0, socket_gid())
+def secure_socket(path: str, group: str = SOCKET_GROUP) -> None:
+    """root:<group> (``wharf`` unless ``--group``), 0660: the daemon's socket is root-equivalent."""
+    os.chown(path, 0, socket_gid(group))
     os.chmod(path, 0o660)
 
 
@@ -77,7 +83,8 @@ def server_context(opts: TLSOptions) -> ssl.SSLContext | None:
     return None
 
 
-async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None) -> web.BaseSite:
+async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None,
+                 group: str = SOCKET_GROUP) -> web.BaseSite:
     if host.startswith("unix://"):
         path = host[len("unix://"):]
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -85,7 +92,7 @@ async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None) -> we
             os.unlink(path)  # a stale socket of a dead daemon
         site: web.BaseSite = web.UnixSite(runner, path)
         await site.start()
-        secure_socket(path)
+        secure_socket(path, group)
         return site
     if host.startswith("tcp://"):
         address, _, port = host[len("tcp://"):].rpartition(":")

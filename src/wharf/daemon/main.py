@@ -1,78 +1,89 @@
-"""``wharfd``: parse dockerd-style flags, build the engine, serve the API.
+"""``wharfd``: read dockerd-style flags and daemon.json, build the engine, serve the API.
 
-SIGTERM/SIGINT stop serving and leave containers running (live restore is
-always on); the next wharfd finds them through their records and shims.
+SIGTERM/SIGINT stop serving and leave containers running (live restore, on
+unless ``--live-restore=false``: then they are stopped first, each given up to
+``--shutdown-timeout`` seconds); the next wharfd finds them through their
+records and shims. SIGHUP reloads the settings dockerd reloads.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import copy
+import json
 import logging
 import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from wharf.api.server import make_runner
 from wharf.config import DaemonConfig
+from wharf.daemon import options
 from wharf.daemon.listen import TLSOptions, listen
 from wharf.engine.core import Engine
-from wharf.registry.client.endpoints import validate_mirror
 
 log = logging.getLogger("wharfd")
 DEFAULT_HOST = "unix:///run/wharf/wharf.sock"
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, str]:
-    """The daemon's config and its pidfile path."""
-    p = argparse.ArgumentParser(prog="wharfd", description="The wharf container engine daemon")
-    p.add_argument("-H", "--host", action="append", dest="hosts",
-                   help="daemon socket(s) to listen on (unix:///path or tcp://host:port)")
-    p.add_argument("--data-root", default="/var/lib/wharf")
-    p.add_argument("--exec-root", default="/run/wharf")
-    p.add_argument("-l", "--log-level", default="info",
-                   choices=("debug", "info", "warn", "error", "fatal"))
-    p.add_argument("--cgroup-parent", default="wharf")
-    p.add_argument("--default-runtime", default="wharf")
-    p.add_argument("-p", "--pidfile", default=None)
-    p.add_argument("-b", "--bridge-name", default="wharf0",
-                   help="interface of the default bridge network")
-    p.add_argument("--bip", default="", help="default bridge's IP and prefix (10.9.0.1/24)")
-    p.add_argument("--firewall-table", default="wharf", help="name of wharf's nftables table")
-    p.add_argument("--insecure-registry", action="append", default=[], dest="insecure_registries",
-                   help="registry (host[:port] or CIDR) to reach over plain HTTP")
-    p.add_argument("--registry-mirror", action="append", default=[], dest="registry_mirrors",
-                   type=validate_mirror, help="preferred Docker registry mirror")
-    p.add_argument("--tls", nargs="?", const="true", choices=("true", "false"),
-                   help="use TLS; implied by --tlsverify (--tls=false: plain TCP, insecure)")
-    p.add_argument("--tlsverify", action="store_true",
-                   help="use TLS and verify the remote (clients' certificates)")
-    p.add_argument("--tlscacert", default="", help="trust certs signed only by this CA")
-    p.add_argument("--tlscert", default="", help="path to TLS certificate file")
-    p.add_argument("--tlskey", default="", help="path to TLS key file")
-    p.add_argument("--cluster-store", default="",
-                   help="etcd://host:port[,host:port][/root]: the store of overlay networks")
-    p.add_argument("--cluster-advertise", default="",
-                   help="this host's underlay address (an IPv4 address or an interface)")
-    a = p.parse_args(argv)
-    if a.cluster_store and not a.cluster_advertise:
-        p.error("--cluster-store needs --cluster-advertise")
-    config = DaemonConfig(data_root=os.path.abspath(a.data_root),
-                          exec_root=os.path.abspath(a.exec_root),
-                          hosts=a.hosts or [DEFAULT_HOST], cgroup_parent=a.cgroup_parent,
-                          default_runtime=a.default_runtime, log_level=a.log_level,
-                          bridge_name=a.bridge_name, bip=a.bip,
-                          firewall_table=a.firewall_table,
-                          insecure_registries=a.insecure_registries,
-                          registry_mirrors=a.registry_mirrors,
-                          tls=TLSOptions(None if a.tls is None else a.tls == "true", a.tlsverify,
-                                         a.tlscacert, a.tlscert, a.tlskey),
-                          cluster_store=a.cluster_store, cluster_advertise=a.cluster_advertise)
-    return config, a.pidfile or os.path.join(config.exec_root, "wharfd.pid")
+def parse_args(argv: list[str] | None = None) -> tuple[DaemonConfig, dict[str, Any]]:
+    """The daemon's config (flags over daemon.json over defaults) and the flags given.
+    A configuration dockerd refuses ends the process with dockerd's message."""
+    try:
+        config, namespace = options.load(argv)
+    except options.ConfigError as e:
+        print(f"wharfd: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    config.hosts = config.hosts or [DEFAULT_HOST]
+    config.pidfile = config.pidfile or os.path.join(config.exec_root, "wharfd.pid")
+    if getattr(namespace, "validate", False):
+        print("configuration OK", file=sys.stderr)
+        raise SystemExit(0)
+    return config, options.flag_values(namespace)
 
 
-async def serve(config: DaemonConfig) -> None:
+def _tls(config: DaemonConfig) -> TLSOptions:
+    return TLSOptions(config.tls_enabled, config.tls_verify, config.tls_ca, config.tls_cert,
+                      config.tls_key)
+
+
+def _log_level(config: DaemonConfig) -> int:
+    """``debug`` wins over ``log-level``, as dockerd's."""
+    if config.debug:
+        return logging.DEBUG
+    return getattr(logging, {"warn": "WARNING", "fatal": "CRITICAL"}.get(
+        config.log_level, config.log_level.upper()))
+
+
+def reload(engine: Engine, flags: dict[str, Any]) -> None:
+    """SIGHUP: read daemon.json again and apply the keys dockerd reloads; log what
+    changed, and publish dockerd's ``daemon reload`` event. A file the start would
+    refuse changes nothing."""
+    config = engine.config
+    try:
+        settings = options.reloaded(config, flags)
+        options.check(options.build(settings, copy.copy(config)))
+    except options.ConfigError as e:
+        log.error("Error reloading configuration: %s", e)
+        return
+    changed = {}
+    for key, value in settings.items():
+        name = options.BY_KEY[key].field
+        if getattr(config, name) != value:
+            changed[key] = (getattr(config, name), value)
+            setattr(config, name, value)
+    logging.getLogger().setLevel(_log_level(config))  # the rest is read from config when used
+    current = {o.key: getattr(config, o.field) for o in options.OPTIONS if o.reload}
+    log.info("Reloaded configuration: %s", json.dumps(current, sort_keys=True))
+    for key, (old, new) in changed.items():
+        log.info("reload: %s changed from %s to %s", key, json.dumps(old), json.dumps(new))
+    engine.events.publish("daemon", "reload", engine.id,
+                          {k: v if isinstance(v, str) else json.dumps(v) for k, v in current.items()})
+
+
+async def serve(config: DaemonConfig, flags: dict[str, Any]) -> None:
     # Short disk and kernel work of many requests at once (64 concurrent rm -f)
     # runs side by side; work that waits on a client has threads of its own
     # (wharf.threads), so this pool never waits on anything but the kernel.
@@ -83,14 +94,19 @@ async def serve(config: DaemonConfig) -> None:
     runner = make_runner(engine)
     await runner.setup()
     for host in config.hosts:
-        await listen(runner, host, config.tls)
+        await listen(runner, host, _tls(config), config.group)
         log.info("API listen on %s", host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload, engine, flags)
     await stop.wait()
-    log.info("shutting down; containers keep running")
+    if config.live_restore:
+        log.info("shutting down; containers keep running (live restore)")
+    else:
+        log.info("shutting down; stopping containers (shutdown timeout %ds)", config.shutdown_timeout)
+        await engine.containers.stop_all(config.shutdown_timeout)
     await runner.cleanup()
     await engine.close()
     for host in config.hosts:
@@ -102,9 +118,9 @@ async def serve(config: DaemonConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, pidfile = parse_args(argv)
-    level = {"warn": "WARNING", "fatal": "CRITICAL"}.get(config.log_level, config.log_level.upper())
-    logging.basicConfig(level=level, stream=sys.stderr,
+    config, flags = parse_args(argv)
+    pidfile = config.pidfile
+    logging.basicConfig(level=_log_level(config), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pyroute2 logs a dump of every netlink message at debug level, and resets
     # its logger's level when it is first imported: import it, then quieten it.
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(pidfile, "w") as f:
         f.write(str(os.getpid()))
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, flags))
     finally:
         try:
             os.unlink(pidfile)

@@ -23,7 +23,7 @@ from typing import Any, Awaitable
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine import health
-from wharf.engine import mounts, names, security, shims, validate
+from wharf.engine import logconfig, mounts, names, security, shims, validate
 from wharf.engine.container import PRIVATE, Container, dead_record, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
@@ -143,6 +143,8 @@ class ContainerService:
     async def create(self, body: Any, name: str | None = None) -> dict[str, Any]:
         config, hc = validate.create_body(body)
         security.validate(hc)
+        hc["LogConfig"] = logconfig.merged(hc.get("LogConfig"), self.config.log_driver,
+                                           self.config.log_opts)
         name = names.validate_name(name) if name else names.random_name(set(self._names))
         if name in self._names:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
@@ -786,6 +788,16 @@ class ContainerService:
             async with c.lock:
                 await self._start_locked(c)
 
+    async def stop_all(self, timeout: int) -> None:
+        """Daemon shutdown without live restore: stop every running container at once,
+        each killed after ``timeout`` seconds (-1: its own stop timeout)."""
+        running = [c.id for c in self._by_id.values() if c.running]
+        outcomes = await asyncio.gather(*(self.stop(cid, None if timeout < 0 else timeout)
+                                          for cid in running), return_exceptions=True)
+        for cid, outcome in zip(running, outcomes):
+            if isinstance(outcome, Exception) and not isinstance(outcome, NotModified):
+                log.warning("stopping %s at shutdown: %s", cid, outcome)
+
     async def close(self) -> None:
         """Daemon shutdown: stop watching; the containers keep running."""
         tasks = [c.monitor for c in self._by_id.values() if c.monitor]
@@ -873,16 +885,15 @@ def _host_config_defaults(hc: dict[str, Any], config: DaemonConfig) -> dict[str,
     out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
     out["RestartPolicy"]["Name"] = out["RestartPolicy"].get("Name") or "no"
     out["RestartPolicy"].setdefault("MaximumRetryCount", 0)
-    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-    out["LogConfig"]["Type"] = out["LogConfig"].get("Type") or "json-file"
     out.setdefault("Runtime", config.default_runtime)
     out["Runtime"] = out["Runtime"] or config.default_runtime
     for key in ("Binds", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts",
                 "Links", "SecurityOpt", "VolumesFrom"):
         out.setdefault(key, None)
     for key in ("Memory", "MemoryReservation", "MemorySwap", "CpuShares", "CpuPeriod",
-                "CpuQuota", "NanoCpus", "ShmSize"):
+                "CpuQuota", "NanoCpus", "BlkioWeight"):
         out.setdefault(key, 0)
+    out["ShmSize"] = out.get("ShmSize") or config.default_shm_size
     out.setdefault("CpusetCpus", "")
     out.setdefault("CpusetMems", "")
     out.setdefault("PidsLimit", None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from wharf.config import DaemonConfig
 from wharf.fsutil import write_atomic
 from wharf.network import etcfiles as text
 
@@ -33,8 +34,15 @@ def host_resolv() -> str:
     return _read(HOST_RESOLV)
 
 
-def contents(hostname: str, host_config: dict[str, Any], domainname: str = "",
-             address: str | None = None) -> dict[str, tuple[str, str]]:
+def resolver(host_config: dict[str, Any], daemon: DaemonConfig) -> tuple[list[str], ...]:
+    """(Dns, DnsSearch, DnsOptions): each the container's, or the daemon's (``--dns``,
+    ``--dns-search``, ``--dns-opt``) where the container sets none, as dockerd."""
+    return (host_config.get("Dns") or daemon.dns, host_config.get("DnsSearch") or daemon.dns_search,
+            host_config.get("DnsOptions") or daemon.dns_opts)
+
+
+def contents(hostname: str, host_config: dict[str, Any], daemon: DaemonConfig,
+             domainname: str = "", address: str | None = None) -> dict[str, tuple[str, str]]:
     """{target in the container: (file name, text)}."""
     resolv_base = host_resolv()
     if host_config.get("NetworkMode") == "host":
@@ -42,18 +50,16 @@ def contents(hostname: str, host_config: dict[str, Any], domainname: str = "",
     else:
         hosts = text.hosts_file(hostname, address or SELF_ADDRESS,
                                 host_config.get("ExtraHosts") or [], domainname)
-        resolv = text.resolv_conf(resolv_base, host_config.get("Dns") or [],
-                                  host_config.get("DnsSearch") or [],
-                                  host_config.get("DnsOptions") or []).text
+        resolv = text.resolv_conf(resolv_base, *resolver(host_config, daemon)).text
     return {"/etc/hostname": ("hostname", hostname + "\n"), "/etc/hosts": ("hosts", hosts),
             "/etc/resolv.conf": ("resolv.conf", resolv)}
 
 
-def write_all(directory: str, hostname: str, host_config: dict[str, Any],
+def write_all(directory: str, hostname: str, host_config: dict[str, Any], daemon: DaemonConfig,
               domainname: str = "") -> dict[str, str]:
     """Write the three files for a start; returns {container path: host path}."""
     out = {}
-    for target, (name, content) in contents(hostname, host_config, domainname).items():
+    for target, (name, content) in contents(hostname, host_config, daemon, domainname).items():
         path = os.path.join(directory, name)
         write_atomic(path, content.encode(), 0o644, durable=False)  # rewritten at every start
         out[target] = path

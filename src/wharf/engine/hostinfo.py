@@ -53,3 +53,12 @@ def go_arch() -> str:
 
 def architecture() -> str:
     return platform.machine()
+
+
+def ip_forwarding() -> bool:
+    """``net.ipv4.ip_forward`` now (``info``'s IPv4Forwarding; ``--ip-forward`` sets it)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False

@@ -63,6 +63,15 @@ def _resources(hc: dict[str, Any]) -> specs.Resources:
         cpuset_mems=hc.get("CpusetMems") or "", pids_limit=max(hc.get("PidsLimit") or 0, 0))
 
 
+def rlimits(hc: dict[str, Any], config: DaemonConfig) -> list[dict[str, Any]]:
+    """OCI rlimits: the container's ``--ulimit``s, and the daemon's ``--default-ulimit``
+    for each one the container does not set (dockerd's mergeUlimits)."""
+    ulimits = {u["Name"]: u for u in config.default_ulimits.values()}
+    ulimits.update({u["Name"]: u for u in hc.get("Ulimits") or []})
+    return [{"type": "RLIMIT_" + name.upper(), "hard": u["Hard"], "soft": u["Soft"]}
+            for name, u in ulimits.items()]
+
+
 def process_env(c: Container, tty: bool) -> list[str]:
     """Config.Env plus what Docker adds at start: PATH if unset, HOSTNAME, TERM for a tty."""
     env = list(c.config.get("Env") or [])
@@ -78,7 +87,7 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
                   cgroups_path: str, joins: dict[str, str]) -> None:
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
-    etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, cfg.get("Domainname") or "")
+    etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, config, cfg.get("Domainname") or "")
     binds = [{"destination": target, "type": "bind", "source": source,
               "options": ["rbind", "rprivate"]} for target, source in etc.items()]
     binds += mounts.to_oci(c.private.get("MountPoints") or [], hc.get("Tmpfs"))
@@ -99,12 +108,12 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
-        sysctls=sec.sysctls)
+        sysctls=sec.sysctls, rlimits=rlimits(hc, config))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
     write_json_atomic(os.path.join(bundle, "shim.json"), {
-        "id": c.id, "runtime": hc.get("Runtime") or config.default_runtime,
+        "id": c.id, "runtime": config.runtime_path(hc.get("Runtime") or config.default_runtime),
         "log_path": c.record["LogPath"],
         "log_opts": {k: v for k, v in log_opts.items() if k in ("max-size", "max-file")},
         "tty": tty, "open_stdin": bool(cfg.get("OpenStdin")),
@@ -122,7 +131,7 @@ async def build_bundle(c: Container, bundle: str, images: ImageService,
                        config: DaemonConfig, joins: dict[str, str]) -> None:
     """Mount the rootfs and write everything a shim needs to start the container
     (in one trip to a worker thread)."""
-    if (c.host_config.get("Runtime") or config.default_runtime) not in ("wharf", "runc", "crun"):
+    if config.runtime_path(c.host_config.get("Runtime") or config.default_runtime) is None:
         raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
 
     def build() -> None:

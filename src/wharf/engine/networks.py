@@ -453,8 +453,7 @@ class NetworkService:
 
     def _resolv(self, c: Container) -> Any:
         hc = c.host_config
-        return etctext.resolv_conf(etcfiles.host_resolv(), hc.get("Dns") or [],
-                                   hc.get("DnsSearch") or [], hc.get("DnsOptions") or [],
+        return etctext.resolv_conf(etcfiles.host_resolv(), *etcfiles.resolver(hc, self.config),
                                    embedded=bool(self._user_defined(c)))
 
     async def _start_dns(self, c: Container) -> None:
@@ -514,7 +513,7 @@ class NetworkService:
     def _write_etc(self, c: Container) -> None:
         cfg = c.config
         hc = {**c.host_config, "ExtraHosts": self._extra_hosts(c)}
-        files = etcfiles.contents(cfg["Hostname"], hc, cfg.get("Domainname") or "",
+        files = etcfiles.contents(cfg["Hostname"], hc, self.config, cfg.get("Domainname") or "",
                                   self._primary_address(c))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):

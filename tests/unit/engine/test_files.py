@@ -6,6 +6,7 @@ import signal
 
 import pytest
 
+from wharf.config import DaemonConfig
 from wharf.engine import etcfiles
 from wharf.engine.containers import parse_signal
 from wharf.fsutil import read_json, write_json_atomic
@@ -27,15 +28,23 @@ def test_atomic_json_replaces_and_leaves_no_temp(tmp_path):
 
 def test_etc_files_written_for_a_start(tmp_path):
     hc = {"NetworkMode": "default", "ExtraHosts": ["db:10.0.0.5"], "Dns": ["1.1.1.1"]}
-    paths = etcfiles.write_all(str(tmp_path), "abc123", hc)
+    paths = etcfiles.write_all(str(tmp_path), "abc123", hc, DaemonConfig(dns=["9.9.9.9"]))
     assert set(paths) == {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"}
     assert open(paths["/etc/hostname"]).read() == "abc123\n"
     hosts = open(paths["/etc/hosts"]).read()
     assert "127.0.0.1\tlocalhost" in hosts and "10.0.0.5\tdb" in hosts
     assert hosts.endswith("\tabc123\n")
     assert open(paths["/etc/resolv.conf"]).read().splitlines()[0] == "nameserver 1.1.1.1"
-    host_mode = etcfiles.contents("abc123", {"NetworkMode": "host"})
+    host_mode = etcfiles.contents("abc123", {"NetworkMode": "host"}, DaemonConfig())
     assert host_mode["/etc/resolv.conf"][1] == open("/etc/resolv.conf").read()
+
+
+def test_daemon_resolver_settings_fill_what_a_container_leaves_out():
+    daemon = DaemonConfig(dns=["9.9.9.9"], dns_search=["corp.example"], dns_opts=["ndots:2"])
+    resolv = etcfiles.contents("abc", {"DnsSearch": ["mine.example"]}, daemon)["/etc/resolv.conf"][1]
+    assert "nameserver 9.9.9.9" in resolv.splitlines()
+    assert "search mine.example" in resolv.splitlines() and "corp.example" not in resolv
+    assert "options ndots:2" in resolv.splitlines()
 
 
 def test_signals():

@@ -1,0 +1,129 @@
+"""wharfd configured as dockerd: daemon.json, its refusals, SIGHUP, the daemon-wide
+defaults new containers get, and a shutdown without live restore."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from support.daemon import BIN
+
+pytestmark = pytest.mark.root
+
+
+def _wharfd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "wharfd"), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_unknown_and_doubly_given_keys_refuse_the_start(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps({"debug": True, "no-such-key": 1, "other-unknown": "x"}))
+    r = _wharfd("--config-file", str(path), "--validate")
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"wharfd: unable to configure the Docker daemon with file {path}: the following "
+        "directives don't match any configuration option: no-such-key, other-unknown")
+    path.write_text(json.dumps({"data-root": "/from/file", "labels": ["a=b"], "mtu": 1400}))
+    r = _wharfd("--config-file", str(path), "--data-root", "/from/flag", "--label", "c=d",
+                "--validate")
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"wharfd: unable to configure the Docker daemon with file {path}: the following "
+        "directives are specified both as a flag and in the configuration file: data-root: "
+        "(from flag: /from/flag, from file: /from/file), labels: (from flag: [c=d], from "
+        "file: [a=b])")
+    r = _wharfd("--config-file", str(tmp_path / "missing.json"), "--validate")
+    assert r.returncode == 1 and "no such file or directory" in r.stderr
+    path.write_text(json.dumps({"debug": "yes"}))
+    r = _wharfd("--config-file", str(path), "--validate")
+    assert r.returncode == 1 and "cannot unmarshal string into Go struct field Config.debug " \
+                                 "of type bool" in r.stderr
+
+
+def test_bad_values_refused_with_dockerds_words(tmp_path):
+    (tmp_path / "none.json").write_text("{}")
+    for args, words in ((["--log-driver", "nosuch"], "failed to set log opts: logger: no log "
+                                                     "driver named 'nosuch' is registered"),
+                        (["--log-opt", "color=red"], "unknown log opt 'color' for json-file"),
+                        (["--storage-driver", "vfs"], "driver not supported: vfs"),
+                        (["--default-ulimit", "nofiles=3"], "invalid ulimit type: nofiles"),
+                        (["--default-runtime", "nosuch"],
+                         "specified default runtime 'nosuch' does not exist")):
+        r = _wharfd("--config-file", str(tmp_path / "none.json"), *args, "--validate")
+        assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
+    (tmp_path / "ok.json").write_text(json.dumps({
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 4096, "Soft": 1024}},
+        "default-address-pools": [{"base": "10.123.0.0/16", "size": 24}],
+        "log-opts": {"max-size": "10m"}, "default-shm-size": "128M", "live-restore": False}))
+    r = _wharfd("--config-file", str(tmp_path / "ok.json"), "--validate")
+    assert r.returncode == 0 and "configuration OK" in r.stderr
+
+
+def _info(d, template: str) -> str:
+    r = d.docker("info", "--format", template)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_a_daemon_started_from_daemon_json_only(make_wharfd):
+    d = make_wharfd(daemon_json={
+        "log-driver": "json-file", "log-opts": {"max-size": "1m", "max-file": "2"},
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 2048, "Soft": 2048}},
+        "dns": ["192.0.2.53"], "dns-search": ["corp.example"], "labels": ["tier=test"],
+        "default-shm-size": "96M", "debug": False}, log_level="info")
+    assert _info(d, "{{.Labels}} {{.LoggingDriver}} {{.Debug}}") == "[tier=test] json-file false"
+    r = d.docker("run", "--rm", "busybox", "sh", "-c",
+                 "ulimit -n; ulimit -Hn; grep -E '^(nameserver|search)' /etc/resolv.conf; "
+                 "df -k /dev/shm | tail -1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:4] == ["2048", "2048", "nameserver 192.0.2.53", "search corp.example"]
+    assert lines[4].split()[1] == str(96 * 1024)
+    # the container's own settings win over the daemon's
+    r = d.docker("run", "--rm", "--ulimit", "nofile=512:1024", "--dns", "192.0.2.99",
+                 "busybox", "sh", "-c", "ulimit -n; grep nameserver /etc/resolv.conf")
+    assert r.stdout.splitlines() == ["512", "nameserver 192.0.2.99"], r.stderr
+    cid = d.docker("create", "busybox", "true").stdout.strip()
+    hc = json.loads(d.docker("inspect", cid).stdout)[0]["HostConfig"]
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
+    assert hc["ShmSize"] == 96 * 1024 * 1024
+    for args, words in ((["--log-driver", "nosuch"], "logger: no log driver named 'nosuch' is "
+                                                     "registered"),
+                        (["--log-opt", "color=red"], "unknown log opt 'color' for json-file "
+                                                     "log driver")):
+        r = d.docker("create", *args, "busybox", "true")
+        assert r.returncode != 0 and words in r.stderr, r.stderr
+
+    # SIGHUP: the reloadable keys change, the rest wait for a restart
+    d.write_config({"debug": True, "labels": ["tier=prod"], "insecure-registries": ["reg.example:5000"],
+                    "shutdown-timeout": 3})
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while _info(d, "{{.Debug}}") != "true" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _info(d, "{{.Debug}} {{.Labels}}") == "true [tier=prod]"
+    assert "reg.example:5000" in _info(d, "{{json .RegistryConfig.IndexConfigs}}")
+    assert "Reloaded configuration" in d.log() and \
+        'reload: labels changed from ["tier=test"] to ["tier=prod"]' in d.log()
+    # a file the start would refuse changes nothing
+    d.write_config({"debug": False, "bogus": 1})
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while "Error reloading configuration" not in d.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "don't match any configuration option: bogus" in d.log()
+    assert _info(d, "{{.Debug}}") == "true"
+
+
+def test_without_live_restore_a_shutdown_stops_the_containers(make_wharfd):
+    d = make_wharfd(extra_args=["--live-restore=false", "--shutdown-timeout", "1"])
+    assert _info(d, "{{.LiveRestoreEnabled}}") == "false"
+    cid = d.docker("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    assert cid, "run -d failed"
+    d.restart()
+    state = json.loads(d.docker("inspect", cid).stdout)[0]["State"]
+    assert state["Running"] is False and state["ExitCode"] == 137
