@@ -100,13 +100,20 @@ class FakeRegistry:
     """An open registry in a thread of the test process, serving ``manifests`` and ``blobs``.
 
     ``manifests`` maps a tag or digest to (media type, bytes); ``blobs`` a
-    digest to bytes (which need not hash to it). ``hits`` counts requests.
+    digest to bytes (which need not hash to it). ``hits`` counts requests,
+    ``ranges`` the Range header of each blob GET. A bad network: the next
+    ``drops`` blob answers longer than ``drop_at`` are cut after ``drop_at`` bytes of their body (the
+    connection closed), and ``honour_range`` off answers every GET whole (200).
     """
 
     def __init__(self) -> None:
         self.manifests: dict[str, tuple[str, bytes]] = {}
         self.blobs: dict[str, bytes] = {}
         self.hits: list[str] = []
+        self.ranges: list[str | None] = []
+        self.drops = 0
+        self.drop_at = 0
+        self.honour_range = True
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -174,12 +181,28 @@ class FakeRegistry:
                                      status=404)
         return web.Response(body=found[1], headers={"Content-Type": found[0]})
 
-    async def _blob(self, request: web.Request) -> web.Response:
+    async def _blob(self, request: web.Request) -> web.StreamResponse:
         self.hits.append(request.path)
         data = self.blobs.get(request.match_info["digest"])
         if data is None:
             return web.json_response({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}, status=404)
-        return web.Response(body=data, content_type="application/octet-stream")
+        self.ranges.append(request.headers.get("Range"))
+        start = 0
+        if self.honour_range and request.http_range.start:
+            start = request.http_range.start
+        response = web.StreamResponse(status=206 if start else 200, headers={
+            "Content-Type": "application/octet-stream", "Content-Length": str(len(data) - start),
+            **({"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {})})
+        await response.prepare(request)
+        if self.drops > 0 and len(data) - start > self.drop_at:
+            self.drops -= 1
+            await response.write(data[start:start + self.drop_at])
+            assert request.transport is not None
+            request.transport.close()  # the body ends short of its Content-Length
+            return response
+        await response.write(data[start:])
+        await response.write_eof()
+        return response
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)

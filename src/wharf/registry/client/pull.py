@@ -2,8 +2,9 @@
 
 The order of work, as dockerd's: the manifest (an index is narrowed to the
 wanted platform), the config, then each layer the store lacks: downloaded
-concurrently (``MAX_DOWNLOADS`` at a time) into a temp file, verified by
-digest, unpacked off the loop (lock-free), and checked against the config's
+concurrently (``max_downloads`` at a time, dockerd's
+``max-concurrent-downloads``) into a temp file, resumed where a dropped
+connection cut it, verified by digest, unpacked off the loop (lock-free), and checked against the config's
 diff ID. Only when every layer is verified are they committed, in order,
 with the image and its tags, under the store lock in one go: a failure
 anywhere leaves nothing stored and nothing registered.
@@ -54,9 +55,10 @@ class _Counting:
 
 class Puller:
     def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, workdir: str,
-                 sources: BlobSources, now: Callable[[], str]) -> None:
+                 sources: BlobSources, now: Callable[[], str], max_downloads: int = MAX_DOWNLOADS) -> None:
         self.store, self.locked, self.emit = store, locked, emit
         self.workdir, self.sources, self.now = workdir, sources, now
+        self.max_downloads = max_downloads
 
     async def resolve(self, repo: Repository, ref: Reference,
                       platform: dict[str, str] | None) -> tuple[Fetched, mf.Manifest, str]:
@@ -103,9 +105,9 @@ class Puller:
         missing = [i for i, present in enumerate(have) if not present]
         for i, desc in enumerate(layers):
             self.emit(status("Pulling fs layer" if i in missing else "Already exists", short(desc.digest)))
-        for i in missing[MAX_DOWNLOADS:]:
+        for i in missing[self.max_downloads:]:
             self.emit(status("Waiting", short(layers[i].digest)))
-        slots = asyncio.Semaphore(MAX_DOWNLOADS)
+        slots = asyncio.Semaphore(self.max_downloads)
         pending: dict[int, Any] = {}
         tasks = [asyncio.create_task(self._fetch_layer(repo, layers[i], diff_ids[i], slots)) for i in missing]
         try:
@@ -134,7 +136,8 @@ class Puller:
             with os.fdopen(fd, "wb") as out:
                 async with slots:
                     meter = Meter(self.emit, id, "Downloading", desc.size)
-                    await repo.download(desc, out.write, meter.add)
+                    await repo.download(desc, out.write, meter.add, lambda delay: self.emit(
+                        status(f"Retrying in {delay} second{'s' if delay != 1 else ''}", id)))
                     self.emit(status("Verifying Checksum", id))
                     self.emit(status("Download complete", id))
             loop = asyncio.get_running_loop()

@@ -1,6 +1,6 @@
 """Push one tagged image from the image store to a repository.
 
-Per layer (``MAX_UPLOADS`` at a time), cheapest first, as dockerd: a blob
+Per layer (``max_uploads`` at a time, dockerd's ``max-concurrent-uploads``), cheapest first, as dockerd: a blob
 this repository is known to hold (``HEAD``), the layer's own digest
 (``HEAD``), a mount from a sibling repository on the same registry that the
 layer was pulled from or pushed to, and only then an upload of the layer tar,
@@ -33,8 +33,10 @@ MAX_UPLOADS = 5
 
 
 class Pusher:
-    def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, sources: BlobSources) -> None:
+    def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, sources: BlobSources,
+                 max_uploads: int = MAX_UPLOADS) -> None:
         self.store, self.locked, self.emit, self.sources = store, locked, emit, sources
+        self.max_uploads = max_uploads
 
     async def push(self, repo: Repository, ref: Reference, image_id: str) -> str:
         """Push ``image_id`` as ``ref``'s tag; returns the manifest's digest."""
@@ -42,9 +44,9 @@ class Pusher:
         diff_ids, chains = record.diff_ids, record.chain_ids
         for diff_id in reversed(diff_ids):
             self.emit(status("Preparing", short(diff_id)))
-        for diff_id in list(reversed(diff_ids))[MAX_UPLOADS:]:
+        for diff_id in list(reversed(diff_ids))[self.max_uploads:]:
             self.emit(status("Waiting", short(diff_id)))
-        slots = asyncio.Semaphore(MAX_UPLOADS)
+        slots = asyncio.Semaphore(self.max_uploads)
         tars = await self.locked(lambda: self._hold(chains))
         try:
             layers = await asyncio.gather(*(self._layer(repo, tar, slots) for tar in tars))

@@ -10,6 +10,7 @@ PATCH, then an empty PUT with their digest, as dockerd pushes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
@@ -21,11 +22,30 @@ from wharf.errors import InvalidParameter, WharfError
 from wharf.image import manifest as mf
 from wharf.image.content import DigestMismatch, sha256_digest
 from wharf.registry.client.auth import scope
-from wharf.registry.client.session import Session, registry_error
+from wharf.registry.client.session import RegistryUnavailable, Session, registry_error
 
 ACCEPT = ", ".join((mf.DOCKER_MANIFEST, mf.DOCKER_LIST, mf.OCI_MANIFEST, mf.OCI_INDEX))
 _READ = 1 << 20
+#: the pauses before a blob download's 2nd to 5th try (dockerd: 5, 10, 15, 20 s, with a countdown)
+DOWNLOAD_RETRY_DELAYS = (1, 2, 4, 8)
 OnBytes = Callable[[int], None]
+
+
+@dataclass
+class _Received:
+    """What a download has so far, kept across its tries."""
+
+    hasher: Any
+    size: int = 0
+
+
+def _lost(error: BaseException) -> str:
+    """A lost download's reason, in Go's words where it has them."""
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "unexpected EOF"
+    if isinstance(error, asyncio.TimeoutError):
+        return "i/o timeout"
+    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -73,22 +93,50 @@ class Repository:
         return b"".join(chunks)
 
     async def download(self, desc: mf.Descriptor, write: Callable[[bytes], object],
-                       on_bytes: OnBytes | None = None) -> None:
-        """Stream a blob into ``write``; DigestMismatch if its bytes are not what ``desc`` names."""
-        async with await self._request("GET", f"/v2/{self.path}/blobs/{desc.digest}") as resp:
-            if resp.status != 200:
+                       on_bytes: OnBytes | None = None, on_retry: OnBytes | None = None) -> None:
+        """Stream a blob into ``write``; DigestMismatch if its bytes are not what ``desc`` names.
+
+        A connection lost mid-blob is resumed where it broke with a ``Range``
+        request (a registry that answers 200 instead has the bytes we hold
+        skipped), five tries in all with pauses between them, as dockerd's
+        downloads; ``on_retry`` is told each pause's seconds first.
+        """
+        got = _Received(hashlib.sha256())
+        for delay in (*DOWNLOAD_RETRY_DELAYS, None):
+            try:
+                await self._download_from(desc, got, write, on_bytes)
+                break
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+                if delay is None:
+                    raise RegistryUnavailable(f"{desc.digest}: {_lost(e)} after "
+                                              f"{len(DOWNLOAD_RETRY_DELAYS) + 1} tries") from None
+                if on_retry is not None:
+                    on_retry(delay)
+                await asyncio.sleep(delay)
+        if "sha256:" + got.hasher.hexdigest() != desc.digest or got.size != desc.size:
+            raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}")
+
+    async def _download_from(self, desc: mf.Descriptor, got: "_Received", write: Callable[[bytes], object],
+                             on_bytes: OnBytes | None) -> None:
+        """One GET of the blob from ``got.size`` on; what arrives is hashed and written."""
+        headers = {"Range": f"bytes={got.size}-"} if got.size else {}
+        async with await self._request("GET", f"/v2/{self.path}/blobs/{desc.digest}", headers=headers) as resp:
+            if resp.status not in (200, 206) or (resp.status == 206 and not got.size):
                 raise registry_error(resp.status, await resp.read(), resp.reason or "")
-            hasher, size = hashlib.sha256(), 0
+            skip = got.size if resp.status == 200 else 0
             async for chunk in resp.content.iter_chunked(_READ):
-                size += len(chunk)
-                if size > desc.size:
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                    if not chunk:
+                        continue
+                got.size += len(chunk)
+                if got.size > desc.size:
                     raise DigestMismatch(f"blob {desc.digest} is larger than its {desc.size} bytes")
-                hasher.update(chunk)
+                got.hasher.update(chunk)
                 write(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
-        if "sha256:" + hasher.hexdigest() != desc.digest or size != desc.size:
-            raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}")
 
     async def tags(self) -> list[str]:
         """Every tag, following ``Link`` pagination."""
