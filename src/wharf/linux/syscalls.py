@@ -134,6 +134,16 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
            f"close_range {first}")
 
 
+def close_fds_except(keep: set[int]) -> None:
+    """Close every fd from 3 up except ``keep`` (close_range over the gaps)."""
+    first = 3
+    for fd in sorted(k for k in keep if k >= first):
+        if fd > first:
+            close_range(first, fd - 1)
+        first = fd + 1
+    close_range(first)
+
+
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1

@@ -214,7 +214,7 @@ def _start(pid_ns: str | None, enter: Callable[[], None], setup: Callable[[], No
         try:
             signal.set_wakeup_fd(-1)  # the caller's wakeup fd is about to close
             console_fd = () if console_socket is None else (console_socket,)
-            _close_fds_except({go_r, err_w, *stdio, *console_fd, *keep})
+            sc.close_fds_except({go_r, err_w, *stdio, *console_fd, *keep})
             enter()
             setup()
             console = _make_console(console_socket, init) if console_socket is not None else None
@@ -298,16 +298,6 @@ def _stopped(pid: int) -> bool:
     return state in (b"T", b"t")
 
 
-def _close_fds_except(keep: set[int]) -> None:
-    """Close every fd from 3 up except ``keep`` (close_range over the gaps)."""
-    first = 3
-    for fd in sorted(k for k in keep if k >= first):
-        if fd > first:
-            sc.close_range(first, fd - 1)
-        first = fd + 1
-    sc.close_range(first)
-
-
 def _read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 65536):
@@ -380,7 +370,7 @@ def _exec(process: dict[str, Any], stdio: tuple[int, int, int], console: int | N
         if signal.getsignal(sig) == signal.SIG_IGN:
             signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    _close_fds_except({report_fd})  # close-on-exec: it tells the parent exec succeeded
+    sc.close_fds_except({report_fd})  # close-on-exec: it tells the parent exec succeeded
     if seccomp_filter and nnp:
         seccomp.install(seccomp_filter)
     try:

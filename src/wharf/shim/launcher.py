@@ -4,11 +4,16 @@
 socketpair to the daemon. Each request line ``{"bundle": path}`` (a bundle
 under EXEC_ROOT) is answered, once the container has exec'd or failed, by one
 line ``{"bundle", "shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error",
-"kind"}``; requests for different bundles may overlap. A shim is a fork of
-this process, so it costs about a millisecond instead of a Python start, and
-shares the launcher's imported modules copy-on-write. Fork, setsid, fork: the
-shim is in its own session and nobody's child but init's, so it outlives both
-the daemon and the launcher. EOF on stdin ends the launcher; shims keep running.
+"kind"}``; requests for different bundles may overlap.
+
+At its first request the launcher forks the shim host (``wharf.shim.host``),
+the one process that is the shim of every container this daemon starts, and
+relays requests and answers to and from it. Being a fork, the host shares
+the launcher's imported modules copy-on-write and runs from the same sealed
+interpreter. Fork, setsid, fork: the host is in its own session and nobody's
+child but init's, so it outlives both the daemon and the launcher. EOF on
+stdin ends the launcher; its host keeps serving its containers and exits
+when they are gone.
 """
 
 from __future__ import annotations
@@ -18,68 +23,71 @@ import json
 import os
 import selectors
 import signal
+import socket
 import sys
 from typing import Any
 
-from wharf.shim import main as shim_main
+from wharf.linux import syscalls
+from wharf.shim import host
 from wharf.shim.runtimes import SpawnFailed, load_runtime
+
+#: The shim host's log (its stderr), in the exec root: errors a container's shim met.
+HOST_LOG = "shimhost.log"
 
 
 def _preload() -> None:
-    """Import what every shim will import, before forking any, so it is shared."""
+    """Import what the shim host will import, before forking it, so it is shared."""
     try:
         load_runtime("wharf")
     except (ImportError, SpawnFailed):
         pass
     from wharf.runtime import caps, seccomp
     seccomp.warm_default(list(caps.DEFAULT))
-    gc.freeze()  # forked shims then never touch these objects' pages for collection
+    gc.freeze()  # the forked host then never touches these objects' pages for collection
 
 
-def _become_shim(bundle: str, report_fd: int) -> None:
-    """In the grandchild: drop the launcher's fds, run the shim, never return."""
+def _become_host(root: str, link: socket.socket) -> None:
+    """In the grandchild: keep only the link, log to ``root/shimhost.log``, serve, never return."""
     code = 1
     try:
         null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, report_fd)
-        os.closerange(report_fd + 1, os.sysconf("SC_OPEN_MAX"))
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-        def report(answer: dict[str, Any]) -> None:
-            os.write(report_fd, json.dumps({"shim_pid": os.getpid(), **answer}).encode() + b"\n")
-            os.close(report_fd)
-
-        code = shim_main.run(bundle, report)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        log = os.open(os.path.join(root, HOST_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.dup2(log, 2)
+        syscalls.close_fds_except({link.fileno()})
+        code = host.run(link)
     finally:
         os._exit(code)
 
 
-def _fork_shim(bundle: str) -> int:
-    """Start the shim for ``bundle``; returns the read end of its report pipe."""
-    r, w = os.pipe2(os.O_CLOEXEC)
+def _fork_host(root: str) -> socket.socket:
+    """A new shim host in its own session; our end of its launcher link."""
+    ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             if os.fork() == 0:
-                _become_shim(bundle, w)
+                _become_host(root, theirs)
         finally:
             os._exit(0)
-    os.close(w)
+    theirs.close()
     os.waitpid(pid, 0)
-    return r
+    return ours
 
 
 class Launcher:
-    """The request loop: lines in on stdin, fork per bundle, answers out on stdout."""
+    """The request loop: lines in on stdin, relayed to the shim host, its answers out
+    on stdout. A host that died is replaced at the next request."""
 
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
         self.sel = selectors.DefaultSelector()
         self.inbuf = b""
-        self.reports: dict[int, tuple[str, bytes]] = {}  # report pipe -> (bundle, bytes so far)
+        self.host: socket.socket | None = None
+        self.host_buf = b""
+        self.pending: set[str] = set()  # bundles the host has not answered yet
 
     def serve(self) -> None:
         self.sel.register(0, selectors.EVENT_READ)
@@ -89,10 +97,12 @@ class Launcher:
                     if not self._read_requests():
                         return
                 else:
-                    self._read_report(key.fd)
+                    self._read_answers()
 
     def _answer(self, answer: dict[str, Any]) -> None:
-        data = json.dumps(answer).encode() + b"\n"
+        self._write(json.dumps(answer).encode() + b"\n")
+
+    def _write(self, data: bytes) -> None:
         while data:
             data = data[os.write(1, data):]
 
@@ -118,25 +128,37 @@ class Launcher:
             self._answer({"bundle": bundle, "shim_pid": None, "kind": "shim",
                           "error": f"bundle {bundle} is not a directory under {self.root}"})
             return
-        fd = _fork_shim(bundle)
-        self.reports[fd] = (bundle, b"")
-        self.sel.register(fd, selectors.EVENT_READ)
-
-    def _read_report(self, fd: int) -> None:
-        bundle, got = self.reports[fd]
-        chunk = os.read(fd, 65536)
-        if chunk:
-            self.reports[fd] = (bundle, got + chunk)
-            return
-        self.sel.unregister(fd)
-        os.close(fd)
-        del self.reports[fd]
+        if self.host is None:
+            self.host = _fork_host(self.root)
+            self.sel.register(self.host, selectors.EVENT_READ)
+        self.pending.add(bundle)
         try:
-            answer = json.loads(got)
-        except ValueError:
-            answer = {"shim_pid": None, "error": "shim exited before starting the container",
-                      "kind": "shim"}
-        self._answer({"bundle": bundle, **answer})
+            self.host.sendall(json.dumps({"bundle": bundle}).encode() + b"\n")
+        except OSError:
+            self._host_gone()
+
+    def _read_answers(self) -> None:
+        assert self.host is not None
+        chunk = self.host.recv(65536)
+        if not chunk:
+            self._host_gone()
+            return
+        self.host_buf += chunk
+        *lines, self.host_buf = self.host_buf.split(b"\n")
+        for line in lines:
+            self.pending.discard(json.loads(line)["bundle"])
+            self._write(line + b"\n")
+
+    def _host_gone(self) -> None:
+        """The host died: its pending starts fail; the next request forks a new one."""
+        assert self.host is not None
+        self.sel.unregister(self.host)
+        self.host.close()
+        self.host, self.host_buf = None, b""
+        for bundle in self.pending:
+            self._answer({"bundle": bundle, "shim_pid": None, "kind": "shim",
+                          "error": "shim exited before starting the container"})
+        self.pending.clear()
 
 
 def main(argv: list[str]) -> int:

@@ -1,21 +1,21 @@
-"""The shim: parent, subreaper and stdio keeper of one container.
+"""One container's shim, served on the shim host's loop (``wharf.shim.host``).
 
-Forked by the launcher (``wharf.shim.launcher``) with the bundle path and a
-pipe to report on. It spawns the container through the runtime, then runs one
-single-threaded ``selectors`` loop until the container's init exits: output
-goes to the json-file log and to attached clients, ``shim.sock`` serves the
-engine's requests (see docs/architecture.md, "Contract: engine ↔ shim"), and
-SIGCHLD reaps the init, exec'd processes and any orphan the container leaves.
-Then it removes the container's cgroup, writes ``exit.json``, answers the
-waiters and exits.
+A ``Shim`` is the container's stdio keeper and the engine's contact for it:
+output goes to the json-file log and to attached clients, ``shim.sock``
+serves the engine's requests (see docs/architecture.md, "Contract: engine ↔
+shim"), and the host tells it when its init or an exec'd process exits.
+Spawning (the init, each exec) and the cleanup after the exit (the cgroup,
+``runc delete``) may block, so they run in forked helpers
+(``wharf.shim.spawner``) and come back as callbacks: nothing here blocks
+the loop the other containers share. Then it writes ``exit.json``, answers
+the waiters and leaves the host.
 
 A full disk kills nothing: log records the disk refuses are dropped and
 counted (``jsonlog.Writer``) while the output keeps being read, and an
 ``exit.json`` that cannot be written is skipped: the waiters' answer carries
-the exit (and the count of dropped log records) all the same.
-
-No asyncio and no threads: a shim lives as long as its container and is paid
-for per container, in memory and start time.
+the exit (and the count of dropped log records) all the same. Any other
+error in a callback fails this container alone (``fail``): its waiters get
+an exit with the error, the others never notice.
 """
 
 from __future__ import annotations
@@ -29,12 +29,16 @@ import socket
 import struct
 import termios
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wharf.fsutil import disk_full, write_atomic
 from wharf.runtime import jsonlog
-from wharf.shim import frames
-from wharf.shim.runtimes import Runtime, SpawnFailed, load_runtime
+from wharf.shim import frames, spawner
+from wharf.shim.loop import READ_SIZE, Outbox
+from wharf.shim.runtimes import SpawnFailed
+
+if TYPE_CHECKING:
+    from wharf.shim.host import Host
 
 #: Output kept for one slow client (or the awaited first attach) before the
 #: container's output is no longer read: it blocks, as under Docker.
@@ -44,9 +48,10 @@ ATTACH_GRACE = 10.0
 #: After the init exits, how long to wait for the rest of its output
 #: (processes outside a pid namespace may hold the pipes).
 DRAIN_TIMEOUT = 2.0
-READ_SIZE = 64 * 1024
 #: exit.json's exit code when the process could not be started (Docker's).
 EXIT_CODES = {"not_found": 127, "not_executable": 126}
+#: The exit code of a container whose shim failed (Docker's for a lost shim).
+FAILED_EXIT = 255
 
 
 def set_winsize(fd: int, height: int, width: int) -> None:
@@ -59,76 +64,9 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-class Loop:
-    """A selector with one read and one write callback per fd."""
-
-    def __init__(self) -> None:
-        self.sel = selectors.DefaultSelector()
-        self._cbs: dict[int, list[Callable[[], None] | None]] = {}
-
-    def watch(self, fd: int, event: int, cb: Callable[[], None] | None) -> None:
-        slots = self._cbs.setdefault(fd, [None, None])
-        slots[event - 1] = cb  # EVENT_READ is 1, EVENT_WRITE is 2
-        mask = (selectors.EVENT_READ if slots[0] else 0) | (selectors.EVENT_WRITE if slots[1] else 0)
-        registered = fd in self.sel.get_map()
-        if not mask:
-            self.forget(fd)
-        elif registered:
-            self.sel.modify(fd, mask)
-        else:
-            self.sel.register(fd, mask)
-
-    def forget(self, fd: int) -> None:
-        self._cbs.pop(fd, None)
-        if fd in self.sel.get_map():
-            self.sel.unregister(fd)
-
-    def run_once(self, timeout: float | None) -> None:
-        for key, events in self.sel.select(timeout):
-            for event in (selectors.EVENT_READ, selectors.EVENT_WRITE):
-                slots = self._cbs.get(key.fd)
-                if events & event and slots and slots[event - 1]:
-                    slots[event - 1]()  # type: ignore[misc]
-
-
-class Outbox:
-    """Non-blocking writes to a pipe or socket, buffering what the peer has not taken yet."""
-
-    def __init__(self, loop: Loop, fd: int, on_error: Callable[[], None]) -> None:
-        self.loop, self.fd, self.on_error = loop, fd, on_error
-        self.buf = bytearray()
-        self.on_empty: Callable[[], None] | None = None
-        os.set_blocking(fd, False)
-
-    def write(self, data: bytes) -> None:
-        if self.fd < 0:
-            return
-        self.buf += data
-        self._flush()
-
-    def after_flush(self, cb: Callable[[], None]) -> None:
-        """Run ``cb`` once everything written so far is delivered (or lost)."""
-        self.on_empty = cb
-        if not self.buf or self.fd < 0:
-            self.on_empty = None
-            cb()
-
-    def _flush(self) -> None:
-        try:
-            while self.buf:
-                sent = os.write(self.fd, self.buf[:READ_SIZE])
-                del self.buf[:sent]
-        except BlockingIOError:
-            self.loop.watch(self.fd, selectors.EVENT_WRITE, self._flush)
-            return
-        except OSError:  # the reader went away: never fatal for the shim
-            self.buf.clear()
-            self.on_error()
-        if self.fd >= 0:
-            self.loop.watch(self.fd, selectors.EVENT_WRITE, None)
-        if self.on_empty is not None and not self.buf:
-            cb, self.on_empty = self.on_empty, None
-            cb()
+def _read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
 
 
 class Conn:
@@ -340,16 +278,27 @@ class Proc:
         self.outputs.clear()
         self.check_done()
 
+    def abandon(self) -> None:
+        """Close everything of the process's stdio, telling nobody (its shim failed)."""
+        self.on_done = lambda: None
+        self._close_child_fds()
+        self.drain_deadline_passed()
+        self._release_stdio()
+
     def check_done(self) -> None:
         if self.status is not None and not self.outputs:
-            self.close_stdin()
-            self.stdin = None
-            if self.master >= 0:
-                self.shim.loop.forget(self.master)
-                os.close(self.master)
-                self.master = -1
+            self._release_stdio()
             cb, self.on_done = self.on_done, lambda: None
             cb()
+
+    def _release_stdio(self) -> None:
+        """Its stdin and terminal closed: the process is done with us."""
+        self.close_stdin()
+        self.stdin = None
+        if self.master >= 0:
+            self.shim.loop.forget(self.master)
+            os.close(self.master)
+            self.master = -1
 
 
 def _winsize(fd: int) -> tuple[int, int]:
@@ -362,22 +311,27 @@ def _devnull() -> int:
 
 
 class Shim:
-    """The state of one container's shim; ``run`` is its whole life."""
+    """The state of one container on the host: made at its start request, gone once
+    its exit is told and its clients have what was sent to them."""
 
-    def __init__(self, bundle: str, runtime: Runtime) -> None:
+    def __init__(self, host: "Host", bundle: str) -> None:
+        self.host = host
         self.bundle = bundle
-        self.runtime = runtime
-        with open(os.path.join(bundle, "shim.json")) as f:
-            self.opts: dict[str, Any] = json.load(f)
-        with open(os.path.join(bundle, "config.json")) as f:
-            self.spec: dict[str, Any] = json.load(f)
-        self.loop = Loop()
+        self.loop = host.loop.scope(self)
+        self.opts: dict[str, Any] = _read_json(os.path.join(bundle, "shim.json"))
+        spec = _read_json(os.path.join(bundle, "config.json"))  # only a few fields are kept
+        self.cgroups_path: str | None = (spec.get("linux") or {}).get("cgroupsPath")
+        self.runtime = host.runtime(self.opts.get("runtime") or "wharf")
         self.conns: set[Conn] = set()
         self.waiters: list[Conn] = []
-        self.runtime_cleaned = False
         self.execs: dict[int, Proc] = {}
         self.exec_ids: dict[str, Proc] = {}
         self.exit: dict[str, Any] | None = None
+        self.server: socket.socket | None = None
+        self.server_ino = 0
+        self.answered = False  # the launcher has our start's answer
+        self.ending = False  # the exit is on its way (cleanup running)
+        self.closed = False
         # Output nobody has seen yet, kept for an attach the engine announced ("attach": true).
         self.backlog: bytearray | None = bytearray() if self.opts.get("attach") else None
         self.backlog_until = time.monotonic() + ATTACH_GRACE
@@ -388,29 +342,54 @@ class Shim:
         self.log = jsonlog.Writer(self.opts["log_path"],
                                   jsonlog.parse_size(max_size) if max_size else None,
                                   int(log_opts.get("max-file") or 1))
-        process = self.spec["process"]
         self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
-                         process.get("consoleSize"))
+                         spec["process"].get("consoleSize"))
         self.init.on_output = self._init_output
         self.init.on_done = self._init_done
 
     # -- start -----------------------------------------------------------
-    def start(self) -> dict[str, Any]:
-        """Spawn the container; the answer for whoever launched the shim."""
-        wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.loop.watch(wake_r, selectors.EVENT_READ, lambda: self._reap(wake_r))
-        try:
-            pid, master = self.runtime.spawn(self.bundle, self.spec, self.init.stdio, self.init.console)
-        except SpawnFailed as e:
+    def start(self) -> None:
+        """Spawn the container in a helper; the launcher hears back in ``_spawned``."""
+        write_atomic(os.path.join(self.bundle, "shim.pid"), str(os.getpid()).encode(),
+                     durable=False)
+        bundle, runtime, cgroups_path = self.bundle, self.runtime, self.cgroups_path
+        stdio, console = self.init.stdio, self.init.console
+
+        def job() -> spawner.Report:
+            spec = _read_json(os.path.join(bundle, "config.json"))
+            try:
+                pid, master = runtime.spawn(bundle, spec, stdio, console)
+            except SpawnFailed as e:
+                runtime.cleanup(bundle, cgroups_path)
+                return {"error": str(e), "kind": e.kind}, []
+            return {"pid": pid}, [] if master is None else [master]
+        self.host.spawn(self, job, self.init.child_fds, self._spawned)
+
+    def _spawned(self, answer: dict[str, Any], fds: list[int], early: int | None) -> None:
+        if self.ending:  # failed meanwhile: what the helper started goes too
+            spawner.discard(answer, fds)
+            return
+        if "error" in answer:
             self.init.failed()
             self.log.close()
-            self._write_exit(EXIT_CODES.get(e.kind, 128), str(e))
-            self.runtime.cleanup(self.bundle, self.spec)
-            return {"error": str(e), "kind": e.kind}
-        self.init.started(pid, master)
+            self._write_exit(EXIT_CODES.get(answer.get("kind", ""), 128), answer["error"], False)
+            self._answer(answer)
+            self.close()
+            return
+        pid = answer["pid"]
+        self.init.started(pid, fds[0] if fds else None)
+        self.host.adopt(pid, self, self._init_exited)
         write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode(), durable=False)
+        self._listen()
+        self._answer({"pid": pid})
+        if early is not None:
+            self._init_exited(early)
+
+    def _answer(self, answer: dict[str, Any]) -> None:
+        self.answered = True
+        self.host.answer(self.bundle, answer)
+
+    def _listen(self) -> None:
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock_path = os.path.join(self.bundle, "shim.sock")
         if os.path.exists(sock_path):
@@ -420,28 +399,32 @@ class Shim:
             self.server.bind("shim.sock")
         finally:
             os.chdir("/")
+        self.server_ino = os.stat(sock_path).st_ino
         self.server.listen(64)
         self.server.setblocking(False)
         self.loop.watch(self.server.fileno(), selectors.EVENT_READ, self._accept)
-        return {"pid": pid}
 
-    # -- the loop --------------------------------------------------------
-    def run(self) -> None:
-        while self.exit_deadline is None or (self.conns and time.monotonic() < self.exit_deadline):
-            self.loop.run_once(self._timeout())
-            now = time.monotonic()
-            if self.backlog is not None and now >= self.backlog_until:
-                self.backlog = None
-            if self.drain_until is not None and now >= self.drain_until:
-                self.drain_until = None
-                self.init.drain_deadline_passed()
-            self._apply_backpressure()
-        self._cleanup()
-
-    def _timeout(self) -> float | None:
+    # -- on the host's loop ----------------------------------------------
+    def deadline(self) -> float | None:
+        """When ``poll`` has something to do even if nothing happens."""
         deadlines = [d for d in (self.backlog_until if self.backlog is not None else None,
                                  self.drain_until, self.exit_deadline) if d is not None]
-        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        return min(deadlines) if deadlines else None
+
+    def poll(self, now: float) -> None:
+        """After events or at a deadline: expire what is due, apply backpressure,
+        leave once the exit is told and no client is left."""
+        if self.closed:
+            return
+        if self.backlog is not None and now >= self.backlog_until:
+            self.backlog = None
+        if self.drain_until is not None and now >= self.drain_until:
+            self.drain_until = None
+            self.init.drain_deadline_passed()
+        if self.exit_deadline is not None and (not self.conns or now >= self.exit_deadline):
+            self.close()
+            return
+        self._apply_backpressure()
 
     def _apply_backpressure(self) -> None:
         """Stop reading a process's output while a client it writes to lags far behind,
@@ -455,26 +438,13 @@ class Shim:
             if c.stdin is not None and c.proc is not None and c.proc.stdin is not None:
                 c.pause_input(len(c.proc.stdin.buf) > HIGH_WATER)
 
-    def _reap(self, wake_r: int) -> None:
-        try:
-            while os.read(wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid == self.init.pid and self.init.status is None:
-                self.drain_until = time.monotonic() + DRAIN_TIMEOUT
-                self.init.exited(status)
-            elif pid in self.execs:
-                self.execs.pop(pid).exited(status)
+    def _init_exited(self, status: int) -> None:
+        if self.init.status is None:
+            self.drain_until = time.monotonic() + DRAIN_TIMEOUT
+            self.init.exited(status)
 
     def _accept(self) -> None:
+        assert self.server is not None
         try:
             sock, _ = self.server.accept()
         except BlockingIOError:
@@ -516,7 +486,7 @@ class Shim:
         conn.finish({"ok": True})
 
     def _attach(self, conn: Conn, req: dict[str, Any]) -> None:
-        if self.exit is not None:  # all its output is in the log: the engine replays it
+        if self.exit is not None or self.ending:  # its output is in the log: the engine replays it
             conn.finish({"error": "container is not running"})
             return
         conn.send_line({"ok": True})
@@ -545,22 +515,42 @@ class Shim:
                 conn.out.write(framed)
 
     def _exec(self, conn: Conn, req: dict[str, Any]) -> None:
-        if self.init.status is not None:
+        """Spawn ``process`` in a helper that re-reads the spec (the host keeps none)."""
+        if self.init.status is not None or self.ending:
             conn.finish({"error": "container is not running"})
             return
-        tty = bool(req.get("tty"))
         process = req["process"]
-        proc = Proc(self, tty, bool(req.get("stdin")), process.get("consoleSize"))
-        try:
-            pid, master = self.runtime.spawn_exec(self.init.pid, self.spec, process, proc.stdio,
-                                                  proc.console)
-        except SpawnFailed as e:
+        proc = Proc(self, bool(req.get("tty")), bool(req.get("stdin")), process.get("consoleSize"))
+        bundle, runtime, init_pid = self.bundle, self.runtime, self.init.pid
+        stdio, console = proc.stdio, proc.console
+
+        def job() -> spawner.Report:
+            spec = _read_json(os.path.join(bundle, "config.json"))
+            try:
+                pid, master = runtime.spawn_exec(bundle, init_pid, spec, process, stdio, console)
+            except SpawnFailed as e:
+                return {"error": str(e), "kind": e.kind}, []
+            return {"pid": pid}, [] if master is None else [master]
+        self.host.spawn(self, job, proc.child_fds,
+                        lambda answer, fds, early: self._exec_spawned(conn, req["id"], proc,
+                                                                      answer, fds, early))
+
+    def _exec_spawned(self, conn: Conn, exec_id: str, proc: Proc, answer: dict[str, Any],
+                      fds: list[int], early: int | None) -> None:
+        if self.ending:
+            spawner.discard(answer, fds)
             proc.failed()
-            conn.finish({"error": str(e), "kind": e.kind})
+            conn.finish({"error": "container is not running"})
             return
-        proc.started(pid, master)
+        if "error" in answer:
+            proc.failed()
+            conn.finish({"error": answer["error"], "kind": answer.get("kind", "")})
+            return
+        pid = answer["pid"]
+        proc.started(pid, fds[0] if fds else None)
         self.execs[pid] = proc
-        self.exec_ids[req["id"]] = proc
+        self.exec_ids[exec_id] = proc
+        self.host.adopt(pid, self, lambda status: self.execs.pop(pid).exited(status))
         conn.send_line({"ok": True, "pid": pid})
         conn.proc = proc
         conn.streams = {frames.STDOUT, frames.STDERR}
@@ -569,24 +559,38 @@ class Shim:
         proc.on_output = lambda stream, data: conn.out.write(frames.frame(stream, data))
 
         def done() -> None:
-            self.exec_ids.pop(req["id"], None)
+            self.exec_ids.pop(exec_id, None)
             conn.out.write(frames.control({"exit_code": exit_code(proc.status or 0)}))
             conn.finish()
         proc.on_done = done
+        if early is not None:
+            self.execs.pop(pid).exited(early)
 
     # -- the end ------------------------------------------------------------
     def _init_done(self) -> None:
-        """The init exited and its output is drained: record it, tell everyone, leave
-        once the clients have what was sent to them (or ``DRAIN_TIMEOUT`` passed)."""
+        """The init exited and its output is drained: the cgroup goes (in a helper)
+        before anyone hears of the exit, so the engine's cleanup finds it gone
+        instead of racing this one (thaw, kill, rmdir twice over)."""
         self.drain_until = None
         self.log.close()
-        exit_status = exit_code(self.init.status or 0)
-        oom_killed = self.runtime.oom_killed(self.spec)
-        # The cgroup goes before anyone hears of the exit, so the engine's cleanup
-        # finds it gone instead of racing this one (thaw, kill, rmdir twice over).
-        self._cleanup_runtime()
-        self._write_exit(exit_status, "", oom_killed)
-        self.loop.forget(self.server.fileno())
+        code = exit_code(self.init.status or 0)
+        oom_killed = self.runtime.oom_killed(self.cgroups_path)
+        self._end(lambda: self._tell_exit(code, "", oom_killed))
+
+    def _end(self, then: Callable[[], None]) -> None:
+        """Stop taking clients, clean the runtime up in a helper, then ``then``."""
+        self.ending = True
+        if self.server is not None:
+            self.loop.forget(self.server.fileno())
+        bundle, runtime, cgroups_path = self.bundle, self.runtime, self.cgroups_path
+
+        def cleanup() -> spawner.Report:
+            runtime.cleanup(bundle, cgroups_path)
+            return {}, []
+        self.host.spawn(self, cleanup, (), lambda answer, fds, early: then())
+
+    def _tell_exit(self, code: int, error: str, oom_killed: bool) -> None:
+        self._write_exit(code, error, oom_killed)
         answer = self._wait_answer()
         for conn in self.waiters:
             conn.finish(answer)
@@ -594,9 +598,31 @@ class Shim:
             conn.finish()
         self.exit_deadline = time.monotonic() + DRAIN_TIMEOUT
 
-    def _write_exit(self, code: int, error: str, oom_killed: bool | None = None) -> None:
-        if oom_killed is None:
-            oom_killed = self.runtime.oom_killed(self.spec)
+    def fail(self, error: BaseException) -> None:
+        """A callback of this container's raised: log it, and end this container alone:
+        its processes killed with its cgroup, its waiters told an exit with the error."""
+        self.host.log_error(f"container {os.path.basename(self.bundle)}", error)
+        if self.closed:
+            return
+        if self.ending or self.exit is not None:  # failed on the way out: just go
+            self.close()
+            return
+        message = f"shim: {error}"
+        try:
+            for pid in [self.init.pid, *self.execs]:
+                if pid:
+                    self.host.disown(pid)
+            for proc in (self.init, *self.execs.values()):
+                proc.abandon()
+            self.execs.clear()
+            self.log.close()
+        except Exception as e:  # noqa: BLE001 - still end it below
+            self.host.log_error(f"container {os.path.basename(self.bundle)}", e)
+        if not self.answered:
+            self._answer({"error": message, "kind": "shim"})
+        self._end(lambda: self._tell_exit(FAILED_EXIT, message, False))
+
+    def _write_exit(self, code: int, error: str, oom_killed: bool) -> None:
         self.exit = {"exit_code": code, "finished_at": jsonlog.Timestamps().format(time.time_ns()),
                      "oom_killed": oom_killed, "error": error}
         # No fsync: the engine reads it after its own kill -9 (the page cache has it);
@@ -611,43 +637,25 @@ class Shim:
     def _wait_answer(self) -> dict[str, Any]:
         assert self.exit is not None
         answer = {k: self.exit[k] for k in ("exit_code", "oom_killed", "finished_at")}
+        if self.exit["error"]:
+            answer["error"] = self.exit["error"]
         return {**answer, "log_dropped": self.log.dropped}
 
-    def _cleanup(self) -> None:
+    def close(self) -> None:
+        """Leave the host: clients dropped, ``shim.sock`` removed (unless a new start of
+        the same container bound its own already)."""
+        if self.closed:
+            return
+        self.closed = True
         for conn in list(self.conns):
             conn.close()
-        try:
-            os.unlink(os.path.join(self.bundle, "shim.sock"))
-        except FileNotFoundError:
-            pass
-        self.server.close()
-        self._cleanup_runtime()
-
-    def _cleanup_runtime(self) -> None:
-        if not self.runtime_cleaned:
-            self.runtime_cleaned = True
-            self.runtime.cleanup(self.bundle, self.spec)
-
-
-def run(bundle: str, report: Callable[[dict[str, Any]], None], runtime: Runtime | None = None) -> int:
-    """The shim's life: spawn, report (``{"pid"}`` or ``{"error", "kind"}``), serve, clean up.
-    ``runtime`` defaults to the one ``shim.json`` names."""
-    os.chdir("/")
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    from wharf.linux import syscalls
-    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
-    write_atomic(os.path.join(bundle, "shim.pid"), str(os.getpid()).encode(), durable=False)
-    try:
-        if runtime is None:
-            with open(os.path.join(bundle, "shim.json")) as f:
-                runtime = load_runtime(json.load(f).get("runtime") or "wharf")
-        shim = Shim(bundle, runtime)
-        answer = shim.start()
-    except Exception as e:  # a broken bundle: say so instead of vanishing
-        report({"error": f"shim: {e}", "kind": "shim"})
-        return 1
-    report(answer)
-    if "error" in answer:
-        return 1
-    shim.run()
-    return 0
+        if self.server is not None:
+            self.loop.forget(self.server.fileno())
+            sock_path = os.path.join(self.bundle, "shim.sock")
+            try:
+                if os.stat(sock_path).st_ino == self.server_ino:
+                    os.unlink(sock_path)
+            except FileNotFoundError:
+                pass
+            self.server.close()
+        self.host.remove(self)

@@ -3,7 +3,9 @@
 The shim needs four things from a runtime: spawn the init, spawn an exec'd
 process, say whether the kernel OOM-killed the container, and clean up (the
 cgroup) after it. ``load_runtime`` picks the implementation named in
-``shim.json``; anything with these methods can drive a ``Shim``.
+``shim.json``; anything with these methods can drive a ``Shim``. Runtimes
+keep no per-container state (the host shares one among its containers):
+what they need comes from the bundle's path and the spec.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ class Runtime(Protocol):
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
               console: int | None) -> tuple[int, int | None]: ...
 
-    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> tuple[int, int | None]: ...
+    def spawn_exec(self, bundle: str, init_pid: int, spec: dict[str, Any],
+                   process: dict[str, Any], stdio: Stdio,
+                   console: int | None) -> tuple[int, int | None]: ...
 
-    def oom_killed(self, spec: dict[str, Any]) -> bool: ...
+    def oom_killed(self, cgroups_path: str | None) -> bool: ...
 
-    def cleanup(self, bundle: str, spec: dict[str, Any]) -> None: ...
+    def cleanup(self, bundle: str, cgroups_path: str | None) -> None: ...
 
 
 class _Cgroups:
@@ -49,22 +52,16 @@ class _Cgroups:
         from wharf.runtime import cgroups, container
         self._cgroups, self._error = cgroups, container.SpawnError
 
-    def _cgroup(self, spec: dict[str, Any]) -> Any:
-        path = spec.get("linux", {}).get("cgroupsPath")
-        return self._cgroups.open(path) if path else None
-
-    def oom_killed(self, spec: dict[str, Any]) -> bool:
+    def oom_killed(self, cgroups_path: str | None) -> bool:
         try:
-            cg = self._cgroup(spec)
-            return bool(cg and cg.oom_killed())
+            return bool(cgroups_path and self._cgroups.open(cgroups_path).oom_killed())
         except OSError:
             return False
 
-    def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
+    def cleanup(self, bundle: str, cgroups_path: str | None) -> None:
         try:
-            cg = self._cgroup(spec)
-            if cg is not None:
-                cg.destroy()
+            if cgroups_path:
+                self._cgroups.open(cgroups_path).destroy()
         except OSError:
             pass
 
@@ -81,8 +78,9 @@ class InProcess(_Cgroups):
               console: int | None) -> tuple[int, int | None]:
         return self._call(console, lambda sock: self._container.spawn(bundle, spec, stdio, sock))
 
-    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> tuple[int, int | None]:
+    def spawn_exec(self, bundle: str, init_pid: int, spec: dict[str, Any],
+                   process: dict[str, Any], stdio: Stdio,
+                   console: int | None) -> tuple[int, int | None]:
         return self._call(console, lambda sock: self._container.spawn_exec(
             init_pid, spec, process, stdio, sock))
 
@@ -109,26 +107,30 @@ class External(_Cgroups):
         super().__init__()
         from wharf.runtime import oci
         self._oci = oci.OCIRuntime(binary)
-        self._id = ""
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
               console: int | None) -> tuple[int, int | None]:
-        self._id = os.path.basename(os.path.normpath(bundle))
         try:
-            return self._oci.spawn(self._id, bundle, stdio, tty=console is not None)
+            return self._oci.spawn(_id(bundle), bundle, stdio, tty=console is not None)
         except self._error as e:
             raise SpawnFailed(str(e), e.kind) from None
 
-    def spawn_exec(self, init_pid: int, spec: dict[str, Any], process: dict[str, Any],
-                   stdio: Stdio, console: int | None) -> tuple[int, int | None]:
+    def spawn_exec(self, bundle: str, init_pid: int, spec: dict[str, Any],
+                   process: dict[str, Any], stdio: Stdio,
+                   console: int | None) -> tuple[int, int | None]:
         try:
-            return self._oci.spawn_exec(self._id, process, stdio, tty=console is not None)
+            return self._oci.spawn_exec(_id(bundle), process, stdio, tty=console is not None)
         except self._error as e:
             raise SpawnFailed(str(e), e.kind) from None
 
-    def cleanup(self, bundle: str, spec: dict[str, Any]) -> None:
-        self._oci.delete_quiet(os.path.basename(os.path.normpath(bundle)))
-        super().cleanup(bundle, spec)
+    def cleanup(self, bundle: str, cgroups_path: str | None) -> None:
+        self._oci.delete_quiet(_id(bundle))
+        super().cleanup(bundle, cgroups_path)
+
+
+def _id(bundle: str) -> str:
+    """The container's id in the OCI runtime: its bundle directory's name."""
+    return os.path.basename(os.path.normpath(bundle))
 
 
 def load_runtime(name: str) -> Runtime:

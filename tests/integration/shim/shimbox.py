@@ -1,7 +1,7 @@
 """Real bundles for the shim: a busybox rootfs in a tmp dir, run by each runtime
 (wharf's in-process one and runc). Every bundle, runc container and cgroup is
-named ``wharf-test-<random>`` and removed at teardown, shims and containers
-killed if a test left them running.
+named ``wharf-test-<random>`` and removed at teardown, shim hosts and
+containers killed if a test left them running.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wharf.runtime.spec import build
-from wharf.shim import main as shim_main
+from wharf.shim import client
 
 BUSYBOX = "/bin/busybox"
 
@@ -49,42 +49,40 @@ class Bundle:
             "stdin_once": stdin_once, "attach": attach}))
 
     def start(self) -> dict[str, Any]:
-        """Fork a shim the way the launcher does (own session) and return its report."""
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            os.setsid()
-            code = 1
-            try:
-                def report(answer: dict[str, Any]) -> None:
-                    os.write(w, json.dumps({"shim_pid": os.getpid(), **answer}).encode())
-                    os.close(w)
-                code = shim_main.run(str(self.path), report)
-            finally:
-                os._exit(code)
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            answer = json.loads(f.read())
-        self.shim_pid = pid
+        """Start the container through a launcher of its own (the bundle its exec root),
+        closed at once: its shim host then serves this container alone and exits after it."""
+        launcher = client.Launcher(str(self.path))
+        try:
+            answer = launcher.start(str(self.path))
+        finally:
+            launcher.close()
+        self.shim_pid = answer["shim_pid"] or 0
         return answer
 
-    def reap(self, timeout: float = 10) -> int:
-        """Wait for the shim to exit; its exit status."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.shim_pid, os.WNOHANG)
-            if pid:
-                self.shim_pid = 0
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.02)
-        raise TimeoutError("shim did not exit")
+    def reap(self, timeout: float = 10) -> None:
+        """Wait for the shim host to exit (it does once the container is done)."""
+        if self.shim_pid and not gone(self.shim_pid, timeout):
+            raise TimeoutError("the shim host did not exit")
+        self.shim_pid = 0
 
     def log(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
     def exit(self) -> dict[str, Any]:
         return json.loads((self.path / "exit.json").read_text())
+
+
+def gone(pid: int, timeout: float = 10) -> bool:
+    """Whether ``pid`` (not our child) exits within ``timeout`` (a zombie counts as gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def new_base() -> Path:
@@ -98,7 +96,7 @@ def discard(b: Bundle) -> None:
     shim_finished = not b.shim_pid
     if b.shim_pid:
         os.kill(b.shim_pid, signal.SIGKILL)
-        os.waitpid(b.shim_pid, 0)
+        gone(b.shim_pid)
     left = remove_cgroups(b.cid)
     subprocess.run(["runc", "delete", "--force", b.cid], capture_output=True)
     shutil.rmtree(b.path)

@@ -1,16 +1,15 @@
-"""The launcher: shims forked per request, concurrent starts, shims outliving it."""
+"""The launcher: one shim host for its starts, concurrent starts, the host outliving it."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from shimbox import Bundle, discard, new_base
+from shimbox import Bundle, discard, gone, new_base
 
 from wharf.shim import client
 
@@ -22,11 +21,12 @@ class Root:
         self.path = new_base()
         self.bundles: list[Bundle] = []
 
-    def make(self, args: list[str], open_stdin: bool = False) -> Bundle:
+    def make(self, args: list[str], open_stdin: bool = False, tty: bool = False,
+             log_opts: dict | None = None) -> Bundle:
         b = Bundle(new_base(), "wharf")
         b.path = b.path.rename(self.path / b.cid)
         b.log_path = b.path / "ctr-json.log"
-        b.write(args, open_stdin=open_stdin)
+        b.write(args, open_stdin=open_stdin, tty=tty, log_opts=log_opts)
         self.bundles.append(b)
         return b
 
@@ -37,16 +37,11 @@ def root() -> Iterator[Root]:
     yield r
     for b in r.bundles:
         discard(b)
+    host_log = r.path / "shimhost.log"  # a test that makes a shim fail reads and removes it
+    errors = host_log.read_text() if host_log.exists() else ""
+    host_log.unlink(missing_ok=True)
     r.path.rmdir()
-
-
-def gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
-            return True
-        time.sleep(0.02)
-    return False
+    assert not errors, f"the shim host logged errors:\n{errors}"
 
 
 def test_concurrent_starts_each_get_their_answer(root: Root) -> None:
@@ -58,6 +53,7 @@ def test_concurrent_starts_each_get_their_answer(root: Root) -> None:
             answers = list(pool.map(launcher.start, [str(b.path) for b in [*bundles, bad]]))
     finally:
         launcher.close()
+    assert len({a["shim_pid"] for a in answers}) == 1  # one host serves them all
     for b, answer in zip(bundles, answers):
         assert answer["pid"] > 0 and answer["shim_pid"] > 0
         assert gone(answer["shim_pid"])
@@ -76,7 +72,7 @@ def test_bundle_outside_the_root_is_refused(root: Root, tmp_path: Path) -> None:
     assert answer["shim_pid"] is None and "not a directory under" in answer["error"]
 
 
-def test_killing_the_launcher_leaves_shims_and_containers_running(root: Root) -> None:
+def test_killing_the_launcher_leaves_the_host_and_containers_running(root: Root) -> None:
     b = root.make(["sh", "-c", "read x; echo after:$x; exit 4"], open_stdin=True)
     launcher = client.Launcher(str(root.path))
     answer = launcher.start(str(b.path))
