@@ -140,3 +140,66 @@ def test_builder_prune_removes_cache_mounts(wharfd, busybox, tmp_path):
     r = wharfd.wharf("builder", "prune", "-f")
     assert r.returncode == 0 and cache_id in r.stdout, r.stdout + r.stderr
     assert not any(cache_id in p.read_text() for p in (wharfd.data_root / "builder" / "mounts").glob("*/id"))
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A loopback HTTP server over a directory of the test's own (ADD's URL sources)."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_copy_parents_exclude_and_add_url_checksum(wharfd, busybox, tmp_path, http_server):
+    www, url = http_server
+    (www / "tool.tar.gz").write_bytes(b"not really a tarball\n")
+    digest = "sha256:" + hashlib.sha256(b"not really a tarball\n").hexdigest()
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": f"""
+            FROM scratch
+            COPY --parents src/a/./deep/one.txt src/b/two.txt /p/
+            COPY --exclude=*.log --exclude=skip logs/ /x/
+            ADD --checksum={digest} {url}/tool.tar.gz /dl/
+            ADD --chmod=0644 {url}/tool.tar.gz /dl/renamed
+        """,
+        "src/a/deep/one.txt": "1\n", "src/b/two.txt": "2\n",
+        "logs/keep.txt": "k\n", "logs/drop.log": "d\n", "logs/skip/inner.txt": "s\n",
+    })
+    out = tmp_path / "out"
+    build(wharfd, ctx, "-o", str(out))
+    assert (out / "p/deep/one.txt").read_text() == "1\n"
+    assert (out / "p/src/b/two.txt").read_text() == "2\n"
+    assert sorted(p.name for p in (out / "x").iterdir()) == ["keep.txt"]
+    assert (out / "dl/tool.tar.gz").read_bytes() == b"not really a tarball\n"  # URLs are never unpacked
+    assert (out / "dl/tool.tar.gz").stat().st_mode & 0o777 == 0o600
+    assert (out / "dl/renamed").stat().st_mode & 0o777 == 0o644
+
+    bad = write(tmp_path / "bad", {"Dockerfile": f"FROM scratch\nADD --checksum=sha256:{'0' * 64} {url}/tool.tar.gz /\n"})
+    r = build(wharfd, bad, ok=False)
+    assert r.returncode != 0 and "digest mismatch" in r.stderr
+
+
+def test_add_git_and_checksum_refusals(wharfd, busybox, tmp_path):
+    def fails(dockerfile: str) -> str:
+        ctx = write(tmp_path / os.urandom(3).hex(), {"Dockerfile": dockerfile, "f": "x"})
+        r = build(wharfd, ctx, ok=False)
+        assert r.returncode != 0
+        return r.stderr
+
+    # A git URL nobody serves (a closed loopback port): refused with git's reason.
+    err = fails("FROM scratch\nADD http://127.0.0.1:9/nothing.git /src\n")
+    assert "cannot fetch git repository http://127.0.0.1:9/nothing.git" in err
+    assert "unknown flag: checksum" in fails("FROM scratch\nCOPY --checksum=sha256:00 f /\n")
+    assert "checksum requires HTTP(S) or Git sources" in fails("FROM scratch\nADD --checksum=sha256:00 f /\n")
+    assert "source can't be a URL for COPY" in fails("FROM scratch\nCOPY http://127.0.0.1:9/x /\n")

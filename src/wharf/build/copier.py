@@ -20,6 +20,7 @@ import stat
 from dataclasses import dataclass
 
 from wharf.build import gomatch
+from wharf.build.dockerignore import PatternMatcher
 from wharf.errors import InvalidParameter, NotFound
 from wharf.linux.paths import secure_join
 from wharf.runtime.user import parse_user
@@ -33,8 +34,26 @@ class Owner:
     gid: int
 
 
-def is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://"))
+@dataclass(frozen=True)
+class Source:
+    """A path to copy: ``rel`` under ``root``; ``under`` (``--parents``) is where below the destination."""
+
+    root: str
+    rel: str
+    under: str = ""
+
+
+def resolve(root: str, src: str, keyword: str, parents: bool) -> list[Source]:
+    """One COPY source; with ``--parents`` each match keeps its path below the pivot
+    (``a/./b/c`` keeps ``b/c``; without ``/./`` the whole path), BuildKit's rule."""
+    if not parents:
+        return [Source(root, rel) for rel in resolve_sources(root, [src], keyword)]
+    pivot, sep, pattern = src.partition("/./")
+    if not sep:
+        pivot, pattern = "", src
+    pivot = posixpath.normpath("/" + pivot).lstrip("/")
+    return [Source(root, rel, posixpath.relpath(rel, pivot or "."))
+            for rel in resolve_sources(root, [posixpath.join(pivot, pattern)], keyword)]
 
 
 def resolve_sources(root: str, patterns: list[str], keyword: str) -> list[str]:
@@ -90,8 +109,10 @@ class Copy:
     """One COPY/ADD into ``rootfs``: call ``add_path`` per source, ``add_bytes`` per heredoc."""
 
     def __init__(self, rootfs: str, dest: str, workdir: str, count: int, keyword: str,
-                 who: Owner | None, mode: int | None, extract: bool) -> None:
+                 who: Owner | None, mode: int | None, extract: bool, exclude: list[str] | None = None) -> None:
         self.rootfs, self.keyword, self.mode, self.extract = rootfs, keyword, mode, extract
+        #: ``--exclude``: patterns (``.dockerignore``'s rules) over paths relative to each source
+        self.exclude = PatternMatcher(exclude) if exclude else None
         self.who = who or Owner(0, 0)
         self.to_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
         absolute = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
@@ -103,15 +124,25 @@ class Copy:
             self.to_dir = True
 
     def add_path(self, src_root: str, rel: str) -> None:
-        host = secure_join(src_root, rel)
+        self.add_source(Source(src_root, rel))
+
+    def add_source(self, source: Source, unpack: bool = True) -> None:
+        """One source; ``unpack=False`` copies an archive as it is (a downloaded URL)."""
+        host = secure_join(source.root, source.rel)
+        dest = posixpath.normpath(posixpath.join(self.dest, source.under)) if source.under else self.dest
         if os.path.isdir(host):
-            self._mkdirs(self.dest)
-            self._tree(host, self.dest)
-        elif self.extract and _is_archive(host):
-            self._mkdirs(self.dest)
-            self._unpack(host, self.dest)
+            self._mkdirs(dest)
+            self._tree(host, dest)
+        elif self.exclude and self.exclude.matches(source.rel):
+            return
+        elif self.extract and unpack and _is_archive(host):
+            self._mkdirs(dest)
+            self._unpack(host, dest)
+        elif source.under:
+            self._mkdirs(posixpath.dirname(dest))
+            self._entry(host, dest)
         else:
-            self._file_at(host, posixpath.basename(rel) or posixpath.basename(host))
+            self._file_at(host, posixpath.basename(source.rel) or posixpath.basename(host))
 
     def add_bytes(self, name: str, data: bytes) -> None:
         target = posixpath.join(self.dest, name) if self.to_dir else self.dest
@@ -131,6 +162,11 @@ class Copy:
             dirnames.sort()
             rel_dir = os.path.relpath(dirpath, src)
             base = dest if rel_dir == "." else posixpath.join(dest, rel_dir)
+            if self.exclude:
+                skip = lambda name: self.exclude.matches(posixpath.normpath(posixpath.join(rel_dir, name)))  # noqa: E731
+                dirnames[:] = [d for d in dirnames if not skip(d) or self.exclude.must_walk(
+                    posixpath.normpath(posixpath.join(rel_dir, d)))]
+                filenames = [f for f in filenames if not skip(f)]
             for name in dirnames + sorted(filenames):
                 self._entry(os.path.join(dirpath, name), posixpath.join(base, name))
 

@@ -36,7 +36,7 @@ from wharf.build.expand import BuildArgs, declare_meta_args, expand, expand_from
 from wharf.build.instructions import Dockerfile, Instruction, Stage, check_run_flags, parse_ast, parse_dockerfile
 from wharf.build.parser import parse, parse_heredoc_word
 from wharf.config import DaemonConfig
-from wharf.engine import buildmounts
+from wharf.engine import buildfetch, buildmounts
 from wharf.engine import logs as logreader
 from wharf.engine.buildmounts import BuildSession, CacheMounts
 from wharf.engine.containers import ContainerService
@@ -365,33 +365,52 @@ class _Build:
 
     async def _copy(self, instr: Instruction, env: dict[str, str]) -> None:
         paths, docs, dest = instr.sources_and_dest()
-        keyword = instr.keyword
-        for src in paths:
-            if copier.is_url(src):
-                if instr.name == "copy":
-                    raise InvalidParameter("COPY failed: source can't be a URL for COPY")
-                raise InvalidParameter(f"ADD failed: cannot download {src}: wharf builds have no network "
-                                       "access for ADD; download it into the build context instead")
+        keyword, flags = instr.keyword, instr.flags
+        checksum_flag = str(flags.get("checksum", ""))
+        buildfetch.check_checksum(paths, checksum_flag)
+        remote = [p for p in paths if buildfetch.is_http(p) or buildfetch.is_git(p)]
+        if remote and instr.name == "copy":
+            raise InvalidParameter(f"{keyword} failed: source can't be a URL for COPY")
         bodies = [(doc.name, expand_heredoc(doc, env).encode()) for doc in docs]
-        async with self._source_root(str(instr.flags.get("from", ""))) as src_root:
-            found = await asyncio.to_thread(copier.resolve_sources, src_root, paths, keyword)
-            digests = self.digests if src_root == self.ctx else None
-            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(src_root, rel, digests) for rel in found])
+        async with self._source_root(str(flags.get("from", ""))) as src_root, contextlib.AsyncExitStack() as stack:
+            sources: list[copier.Source] = []
+            for src in paths:
+                if src not in remote:
+                    sources += await asyncio.to_thread(copier.resolve, src_root, src, keyword, flags.get("parents") == "true")
+                    continue
+                scratch = await stack.enter_async_context(self._scratch())
+                got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true") if buildfetch.is_git(src)
+                             else buildfetch.download(src, scratch, checksum_flag))
+                sources.append(copier.Source(got.root, got.rel))
+            digests = {src_root: self.digests} if src_root == self.ctx else {}
+            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(s.root, s.rel, digests.get(s.root))
+                                                      for s in sources])
             hashes += [checksum.content_hash(data) for _, data in bodies]
-            flags = "".join(f"--{k}={instr.flags[k]} " for k in ("chown", "chmod") if instr.flags.get(k))
-            text = f"{keyword} {flags}{checksum.combined(hashes)} in {dest} "
+            shown = "--parents " if flags.get("parents") == "true" else ""
+            shown += "".join(f"--{k}={flags[k]} " for k in ("chown", "chmod") if flags.get(k))
+            shown += "".join(f"--exclude={e} " for e in flags.get("exclude", []))
+            text = f"{keyword} {shown}{checksum.combined(hashes)} in {dest} "
             workdir = self.state.config.get("WorkingDir") or "/"
-            chmod = copier.chmod_bits(str(instr.flags.get("chmod", "")))
+            chmod = copier.chmod_bits(str(flags.get("chmod", "")))
+            exclude = list(flags.get("exclude", []))
 
             def change(root: str) -> None:
-                who = copier.owner(str(instr.flags.get("chown", "")), root)
-                op = copier.Copy(root, dest, workdir, len(found) + len(bodies), keyword, who, chmod,
-                                 extract=instr.name == "add")
-                for rel in found:
-                    op.add_path(src_root, rel)
+                who = copier.owner(str(flags.get("chown", "")), root)
+                op = copier.Copy(root, dest, workdir, len(sources) + len(bodies), keyword, who, chmod,
+                                 extract=instr.name == "add" and flags.get("unpack") != "false", exclude=exclude)
+                for source in sources:
+                    op.add_source(source, unpack=source.root == src_root or flags.get("unpack") == "true")
                 for name, data in bodies:
                     op.add_bytes(name, data)
             await self._layer_step(self.state, text, change)
+
+    @contextlib.asynccontextmanager
+    async def _scratch(self) -> AsyncIterator[str]:
+        path = await asyncio.to_thread(tempfile.mkdtemp, dir=self.b.tmp)
+        try:
+            yield path
+        finally:
+            await asyncio.to_thread(shutil.rmtree, path, True)
 
     @contextlib.asynccontextmanager
     async def _source_root(self, ref: str) -> AsyncIterator[str]:
