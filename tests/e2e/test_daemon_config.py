@@ -3,7 +3,9 @@ defaults new containers get, and a shutdown without live restore."""
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import signal
 import subprocess
 import time
@@ -127,3 +129,38 @@ def test_without_live_restore_a_shutdown_stops_the_containers(make_wharfd):
     d.restart()
     state = json.loads(d.docker("inspect", cid).stdout)[0]["State"]
     assert state["Running"] is False and state["ExitCode"] == 137
+
+
+def test_network_settings_of_the_daemon(make_wharfd):
+    d = make_wharfd(extra_args=["--mtu", "1400", "--ip", "127.0.0.1", "--ip-masq=false",
+                                "--default-address-pool", "base=10.231.0.0/16,size=24"])
+    options = json.loads(d.docker("network", "inspect", "bridge").stdout)[0]["Options"]
+    assert options["com.docker.network.driver.mtu"] == "1400"
+    assert options["com.docker.network.bridge.host_binding_ipv4"] == "127.0.0.1"
+    assert options["com.docker.network.bridge.enable_ip_masquerade"] == "false"
+    r = d.docker("run", "--rm", "busybox", "cat", "/sys/class/net/eth0/mtu")
+    assert r.stdout.strip() == "1400", r.stderr
+    cid = d.docker("run", "-d", "-p", "80", "busybox", "sleep", "600").stdout.strip()
+    port = d.docker("port", cid, "80").stdout.split()
+    assert port and port[0].startswith("127.0.0.1:"), port
+    table = subprocess.run(["nft", "list", "table", "ip", d.firewall_table], capture_output=True,
+                           text=True, check=True).stdout
+    subnet = d.bip.rsplit(".", 1)[0] + ".0/24"
+    assert f"ip saddr {subnet} oifname != \"{d.bridge}\" masquerade" not in table
+    assert "dnat to" in table  # the rest of the table is there
+    r = d.docker("network", "create", "pooled")
+    assert r.returncode == 0, r.stderr
+    subnet = json.loads(d.docker("network", "inspect", "pooled").stdout)[0]["IPAM"]["Config"][0]
+    assert subnet["Subnet"].startswith("10.231.") and subnet["Subnet"].endswith("/24")
+    d.docker("rm", "-f", cid)
+    d.docker("network", "rm", "pooled")
+
+
+def test_without_iptables_no_rules_are_written(make_wharfd):
+    d = make_wharfd(extra_args=["--iptables=false", "--group", "daemon"])
+    assert os.stat(d.socket).st_gid == grp.getgrnam("daemon").gr_gid  # --group
+    cid = d.docker("run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "600").stdout.strip()
+    assert d.docker("port", cid, "80").stdout.startswith("127.0.0.1:")
+    r = subprocess.run(["nft", "list", "table", "ip", d.firewall_table], capture_output=True)
+    assert r.returncode != 0  # no table of this daemon's
+    d.docker("rm", "-f", cid)

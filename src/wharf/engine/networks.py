@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import time
+from dataclasses import replace
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -48,7 +49,7 @@ class NetworkService:
         self.config = config
         self.events = events
         self.driver = BridgeDriver()
-        self.firewall = Firewall(config.firewall_table)
+        self.firewall = Firewall(config.firewall_table, config.ip_forward)
         self._dir = os.path.join(config.network_dir, "networks")
         self._ipam_path = os.path.join(config.network_dir, "ipam.json")
         self._ipam_state: dict[str, Any] = {}
@@ -97,9 +98,10 @@ class NetworkService:
 
     def _ipam(self, routed: list[Any] = ()) -> Any:
         """A view over the leases (``routed``: the host's routes, for a new pool)."""
-        from wharf.network.ipam import Ipam
+        from wharf.network.ipam import DEFAULT_POOLS, Ipam, PoolBase
         mine = {ip_network(e["subnet"]) for e in self._ipam_state.values()}
-        return Ipam(self._ipam_state, [r for r in routed if r not in mine])
+        pools = [PoolBase(p["base"], p["size"]) for p in self.config.default_address_pools]
+        return Ipam(self._ipam_state, [r for r in routed if r not in mine], pools or DEFAULT_POOLS)
 
     @staticmethod
     def public(net: dict[str, Any]) -> dict[str, Any]:
@@ -121,21 +123,28 @@ class NetworkService:
             net["Containers"], net[_PRIVATE] = {}, {}
             if nid in self._ipam_state:
                 self._ipam_state[nid]["allocated"] = []
-        names = {n["Name"] for n in self._nets.values()}
+        names = {n["Name"]: n for n in self._nets.values()}
         for name, driver in PREDEFINED.items():
             if name not in names:
-                options = ({"com.docker.network.bridge.default_bridge": "true",
-                            "com.docker.network.bridge.enable_icc": "true",
-                            "com.docker.network.bridge.enable_ip_masquerade": "true",
-                            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                            "com.docker.network.bridge.name": self.config.bridge_name,
-                            "com.docker.network.driver.mtu": "1500"}
-                           if name == "bridge" else {})
-                await self._make(name, driver, options=options, subnet=_bip_subnet(self.config.bip),
+                await self._make(name, driver, options=self._default_bridge_options()
+                                 if name == "bridge" else {},
+                                 subnet=_bip_subnet(self.config.bip),
                                  gateway=self.config.bip.partition("/")[0] or None)
+            elif name == "bridge":  # dockerd makes it from its settings at every start
+                names[name]["Options"].update(self._default_bridge_options())
         for net in self._nets.values():
             if net["Driver"] == "bridge":
                 await asyncio.to_thread(self.driver.create_network, self._bridge(net))
+
+    def _default_bridge_options(self) -> dict[str, str]:
+        """The default bridge's options, from the daemon's settings (``--mtu``, ``--ip``,
+        ``--ip-masq``), as dockerd shows them."""
+        return {"com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": str(self.config.ip_masq).lower(),
+                "com.docker.network.bridge.host_binding_ipv4": self.config.ip,
+                "com.docker.network.bridge.name": self.config.bridge_name,
+                "com.docker.network.driver.mtu": str(self.config.mtu or 1500)}
 
     async def reconcile(self, running: set[str]) -> None:
         """After the containers' restore: drop endpoints, veths, namespaces and leases of
@@ -440,6 +449,8 @@ class NetworkService:
             c.record["NetworkSettings"]["Ports"] = published
             return
         for binding in wanted:
+            if not binding.host_ip and self.config.ip != "0.0.0.0":  # dockerd's --ip
+                binding = replace(binding, host_ip=self.config.ip)
             proxy = await portproxy.publish(binding, address)
             proxies.append(proxy)
             published.setdefault(binding.key, None)
@@ -604,8 +615,12 @@ class NetworkService:
     async def _apply_firewall(self) -> None:
         from wharf.network.firewall import FwNetwork, FwPort
         bridges = [n for n in self._nets.values() if n["Driver"] == "bridge"]
-        fw_nets = [FwNetwork(b.bridge, b.subnet, b.internal)
-                   for b in (self._bridge(n) for n in bridges)]
+        if not self.config.iptables:  # --iptables=false: no rules of ours at all
+            await asyncio.to_thread(self.firewall.remove)
+            return
+        fw_nets = [FwNetwork(b.bridge, b.subnet, b.internal, n["Options"].get(
+                       "com.docker.network.bridge.enable_ip_masquerade", "true") == "true")
+                   for n, b in ((n, self._bridge(n)) for n in bridges)]
         fw_ports = []
         for net in bridges:
             for cid, ep in net["Containers"].items():

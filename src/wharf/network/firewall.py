@@ -48,6 +48,8 @@ class FwNetwork:
     bridge: str
     subnet: IPv4Network
     internal: bool = False
+    #: masquerade what leaves the host from the subnet (``--ip-masq``, enable_ip_masquerade)
+    masquerade: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,12 @@ class FwPort:
 class Firewall:
     """The table named ``prefix`` (``wharf`` in production, ``wharf_test_x`` in tests)."""
 
-    def __init__(self, prefix: str = "wharf") -> None:
+    def __init__(self, prefix: str = "wharf", forward: bool = True) -> None:
         if not _NAME.match(prefix):
             raise InvalidParameter(f"invalid nftables table name: {prefix!r}")
         self.table = prefix
+        #: turn ``net.ipv4.ip_forward`` on with the table (dockerd's ``--ip-forward``)
+        self.forward = forward
         #: ip_forward as recorded in the table once this object has applied it (saves an
         #: ``nft list`` per change: every container start with published ports).
         self._known_saved: str | None = None
@@ -81,7 +85,8 @@ class Firewall:
              + self.render(networks, ports, saved))
         for net in networks:
             _write(f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet", "1")
-        _write(_FORWARD, "1")
+        if self.forward:
+            _write(_FORWARD, "1")
         self._known_saved = saved
 
     def remove(self) -> None:
@@ -108,7 +113,7 @@ class Firewall:
             if net.internal:
                 forward_internal += [f"iifname {br} oifname != {br} drop",
                                      f"oifname {br} iifname != {br} drop"]
-            else:
+            elif net.masquerade:
                 post.append(f"ip saddr {net.subnet} oifname != {br} masquerade")
             post += [f"ip saddr {net.subnet} oifname {br} ct status dnat masquerade",
                      f"oifname {br} ip saddr 127.0.0.0/8 masquerade"]
