@@ -203,3 +203,40 @@ def test_add_git_and_checksum_refusals(wharfd, busybox, tmp_path):
     assert "unknown flag: checksum" in fails("FROM scratch\nCOPY --checksum=sha256:00 f /\n")
     assert "checksum requires HTTP(S) or Git sources" in fails("FROM scratch\nADD --checksum=sha256:00 f /\n")
     assert "source can't be a URL for COPY" in fails("FROM scratch\nCOPY http://127.0.0.1:9/x /\n")
+
+
+def test_build_contexts_and_target(wharfd, busybox, tmp_path):
+    extra = write(tmp_path / "extra", {"data/x.txt": "from a named context\n", ".dockerignore": "data/ignored\n",
+                                        "data/ignored": "no\n"})
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """
+        FROM base AS first
+        COPY --from=extra data/ /named/
+        RUN --mount=type=bind,from=extra,source=data,target=/m cat /m/x.txt > /via-mount
+        FROM scratch AS unused
+        COPY --from=nope / /
+    """})
+    out = tmp_path / "out"
+    build(wharfd, ctx, "--build-context", f"extra={extra}", "--build-context", f"base=docker-image://{busybox}",
+          "--target", "first", "-o", str(out))
+    assert (out / "named/x.txt").read_text() == "from a named context\n"
+    assert not (out / "named/ignored").exists()
+    assert (out / "via-mount").read_text() == "from a named context\n"
+    assert (out / "bin/busybox").exists()
+
+
+def test_classic_api_client_sends_the_same_dockerfile(wharfd, busybox, tmp_path):
+    """A client of the classic ``/build`` (docker-py, docker CLI with DOCKER_BUILDKIT=0) gets the
+    syntax too; only secrets and ssh agents cannot come that way (not required: skipped)."""
+    dockerfile = (b"# syntax=docker/dockerfile:1\nFROM busybox\n"
+                  b"RUN --mount=type=cache,target=/c --mount=type=secret,id=tok --network=none "
+                  b"ls /sys/class/net > /links && test ! -e /run/secrets/tok\n")
+    body = io.BytesIO()
+    with tarfile.open(fileobj=body, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    status, answer = wharfd.api("POST", "/build", body.getvalue(), params={"t": "wharf-test-api-bk:latest"})
+    assert status == 200, answer
+    assert b"errorDetail" not in answer and b"Successfully tagged" in answer, answer
+    assert run(wharfd, "wharf-test-api-bk", "cat", "/links").split() == ["lo"]
+    wharfd.wharf("rmi", "wharf-test-api-bk")

@@ -75,7 +75,7 @@ def options(request: web.Request) -> BuildOptions:
 
 def session(header: str | None) -> BuildSession:
     """wharf's ``X-Wharf-Build-Session``: base64url JSON ``{"secrets": {id: base64 value},
-    "ssh": {id: socket path}, "allow": [entitlement]}``.
+    "ssh": {id: socket path}, "allow": [entitlement], "contexts": {name: "local" | "docker-image://REF"}}``.
 
     Docker's classic ``/build`` has no way to lend secrets or an ssh agent
     (BuildKit uses its gRPC session for that); ``wharf build`` sends them in
@@ -87,7 +87,8 @@ def session(header: str | None) -> BuildSession:
         doc = json.loads(base64.urlsafe_b64decode(header.strip() + "=" * (-len(header.strip()) % 4)))
         return BuildSession({k: base64.b64decode(v) for k, v in (doc.get("secrets") or {}).items()},
                             {k: str(v) for k, v in (doc.get("ssh") or {}).items()},
-                            [str(a) for a in doc.get("allow") or []])
+                            [str(a) for a in doc.get("allow") or []],
+                            {k: str(v) for k, v in (doc.get("contexts") or {}).items()})
     except (binascii.Error, ValueError, AttributeError, TypeError):
         raise InvalidParameter(f"invalid {SESSION_HEADER} header") from None
 

@@ -27,7 +27,7 @@ import secrets
 import socket
 import tarfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Iterable
 
 from wharf.build.dockerignore import PatternMatcher, keep_build_files, read_patterns
 from wharf.errors import NotFound
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from wharf.image.archive import ContentDigests
 
 DOCKERIGNORE = ".dockerignore"
+#: Where ``--build-context name=DIR`` trees travel inside the context tar (moved aside at unpack).
+NAMED_CONTEXTS = ".wharf-build-contexts"
 _CHUNK = 1 << 20
 
 
@@ -110,11 +112,14 @@ def _sendfile(sock_fd: int, file_fd: int, size: int) -> int:
 
 
 def plan_context(context_dir: str, dockerfile: str | None = "Dockerfile",
-                 dockerfile_content: bytes | None = None, extra_name: str | None = None) -> ContextTar:
+                 dockerfile_content: bytes | None = None, extra_name: str | None = None,
+                 named: dict[str, str] | None = None) -> ContextTar:
     """The context tar of ``context_dir``, with ``.dockerignore`` applied.
 
     ``dockerfile`` is the Dockerfile's path relative to the context when it
     is in it; pass ``dockerfile_content`` instead for stdin or a file outside.
+    ``named`` (``--build-context name=DIR``) adds each directory, with its own
+    ``.dockerignore``, under ``NAMED_CONTEXTS/<name>/``, after the context's files.
     """
     patterns = ignore_patterns(context_dir)
     matcher = PatternMatcher(keep_build_files(patterns, None if dockerfile_content is not None else dockerfile))
@@ -123,21 +128,34 @@ def plan_context(context_dir: str, dockerfile: str | None = "Dockerfile",
     elif extra_name is None:
         extra_name = extra_dockerfile_name()
     plan = _Planner()
-    with tarfile.open(fileobj=io.BytesIO(), mode="w") as tar:  # for gettarinfo's hard-link detection
-        for rel in _walk(context_dir, matcher):
-            if extra_name and rel == DOCKERIGNORE:
-                continue  # rewritten below with the extra name in it
-            path = os.path.join(context_dir, rel)
-            info = tar.gettarinfo(path, arcname=rel)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            plan.add(info, _FileData(path, info.size) if info.isreg() else None)
+    # A .dockerignore is rewritten below with the extra name in it.
+    _add_files(plan, context_dir, (r for r in _walk(context_dir, matcher) if not (extra_name and r == DOCKERIGNORE)))
     if extra_name is not None:
         ignore = _read(context_dir, DOCKERIGNORE)
         ignore = (ignore if ignore is not None else DOCKERIGNORE.encode()) + f"\n{extra_name}\n".encode()
         plan.add_bytes(DOCKERIGNORE, ignore)
         plan.add_bytes(extra_name, dockerfile_content)  # type: ignore[arg-type]
+    for name, directory in (named or {}).items():
+        _add_tree(plan, directory, f"{NAMED_CONTEXTS}/{name}")
     return plan.finish(extra_name or dockerfile or "Dockerfile")
+
+
+def _add_tree(plan: "_Planner", directory: str, prefix: str) -> None:
+    for part in (NAMED_CONTEXTS, prefix):
+        info = tarfile.TarInfo(part)
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        plan.add(info, None)
+    _add_files(plan, directory, _walk(directory, PatternMatcher(ignore_patterns(directory))), prefix + "/")
+
+
+def _add_files(plan: "_Planner", root: str, rels: Iterable[str], prefix: str = "") -> None:
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as tar:  # for gettarinfo's hard-link detection
+        for rel in rels:
+            path = os.path.join(root, rel)
+            info = tar.gettarinfo(path, arcname=prefix + rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            plan.add(info, _FileData(path, info.size) if info.isreg() else None)
 
 
 def write_context(context_dir: str, out: BinaryIO, dockerfile: str | None = "Dockerfile",

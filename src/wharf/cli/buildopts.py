@@ -1,4 +1,4 @@
-"""``wharf build``'s BuildKit options: ``--secret``, ``--ssh``, ``--allow``, ``--output``.
+"""``wharf build``'s BuildKit options: ``--secret``, ``--ssh``, ``--allow``, ``--build-context``, ``--output``.
 
 Secrets and ssh agents travel in wharf's ``X-Wharf-Build-Session`` header
 (Docker's classic ``/build`` API has no field for them); ``--output`` is
@@ -80,14 +80,34 @@ def ssh(spec: str) -> tuple[str, str]:
     return sid, path
 
 
-def session_header(args: Any) -> str:
+def build_contexts(specs: list[str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``--build-context name=DIR|docker-image://REF``: (what the daemon is told, local dirs to send)."""
+    told: dict[str, str] = {}
+    local: dict[str, str] = {}
+    for spec in specs or []:
+        name, eq, value = spec.partition("=")
+        if not eq or not name or not value:
+            raise CommandError(f"invalid context value: {spec}, expected key=value")
+        if value.startswith("docker-image://"):
+            told[name] = value
+        elif "://" in value:
+            raise CommandError(f"unsupported build context {value}: use a directory or docker-image://")
+        elif not os.path.isdir(value):
+            raise CommandError(f'unable to prepare context: path "{value}" not found')
+        else:
+            told[name], local[name] = "local", value
+    return told, local
+
+
+def session_header(args: Any, contexts: dict[str, str]) -> str:
     """The ``X-Wharf-Build-Session`` value, or "" when nothing is lent."""
     secrets = dict(secret(s) for s in args.secret or [])
     agents = dict(ssh(s) for s in args.ssh or [])
     allow = [a for spec in args.allow or [] for a in spec.split(",") if a]
-    if not (secrets or agents or allow):
+    if not (secrets or agents or allow or contexts):
         return ""
-    doc = {"secrets": {k: base64.b64encode(v).decode() for k, v in secrets.items()}, "ssh": agents, "allow": allow}
+    doc = {"secrets": {k: base64.b64encode(v).decode() for k, v in secrets.items()}, "ssh": agents, "allow": allow,
+           "contexts": contexts}
     return base64.urlsafe_b64encode(jsonio.dumps(doc)).decode()
 
 

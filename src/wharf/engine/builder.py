@@ -116,6 +116,9 @@ class Builder:
             ctx = os.path.join(workdir, "context")
             os.mkdir(ctx)
             digests = await in_own_thread(context.extract_context, stream, ctx)
+            if "local" in opts.session.contexts.values():  # --build-context name=DIR trees
+                named = os.path.join(ctx, context.NAMED_CONTEXTS)
+                await asyncio.to_thread(os.rename, named, os.path.join(workdir, "contexts"))
             name = opts.dockerfile or "Dockerfile"
             text = await asyncio.to_thread(context.read_dockerfile, ctx, name)
             await asyncio.to_thread(context.remove_ignored_build_files, ctx, name)
@@ -283,6 +286,11 @@ class _Build:
         self.stage_images[stage.index] = self.current
 
     async def _base_image(self, base: str) -> str:
+        named = self.opts.session.contexts.get(base)
+        if named == "local":
+            raise InvalidParameter(f"FROM {base}: a local directory build context cannot be a base image in wharf")
+        if named is not None:
+            return await self._image_id(named.removeprefix("docker-image://"))
         if base.lower() == "scratch":
             return ""
         stage = self.df.stage(base)
@@ -414,12 +422,15 @@ class _Build:
 
     @contextlib.asynccontextmanager
     async def _source_root(self, ref: str) -> AsyncIterator[str]:
-        """Where COPY reads: the context, or (``--from``) a stage's or an image's tree."""
-        if not ref:
-            yield self.ctx
+        """Where COPY reads: the context, or (``--from``) a named build context, a stage or an image."""
+        named = self.opts.session.contexts.get(ref)
+        if not ref or named == "local":
+            yield os.path.join(os.path.dirname(self.ctx), "contexts", ref) if ref else self.ctx
             return
-        stage = self.df.stage(ref)
-        if stage is not None:
+        stage = self.df.stage(ref) if named is None else None
+        if named is not None:
+            image_id = await self._image_id(named.removeprefix("docker-image://"))
+        elif stage is not None:
             if stage.index not in self.stage_images:
                 raise InvalidParameter(f"invalid from flag value {ref}: stage not built yet")
             image_id = self.stage_images[stage.index]

@@ -122,8 +122,10 @@ class BuildSession:
 
     secrets: dict[str, bytes] = field(default_factory=dict)
     ssh: dict[str, str] = field(default_factory=dict)  # id -> agent socket path on this host
-    #: Entitlements the client asked for (``--allow``); none is granted by this daemon.
+    #: Entitlements the client asked for (``--allow``); this daemon grants network.host only.
     allow: list[str] = field(default_factory=list)
+    #: ``--build-context``: name -> ``docker-image://REF``, or ``local`` (a tree sent in the context tar)
+    contexts: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never a secret in a log line or a traceback
         return f"BuildSession(secrets={sorted(self.secrets)}, ssh={sorted(self.ssh)})"

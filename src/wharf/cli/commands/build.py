@@ -29,6 +29,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--allow", action="append", metavar="list",
                         help="Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")")
     parser.add_argument("--build-arg", action="append", metavar="list", help="Set build-time variables")
+    parser.add_argument("--build-context", action="append", metavar="stringArray",
+                        help="Additional build contexts (e.g., name=path)")
     parser.add_argument("-f", "--file", default="", metavar="string",
                         help="Name of the Dockerfile (Default is 'PATH/Dockerfile')")
     parser.add_argument("--force-rm", action="store_true", help="Always remove intermediate containers")
@@ -104,7 +106,8 @@ def run(args: Any, client: Client) -> int:
 
     output = buildopts.output(args.output)
     out = sys.stderr if output is not None and output.dest == "-" else sys.stdout  # stdout is the tar
-    session = buildopts.session_header(args)
+    contexts, named = buildopts.build_contexts(args.build_context)
+    session = buildopts.session_header(args, contexts)
     context_dir = args.path
     if not os.path.isdir(context_dir):
         raise CommandError(f'unable to prepare context: path "{context_dir}" not found')
@@ -121,7 +124,7 @@ def run(args: Any, client: Client) -> int:
     }
     query = encode_query(params) + "".join(f"&t={quote(t)}" for t in args.tag or [])
     try:
-        tar = plan_context(context_dir, dockerfile, content, extra_name)
+        tar = plan_context(context_dir, dockerfile, content, extra_name, named)
     except OSError as e:
         raise CommandError(f"unable to prepare context: {e}") from None
     if not args.quiet:
