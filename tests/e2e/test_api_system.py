@@ -21,9 +21,10 @@ def _raw(wharfd, request: bytes) -> bytes:
 def test_ping_version_info(wharfd, busybox):
     head = _raw(wharfd, b"HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
-    assert b"Api-Version: 1.41" in head and b"Builder-Version: 1" in head
+    assert b"Api-Version: 1.43" in head and b"Builder-Version: 1" in head
     status, version = wharfd.api("GET", "/v1.41/version")
-    assert status == 200 and version["ApiVersion"] == "1.41" and version["Os"] == "linux"
+    assert status == 200 and version["ApiVersion"] == "1.43" and version["Os"] == "linux"
+    assert version["MinAPIVersion"] == "1.12"
     status, info = wharfd.api("GET", "/info")
     assert status == 200
     assert info["Driver"] == "overlay2" and info["CgroupDriver"] == "cgroupfs"
@@ -35,7 +36,8 @@ def test_ping_version_info(wharfd, busybox):
 
 def test_errors(wharfd):
     status, body = wharfd.api("GET", "/v1.99/containers/json")
-    assert status == 400 and "Maximum supported API version is 1.41" in body["message"]
+    assert status == 400 and body["message"] == ("client version 1.99 is too new. "
+                                                 "Maximum supported API version is 1.43")
     assert wharfd.api("GET", "/no/such/route") == (404, {"message": "page not found"})
     status, body = wharfd.api("POST", "/containers/create", body=b"{oops")
     assert status == 400 and body["message"]

@@ -1,8 +1,9 @@
 """The Engine API application: versioned paths, Docker's headers and error
 bodies around the route modules.
 
-Every route is served both as ``/path`` and ``/v{X.Y}/path``; a version above
-the one we speak is refused as dockerd refuses it, so clients negotiate down.
+Every route is served both as ``/path`` and ``/v{X.Y}/path``; a version outside
+the ones we speak is refused as dockerd refuses it (``wharf.api.versions``), so
+clients negotiate down.
 Whatever goes wrong inside a handler reaches the client as ``{"message"}``
 with the status the error carries, never as a traceback or a Python repr
 (an unhandled ``OSError`` is a 500 in Go's words: ``/path: no space left
@@ -17,9 +18,10 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from wharf.api import (archive, build, containers, distribution, exec as exec_routes, images, layers,
-                       networks, system, volumes)
+                       networks, swarm, system, versions, volumes)
 from wharf.api.params import ENGINE, JSON_BODY_LIMIT, json_response
-from wharf.api.system import API_VERSION, MIN_API_VERSION, SERVER_VERSION
+from wharf.api.system import SERVER_VERSION
+from wharf.api.versions import API_VERSION
 from wharf.errors import WharfError, describe
 
 SERVER_HEADER = f"Docker/{SERVER_VERSION} (linux)"
@@ -28,26 +30,6 @@ log = logging.getLogger("wharf.api")
 #: set on a request once its answer's headers are made
 _STARTED: web.RequestKey[bool] = web.RequestKey("answer_started", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _version_tuple(v: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in v.split(".") if p.isdigit())
-
-
-def check_version(version: str | None) -> None:
-    """Refuse API versions outside [MIN_API_VERSION, API_VERSION] with dockerd's words."""
-    if not version:
-        return
-    if _version_tuple(version) > _version_tuple(API_VERSION):
-        raise _BadVersion(f"client version {version} is too new. "
-                          f"Maximum supported API version is {API_VERSION}")
-    if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
-        raise _BadVersion(f"client version {version} is too old. Minimum supported API "
-                          f"version is {MIN_API_VERSION}, please upgrade your client to a newer version")
-
-
-class _BadVersion(WharfError):
-    status = 400
 
 
 def _cut_begun_answer(request: web.Request) -> bool:
@@ -63,7 +45,7 @@ def _cut_begun_answer(request: web.Request) -> bool:
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        check_version(request.match_info.get("api_version"))
+        versions.check(request.match_info.get("api_version"))
         return await handler(request)
     except WharfError as e:
         if _cut_begun_answer(request):
@@ -110,6 +92,6 @@ def make_app(engine: Any) -> web.Application:
     app[ENGINE] = engine
     app.on_response_prepare.append(_add_headers)
     for module in (system, build, containers, archive, exec_routes, distribution, images, layers,
-                   networks, volumes):
+                   networks, volumes, swarm):
         _add_versioned(app, module.routes)
     return app

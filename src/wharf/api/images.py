@@ -30,7 +30,8 @@ log = logging.getLogger("wharf.api")
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
     filters = flt.parse(request.query.get("filters"), LIST_FILTERS)
-    images = await engine(request).images.list(all=boolean(request, "all"), filters=filters)
+    images = await engine(request).images.list(all=boolean(request, "all"), filters=filters,
+                                               shared_size=boolean(request, "shared-size"))
     return json_response(images)
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from wharf.api import params
 from wharf.api.streams import end_with_client
+from wharf.api.versions import API_VERSION, MIN_API_VERSION
 from wharf.engine import filters as flt
 from wharf.config import BUILTIN_RUNTIMES
 from wharf.engine import hostinfo
@@ -24,16 +25,16 @@ from wharf.errors import InvalidParameter
 
 routes = web.RouteTableDef()
 
-API_VERSION = "1.41"
-MIN_API_VERSION = "1.12"
 SERVER_VERSION = "20.10.24"
 GIT_COMMIT = "wharf"
 
 
 def _ping_headers() -> dict[str, str]:
+    """dockerd 24's: the builder it recommends (wharf's is the classic one, "1") and
+    whether it is in a swarm (API 1.42; never here)."""
     return {"API-Version": API_VERSION, "Builder-Version": "1", "Docker-Experimental": "false",
-            "Ostype": "linux", "Cache-Control": "no-cache, no-store, must-revalidate",
-            "Pragma": "no-cache"}
+            "Ostype": "linux", "Swarm": "inactive",
+            "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
 
 
 @routes.get("/_ping")
@@ -76,8 +77,8 @@ async def info(request: web.Request) -> web.Response:
                          ["Native Overlay Diff", "true"], ["userxattr", "false"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
                     "Authorization": None, "Log": list(LOG_DRIVERS)},
-        "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False,
-        "KernelMemoryTCP": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        # KernelMemory and KernelMemoryTCP are left out, as dockerd 24 leaves them when unsupported
+        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
         "IPv4Forwarding": hostinfo.ip_forwarding(), "BridgeNfIptables": False,
         "BridgeNfIp6tables": False, "Debug": config.debug or config.log_level == "debug",

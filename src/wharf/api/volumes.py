@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from wharf.api import versions
 from wharf.api.params import boolean, engine, json_body, json_response
 from wharf.engine import filters as flt
 from wharf.engine.volumes import LIST_FILTERS, PRUNE_FILTERS
@@ -32,6 +33,8 @@ async def create_volume(request: web.Request) -> web.Response:
 @routes.post("/volumes/prune")
 async def prune_volumes(request: web.Request) -> web.Response:
     filters = flt.parse(request.query.get("filters"), PRUNE_FILTERS)
+    if versions.at_least(request, "1.42"):
+        filters.setdefault("all", ["false"])  # API 1.42: named volumes only with all=true
     return json_response(await engine(request).volumes.prune(filters))
 
 

@@ -97,9 +97,16 @@ class ImageService:
             return _inspect_json(record, self.store.graph_driver(record.id))
         return await self._locked(build)
 
-    async def list(self, all: bool = False, filters: flt.Filters | None = None) -> list[dict[str, Any]]:
-        """``GET /images/json``, newest first (RepoDigests are always filled in)."""
-        return await self._locked(self._list, all, filters or {})
+    async def list(self, all: bool = False, filters: flt.Filters | None = None,
+                   shared_size: bool = False) -> list[dict[str, Any]]:
+        """``GET /images/json``, newest first (RepoDigests are always filled in);
+        ``SharedSize`` is -1 unless ``shared_size`` (API 1.42's ``shared-size``)."""
+        def build() -> list[dict[str, Any]]:
+            images = self._list(all, filters or {})
+            if shared_size:
+                self._share(images)
+            return images
+        return await self._locked(build)
 
     def _list(self, all_: bool, f: flt.Filters) -> list[dict[str, Any]]:
         for key in f:
@@ -497,14 +504,21 @@ class ImageService:
         """The image half of ``GET /system/df``: every image with its shared size and users."""
         def build() -> dict[str, Any]:
             images = self._list(True, {})
-            chains = {i["Id"]: self.store.record(i["Id"]).chain_ids for i in images}
-            users = Counter(chain for ids in chains.values() for chain in ids)
-            sizes = {c: self.store.layers.get(c).size for c in self.store.layers.chains()}
+            layers_size = self._share(images)
             for image in images:
-                image["SharedSize"] = sum(sizes.get(c, 0) for c in chains[image["Id"]] if users[c] > 1)
                 image["Containers"] = containers_per_image.get(image["Id"], 0)
-            return {"LayersSize": sum(sizes.values()), "Images": images}
+            return {"LayersSize": layers_size, "Images": images}
         return await self._locked(build)
+
+    def _share(self, images: list[dict[str, Any]]) -> int:
+        """Set each listed image's ``SharedSize``: the bytes of its layers that another
+        image uses too. Returns the size of every layer in the store."""
+        chains = {i["Id"]: self.store.record(i["Id"]).chain_ids for i in images}
+        users = Counter(chain for ids in chains.values() for chain in ids)
+        sizes = {c: self.store.layers.get(c).size for c in self.store.layers.chains()}
+        for image in images:
+            image["SharedSize"] = sum(sizes.get(c, 0) for c in chains[image["Id"]] if users[c] > 1)
+        return sum(sizes.values())
 
     # -- container rw layers -------------------------------------------------
     async def create_rw_layer(self, cid: str, image_id: str) -> None:

@@ -39,18 +39,43 @@ def _run(check):
 
 def test_versions_and_headers():
     async def check(client):
-        for path in ("/_ping", "/v1.41/_ping", "/v1.24/_ping"):
+        for path in ("/_ping", "/v1.43/_ping", "/v1.41/_ping", "/v1.24/_ping", "/v1.12/_ping"):
             r = await client.get(path)
             assert r.status == 200 and await r.text() == "OK"
-            assert r.headers["Api-Version"] == "1.41"
+            assert r.headers["Api-Version"] == "1.43"
             assert r.headers["Server"].startswith("Docker/")
             assert r.headers["Ostype"] == "linux"
         r = await client.head("/_ping")
         assert r.status == 200 and r.headers["Builder-Version"] == "1"
-        r = await client.get("/v1.50/_ping")
+        assert r.headers["Swarm"] == "inactive"
+        r = await client.get("/v1.44/_ping")
         assert r.status == 400
-        assert (await r.json())["message"] == ("client version 1.50 is too new. "
-                                               "Maximum supported API version is 1.41")
+        assert (await r.json())["message"] == ("client version 1.44 is too new. "
+                                               "Maximum supported API version is 1.43")
+        r = await client.get("/v1.11/containers/json")
+        assert r.status == 400
+        assert (await r.json())["message"] == (
+            "client version 1.11 is too old. Minimum supported API version is 1.12, "
+            "please upgrade your client to a newer version")
+    _run(check)
+
+
+def test_swarm_routes_answer_as_a_node_in_no_swarm():
+    """What dockerd answers when it is not in a swarm: 503 and its words."""
+    manager = ('This node is not a swarm manager. Use "docker swarm init" or '
+               '"docker swarm join" to connect this node to swarm and try again.')
+
+    async def check(client):
+        r = await client.post("/v1.41/swarm/leave?force=1")
+        assert r.status == 503 and await r.json() == {"message": "This node is not part of a swarm"}
+        for method, path in (("GET", "/swarm"), ("GET", "/v1.43/nodes"), ("GET", "/services"),
+                             ("POST", "/services/create"), ("GET", "/tasks"),
+                             ("DELETE", "/secrets/abc"), ("GET", "/configs"),
+                             ("GET", "/swarm/unlockkey")):
+            r = await client.request(method, path)
+            assert r.status == 503 and await r.json() == {"message": manager}, (method, path)
+        r = await client.post("/swarm/init", json={})
+        assert r.status == 503 and "no swarm mode" in (await r.json())["message"]
     _run(check)
 
 

@@ -1,0 +1,63 @@
+"""Swarm routes as a Docker that is not in a swarm answers them.
+
+wharf has no swarm mode. Clients still call these routes: to find out
+whether a node is a manager, or in their cleanup (docker-py's test teardown
+calls ``POST /swarm/leave?force=1`` after every network test). dockerd, when
+not in a swarm, answers each with 503 and one of two messages (moby
+``daemon/cluster``'s errNoSwarm and errNoManager); so does wharf. ``init``
+and ``join`` cannot succeed here and say why.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from aiohttp import web
+
+from wharf.errors import Unavailable
+
+routes = web.RouteTableDef()
+
+NOT_IN_SWARM = "This node is not part of a swarm"
+NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or '
+                 '"docker swarm join" to connect this node to swarm and try again.')
+NO_SWARM_MODE = "wharf has no swarm mode: this node cannot init or join a swarm"
+
+
+def _refuse(message: str) -> NoReturn:
+    raise Unavailable(message)
+
+
+@routes.post("/swarm/leave")
+async def leave(request: web.Request) -> web.Response:
+    _refuse(NOT_IN_SWARM)
+
+
+@routes.post("/swarm/init")
+@routes.post("/swarm/join")
+async def init_or_join(request: web.Request) -> web.Response:
+    _refuse(NO_SWARM_MODE)
+
+
+#: every other swarm object's route: what only a manager can answer
+_MANAGER_ONLY = (
+    ("GET", "/swarm"), ("POST", "/swarm/update"), ("GET", "/swarm/unlockkey"),
+    ("POST", "/swarm/unlock"),
+    ("GET", "/nodes"), ("GET", "/nodes/{id}"), ("DELETE", "/nodes/{id}"),
+    ("POST", "/nodes/{id}/update"),
+    ("GET", "/services"), ("POST", "/services/create"), ("GET", "/services/{id}"),
+    ("DELETE", "/services/{id}"), ("POST", "/services/{id}/update"),
+    ("GET", "/services/{id}/logs"),
+    ("GET", "/tasks"), ("GET", "/tasks/{id}"), ("GET", "/tasks/{id}/logs"),
+    *((method, f"/{kind}{path}") for kind in ("secrets", "configs")
+      for method, path in (("GET", ""), ("POST", "/create"), ("GET", "/{id}"),
+                           ("DELETE", "/{id}"), ("POST", "/{id}/update"))),
+)
+
+
+async def _manager_only(request: web.Request) -> web.Response:
+    _refuse(NOT_A_MANAGER)
+
+
+for _method, _path in _MANAGER_ONLY:
+    routes.route(_method, _path)(_manager_only)

@@ -1,0 +1,75 @@
+"""API versions 1.12 to 1.43 as dockerd 24 serves them: clients negotiate the
+newest (docker-py unpinned, the docker CLI), and the routes that changed
+between 1.41 and 1.43 answer each version as it was."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+docker = pytest.importorskip("docker")  # docker-py, installed by scripts/setup.sh --test
+
+
+def _name() -> str:
+    return f"wv-{secrets.token_hex(4)}"
+
+
+def test_docker_py_unpinned_negotiates_1_43(wharfd, busybox):
+    client = docker.APIClient(base_url=wharfd.host, version="auto")
+    try:
+        assert client.api_version == "1.43"
+        assert client.version()["ApiVersion"] == "1.43"
+        assert client.info()["Swarm"]["LocalNodeState"] == "inactive"
+        out = docker.DockerClient(base_url=wharfd.host).containers.run(
+            busybox, ["echo", "negotiated"], remove=True, network_mode="none")
+        assert out == b"negotiated\n"
+    finally:
+        client.close()
+
+
+def test_docker_cli_talks_1_43(wharfd):
+    r = wharfd.docker("version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}}")
+    assert r.returncode == 0 and r.stdout.split() == ["1.43", "1.12"], r.stderr
+    r = wharfd.docker("info", "--format", "{{.Swarm.LocalNodeState}}")
+    assert r.returncode == 0 and r.stdout.strip() == "inactive", r.stderr
+
+
+def test_volume_prune_keeps_named_volumes_from_1_42(wharfd):
+    """API 1.42: prune takes anonymous volumes only, unless the ``all`` filter says so
+    (``docker volume prune -a``); older versions keep taking every unused volume."""
+    mark = _name()
+    mine = json.dumps({"label": [f"wv={mark}"]})
+    named = [_name() for _ in range(2)]
+    for name in named:
+        assert wharfd.api("POST", "/volumes/create", {"Name": name, "Labels": {"wv": mark}})[0] == 201
+    try:
+        status, report = wharfd.api("POST", "/v1.43/volumes/prune", params={"filters": mine})
+        assert status == 200 and report["VolumesDeleted"] is None
+        r = wharfd.docker("volume", "prune", "-f", "--filter", f"label=wv={mark}")
+        assert r.returncode == 0 and not set(named) & set(r.stdout.split()), r.stdout + r.stderr
+        r = wharfd.docker("volume", "prune", "-af", "--filter", f"label=wv={mark}")
+        assert r.returncode == 0 and set(named) <= set(r.stdout.split()), r.stdout + r.stderr
+        for name in named:
+            assert wharfd.api("POST", "/volumes/create", {"Name": name, "Labels": {"wv": mark}})[0] == 201
+        status, report = wharfd.api("POST", "/v1.41/volumes/prune", params={"filters": mine})
+        assert status == 200 and sorted(report["VolumesDeleted"]) == sorted(named)
+    finally:
+        for name in named:
+            wharfd.api("DELETE", f"/volumes/{name}")
+
+
+def test_system_df_types_and_image_shared_size(wharfd, busybox):
+    status, df = wharfd.api("GET", "/v1.43/system/df", params={"type": "volume"})
+    assert status == 200 and isinstance(df["Volumes"], list)
+    assert df["Images"] is None and df["Containers"] is None and df["BuildCache"] is None
+    status, df = wharfd.api("GET", "/v1.41/system/df", params={"type": "volume"})
+    assert status == 200 and isinstance(df["Images"], list) and isinstance(df["Containers"], list)
+    status, body = wharfd.api("GET", "/v1.43/system/df", params={"type": "plugin"})
+    assert status == 400 and body["message"] == "unknown object type: plugin"
+
+    status, images = wharfd.api("GET", "/images/json")
+    assert status == 200 and {i["SharedSize"] for i in images} == {-1}
+    status, images = wharfd.api("GET", "/images/json", params={"shared-size": "1"})
+    assert status == 200 and all(i["SharedSize"] >= 0 for i in images)
