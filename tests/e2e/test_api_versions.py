@@ -73,3 +73,35 @@ def test_system_df_types_and_image_shared_size(wharfd, busybox):
     assert status == 200 and {i["SharedSize"] for i in images} == {-1}
     status, images = wharfd.api("GET", "/images/json", params={"shared-size": "1"})
     assert status == 200 and all(i["SharedSize"] >= 0 for i in images)
+
+
+def test_create_as_of_version(wharfd, busybox):
+    """Mount options that do not fit the mount's type are ignored before 1.42 and refused
+    from it; HostConfig.Annotations exist from 1.43 and reach the runtime's spec."""
+    tmpfs_on_volume = {"Type": "volume", "Target": "/data", "TmpfsOptions": {"SizeBytes": 1 << 20}}
+    body = {"Image": busybox, "Cmd": ["sleep", "60"],
+            "HostConfig": {"Mounts": [tmpfs_on_volume], "NetworkMode": "none",
+                           "Annotations": {"com.example.note": "hello"}}}
+    status, refused = wharfd.api("POST", "/v1.43/containers/create", body)
+    assert status == 400
+    assert refused["message"] == 'TmpfsOptions must not be specified on mount type "volume"'
+
+    made = []
+    try:
+        status, old = wharfd.api("POST", "/v1.41/containers/create", body)
+        assert status == 201, old
+        made.append(old["Id"])
+        body["HostConfig"]["Mounts"] = []
+        status, new = wharfd.api("POST", "/v1.43/containers/create", body)
+        assert status == 201, new
+        made.append(new["Id"])
+        assert wharfd.api("POST", f"/containers/{new['Id']}/start")[0] == 204
+        inspected = {cid: wharfd.api("GET", f"/containers/{cid}/json")[1] for cid in made}
+        assert "TmpfsOptions" not in inspected[old["Id"]]["HostConfig"]["Mounts"][0]
+        assert not inspected[old["Id"]]["HostConfig"].get("Annotations")
+        assert inspected[new["Id"]]["HostConfig"]["Annotations"] == {"com.example.note": "hello"}
+        spec = json.loads((wharfd.exec_root / "containers" / new["Id"] / "config.json").read_text())
+        assert spec["annotations"]["com.example.note"] == "hello"
+    finally:
+        for cid in made:
+            wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1, "v": 1})

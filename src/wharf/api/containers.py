@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from wharf.api import params
+from wharf.api import params, versions
 from wharf.api.params import boolean, integer, json_body, json_response
 from wharf.api.streams import Hijacked, end_with_client, hijack
 from wharf.engine import filters as flt
 from wharf.engine import logs as logreader
-from wharf.engine import observe, shims
+from wharf.engine import detachkeys, observe, shims
 from wharf.engine.containers import LIST_FILTERS
 from wharf.engine.timefmt import parse_timestamp
 from wharf.errors import Conflict, InvalidParameter
@@ -36,9 +36,37 @@ def _no_content() -> web.Response:
     return web.Response(status=204)
 
 
+#: a mount type → the one options field it may carry (API 1.42 refuses the others)
+_MOUNT_OPTIONS = {"bind": "BindOptions", "volume": "VolumeOptions", "tmpfs": "TmpfsOptions"}
+
+
+def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
+    """A create's HostConfig as the request's API version defines it (dockerd's
+    postContainersCreate): before 1.42 options that do not fit a mount's type and
+    ConsoleSize are ignored; from 1.42 such options are refused and KernelMemory
+    ignored; Annotations exist from 1.43."""
+    mounts = [m for m in host_config.get("Mounts") or [] if isinstance(m, dict)]
+    if versions.at_least(request, "1.42"):
+        host_config.pop("KernelMemory", None)
+        for m in mounts:
+            for kind, options in _MOUNT_OPTIONS.items():
+                if m.get(options) is not None and m.get("Type") != kind:
+                    raise InvalidParameter(f'{options} must not be specified on mount type "{m.get("Type")}"')
+    else:
+        host_config.pop("ConsoleSize", None)
+        for m in mounts:
+            for kind, options in _MOUNT_OPTIONS.items():
+                if kind != "bind" and m.get("Type") != kind:
+                    m.pop(options, None)
+    if not versions.at_least(request, "1.43"):
+        host_config.pop("Annotations", None)
+
+
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.Response:
     body = await json_body(request)
+    if isinstance(body, dict) and isinstance(body.get("HostConfig"), dict):
+        _as_of_version(request, body["HostConfig"])
     result = await _services(request).create(body, request.query.get("name") or None)
     return json_response(result, status=201)
 
@@ -72,6 +100,11 @@ def _plain(action: str) -> None:
 
 for _action in ("start", "pause", "unpause"):
     _plain(_action)
+
+
+@routes.post("/containers/{id}/update")
+async def update(request: web.Request) -> web.Response:
+    return json_response(await _services(request).update(_ref(request), await json_body(request)))
 
 
 @routes.post("/containers/{id}/stop")
@@ -179,34 +212,70 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _pump_stdin(client: Hijacked, writer: asyncio.StreamWriter, close_on_eof: bool) -> None:
-    """Client bytes to the shim; a client half-close is stdin EOF."""
+async def _pump_stdin(client: Hijacked, writer: asyncio.StreamWriter, close_on_eof: bool,
+                      escape: detachkeys.EscapeFilter | None) -> bool:
+    """Client bytes to the shim; a client half-close is stdin EOF. True when the
+    client typed the detach keys (then stdin is left open, as dockerd leaves it)."""
     while data := await client.read():
+        detached = False
+        if escape is not None:
+            data, detached = escape.feed(data)
         writer.write(data)
         await writer.drain()
+        if detached:
+            return True
     if close_on_eof and writer.can_write_eof():
         writer.write_eof()
+    return False
+
+
+async def _copy_out(client: Hijacked, reader: asyncio.StreamReader,
+                    tty: bool) -> dict[str, Any] | None:
+    """Shim frames to the client (raw with a tty) until the stream's closing control
+    message (returned) or the client going away (None)."""
+    control = None
+    async for stream, payload in shims.read_frames(reader):
+        if stream == 255:
+            control = json.loads(payload)
+            continue
+        await client.write(payload if tty else frame(stream, payload))
+        if client.closed:
+            break
+    return control
 
 
 async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                tty: bool, stdin: bool, close_stdin_on_eof: bool = True) -> dict[str, Any] | None:
-    """Shim frames to the client (raw with a tty) and client stdin to the shim,
-    until the shim ends the stream (returns its closing control message) or the
-    client goes away (returns None; the shim stream is left open to the caller)."""
-    pump = asyncio.ensure_future(_pump_stdin(client, writer, close_stdin_on_eof)) if stdin else None
-    control = None
+                tty: bool, stdin: bool, close_stdin_on_eof: bool = True,
+                detach_keys: bytes | None = None) -> tuple[dict[str, Any] | None, bool]:
+    """Shim frames to the client and client stdin to the shim, until the shim ends
+    the stream (its closing control message), the client goes away (None; the shim
+    stream is left open to the caller) or, with a tty, the client types the detach
+    keys (None, True: the process keeps running, the stream ends)."""
+    out = asyncio.ensure_future(_copy_out(client, reader, tty))
+    if not stdin:
+        return await out, False
+    escape = detachkeys.EscapeFilter(detach_keys or detachkeys.DEFAULT) if tty else None
+    pump = asyncio.ensure_future(_pump_stdin(client, writer, close_stdin_on_eof, escape))
     try:
-        async for stream, payload in shims.read_frames(reader):
-            if stream == 255:
-                control = json.loads(payload)
-                continue
-            await client.write(payload if tty else frame(stream, payload))
-            if client.closed:
-                break
+        await asyncio.wait((out, pump), return_when=asyncio.FIRST_COMPLETED)
+        if pump.done() and pump.result():
+            out.cancel()
+            return None, True
+        return await out, False
     finally:
-        if pump:
-            pump.cancel()
-    return control
+        for task in (out, pump):
+            task.cancel()
+
+
+def detach_keys(keys: str | None, words: str) -> bytes | None:
+    """The bytes of a ``detachKeys`` argument (None when not given); 400 in dockerd's
+    ``words`` ("Invalid detach keys (%s) provided") when it names an unknown key."""
+    if not keys:
+        return None
+    try:
+        return detachkeys.parse(keys)
+    except ValueError:
+        raise InvalidParameter(words % keys) from None
 
 
 async def _replay(client: Hijacked, log_path: str, wanted: set[str], tty: bool,
@@ -224,6 +293,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     wanted = {s for s in STREAMS if boolean(request, s)}
     tty = bool(c.config.get("Tty"))
     stream, with_logs = boolean(request, "stream"), boolean(request, "logs")
+    keys = detach_keys(request.query.get("detachKeys"), "Invalid detach keys (%s) provided")
     if stream and not c.running and c.state["StartedAt"][:4] != "0001" and not with_logs:
         raise Conflict("You cannot attach to a stopped container, start it first")
     started = c.waiter("start")
@@ -248,9 +318,12 @@ async def attach(request: web.Request) -> web.StreamResponse:
                     writer.close()
                     await _replay(client, c.record["LogPath"], wanted, tty, since)
                 else:
-                    await relay(client, reader, writer, tty, want_stdin,
-                                bool(c.config.get("StdinOnce")))
+                    _, detached = await relay(client, reader, writer, tty, want_stdin,
+                                              bool(c.config.get("StdinOnce")), keys)
                     writer.close()
+                    if detached:
+                        params.engine(request).events.publish("container", "detach", c.id,
+                                                              c.event_attributes())
     finally:
         c.attach_closed()
         started.cancel()

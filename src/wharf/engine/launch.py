@@ -108,7 +108,7 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
-        sysctls=sec.sysctls, rlimits=rlimits(hc, config))
+        sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_opts = (hc.get("LogConfig") or {}).get("Config") or {}

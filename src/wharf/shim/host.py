@@ -113,18 +113,25 @@ class Host:
         self.loop.watch(wake_r, selectors.EVENT_READ, lambda: self._reap(wake_r))
         self.link.setblocking(False)
         self.loop.watch(self.link.fileno(), selectors.EVENT_READ, self._read_requests)
+        timeout: float | None = None
         while self.link.fileno() >= 0 or self.shims:
-            self.loop.run_once(self._timeout())
+            self.loop.run_once(timeout)
             now = time.monotonic()
-            due = {s for s in self.shims if (d := s.deadline()) is not None and d <= now}
-            for shim in self._touched | self.loop.touched | due:
+            due, nearest = [], None  # one pass over the shims per round
+            for shim in self.shims:
+                deadline = shim.deadline()
+                if deadline is None:
+                    continue
+                if deadline <= now:
+                    due.append(shim)
+                elif nearest is None or deadline < nearest:
+                    nearest = deadline
+            for shim in self._touched | self.loop.touched | set(due):
                 if isinstance(shim, shim_main.Shim):
                     guard(shim, lambda: shim.poll(now))
             self._touched = set()
-
-    def _timeout(self) -> float | None:
-        deadlines = [d for s in self.shims if (d := s.deadline()) is not None]
-        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            # a poll only clears deadlines; callbacks that set new ones run in run_once
+            timeout = None if nearest is None else max(0.0, nearest - time.monotonic())
 
     def _read_requests(self) -> None:
         try:

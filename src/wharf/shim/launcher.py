@@ -139,7 +139,10 @@ class Launcher:
 
     def _read_answers(self) -> None:
         assert self.host is not None
-        chunk = self.host.recv(65536)
+        try:
+            chunk = self.host.recv(65536)
+        except OSError:
+            chunk = b""
         if not chunk:
             self._host_gone()
             return

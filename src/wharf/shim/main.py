@@ -407,9 +407,11 @@ class Shim:
     # -- on the host's loop ----------------------------------------------
     def deadline(self) -> float | None:
         """When ``poll`` has something to do even if nothing happens."""
-        deadlines = [d for d in (self.backlog_until if self.backlog is not None else None,
-                                 self.drain_until, self.exit_deadline) if d is not None]
-        return min(deadlines) if deadlines else None
+        nearest = self.backlog_until if self.backlog is not None else None
+        for d in (self.drain_until, self.exit_deadline):
+            if d is not None and (nearest is None or d < nearest):
+                nearest = d
+        return nearest
 
     def poll(self, now: float) -> None:
         """After events or at a deadline: expire what is due, apply backpressure,
