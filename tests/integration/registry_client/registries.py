@@ -51,19 +51,22 @@ def wharf_registry(tmp: Path, mode: str) -> RegistryServer:
 
 
 class DistributionRegistry(RegistryServer):
-    """``docker-registry serve config.yml`` with htpasswd auth; ``stop`` (inherited) reaps it."""
+    """``docker-registry serve config.yml`` with htpasswd auth (or open: ``auth`` off);
+    ``stop`` (inherited) reaps it."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, auth: bool = True) -> None:
         super().__init__(tmp / "distribution" / "storage")
         self.dir = tmp / "distribution"
         self.dir.mkdir()
-        htpasswd = write_htpasswd(self.dir / "htpasswd")
         self.config = self.dir / "config.yml"
         self.config.write_text(
             "version: 0.1\nlog:\n  level: warn\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.root}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.addr}\n"
-            f"auth:\n  htpasswd:\n    realm: wharf-test\n    path: {htpasswd}\n")
+            f"http:\n  addr: {self.addr}\n")
+        if auth:
+            htpasswd = write_htpasswd(self.dir / "htpasswd")
+            with open(self.config, "a") as f:
+                f.write(f"auth:\n  htpasswd:\n    realm: wharf-test\n    path: {htpasswd}\n")
 
     def start(self) -> "DistributionRegistry":
         with open(self.dir / "registry.log", "wb") as log:

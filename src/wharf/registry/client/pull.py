@@ -4,10 +4,11 @@ The order of work, as dockerd's: the manifest (an index is narrowed to the
 wanted platform), the config, then each layer the store lacks: downloaded
 concurrently (``max_downloads`` at a time, dockerd's
 ``max-concurrent-downloads``) into a temp file, resumed where a dropped
-connection cut it, verified by digest, unpacked off the loop (lock-free), and checked against the config's
-diff ID. Only when every layer is verified are they committed, in order,
-with the image and its tags, under the store lock in one go: a failure
-anywhere leaves nothing stored and nothing registered.
+connection cut it, unpacked off the loop (lock-free) as it arrives, verified
+by digest and checked against the config's diff ID. Only when every layer
+is verified are they committed, in order, with the image and its tags,
+under the store lock in one go: a failure anywhere leaves nothing stored and
+nothing registered.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import asyncio
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
-from typing import Any, Awaitable, BinaryIO, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from wharf.errors import InvalidParameter, NotFound
 from wharf.image import manifest as mf
@@ -28,6 +30,7 @@ from wharf.image.store import ImageStore
 from wharf.registry.client.progress import Emit, Meter, short, status
 from wharf.registry.client.repository import Fetched, Repository
 from wharf.registry.client.sources import BlobSources, Source
+from wharf.threads import in_own_thread
 
 MAX_DOWNLOADS = 3
 T = TypeVar("T")
@@ -41,16 +44,47 @@ class Pulled:
     tag_updated: bool
 
 
-class _Counting:
-    """A file whose reads are reported (the ``Extracting`` bar)."""
+class _Growing:
+    """A file read while the download appends to it: ``read(n)`` waits until ``n`` bytes are
+    there (as a file's, fewer only at the end of the download), or for the download's
+    failure (raised here, so the unpack stops).
 
-    def __init__(self, f: BinaryIO, on_bytes: Callable[[int], None]) -> None:
-        self._f, self._on_bytes = f, on_bytes
+    The unpack runs as the layer arrives instead of after it, and the file, not memory,
+    holds what the one is ahead of the other. Reads are reported (the ``Extracting`` bar).
+    """
+
+    def __init__(self, path: str, on_bytes: Callable[[int], None]) -> None:
+        self._f = open(path, "rb")
+        self._on_bytes = on_bytes
+        self._changed = threading.Condition()
+        self._written = 0
+        self._ended = False
+        self._error: BaseException | None = None
+
+    def wrote(self, n: int) -> None:
+        with self._changed:
+            self._written += n
+            self._changed.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        with self._changed:
+            self._ended, self._error = True, error
+            self._changed.notify_all()
 
     def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
+        with self._changed:
+            while (not self._ended and self._error is None and
+                   (n < 0 or self._written - self._f.tell() < n)):
+                self._changed.wait()
+            if self._error is not None:
+                raise self._error
+            available = self._written - self._f.tell()
+        data = self._f.read(available if n < 0 else min(n, available))
         self._on_bytes(len(data))
         return data
+
+    def close(self) -> None:
+        self._f.close()
 
 
 class Puller:
@@ -132,27 +166,44 @@ class Puller:
         """Download, verify and unpack one layer; the pending layer for ``commit_layer``."""
         id = short(desc.digest)
         fd, path = tempfile.mkstemp(dir=self.workdir)
+        loop = asyncio.get_running_loop()
+        downloaded = False
+        extracting = Meter(lambda m: downloaded and loop.call_soon_threadsafe(self.emit, m), id, "Extracting",
+                           desc.size)  # shown once the download is complete, as Docker's
+        growing = _Growing(path, extracting.add)
+
+        def unpack() -> Any:
+            item = self.store.unpack_layer(growing)  # type: ignore[arg-type]
+            if item[0].diff_id != diff_id:
+                self.store.discard_layer(item)
+                raise DigestMismatch(f"layer {desc.digest}: its content is {item[0].diff_id}, "
+                                     f"the image config says {diff_id}")
+            return item
+        unpacking: asyncio.Future[Any] | None = None
         try:
-            with os.fdopen(fd, "wb") as out:
+            with open(fd, "wb", buffering=0) as out:  # unbuffered: what ``wrote`` counts is in the file
+                def write(chunk: bytes) -> None:
+                    out.write(chunk)
+                    growing.wrote(len(chunk))
                 async with slots:
+                    unpacking = asyncio.ensure_future(in_own_thread(unpack))  # waits on the download
                     meter = Meter(self.emit, id, "Downloading", desc.size)
-                    await repo.download(desc, out.write, meter.add, lambda delay: self.emit(
+                    await repo.download(desc, write, meter.add, lambda delay: self.emit(
                         status(f"Retrying in {delay} second{'s' if delay != 1 else ''}", id)))
                     self.emit(status("Verifying Checksum", id))
                     self.emit(status("Download complete", id))
-            loop = asyncio.get_running_loop()
-            extracting = Meter(lambda m: loop.call_soon_threadsafe(self.emit, m), id, "Extracting", desc.size)
-
-            def unpack() -> Any:
-                with open(path, "rb") as f:
-                    item = self.store.unpack_layer(_Counting(f, extracting.add))  # type: ignore[arg-type]
-                if item[0].diff_id != diff_id:
-                    self.store.discard_layer(item)
-                    raise DigestMismatch(f"layer {desc.digest}: its content is {item[0].diff_id}, "
-                                         f"the image config says {diff_id}")
-                return item
-            return await asyncio.to_thread(unpack)
+            downloaded = True
+            growing.end()
+            return await unpacking
+        except BaseException as e:
+            growing.end(e)
+            if unpacking is not None:
+                for result in await asyncio.gather(unpacking, return_exceptions=True):
+                    if not isinstance(result, BaseException):
+                        self.store.discard_layer(result)
+            raise
         finally:
+            growing.close()
             os.unlink(path)
 
     def _commit(self, repo: Repository, ref: Reference, manifest: mf.Manifest, diff_ids: list[str],
