@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "save": ("save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
     "tag": ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "build": ("build", "Build an image from a Dockerfile"),
+    "update": ("update", "Update configuration of one or more containers"),
 }
 COMMON = ("run", "exec", "ps", "images", "version", "info")
 
@@ -69,7 +70,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
         **{name: (name, {}) for name in (
             "attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "run",
             "start", "stats", "stop", "top", "unpause", "wait", "commit", "diff", "export",
-            "cp")},
+            "cp", "update")},
         "ls": ("ps", {}), "list": ("ps", {}), "ps": ("ps", {}),
         "rm": ("rm", {}), "remove": ("rm", {}),
         "inspect": ("inspect", {"type": "container"}),

@@ -76,6 +76,10 @@ class BuildOptions:
     rm: bool = True
     forcerm: bool = False
     network: str = ""
+    #: ``--add-host`` entries (``name:ip``) in every RUN step's /etc/hosts.
+    extra_hosts: list[str] = field(default_factory=list)
+    #: ``--cache-from``: when given, the only images (with their ancestors) a cache hit may be.
+    cache_from: list[str] = field(default_factory=list)
     #: Secrets and ssh agents lent by the client, and the entitlements it asked for.
     session: BuildSession = field(default_factory=BuildSession)
     #: Fetches an image a FROM or COPY --from names that is not here (the API gives the
@@ -223,6 +227,7 @@ class _Build:
         self.current = ""
         self.state = ImageState()
         self.stage_args = self.args
+        self._cache_sources: set[str] | None = None  # from opts.cache_from, found at the first lookup
 
     async def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -342,10 +347,29 @@ class _Build:
         except NotFound:
             self.b.cache.forget(key)
             return key, False
+        if self.opts.cache_from and image_id not in await self._cache_source_ids():
+            return key, False
         await self.say(" ---> Using cache\n")
         self.current = image_id
         await self.say(f" ---> {short_id(image_id)}\n")
         return key, True
+
+    async def _cache_source_ids(self) -> set[str]:
+        """The ``--cache-from`` images and their ancestors: Docker's classic builder, given
+        sources, reuses a cached step only when its image is in one of their chains (an
+        image named there that is not here is no source)."""
+        if self._cache_sources is None:
+            store, found = self.b.images.store, set()
+            for ref in self.opts.cache_from:
+                try:
+                    image_id = (await self.b.images.get(ref)).id
+                except NotFound:
+                    continue
+                while image_id and image_id not in found:
+                    found.add(image_id)
+                    image_id = store.parent(image_id)
+            self._cache_sources = found
+        return self._cache_sources
 
     async def _done(self, key: str, state: ImageState, image_id: str) -> None:
         self.b.cache.put(key, image_id)
@@ -481,7 +505,7 @@ class _Build:
         body = {"Image": self.current, "Cmd": cmd, "Entrypoint": [], "Env": env + extra + step.env,
                 "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
                 "AttachStdout": True, "AttachStderr": True, "Healthcheck": {"Test": ["NONE"]},
-                "HostConfig": {"NetworkMode": mode, "Mounts": step.mounts}}
+                "HostConfig": {"NetworkMode": mode, "Mounts": step.mounts, "ExtraHosts": self.opts.extra_hosts}}
         containers = self.b.containers
         cid = (await containers.create(body))["Id"]
         keep = not self.opts.rm and not self.opts.forcerm
@@ -491,7 +515,9 @@ class _Build:
             c = containers.get(cid)
             async for entry in logreader.read(c.record["LogPath"], None, None, None, True,
                                               stopped=lambda: not c.state["Running"]):
-                await self.say(entry.data.decode("utf-8", "replace"))
+                text = entry.data.decode("utf-8", "replace")
+                # dockerd's stderr writer colours what the step wrote there red
+                await self.say(f"\x1b[91m{text}\x1b[0m" if entry.stream == "stderr" else text)
             code = int((await containers.wait(cid))["StatusCode"])
             if code != 0:
                 raise StepFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)

@@ -24,6 +24,7 @@ from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine import health
 from wharf.engine import logconfig, mounts, names, security, shims, validate
+from wharf.engine import update as containerupdate
 from wharf.engine.container import PRIVATE, Container, dead_record, new_state, state_word
 from wharf.engine.events import EventBus
 from wharf.engine.images import ContainerUse, ImageService
@@ -145,6 +146,7 @@ class ContainerService:
         security.validate(hc)
         hc["LogConfig"] = logconfig.merged(hc.get("LogConfig"), self.config.log_driver,
                                            self.config.log_opts)
+        warnings = containerupdate.unsupported(hc)
         name = names.validate_name(name) if name else names.random_name(set(self._names))
         if name in self._names:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
@@ -200,7 +202,7 @@ class ContainerService:
             raise
         self._by_id[cid] = c
         self.events.publish("container", "create", cid, c.event_attributes())
-        return {"Id": cid, "Warnings": []}
+        return {"Id": cid, "Warnings": warnings}
 
     # -- list / inspect ----------------------------------------------------
     async def list(self, all: bool = False, limit: int | None = None, size: bool = False,
@@ -523,6 +525,25 @@ class ContainerService:
                 c.private["ManuallyStopped"] = False
                 await self._start_locked(c)
         self.events.publish("container", "restart", c.id, c.event_attributes())
+
+    # -- update --------------------------------------------------------------
+    async def update(self, ref: str, body: Any) -> dict[str, Any]:
+        """``POST /containers/{id}/update`` (``wharf.engine.update``): recorded, and applied
+        to the cgroup of a running container; a refused limit changes nothing."""
+        c = self.get(ref)
+        changes, warnings = containerupdate.request(body)
+        async with c.lock:
+            if c.state.get("RemovalInProgress") or c.state.get("Dead"):
+                raise Conflict(f"Cannot update container {c.id}: container is marked for "
+                               'removal and cannot be "update"')
+            hc = containerupdate.merged(c.id, c.host_config, changes)
+            if c.state["Running"] and not c.state.get("Restarting"):
+                await asyncio.to_thread(containerupdate.apply, c.id, self.cgroups_path(c), hc,
+                                        changes)
+            c.record["HostConfig"] = hc
+            await self._save(c)
+        self.events.publish("container", "update", c.id, c.event_attributes())
+        return {"Warnings": warnings}
 
     # -- pause ---------------------------------------------------------------
     def cgroups_path(self, c: Container) -> str:
@@ -894,6 +915,8 @@ def _host_config_defaults(hc: dict[str, Any], config: DaemonConfig) -> dict[str,
                 "CpuQuota", "NanoCpus", "BlkioWeight"):
         out.setdefault(key, 0)
     out["ShmSize"] = out.get("ShmSize") or config.default_shm_size
+    if out["Memory"] > 0 and not out["MemorySwap"]:
+        out["MemorySwap"] = 2 * out["Memory"]  # dockerd's default: as much swap as memory
     out.setdefault("CpusetCpus", "")
     out.setdefault("CpusetMems", "")
     out.setdefault("PidsLimit", None)

@@ -54,13 +54,15 @@ def namespaces(c: Container, pid_of: PidOf) -> dict[str, str]:
     return wanted
 
 
-def _resources(hc: dict[str, Any]) -> specs.Resources:
+def resources(hc: dict[str, Any]) -> specs.Resources:
+    """The spec's limits from a HostConfig (a start, and ``update`` of a running one)."""
     return specs.Resources(
         memory=hc.get("Memory") or 0, memory_reservation=hc.get("MemoryReservation") or 0,
         memory_swap=hc.get("MemorySwap") or 0, cpu_shares=hc.get("CpuShares") or 0,
         cpu_quota=hc.get("CpuQuota") or 0, cpu_period=hc.get("CpuPeriod") or 0,
         nano_cpus=hc.get("NanoCpus") or 0, cpuset_cpus=hc.get("CpusetCpus") or "",
-        cpuset_mems=hc.get("CpusetMems") or "", pids_limit=max(hc.get("PidsLimit") or 0, 0))
+        cpuset_mems=hc.get("CpusetMems") or "", pids_limit=max(hc.get("PidsLimit") or 0, 0),
+        blkio_weight=hc.get("BlkioWeight") or 0)
 
 
 def rlimits(hc: dict[str, Any], config: DaemonConfig) -> list[dict[str, Any]]:
@@ -94,15 +96,15 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
     uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)
     gids = list(dict.fromkeys(gids + security.group_ids(hc.get("GroupAdd") or [], rootfs)))
     sec = security.inputs(hc)
-    resources = _resources(hc)
-    resources.devices = sec.cgroup_rules
+    limits = resources(hc)
+    limits.devices = sec.cgroup_rules
     tty = bool(cfg.get("Tty"))
     spec = specs.build(
         args=[c.record["Path"], *c.record["Args"]], rootfs=rootfs,
         env=with_home(process_env(c, tty), uid, rootfs),
         cwd=cfg.get("WorkingDir") or "/", uid=uid, gid=gid, additional_gids=gids,
         hostname=cfg["Hostname"], tty=tty, console_size=_console_size(hc),
-        cgroups_path=cgroups_path, resources=resources, binds=binds,
+        cgroups_path=cgroups_path, resources=limits, binds=binds,
         capabilities=sec.capabilities, shm_size=hc.get("ShmSize") or 0,
         namespaces={"cgroup": "private" if cgroups.is_v2() else "host", **joins},
         init=INIT_BINARY if hc.get("Init") else None,

@@ -35,13 +35,13 @@ HOST_CONFIG_TYPES: dict[str, type] = {
     "NanoCpus": int, "CgroupParent": str, "CpuPeriod": int, "CpuQuota": int,
     "CpusetCpus": str, "CpusetMems": str, "Devices": list, "MemoryReservation": int,
     "MemorySwap": int, "MemorySwappiness": int, "OomKillDisable": bool, "PidsLimit": int,
-    "Ulimits": list, "Init": bool, "LogConfig": dict, "Mounts": list,
+    "Ulimits": list, "Init": bool, "LogConfig": dict, "Mounts": list, "BlkioWeight": int,
 }
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 MIN_MEMORY = 6 * 1024 * 1024
 
 
-def _check_types(obj: dict[str, Any], types: dict[str, type], struct: str) -> None:
+def check_types(obj: dict[str, Any], types: dict[str, type], struct: str) -> None:
     for key, want in types.items():
         value = obj.get(key)
         if value is None:
@@ -79,7 +79,9 @@ def restart_policy(hc: dict[str, Any]) -> tuple[str, int]:
     return name or "no", count
 
 
-def _check_resources(hc: dict[str, Any]) -> None:
+def check_resources(hc: dict[str, Any], update: bool = False) -> None:
+    """dockerd's verifyPlatformContainerResources; for an ``update`` the request
+    alone is checked (a swap limit needs no memory limit in the same request)."""
     memory = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     for key in ("Memory", "MemoryReservation", "CpuShares", "CpuPeriod", "NanoCpus", "ShmSize"):
@@ -90,7 +92,7 @@ def _check_resources(hc: dict[str, Any]) -> None:
     if swap > 0 and memory and swap < memory:
         raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, "
                                "see usage")
-    if swap > 0 and not memory:
+    if swap > 0 and not memory and not update:
         raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
                                "limit, see usage")
     reservation = hc.get("MemoryReservation") or 0
@@ -98,8 +100,13 @@ def _check_resources(hc: dict[str, Any]) -> None:
         raise InvalidParameter("Minimum memory limit can not be less than memory reservation "
                                "limit, see usage")
     nano = hc.get("NanoCpus") or 0
-    if nano and (hc.get("CpuQuota") or hc.get("CpuPeriod")):
+    if nano and hc.get("CpuPeriod"):
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if nano and hc.get("CpuQuota"):
+        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    weight = hc.get("BlkioWeight") or 0
+    if weight and not 10 <= weight <= 1000:
+        raise InvalidParameter("Range of blkio weight is from 10 to 1000")
     ncpu = os.cpu_count() or 1
     if nano and not 10_000_000 <= nano <= ncpu * 1_000_000_000:
         raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
@@ -119,7 +126,7 @@ def create_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         raise InvalidParameter("json: cannot unmarshal array into Go value of type "
                                "container.configWrapper" if isinstance(body, list) else
                                "invalid JSON: the body must be an object")
-    _check_types(body, CONFIG_TYPES, "Config")
+    check_types(body, CONFIG_TYPES, "Config")
     config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
     config["Cmd"] = _command(body.get("Cmd"), "Cmd")
     config["Entrypoint"] = _command(body.get("Entrypoint"), "Entrypoint")
@@ -129,8 +136,8 @@ def create_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(item, str) or item.startswith("="):
             raise InvalidParameter(f"invalid environment variable: {item}")
     hc = dict(body.get("HostConfig") or {})
-    _check_types(hc, HOST_CONFIG_TYPES, "HostConfig")
-    _check_resources(hc)
+    check_types(hc, HOST_CONFIG_TYPES, "HostConfig")
+    check_resources(hc)
     name, _ = restart_policy(hc)
     if hc.get("AutoRemove") and name != "no":
         raise InvalidParameter("conflicting options: cannot specify both --restart and --rm")

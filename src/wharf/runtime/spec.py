@@ -55,6 +55,7 @@ class Resources:
     cpuset_cpus: str = ""
     cpuset_mems: str = ""
     pids_limit: int = 0
+    blkio_weight: int = 0
     #: Extra OCI device cgroup rules (``--device-cgroup-rule``, ``--device``).
     devices: list[dict[str, Any]] = field(default_factory=list)
 
@@ -75,6 +76,8 @@ class Resources:
             out["cpu"] = cpu
         if self.pids_limit:
             out["pids"] = {"limit": self.pids_limit}
+        if self.blkio_weight:
+            out["blockIO"] = {"weight": self.blkio_weight}
         return out
 
 
