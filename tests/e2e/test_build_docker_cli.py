@@ -58,3 +58,46 @@ def test_plain_docker_build_picks_the_classic_builder(wharfd, busybox, tmp_path)
     image_id = r.stdout.strip()
     assert image_id.startswith("sha256:")
     wharfd.docker("rmi", image_id)
+
+
+def test_run_stderr_is_shown_red(wharfd, busybox, tmp_path):
+    """dockerd wraps what a RUN step writes to stderr in red (``ESC[91m``...``ESC[0m``); stdout is plain."""
+    r = docker_build(wharfd, "--no-cache", "-f", "-", str(tmp_path),
+                     input="FROM busybox\nRUN echo to-out && echo to-err >&2\n")
+    assert r.returncode == 0, r.stderr
+    assert "\x1b[91mto-err\n\x1b[0m" in r.stdout
+    assert "to-out\n" in r.stdout and "\x1b[91mto-out" not in r.stdout
+    wharfd.docker("image", "prune", "-f")
+
+
+def test_cache_from_limits_the_cache_to_those_images(wharfd, busybox, tmp_path):
+    """With --cache-from, only those images' chains are reused: an unknown one means no cache."""
+    dockerfile = "FROM busybox\nENV CACHE_FROM=1\nRUN touch /baz\n"
+    try:
+        assert docker_build(wharfd, "-t", "wharf-test-cachefrom:1", "-f", "-", str(tmp_path),
+                            input=dockerfile).returncode == 0
+        hit = docker_build(wharfd, "--cache-from", "wharf-test-cachefrom:1", "-f", "-", str(tmp_path),
+                           input=dockerfile)
+        assert hit.returncode == 0 and hit.stdout.count("Using cache") == 2, hit.stdout
+        miss = docker_build(wharfd, "-t", "wharf-test-cachefrom:2", "--cache-from", "wharf-test-nosuchtag",
+                            "-f", "-", str(tmp_path), input=dockerfile)
+        assert miss.returncode == 0 and "Using cache" not in miss.stdout, miss.stdout
+        plain = docker_build(wharfd, "-f", "-", str(tmp_path), input=dockerfile)
+        assert plain.stdout.count("Using cache") == 2, plain.stdout
+    finally:
+        wharfd.docker("rmi", "wharf-test-cachefrom:1", "wharf-test-cachefrom:2")
+        wharfd.docker("image", "prune", "-f")
+
+
+def test_add_host_reaches_run_steps(wharfd, busybox, tmp_path):
+    """``--add-host`` entries are in each RUN step's /etc/hosts, not in the image's."""
+    tag = "wharf-test-addhost:1"
+    try:
+        r = docker_build(wharfd, "-t", tag, "--add-host", "extrahost.test:127.0.0.1", "-f", "-", str(tmp_path),
+                         input="FROM busybox\nRUN ping -c1 extrahost.test\nRUN cp /etc/hosts /hosts-file\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        run = wharfd.docker("run", "--rm", tag, "cat", "/hosts-file", "/etc/hosts")
+        assert run.stdout.count("127.0.0.1\textrahost.test") == 1, run.stdout
+    finally:
+        wharfd.docker("rmi", tag)
+        wharfd.docker("image", "prune", "-f")

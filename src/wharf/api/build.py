@@ -47,15 +47,16 @@ class _BodyChunks:
         return asyncio.run_coroutine_threadsafe(self._content.read(n), self._loop).result()
 
 
-def _json_map(request: web.Request, name: str) -> dict[str, Any]:
+def _json_param(request: web.Request, name: str, kind: type) -> Any:
+    """A query parameter holding JSON of ``kind`` (``buildargs``, ``labels``, ``cachefrom``)."""
     raw = request.query.get(name)
     if not raw:
-        return {}
+        return kind()
     try:
         value = json.loads(raw)
     except ValueError:
-        raise InvalidParameter(f"invalid {name} value: {raw}") from None
-    if not isinstance(value, dict):
+        value = None
+    if not isinstance(value, kind):
         raise InvalidParameter(f"invalid {name} value: {raw}")
     return value
 
@@ -66,10 +67,11 @@ def options(request: web.Request) -> BuildOptions:
         raise InvalidParameter("building from a remote context is not supported; send the context as a tar")
     return BuildOptions(
         tags=[t for t in q.getall("t", []) if t], dockerfile=q.get("dockerfile") or "Dockerfile",
-        buildargs=_json_map(request, "buildargs"), target=q.get("target", ""),
-        labels=_json_map(request, "labels"), quiet=boolean(request, "q"),
+        buildargs=_json_param(request, "buildargs", dict), target=q.get("target", ""),
+        labels=_json_param(request, "labels", dict), quiet=boolean(request, "q"),
         nocache=boolean(request, "nocache"), rm=boolean(request, "rm", True),
         forcerm=boolean(request, "forcerm"), network=q.get("networkmode", ""),
+        extra_hosts=q.getall("extrahosts", []), cache_from=[str(r) for r in _json_param(request, "cachefrom", list)],
         session=session(request.headers.get(SESSION_HEADER)), pull=_puller(request))
 
 
