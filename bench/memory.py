@@ -1,10 +1,12 @@
-"""Memory: the shim's PSS per running container and the daemon side's RSS.
+"""Memory: the shims' PSS and the daemon side's RSS with N running containers.
 
 Starts 10, 100 and 200 detached `sleep` containers on each engine (16 clients
-at once), then reads /proc/PID/smaps_rollup: PSS of each per-container shim
-(wharf-shim; docker's containerd-shim-runc-v2), RSS of the daemon side
-(wharfd plus its shim launcher; dockerd plus containerd), and the total PSS
-of both, per container. Table to bench/results/memory.md.
+at once), then reads /proc/PID/smaps_rollup: PSS of each shim process
+(wharf's shim host, one for all its containers, found from every
+container's shim.pid; docker's containerd-shim-runc-v2, one per container),
+RSS of the daemon side (wharfd plus its shim launcher; dockerd plus
+containerd), and the total PSS of all of them, per container. Table to
+bench/results/memory.md.
 Run as root: ``.venv/bin/python bench/memory.py``.
 """
 
@@ -43,7 +45,8 @@ def descendants(pid: int) -> list[int]:
 def shim_pids(eng: Engine) -> list[int]:
     if eng.name == "wharf":
         exec_root = eng.env["DOCKER_HOST"].removeprefix("unix://").rsplit("/", 1)[0]
-        return [int(Path(p).read_text()) for p in glob.glob(f"{exec_root}/containers/*/shim.pid")]
+        return sorted({int(Path(p).read_text())
+                       for p in glob.glob(f"{exec_root}/containers/*/shim.pid")})
     out = subprocess.run(["pgrep", "-f", "containerd-shim"], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out if eng.tag in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
 
@@ -77,7 +80,7 @@ def measure(eng: Engine, count: int) -> dict[str, float]:
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     rows = ["## Memory with N running containers", "",
-            "| engine | N | shims found | shim PSS, median (MB) | daemon side RSS (MB) | "
+            "| engine | N | shim processes | shim PSS, median (MB) | daemon side RSS (MB) | "
             "total PSS (MB) | per container (MB) |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     per: dict[tuple[str, int], float] = {}
@@ -92,9 +95,10 @@ def main() -> None:
     ratios = [f"N={n}: {per['wharf', n] / per['docker', n]:.2f}" for n in COUNTS
               if ("docker", n) in per and ("wharf", n) in per]
     report = "\n".join(rows + [
-        "", "daemon side: wharfd + shim launcher; dockerd + containerd. total PSS: daemon side "
-        "plus every shim (PSS splits shared pages, so the sum is the memory really used); "
-        "per container = total / N.", "", "wharf/docker per container: " + ", ".join(ratios), ""])
+        "", "shim processes: wharf's shim host (one serves every container of its daemon); "
+        "docker's containerd-shim-runc-v2 (one per container). daemon side: wharfd + shim "
+        "launcher; dockerd + containerd. total PSS: daemon side plus every shim process (PSS "
+        "splits shared pages, so the sum is the memory really used); per container = total / N.", "", "wharf/docker per container: " + ", ".join(ratios), ""])
     (RESULTS / "memory.md").write_text(report)
     print(report)
 
