@@ -131,3 +131,42 @@ def test_a_blob_that_fails_its_digest_leaves_nothing(puller, fake: FakeRegistry)
     r = puller.wharf("pull", f"{fake.addr}/x:bad")
     assert r.returncode == 1 and f"filesystem layer verification failed for digest {layer}" in r.stderr, r.stderr
     assert stored(puller) == before
+
+
+def test_pull_by_digest_of_an_index_and_of_a_manifest(puller, fake: FakeRegistry) -> None:
+    fake.add_index("multi", [("linux", "arm64"), ("linux", "amd64")])
+    _, index = fake.manifests["multi"]
+    _, arm = fake.manifests["multi-linux-arm64"]
+    by_index = f"{fake.addr}/multi@sha256:{hashlib.sha256(index).hexdigest()}"
+    by_manifest = f"{fake.addr}/multi@sha256:{hashlib.sha256(arm).hexdigest()}"
+    try:
+        ok(puller, "pull", by_index)  # resolved to this daemon's platform
+        info = json.loads(ok(puller, "image", "inspect", by_index))[0]
+        assert info["Architecture"] == "amd64" and by_index in info["RepoDigests"]
+        ok(puller, "pull", by_manifest)  # a platform's manifest itself, whatever the daemon's
+        info = json.loads(ok(puller, "image", "inspect", by_manifest))[0]
+        assert info["Architecture"] == "arm64" and by_manifest in info["RepoDigests"]
+    finally:
+        puller.wharf("rmi", "-f", by_index, by_manifest)
+
+
+def test_create_with_platform_pulls_that_platform(puller, fake: FakeRegistry) -> None:
+    """An image here for another platform is refused as dockerd's (not found), so the CLI
+    pulls the wanted platform's and creates the container from it."""
+    fake.add_index("multi", [("linux", "arm64"), ("linux", "amd64")])
+    ref = f"{fake.addr}/multi:multi"
+    try:
+        ok(puller, "pull", ref)
+        status, body = puller.api("POST", "/containers/create?platform=linux/arm64", {"Image": ref})
+        assert status == 404 and body["message"] == (
+            f"image with reference {ref} was found but does not match the specified platform: "
+            "wanted linux/arm64, actual: linux/amd64"), body
+        r = puller.wharf("create", "--platform", "linux/arm64", ref, "true")
+        assert r.returncode == 0 and f"Unable to find image '{ref}' locally" in r.stderr, r.stderr
+        container = json.loads(ok(puller, "inspect", r.stdout.strip()))[0]
+        assert json.loads(ok(puller, "image", "inspect", container["Image"]))[0]["Architecture"] == "arm64"
+        ok(puller, "rm", container["Id"])
+        cid = ok(puller, "create", "--platform", "linux/arm64", ref, "true").strip()  # here now: no pull
+        ok(puller, "rm", cid)
+    finally:
+        puller.wharf("rmi", "-f", ref)

@@ -16,6 +16,7 @@ from wharf.engine import filters as flt
 from wharf.engine import logs as logreader
 from wharf.engine import detachkeys, observe, shims
 from wharf.engine.containers import LIST_FILTERS
+from wharf.engine.distribution import parse_platform
 from wharf.engine.timefmt import parse_timestamp
 from wharf.errors import Conflict, InvalidParameter
 from wharf.shim.frames import frame
@@ -67,6 +68,9 @@ async def create(request: web.Request) -> web.Response:
     body = await json_body(request)
     if isinstance(body, dict) and isinstance(body.get("HostConfig"), dict):
         _as_of_version(request, body["HostConfig"])
+    wanted = parse_platform(request.query.get("platform", ""))
+    if wanted and isinstance(body, dict) and isinstance(body.get("Image"), str) and body["Image"]:
+        await params.engine(request).images.get_for_platform(body["Image"], wanted)
     result = await _services(request).create(body, request.query.get("name") or None)
     return json_response(result, status=201)
 
@@ -81,7 +85,7 @@ async def list_containers(request: web.Request) -> web.Response:
 
 @routes.post("/containers/prune")
 async def prune(request: web.Request) -> web.Response:
-    filters = flt.parse(request.query.get("filters"), ("until", "label"))
+    filters = flt.parse(request.query.get("filters"), ("until", "label", "label!"))
     return json_response(await _services(request).prune(filters))
 
 

@@ -71,6 +71,7 @@ def add_container_flags(parser: Any) -> None:
     add("--oom-kill-disable", action="store_true", help="Disable OOM Killer")
     add("--pid", default="", help="PID namespace to use")
     add("--pids-limit", type=int, default=0, help="Tune container pids limit (set -1 for unlimited)")
+    add("--platform", default="", help="Set platform if server is multi-platform capable")
     add("--privileged", action="store_true", help="Give extended privileges to this container")
     add("-p", "--publish", action="append", help="Publish a container's port(s) to the host")
     add("-P", "--publish-all", action="store_true",
@@ -365,27 +366,31 @@ def with_tag(ref: str) -> str:
     return ref if ":" in name else f"{ref}:latest"
 
 
-def create(client: Any, body: dict[str, Any], name: str, pull: str, command: str) -> dict[str, Any]:
+def create(client: Any, body: dict[str, Any], name: str, pull: str, command: str,
+           platform: str = "") -> dict[str, Any]:
     """POST /containers/create, pulling the image first when docker would.
 
-    ``pull`` is ``missing`` (pull on "No such image"), ``always`` or ``never``.
+    ``pull`` is ``missing`` (pull on "No such image", or on an image here for
+    another ``platform`` than the one asked for), ``always`` or ``never``.
     Prints the daemon's warnings as docker does.
     """
     import sys
 
     from wharf.client.http import APIError
     from wharf.cli.common import run_error
+    query = {"name": name or None, "platform": platform or None}
     if pull == "always":
-        pull_image(client, body["Image"], command)
+        pull_image(client, body["Image"], command, platform)
     try:
-        created = client.json("POST", "/containers/create", {"name": name or None}, body)
+        created = client.json("POST", "/containers/create", query, body)
     except APIError as err:
-        if err.status != 404 or pull == "never" or "No such image" not in err.message:
+        if err.status != 404 or pull == "never" or not (
+                "No such image" in err.message or "does not match the specified platform" in err.message):
             raise run_error(err.message, command) from None
         sys.stderr.write(f"Unable to find image '{with_tag(body['Image'])}' locally\n")
-        pull_image(client, body["Image"], command)
+        pull_image(client, body["Image"], command, platform)
         try:
-            created = client.json("POST", "/containers/create", {"name": name or None}, body)
+            created = client.json("POST", "/containers/create", query, body)
         except APIError as again:
             raise run_error(again.message, command) from None
     for warning in created.get("Warnings") or []:
@@ -393,7 +398,7 @@ def create(client: Any, body: dict[str, Any], name: str, pull: str, command: str
     return created
 
 
-def pull_image(client: Any, ref: str, command: str) -> None:
+def pull_image(client: Any, ref: str, command: str, platform: str = "") -> None:
     """POST /images/create?fromImage=…, progress to stderr; a failure is docker's 125."""
     import sys
 
@@ -403,7 +408,8 @@ def pull_image(client: Any, ref: str, command: str) -> None:
     full = with_tag(ref)
     image, _, tag = full.rpartition(":") if "@" not in full else (full, "", "")
     try:
-        resp = client.request("POST", "/images/create", {"fromImage": image, "tag": tag or None},
+        resp = client.request("POST", "/images/create",
+                              {"fromImage": image, "tag": tag or None, "platform": platform or None},
                               headers=auth_header(full), stream=True)
         for message in resp.iter_json():
             if message.get("error"):

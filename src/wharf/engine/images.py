@@ -28,12 +28,12 @@ from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine.events import EventBus
 from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, parse_timestamp, rfc3339nano
-from wharf.errors import Conflict, InvalidParameter
+from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.image import changes as image_changes
 from wharf.image import imagearchive, layerdiff, reference
 from wharf.image.check import Check
 from wharf.image.layers import Layer
-from wharf.image.manifest import host_arch
+from wharf.image.manifest import host_arch, platform_matches
 from wharf.image.reference import Reference
 from wharf.image.store import BrokenImage, ImageRecord, ImageStore
 from wharf.threads import in_own_thread
@@ -86,6 +86,18 @@ class ImageService:
     async def get(self, ref_or_id: str) -> ImageRecord:
         """By full ID, unique ID prefix or reference; ``NotFound("No such image: x:latest")``."""
         return await self._locked(lambda: self.store.record(self.store.resolve(ref_or_id)))
+
+    async def get_for_platform(self, ref_or_id: str, wanted: dict[str, str]) -> ImageRecord:
+        """``get``, refused as dockerd 20.10 refuses an image here for another platform than
+        ``wanted``: with a NotFound, so that a client pulls the one for that platform."""
+        record = await self.get(ref_or_id)
+        actual = {k: record.config[k] for k in ("os", "architecture", "variant") if record.config.get(k)}
+        if not platform_matches(wanted, actual):
+            def words(p: dict[str, str]) -> str:
+                return "/".join(p[k] for k in ("os", "architecture", "variant") if p.get(k))
+            raise NotFound(f"image with reference {ref_or_id} was found but does not match the specified "
+                           f"platform: wanted {words(wanted)}, actual: {words(actual)}")
+        return record
 
     async def count(self) -> int:
         return len(await asyncio.to_thread(self.store.ids))

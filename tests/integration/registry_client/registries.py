@@ -159,7 +159,7 @@ class FakeRegistry:
                             "platform": {"os": os_, "architecture": arch}})
         index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                             "manifests": entries}).encode()
-        self.manifests[tag] = ("application/vnd.oci.image.index.v1+json", index)
+        self.manifests[tag] = self.manifests[digest(index)] = ("application/vnd.oci.image.index.v1+json", index)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)

@@ -21,7 +21,7 @@ def add_arguments(parser: Any) -> None:
 
 def run(args: Any, client: Client) -> int:
     body = containerspec.build(args)
-    cid = containerspec.create(client, body, args.name, args.pull, "wharf create")["Id"]
+    cid = containerspec.create(client, body, args.name, args.pull, "wharf create", args.platform)["Id"]
     if args.cidfile:
         with open(args.cidfile, "w", encoding="utf-8") as fh:
             fh.write(cid)

@@ -33,7 +33,7 @@ def run(args: Any, client: Client) -> int:
     stdin, stdout, stderr = body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]
     if args.tty and stdin and not os.isatty(0):
         raise CommandError("the input device is not a TTY", 1)
-    cid = containerspec.create(client, body, args.name, args.pull, command)["Id"]
+    cid = containerspec.create(client, body, args.name, args.pull, command, args.platform)["Id"]
     if args.cidfile:
         with open(args.cidfile, "w", encoding="utf-8") as fh:
             fh.write(cid)
