@@ -41,7 +41,10 @@ async def start(request: web.Request) -> web.StreamResponse:
         message = e.message.encode() + b"\r\n"
         await client.write(message if tty else frame(1, message))
         return client.response
-    control = await relay(client, reader, writer, tty, bool(ex.body.get("AttachStdin")))
+    control, detached = await relay(client, reader, writer, tty, bool(ex.body.get("AttachStdin")),
+                                    detach_keys=ex.detach_keys)
+    if detached:
+        execs.detached(ex)
     if control is None:  # the client left first: learn the exit code in the background
         execs.track(ex, reader, writer)
     else:

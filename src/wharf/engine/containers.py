@@ -144,6 +144,7 @@ class ContainerService:
     async def create(self, body: Any, name: str | None = None) -> dict[str, Any]:
         config, hc = validate.create_body(body)
         security.validate(hc)
+        self._choose_runtime(body, hc)
         hc["LogConfig"] = logconfig.merged(hc.get("LogConfig"), self.config.log_driver,
                                            self.config.log_opts)
         warnings = containerupdate.unsupported(hc)
@@ -203,6 +204,17 @@ class ContainerService:
         self._by_id[cid] = c
         self.events.publish("container", "create", cid, c.event_attributes())
         return {"Id": cid, "Warnings": warnings}
+
+    def _choose_runtime(self, body: dict[str, Any], hc: dict[str, Any]) -> None:
+        """``HostConfig.Runtime``, refused at create when nobody registered it (dockerd's
+        words). docker-py's ``create_container(runtime=)`` sends it beside the Config,
+        where dockerd drops it and runs its default, runc: wharf, whose default is its
+        own runtime, honours the runtime that client asked for."""
+        if not hc.get("Runtime") and isinstance(body.get("Runtime"), str):
+            hc["Runtime"] = body["Runtime"]
+        runtime = hc.get("Runtime") or self.config.default_runtime
+        if self.config.runtime_path(runtime) is None:
+            raise InvalidParameter(f"Unknown runtime specified {runtime}")
 
     # -- list / inspect ----------------------------------------------------
     async def list(self, all: bool = False, limit: int | None = None, size: bool = False,
@@ -472,6 +484,8 @@ class ContainerService:
             pass
 
     async def kill(self, ref: str, signal: str | None = None) -> None:
+        """With SIGKILL the answer comes once the container is dead (moby's
+        ``daemon.Kill``): an inspect right after says Running=false and the exit code."""
         c = self.get(ref)
         sig = parse_signal(signal)
         async with c.lock:
@@ -479,10 +493,15 @@ class ContainerService:
                 raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
             c.private["ManuallyStopped"] = True
             await self._save(c)
+            exited = c.waiter("exit")
             self.events.publish("container", "kill", c.id, c.event_attributes(signal=sig))
             self._signal(c, sig)
             if c.state["Paused"] and sig == signals.SIGKILL:
                 await self._thaw(c)
+        if sig == signals.SIGKILL and c.state["Running"] and not c.state.get("Restarting"):
+            await exited
+        else:
+            exited.cancel()
 
     async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         c = self.get(ref)
@@ -592,20 +611,18 @@ class ContainerService:
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
         while True:  # again if a policy restart took the lock first: that run is killed too
+            if c.state["Running"] and not force:  # restarting too, as moby's IsRunning
+                raise _cannot_remove(c)
             if c.state["Running"] and not c.state.get("Restarting"):
-                if not force:
-                    raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
-                                   "container before attempting removal or force remove")
                 await self._kill_for_removal(c)
             async with c.lock:
                 if c.id not in self._by_id:
                     raise NotFound(f"No such container: {ref}")
+                if c.state["Running"] and not force:
+                    raise _cannot_remove(c)
                 self._cancel_restart(c)
                 if c.running:
-                    if force:
-                        continue
-                    raise Conflict(f"You cannot remove a running container {c.id}. Stop the "
-                                   "container before attempting removal or force remove")
+                    continue
                 await self._remove_locked(c)
                 break
         if volumes:
@@ -836,6 +853,15 @@ async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
     for outcome in await asyncio.gather(first, second, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+def _cannot_remove(c: Container) -> Conflict:
+    """moby's delete.go words: the state ("running", "restarting", "paused") named."""
+    state = state_word(c.state)
+    procedure = "Stop the container before attempting removal or force remove"
+    if state == "paused":
+        procedure = "Unpause and then " + procedure.lower()
+    return Conflict(f"You cannot remove a {state} container {c.id}. {procedure}")
 
 
 def _make_trash(trash: str) -> None:

@@ -15,7 +15,7 @@ import os
 import secrets
 from typing import Any
 
-from wharf.engine import shims
+from wharf.engine import detachkeys, shims
 from wharf.engine.containers import ContainerService
 from wharf.engine.events import EventBus
 from wharf.engine.launch import process_env, rootfs_path
@@ -37,6 +37,11 @@ class Exec:
     @property
     def tty(self) -> bool:
         return bool(self.body.get("Tty"))
+
+    @property
+    def detach_keys(self) -> bytes:
+        """Checked at create; empty for the default (ctrl-p,ctrl-q)."""
+        return detachkeys.parse(self.body["DetachKeys"]) if self.body["DetachKeys"] else b""
 
     def inspect(self) -> dict[str, Any]:
         cmd = self.body["Cmd"]
@@ -83,8 +88,15 @@ class ExecService:
             cmd = [cmd]
         if not cmd or not all(isinstance(a, str) for a in cmd):
             raise InvalidParameter("No exec command specified")
+        # Go's JSON is case-insensitive: docker-py sends "detachKeys"
+        keys = next((v for k, v in body.items() if k.lower() == "detachkeys"), None) or ""
+        if keys:
+            try:
+                detachkeys.parse(keys)
+            except ValueError:
+                raise InvalidParameter(f"Invalid escape keys ({keys}) provided") from None
         self._forget_gone()
-        ex = Exec(secrets.token_hex(32), c.id, {**body, "Cmd": cmd})
+        ex = Exec(secrets.token_hex(32), c.id, {**body, "Cmd": cmd, "DetachKeys": keys})
         self._execs[ex.id] = ex
         self.events.publish("container", "exec_create: " + " ".join(cmd), c.id,
                             c.event_attributes(execID=ex.id))
@@ -149,6 +161,14 @@ class ExecService:
             return
         self.events.publish("container", "exec_die", c.id,
                             c.event_attributes(execID=ex.id, exitCode=exit_code))
+
+    def detached(self, ex: Exec) -> None:
+        """The client typed the detach keys: the process runs on (dockerd's event)."""
+        try:
+            c = self.containers.get(ex.container_id)
+        except NotFound:
+            return
+        self.events.publish("container", "exec_detach", c.id, c.event_attributes(execID=ex.id))
 
     def track(self, ex: Exec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A detached exec: drain its stream in the background to learn its exit code."""

@@ -1,0 +1,143 @@
+"""Container behaviours docker-py's suite expects of a Docker daemon (issue 15):
+kill, rm of a restarting container, runtimes, detach keys. Checked over the API
+as a client sees them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+
+def _create(wharfd, body):
+    status, answer = wharfd.api("POST", "/containers/create", body)
+    assert status == 201, answer
+    return answer["Id"]
+
+
+def _state(wharfd, cid):
+    status, info = wharfd.api("GET", f"/containers/{cid}/json")
+    assert status == 200, info
+    return info["State"]
+
+
+@pytest.fixture
+def cleanup(wharfd):
+    made: list[str] = []
+    yield made
+    for cid in made:
+        wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
+
+
+def _hijack(wharfd, path: str, body: bytes = b"") -> socket.socket:
+    """A hijacked attach or exec-start connection, past its 101 answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(str(wharfd.socket))
+    s.sendall(f"POST /v1.41{path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(body)}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+              .encode() + body)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def _until_eof(s: socket.socket) -> bytes:
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    return out
+
+
+def test_sigkill_answers_once_dead(wharfd, busybox, cleanup):
+    cid = _create(wharfd, {"Image": busybox, "Cmd": ["sleep", "300"]})
+    cleanup.append(cid)
+    assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+    assert wharfd.api("POST", f"/containers/{cid}/kill")[0] == 204
+    state = _state(wharfd, cid)
+    assert (state["Running"], state["Status"], state["ExitCode"]) == (False, "exited", 137)
+
+
+def test_rm_of_a_container_with_restart_policy_needs_force(wharfd, busybox, cleanup):
+    cid = _create(wharfd, {"Image": busybox, "Cmd": ["true"],
+                           "HostConfig": {"RestartPolicy": {"Name": "always"},
+                                          "NetworkMode": "none"}})
+    cleanup.append(cid)
+    assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+    assert wharfd.api("POST", f"/containers/{cid}/wait",
+                      params={"condition": "next-exit"})[0] == 200
+    # running again or waiting to: either way Docker refuses without force
+    status, body = wharfd.api("DELETE", f"/containers/{cid}")
+    assert status == 409
+    assert body["message"].startswith(("You cannot remove a restarting container ",
+                                       "You cannot remove a running container "))
+    assert body["message"].endswith(
+        "Stop the container before attempting removal or force remove")
+    assert wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})[0] == 204
+    cleanup.remove(cid)
+
+
+def test_runtime_asked_for_is_used_and_unknown_refused(wharfd, busybox, cleanup):
+    cid = _create(wharfd, {"Image": busybox, "Cmd": ["echo", "under runc"],
+                           "HostConfig": {"Runtime": "runc"}})
+    cleanup.append(cid)
+    assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+    assert wharfd.api("POST", f"/containers/{cid}/wait")[1]["StatusCode"] == 0
+    info = wharfd.api("GET", f"/containers/{cid}/json")[1]
+    assert info["HostConfig"]["Runtime"] == "runc"
+    # docker-py's create_container(runtime=) puts it beside the Config
+    other = _create(wharfd, {"Image": busybox, "Cmd": ["true"], "Runtime": "runc"})
+    cleanup.append(other)
+    assert wharfd.api("GET", f"/containers/{other}/json")[1]["HostConfig"]["Runtime"] == "runc"
+    status, body = wharfd.api("POST", "/containers/create",
+                              {"Image": busybox, "HostConfig": {"Runtime": "nope"}})
+    assert (status, body["message"]) == (400, "Unknown runtime specified nope")
+
+
+@pytest.mark.parametrize("keys, typed", [(None, b"\x10\x11"), ("ctrl-x", b"\x18"),
+                                         ("ctrl-p", b"\x10")])
+def test_attach_detach_keys_end_the_stream_not_the_container(wharfd, busybox, cleanup,
+                                                             keys, typed):
+    cid = _create(wharfd, {"Image": busybox, "Cmd": ["cat"], "OpenStdin": True, "Tty": True})
+    cleanup.append(cid)
+    assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+    query = "stdin=1&stdout=1&stream=1" + (f"&detachKeys={keys}" if keys else "")
+    with _hijack(wharfd, f"/containers/{cid}/attach?{query}") as s:
+        s.sendall(b"before\n")
+        seen = b""
+        while b"before" not in seen:  # the tty's echo: stdin reached the container
+            seen += s.recv(65536)
+        for byte in typed:  # a key at a time, as a terminal sends them
+            s.sendall(bytes([byte]))
+        assert b"\x10" not in _until_eof(s)
+    state = _state(wharfd, cid)
+    assert state["Running"] and state["Status"] == "running"
+    events = wharfd.api("GET", "/events", params={
+        "since": "0", "until": f"{time.time():.9f}", "filters": json.dumps({"container": [cid]})})[1]
+    assert b'"Action":"detach"' in events.replace(b" ", b"")
+
+
+def test_exec_detach_keys_from_create_leave_the_process_running(wharfd, busybox, cleanup):
+    cid = _create(wharfd, {"Image": busybox, "Cmd": ["cat"], "OpenStdin": True})
+    cleanup.append(cid)
+    assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+    status, body = wharfd.api("POST", f"/containers/{cid}/exec", {
+        "Cmd": ["cat"], "AttachStdin": True, "AttachStdout": True, "Tty": True,
+        "detachKeys": "ctrl-a,b"})
+    assert status == 201, body
+    with _hijack(wharfd, f"/exec/{body['Id']}/start", b'{"Tty": true}') as s:
+        s.sendall(b"\x01a\x01")  # a false start passes through
+        s.sendall(b"b")
+        _until_eof(s)
+    inspect = wharfd.api("GET", f"/exec/{body['Id']}/json")[1]
+    assert inspect["Running"] and inspect["DetachKeys"] == "ctrl-a,b"
+    status, body = wharfd.api("POST", f"/containers/{cid}/exec",
+                              {"Cmd": ["true"], "DetachKeys": "ctrl-1"})
+    assert (status, body["message"]) == (400, "Invalid escape keys (ctrl-1) provided")
+    status, body = wharfd.api("POST", f"/containers/{cid}/attach",
+                              params={"stream": 1, "detachKeys": "ctrl-1"})
+    assert (status, body["message"]) == (400, "Invalid detach keys (ctrl-1) provided")
