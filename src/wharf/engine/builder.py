@@ -93,6 +93,7 @@ class Builder:
         self.tmp = os.path.join(root, "tmp")
         self.cache = BuildCache(os.path.join(root, "cache.json"))
         self.caches = CacheMounts(os.path.join(root, "mounts"), self.tmp)
+        self._discards: set[asyncio.Future[None]] = set()
         self.images = images
         self.containers = containers
         self._collect_leftovers()
@@ -129,7 +130,7 @@ class Builder:
             dockerfile = parse_dockerfile(text)
             image_id = await _Build(self, dockerfile, ctx, digests, opts, emit).run()
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            self._discard(workdir)
         if opts.quiet:
             await emit({"stream": image_id + "\n"})
         else:
@@ -140,6 +141,14 @@ class Builder:
             if not opts.quiet:
                 await emit({"stream": f"Successfully tagged {ref.familiar()}\n"})
         return image_id
+
+    def _discard(self, path: str) -> None:
+        """Delete a build's scratch in the background: freeing a context's blocks took
+        a tenth of a second that the client waited for (the scratch is emptied at start,
+        so a deletion cut short by a crash is finished then)."""
+        task = asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, path, True))
+        self._discards.add(task)
+        task.add_done_callback(self._discards.discard)
 
     def prune(self) -> dict[str, Any]:
         """``POST /build/prune``: forget the cache and remove the cache mounts not in use
@@ -384,11 +393,16 @@ class _Build:
             return
         await self._done(key, new, await self.b.commit(self.current, new, run_config, None))
 
-    async def _layer_step(self, new: ImageState, text: str, change: Callable[[str], None]) -> None:
+    async def _layer_hit(self, new: ImageState, text: str) -> tuple[str, dict[str, Any], bool]:
         run_config = {**new.config, "Cmd": config_ops.nop_cmd(new.config, text)}
         key, hit = await self._cached(run_config)
         if hit:
             self.state = new
+        return key, run_config, hit
+
+    async def _layer_step(self, new: ImageState, text: str, change: Callable[[str], None]) -> None:
+        key, run_config, hit = await self._layer_hit(new, text)
+        if hit:
             return
         async with self.b.rootfs(self.current) as (root, upper):
             await asyncio.to_thread(change, root)
@@ -404,6 +418,18 @@ class _Build:
         if remote and instr.name == "copy":
             raise InvalidParameter(f"{keyword} failed: source can't be a URL for COPY")
         bodies = [(doc.name, expand_heredoc(doc, env).encode()) for doc in docs]
+        shown = "--parents " if flags.get("parents") == "true" else ""
+        shown += "".join(f"--{k}={flags[k]} " for k in ("chown", "chmod") if flags.get(k))
+        shown += "".join(f"--exclude={e} " for e in flags.get("exclude", []))
+        body_hashes = [checksum.content_hash(data) for _, data in bodies]
+        # An image never changes: the checksums of its paths are remembered by image ID, so a
+        # cached COPY --from is found without mounting the image.
+        image = await self._image_behind(str(flags.get("from", "")))
+        memo = image and checksum.cache_key(image, {"sources": paths, "parents": flags.get("parents", "")})
+        if memo and (known := self.b.cache.get("sources:" + memo)) is not None:
+            text = f"{keyword} {shown}{checksum.combined(known.split(',') + body_hashes)} in {dest} "
+            if (await self._layer_hit(self.state, text))[2]:
+                return
         async with self._source_root(str(flags.get("from", ""))) as src_root, contextlib.AsyncExitStack() as stack:
             sources: list[copier.Source] = []
             for src in paths:
@@ -417,11 +443,9 @@ class _Build:
             digests = {src_root: self.digests} if src_root == self.ctx else {}
             hashes = await asyncio.to_thread(lambda: [checksum.source_hash(s.root, s.rel, digests.get(s.root))
                                                       for s in sources])
-            hashes += [checksum.content_hash(data) for _, data in bodies]
-            shown = "--parents " if flags.get("parents") == "true" else ""
-            shown += "".join(f"--{k}={flags[k]} " for k in ("chown", "chmod") if flags.get(k))
-            shown += "".join(f"--exclude={e} " for e in flags.get("exclude", []))
-            text = f"{keyword} {shown}{checksum.combined(hashes)} in {dest} "
+            if memo:
+                self.b.cache.put("sources:" + memo, ",".join(hashes))
+            text = f"{keyword} {shown}{checksum.combined(hashes + body_hashes)} in {dest} "
             workdir = self.state.config.get("WorkingDir") or "/"
             chmod = copier.chmod_bits(str(flags.get("chmod", "")))
             exclude = list(flags.get("exclude", []))
@@ -447,21 +471,27 @@ class _Build:
     @contextlib.asynccontextmanager
     async def _source_root(self, ref: str) -> AsyncIterator[str]:
         """Where COPY reads: the context, or (``--from``) a named build context, a stage or an image."""
-        named = self.opts.session.contexts.get(ref)
-        if not ref or named == "local":
+        image_id = await self._image_behind(ref)
+        if image_id is None:
             yield os.path.join(os.path.dirname(self.ctx), "contexts", ref) if ref else self.ctx
             return
-        stage = self.df.stage(ref) if named is None else None
-        if named is not None:
-            image_id = await self._image_id(named.removeprefix("docker-image://"))
-        elif stage is not None:
-            if stage.index not in self.stage_images:
-                raise InvalidParameter(f"invalid from flag value {ref}: stage not built yet")
-            image_id = self.stage_images[stage.index]
-        else:
-            image_id = await self._image_id(ref)
         async with self.b.rootfs(image_id) as (root, _upper):
             yield root
+
+    async def _image_behind(self, ref: str) -> str | None:
+        """The image a ``--from`` names (a stage's, a named context's, or one by name);
+        None for the context and for a named local directory."""
+        named = self.opts.session.contexts.get(ref)
+        if not ref or named == "local":
+            return None
+        if named is not None:
+            return await self._image_id(named.removeprefix("docker-image://"))
+        stage = self.df.stage(ref)
+        if stage is None:
+            return await self._image_id(ref)
+        if stage.index not in self.stage_images:
+            raise InvalidParameter(f"invalid from flag value {ref}: stage not built yet")
+        return self.stage_images[stage.index]
 
     async def _run(self, instr: Instruction) -> None:
         config = self.state.config
