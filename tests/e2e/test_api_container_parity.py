@@ -141,3 +141,38 @@ def test_exec_detach_keys_from_create_leave_the_process_running(wharfd, busybox,
     status, body = wharfd.api("POST", f"/containers/{cid}/attach",
                               params={"stream": 1, "detachKeys": "ctrl-1"})
     assert (status, body["message"]) == (400, "Invalid detach keys (ctrl-1) provided")
+
+
+def test_cp_of_a_stopped_container_goes_through_its_volumes_and_binds(wharfd, busybox,
+                                                                       tmp_path):
+    """As Docker mounts a stopped container's volumes for the copy: ``/vol1`` is the
+    volume, ``/data`` the host directory, not the directories under them in the layer."""
+    (tmp_path / "bound").mkdir()
+    (tmp_path / "bound" / "from-host").write_text("host side\n")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "in").write_text("copied in\n")
+    r = wharfd.docker("create", "-v", "/vol1", "-v", f"{tmp_path / 'bound'}:/data",
+                      "-v", f"{tmp_path / 'ro'}:/ro:ro", busybox,
+                      "sh", "-c", "cat /vol1/in /data/in; echo made > /vol1/out")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        for where in ("/vol1/", "/data/"):
+            r = wharfd.docker("cp", str(tmp_path / "in"), f"{cid}:{where}")
+            assert r.returncode == 0, r.stderr
+        assert (tmp_path / "bound" / "in").read_text() == "copied in\n"
+        r = wharfd.docker("start", "-a", cid)
+        assert (r.returncode, r.stdout) == (0, "copied in\ncopied in\n"), r.stderr
+        r = wharfd.docker("cp", f"{cid}:/vol1/out", str(tmp_path / "out"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "out").read_text() == "made\n"
+        r = wharfd.docker("cp", f"{cid}:/data/from-host", str(tmp_path / "back"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "back").read_text() == "host side\n"
+        r = wharfd.docker("cp", str(tmp_path / "in"), f"{cid}:/ro/")
+        assert r.returncode != 0 and not (tmp_path / "ro" / "in").exists()
+        # nothing stays mounted once the copies are done
+        with open("/proc/self/mountinfo") as f:
+            assert cid not in f.read()
+    finally:
+        wharfd.docker("rm", "-v", cid)

@@ -9,7 +9,7 @@ atomically, by the kernel); trees are walked and files created through
 directory fds with ``O_NOFOLLOW``, so a swapped component cannot redirect a
 read or a write. The root of a running container is its mount namespace's
 (``/proc/PID/root``, volumes included); a stopped one's rw layer is mounted
-for the duration of the call.
+for the duration of the call, its volumes and bind mounts bound in it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import tarfile
 from datetime import datetime, timezone
 from typing import IO, Any, AsyncIterator, Iterator
 
+from wharf.engine.volumes import mount_points
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.linux import syscalls as sc
 
@@ -268,6 +269,40 @@ def os_error(e: OSError, path: str, cid: str) -> WharfError:
 
 # -- the container's root ------------------------------------------------------
 
+def _bind_points(root: str, points: list[dict[str, Any]], bound: list[str]) -> None:
+    """A stopped container's volumes and bind mounts bound at their destinations in
+    its mounted root (moby's ``mountVolumes``), so a copy into ``/vol`` lands in the
+    volume, as it would in the running container. Each destination is made and
+    opened in-root (a symlink in the layer cannot aim the mount outside it) and the
+    mount made through that fd, private and read-only where the container's is;
+    ``bound`` gets each mount's host path as it is made, for the caller to undo."""
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for p in sorted(points, key=lambda p: p["Destination"].count("/")):
+            if p["Type"] not in ("bind", "volume") or not os.path.exists(p["Source"]):
+                continue
+            is_dir = os.path.isdir(p["Source"])
+            with _make_parents(rootfd, p["Destination"]) as (pfd, name):
+                with contextlib.suppress(FileExistsError):
+                    if is_dir:
+                        os.mkdir(name, 0o755, dir_fd=pfd)
+                    else:
+                        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                                         | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755, dir_fd=pfd))
+            fd = _open(rootfd, p["Destination"], os.O_PATH | os.O_CLOEXEC)
+            try:
+                where = os.readlink(f"/proc/self/fd/{fd}")
+                sc.mount(p["Source"], f"/proc/self/fd/{fd}", None, sc.MS_BIND | sc.MS_REC)
+            finally:
+                os.close(fd)
+            bound.append(where)
+            sc.mount(None, where, None, sc.MS_REC | sc.MS_PRIVATE)
+            if not p["RW"]:
+                sc.mount(None, where, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+    finally:
+        os.close(rootfd)
+
+
 _stopped_locks: dict[str, asyncio.Lock] = {}
 
 
@@ -293,13 +328,18 @@ async def container_root(engine: Any, ref: str) -> AsyncIterator[tuple[int, str]
         target = os.path.join(engine.config.exec_root, "archive", c.id)
         await asyncio.to_thread(os.makedirs, target, 0o700, True)
         await engine.images.mount_rw_layer(c.id, target)
+        bound: list[str] = []
         try:
+            await asyncio.to_thread(_bind_points, target, mount_points(c), bound)
             fd = os.open(target, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 yield fd, c.id
             finally:
                 os.close(fd)
         finally:
+            for where in reversed(bound):
+                with contextlib.suppress(OSError):
+                    sc.umount2(where, sc.MNT_DETACH)
             await engine.images.unmount_rw_layer(c.id, target)
             with contextlib.suppress(OSError):
                 os.rmdir(target)
