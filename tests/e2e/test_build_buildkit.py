@@ -240,3 +240,53 @@ def test_classic_api_client_sends_the_same_dockerfile(wharfd, busybox, tmp_path)
     assert b"errorDetail" not in answer and b"Successfully tagged" in answer, answer
     assert run(wharfd, "wharf-test-api-bk", "cat", "/links").split() == ["lo"]
     wharfd.wharf("rmi", "wharf-test-api-bk")
+
+
+def test_add_git_over_loopback_http_with_commit_checksum(wharfd, busybox, tmp_path, http_server):
+    www, url = http_server
+    work = tmp_path / "work"
+    work.mkdir()
+    git = lambda *a, cwd=work: subprocess.run(["git", *a], cwd=cwd, check=True, capture_output=True,  # noqa: E731
+                                              text=True).stdout.strip()
+    git("init", "-q", "-b", "main")
+    (work / "README").write_text("from git\n")
+    git("add", "README")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    commit = git("rev-parse", "HEAD")
+    git("clone", "-q", "--bare", str(work), str(www / "repo.git"))
+    git("update-server-info", cwd=www / "repo.git")  # served as git's "dumb" HTTP protocol
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"""
+        FROM scratch
+        ADD --checksum={commit[:12]} {url}/repo.git#main /src/
+    """})
+    out = tmp_path / "out"
+    build(wharfd, ctx, "-o", str(out))
+    assert (out / "src/README").read_text() == "from git\n"
+    assert not (out / "src/.git").exists()
+    bad = write(tmp_path / "bad", {"Dockerfile": f"FROM scratch\nADD --checksum={'0' * 40} {url}/repo.git /src/\n"})
+    r = build(wharfd, bad, ok=False)
+    assert r.returncode != 0 and f"expected checksum to match {'0' * 40}, got {commit}" in r.stderr
+
+
+def test_ssh_agent_socket_and_cache_subdirectory(wharfd, busybox, tmp_path):
+    import socket
+
+    agent = tmp_path / "agent.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(agent))
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """
+        FROM busybox
+        RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /agent-path
+        RUN --mount=type=cache,target=/c,source=sub,id=subdir-test touch /c/made-in-sub
+        RUN --mount=type=cache,target=/c,id=subdir-test test -f /c/sub/made-in-sub
+        RUN --mount=type=ssh,id=other,required true
+    """})
+    try:
+        r = build(wharfd, ctx, "--ssh", f"default={agent}", ok=False)
+    finally:
+        listener.close()
+    assert r.returncode != 0 and 'no SSH key "other" forwarded from the client' in r.stderr
+    assert "Step 5/5" in r.stdout and r.stdout.count("Removing intermediate container") >= 3, r.stdout
+    missing = build(wharfd, ctx, "--ssh", "default", ok=False)  # the test has no SSH_AUTH_SOCK ...
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        assert "invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set" in missing.stderr

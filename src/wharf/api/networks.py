@@ -44,7 +44,7 @@ async def remove(request: web.Request) -> web.Response:
 
 @routes.post("/networks/prune")
 async def prune(request: web.Request) -> web.Response:
-    filters = flt.parse(request.query.get("filters"), ("until", "label"))
+    filters = flt.parse(request.query.get("filters"), ("until", "label", "label!"))
     return json_response(await _engine(request).networks.prune(filters))
 
 

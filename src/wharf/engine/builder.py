@@ -437,8 +437,8 @@ class _Build:
                     sources += await asyncio.to_thread(copier.resolve, src_root, src, keyword, flags.get("parents") == "true")
                     continue
                 scratch = await stack.enter_async_context(self._scratch())
-                got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true") if buildfetch.is_git(src)
-                             else buildfetch.download(src, scratch, checksum_flag))
+                got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true", checksum_flag)
+                             if buildfetch.is_git(src) else buildfetch.download(src, scratch, checksum_flag))
                 sources.append(copier.Source(got.root, got.rel))
             digests = {src_root: self.digests} if src_root == self.ctx else {}
             hashes = await asyncio.to_thread(lambda: [checksum.source_hash(s.root, s.rel, digests.get(s.root))

@@ -46,6 +46,10 @@ def check_checksum(sources: list[str], checksum: str) -> None:
         raise InvalidParameter("checksum can't be specified for multiple sources")
     if not (is_http(sources[0]) or is_git(sources[0])):
         raise InvalidParameter("checksum requires HTTP(S) or Git sources")
+    if is_git(sources[0]):
+        if not re.fullmatch(r"[0-9a-f]{7,64}", checksum):
+            raise InvalidParameter(f"invalid checksum {checksum}: a git source's is a commit hash")
+        return
     algorithm, _, value = checksum.partition(":")
     if algorithm not in ("sha256", "sha384", "sha512") or not re.fullmatch(r"[0-9a-f]+", value or "-"):
         raise InvalidParameter(f"invalid checksum digest format: {checksum}")
@@ -87,8 +91,9 @@ async def download(url: str, scratch: str, checksum: str = "") -> Fetched:
     return Fetched(scratch, name)
 
 
-async def clone(src: str, scratch: str, keep_git_dir: bool) -> Fetched:
-    """A git source cloned (``#ref:subdir`` honoured), its ``.git`` dropped unless kept."""
+async def clone(src: str, scratch: str, keep_git_dir: bool, checksum: str = "") -> Fetched:
+    """A git source cloned (``#ref:subdir`` honoured), its ``.git`` dropped unless kept;
+    ``checksum`` is the commit it must be (a prefix of its hash, as BuildKit)."""
     if shutil.which("git") is None:
         raise InvalidParameter(f"ADD failed: cannot fetch git repository {src}: git is not installed on the daemon's host")
     remote, _, fragment = src.partition("#")
@@ -96,20 +101,35 @@ async def clone(src: str, scratch: str, keep_git_dir: bool) -> Fetched:
     if remote.startswith("github.com/"):
         remote = "https://" + remote
     target = os.path.join(scratch, "git")
-    args = ["git", "clone", "--quiet", "--depth", "1", "--recurse-submodules"]
-    args += ["--branch", ref] if ref else []
-    proc = await asyncio.create_subprocess_exec(
-        *args, "--", remote, target, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    args = ["git", "clone", "--quiet", "--recurse-submodules", *(["--branch", ref] if ref else [])]
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), _GIT_TIMEOUT)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        err = b"timed out"
-    if proc.returncode != 0:
-        reason = (err.decode(errors="replace").strip().splitlines() or ["git clone failed"])[-1]
-        raise InvalidParameter(f"ADD failed: cannot fetch git repository {src}: {reason}")
+        await _git(src, *args, "--depth", "1", "--", remote, target)
+    except InvalidParameter as e:
+        if "shallow" not in e.message:
+            raise
+        await asyncio.to_thread(shutil.rmtree, target, True)  # a server without shallow fetches: all of it
+        await _git(src, *args, "--", remote, target)
+    if checksum:
+        commit = (await _git(src, "git", "-C", target, "rev-parse", "HEAD")).strip()
+        if not commit.startswith(checksum):
+            raise InvalidParameter(f"expected checksum to match {checksum}, got {commit}")
     if not keep_git_dir:
         await asyncio.to_thread(shutil.rmtree, os.path.join(target, ".git"), True)
     return Fetched(target, posixpath.normpath(subdir.strip("/")) if subdir else ".")
+
+
+async def _git(src: str, *args: str) -> str:
+    """Run git; its output, or the step fails with git's last line of complaint."""
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), _GIT_TIMEOUT)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        out, err = b"", b"timed out"
+    if proc.returncode != 0:
+        reason = (err.decode(errors="replace").strip().splitlines() or ["git failed"])[-1]
+        raise InvalidParameter(f"ADD failed: cannot fetch git repository {src}: {reason}")
+    return out.decode(errors="replace")

@@ -151,10 +151,14 @@ async def mounted(mounts: list[Mount], workdir: str, scratch: str, caches: Cache
                 entry = {"Type": "tmpfs", "Target": target, "TmpfsOptions": {"SizeBytes": m.size}}
             elif m.type == "cache":
                 seed = None
-                if m.from_:
+                if m.from_:  # the cache starts as a copy of that path of the stage or image
                     root = await stack.enter_async_context(source_root(m.from_))
                     seed = secure_join(root, m.source or "/")
-                entry["Source"] = await stack.enter_async_context(caches.use(m, seed))
+                data = await stack.enter_async_context(caches.use(m, seed))
+                if m.source and not m.from_:  # a directory inside the cache
+                    data = secure_join(data, m.source)
+                    await asyncio.to_thread(os.makedirs, data, 0o755, True)
+                entry["Source"] = data
             elif m.type == "secret":
                 if m.id not in session.secrets:
                     if m.required:

@@ -34,7 +34,7 @@ from wharf.engine.launch import (Launcher, build_bundle, cgroups_path, cleanup_b
 from wharf.engine.restart import RestartPolicy
 from wharf.engine.volumes import VolumeService, mount_points
 from wharf.fsutil import disk_full, write_json_atomic
-from wharf.engine.timefmt import parse_rfc3339, parse_timestamp, rfc3339nano
+from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
 from wharf.runtime import cgroups, startgate
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 
@@ -686,17 +686,12 @@ class ContainerService:
     async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
         """``docker container prune``: every stopped container (label/until filters)."""
         f = filters or {}
-        until = None
-        if f.get("until"):
-            try:
-                until = parse_timestamp(f["until"][0]) * 1e9
-            except ValueError as e:
-                raise InvalidParameter(str(e)) from None
+        until = flt.until_ns(f)
         deleted, reclaimed = [], 0
         for c in self.all():
             if c.state["Running"] or until is not None and _created(c) > until:
                 continue
-            if "label" in f and not flt.match_labels(c.config.get("Labels") or {}, f["label"]):
+            if not flt.prune_labels(c.config.get("Labels") or {}, f):
                 continue
             size = await self.images.rw_layer_size(c.id)
             try:

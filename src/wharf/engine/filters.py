@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Mapping
 
+from wharf.engine.timefmt import parse_timestamp
 from wharf.errors import InvalidParameter
 
 Filters = dict[str, list[str]]
@@ -53,6 +54,22 @@ def match_labels(labels: Mapping[str, str], wanted: list[str]) -> bool:
         elif item not in labels:
             return False
     return True
+
+
+def until_ns(f: Filters) -> int | None:
+    """A prune's ``until`` (a timestamp, RFC 3339 time or duration ago) in ns, or None."""
+    if not f.get("until"):
+        return None
+    try:
+        return int(parse_timestamp(f["until"][0]) * 1e9)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
+
+
+def prune_labels(labels: Mapping[str, str], f: Filters) -> bool:
+    """A prune's ``label`` filters all hold and none of its ``label!`` ones does."""
+    return match_labels(labels, f.get("label", [])) and \
+        not any(match_labels(labels, [v]) for v in f.get("label!", []))
 
 
 def match_any(value: str, wanted: list[str] | None) -> bool:

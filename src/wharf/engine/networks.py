@@ -29,7 +29,7 @@ from wharf.engine import filters as flt
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
 from wharf.fsutil import disk_full, read_json, write_json_atomic
-from wharf.engine.timefmt import rfc3339nano
+from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from wharf.network import etcfiles as etctext
 from wharf.network import netns, ports
@@ -282,9 +282,15 @@ class NetworkService:
                             {"name": net["Name"], "type": net["Driver"]})
 
     async def prune(self, filters: flt.Filters | None = None) -> dict[str, Any]:
+        """``docker network prune``: unused networks, by ``label``/``label!`` and
+        ``until`` (made before that time)."""
+        f = filters or {}
+        until = flt.until_ns(f)
         deleted = []
-        for net in await self.list({k: v for k, v in (filters or {}).items() if k == "label"}):
-            if net["Name"] in PREDEFINED or net["Containers"]:
+        for net in await self.list():
+            if net["Name"] in PREDEFINED or net["Containers"] or \
+                    not flt.prune_labels(net["Labels"] or {}, f) or \
+                    until is not None and parse_rfc3339(net["Created"]) > until:
                 continue
             await self.remove(net["Id"])
             deleted.append(net["Name"])

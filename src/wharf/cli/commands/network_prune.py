@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from wharf.cli import prune
 from wharf.cli.common import add_prune_flags, confirm, filters_param
 from wharf.client.http import Client
 
@@ -19,8 +19,4 @@ def add_arguments(parser: Any) -> None:
 def run(args: Any, client: Client) -> int:
     if not confirm(WARNING, args.force):
         return 0
-    report = client.json("POST", "/networks/prune", {"filters": filters_param(args.filter)})
-    deleted = report.get("NetworksDeleted") or []
-    if deleted:
-        sys.stdout.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted))
-    return 0
+    return prune.show(client, [prune.networks], False, filters_param(args.filter), total=False)

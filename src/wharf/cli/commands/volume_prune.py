@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from wharf.cli import prune
 from wharf.cli.common import add_prune_flags, confirm, filters_param
-from wharf.cli.units import human_size
 from wharf.client.http import Client
 
 USAGE = "[OPTIONS]"
@@ -21,9 +20,4 @@ def add_arguments(parser: Any) -> None:
 def run(args: Any, client: Client) -> int:
     if not confirm(WARNING, args.force):
         return 0
-    report = client.json("POST", "/volumes/prune", {"filters": filters_param(args.filter)})
-    deleted = report.get("VolumesDeleted") or []
-    if deleted:
-        sys.stdout.write("Deleted Volumes:\n" + "".join(f"{name}\n" for name in deleted) + "\n")
-    sys.stdout.write(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0))}\n")
-    return 0
+    return prune.show(client, [prune.volumes], False, filters_param(args.filter))
