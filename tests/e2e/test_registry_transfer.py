@@ -1,20 +1,23 @@
 """What push and pull move, as a registry sees it: gzip layers pushed (and remembered, so a
-second push sends nothing), gzip, zstd and uncompressed layers pulled."""
+second push sends nothing), gzip, zstd and uncompressed layers pulled; transfers over a
+network that drops connections; multi-platform images by tag, digest and --platform."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import sys
+import tarfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
-from registries import FakeRegistry, RegistryServer, wharf_registry  # noqa: E402
+from registries import CuttingProxy, FakeRegistry, RegistryServer, wharf_registry  # noqa: E402
 
 GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
@@ -170,3 +173,27 @@ def test_create_with_platform_pulls_that_platform(puller, fake: FakeRegistry) ->
         ok(puller, "rm", cid)
     finally:
         puller.wharf("rmi", "-f", ref)
+
+
+def test_a_push_cut_mid_layer_starts_the_layer_over(wharfd, registry: RegistryServer, tmp_path: Path) -> None:
+    """A network that drops the connection 1 MB into the upload: the layer's upload starts
+    over after a pause it reports, and what lands is one intact gzip layer."""
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        info = tarfile.TarInfo("noise")
+        info.size = 3 << 20
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    proxy = CuttingProxy(registry.port, cut_after=1 << 20)
+    ref = f"{proxy.addr}/cut/noise:1"
+    try:
+        ok(wharfd, "import", str(rootfs), ref)
+        out = ok(wharfd, "push", ref)
+        assert "Retrying in 1 second" in out and "Pushed" in out, out
+        layer = pushed_manifest(registry, "cut/noise", "1")["layers"][0]
+        assert layer["mediaType"] == GZIP_LAYER
+        tar_bytes = gzip.decompress(blob(registry, layer["digest"]))
+        assert json.loads(ok(wharfd, "image", "inspect", ref))[0]["RootFS"]["Layers"] == [
+            "sha256:" + hashlib.sha256(tar_bytes).hexdigest()]
+    finally:
+        wharfd.wharf("rmi", ref)
+        proxy.stop()

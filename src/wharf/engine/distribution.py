@@ -109,7 +109,8 @@ class DistributionService:
         """``POST /images/create?fromImage=``: one tag, one digest, or every tag."""
         ref, all_tags = pull_reference(image, tag)
         wanted = parse_platform(platform)
-        puller = Puller(self.store, self._locked, emit, self.workdir, self.sources, _now)
+        puller = Puller(self.store, self._locked, emit, self.workdir, self.sources, _now,
+                        self.config.max_concurrent_downloads)  # as it is now: SIGHUP may change it
 
         async def pull_from(repo: Repository) -> bool:
             refs = [ref.with_tag(t) for t in sorted(await repo.tags())] if all_tags else [ref]
@@ -139,7 +140,7 @@ class DistributionService:
         if not targets:
             raise NotFound(f"An image does not exist locally with the tag: {ref.familiar()}")
         emit(status(f"The push refers to repository [{ref.name}]"))
-        pusher = Pusher(self.store, self._locked, emit, self.sources)
+        pusher = Pusher(self.store, self._locked, emit, self.sources, self.config.max_concurrent_uploads)
         async with open_http() as http:
             repo = Repository(self._session(http, ref.domain, auth), ref.path, push=True)
             for target, image_id in targets:

@@ -99,7 +99,39 @@ def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class FakeRegistry:
+class _OnItsLoop:
+    """A server on 127.0.0.1 and a free port, run by an event loop on a thread of its own:
+    ``_start`` (on that loop) binds it, ``_finish`` closes it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        raise NotImplementedError
+
+    async def _finish(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._finish(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+class FakeRegistry(_OnItsLoop):
     """An open registry in a thread of the test process, serving ``manifests`` and ``blobs``.
 
     ``manifests`` maps a tag or digest to (media type, bytes); ``blobs`` a
@@ -117,13 +149,7 @@ class FakeRegistry:
         self.drops = 0
         self.drop_at = 0
         self.honour_range = True
-        self.port = free_port()
-        self.addr = f"127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        super().__init__()
 
     def add_image(self, tag: str, files: dict[str, bytes], corrupt: bool = False,
                   platform: tuple[str, str] = ("linux", "amd64"), compression: str = "gzip") -> str:
@@ -161,17 +187,17 @@ class FakeRegistry:
                             "manifests": entries}).encode()
         self.manifests[tag] = self.manifests[digest(index)] = ("application/vnd.oci.image.index.v1+json", index)
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    async def _start(self) -> None:
         app = web.Application()
         app.router.add_get("/v2/", self._base)
         app.router.add_route("*", "/v2/{name:.+}/manifests/{ref}", self._manifest)
         app.router.add_route("*", "/v2/{name:.+}/blobs/{digest}", self._blob)
         self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def _finish(self) -> None:
+        await self._runner.cleanup()
 
     async def _base(self, request: web.Request) -> web.Response:
         return web.json_response({})
@@ -207,11 +233,48 @@ class FakeRegistry:
         await response.write_eof()
         return response
 
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+
+
+class CuttingProxy(_OnItsLoop):
+    """A TCP proxy on 127.0.0.1 in front of ``port`` that closes the connection carrying the
+    client's ``cut_after``-th byte (counted over all connections), ``cuts`` times: a network
+    that drops an upload mid-body."""
+
+    def __init__(self, port: int, cut_after: int, cuts: int = 1) -> None:
+        self.target, self.cut_after, self.cuts = port, cut_after, cuts
+        self.sent = 0
+        super().__init__()
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def _finish(self) -> None:
+        self._server.close()
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target)
+
+        async def upstream() -> None:
+            while data := await client_r.read(1 << 16):
+                self.sent += len(data)
+                if self.cuts and self.sent >= self.cut_after:
+                    self.cuts -= 1
+                    self.cut_after = self.sent + self.cut_after
+                    break
+                server_w.write(data)
+                await server_w.drain()
+
+        async def downstream() -> None:
+            while data := await server_r.read(1 << 16):
+                client_w.write(data)
+                await client_w.drain()
+        up, down = asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())
+        await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+        for task in (up, down):
+            task.cancel()
+        for writer in (client_w, server_w):
+            writer.close()
+
 
 
 def serving(factory: Callable[[], Any]) -> Iterator[Any]:

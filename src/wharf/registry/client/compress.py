@@ -100,6 +100,14 @@ class GzipStream:
         self._threads = threads or os.cpu_count() or 1
         self._hash = hashlib.sha256()
         self.size = 0
+        self._stop = threading.Event()
+        self._wake: Callable[[], None] = lambda: None
+
+    def cancel(self) -> None:
+        """Stop compressing, and end the iteration wherever it is (the upload gave up on it:
+        the task iterating may be the HTTP client's, which is not ours to close)."""
+        self._stop.set()
+        self._wake()
 
     @property
     def digest(self) -> str:
@@ -109,7 +117,8 @@ class GzipStream:
         loop = asyncio.get_running_loop()
         ready: asyncio.Queue[bytes | None] = asyncio.Queue()
         slots = threading.Semaphore(_DEPTH)  # the loop frees one per piece it takes
-        stop = threading.Event()
+        stop = self._stop
+        self._wake = lambda: ready.put_nowait(None)
 
         def read(n: int) -> None:
             if self._on_read is not None:

@@ -48,6 +48,11 @@ def status(text: str, id: str | None = None) -> dict[str, Any]:
     return msg
 
 
+def retrying(delay: int, id: str) -> dict[str, Any]:
+    """The pause before a layer's next try, as dockerd words it."""
+    return status(f"Retrying in {delay} second{'s' if delay != 1 else ''}", id)
+
+
 def error(message: str) -> dict[str, Any]:
     return {"errorDetail": {"message": message}, "error": message}
 

@@ -27,7 +27,7 @@ from wharf.image.content import DigestMismatch
 from wharf.image.layers import chain_ids
 from wharf.image.reference import Reference
 from wharf.image.store import ImageStore
-from wharf.registry.client.progress import Emit, Meter, short, status
+from wharf.registry.client.progress import Emit, Meter, retrying, short, status
 from wharf.registry.client.repository import Fetched, Repository
 from wharf.registry.client.sources import BlobSources, Source
 from wharf.threads import in_own_thread
@@ -188,8 +188,7 @@ class Puller:
                 async with slots:
                     unpacking = asyncio.ensure_future(in_own_thread(unpack))  # waits on the download
                     meter = Meter(self.emit, id, "Downloading", desc.size)
-                    await repo.download(desc, write, meter.add, lambda delay: self.emit(
-                        status(f"Retrying in {delay} second{'s' if delay != 1 else ''}", id)))
+                    await repo.download(desc, write, meter.add, lambda delay: self.emit(retrying(delay, id)))
                     self.emit(status("Verifying Checksum", id))
                     self.emit(status("Download complete", id))
             downloaded = True

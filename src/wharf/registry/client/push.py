@@ -7,6 +7,7 @@ layer was pulled from or pushed to, and only then an upload of the layer tar,
 rebuilt from the store's layer and gzip-compressed on every core as it is
 sent (``compress``). Its diff ID is checked as its last byte is read, before
 the upload's closing PUT: a layer changed on disk is refused, never pushed.
+An upload cut off is started over (a stream cannot resume), five tries in all.
 The compressed blob's digest is remembered for the registry and repository
 (``BlobSources``), so the next push of the layer there is a ``HEAD``. The
 config follows, the manifest (Docker schema 2) last, so the registry never
@@ -24,9 +25,10 @@ from wharf.image.reference import Reference
 from wharf.image.store import ImageStore
 from wharf.image.tarsplit import LayerTar
 from wharf.registry.client.compress import GzipStream
-from wharf.registry.client.progress import Emit, Meter, short, status
+from wharf.registry.client.progress import Emit, Meter, retrying, short, status
 from wharf.registry.client.pull import Locked
-from wharf.registry.client.repository import Repository
+from wharf.registry.client.repository import TRANSFER_RETRY_DELAYS, Repository
+from wharf.registry.client.session import RegistryUnavailable
 from wharf.registry.client.sources import BlobSources, Source
 
 MAX_UPLOADS = 5
@@ -94,9 +96,18 @@ class Pusher:
                     return self._remember(diff_id, Source(host, repo.path, source.digest, source.size,
                                                           source.media_type))
                 break  # the registry answered with an upload session: use it
-            meter = Meter(self.emit, id, "Pushing", size)
-            gz = GzipStream(tar.open, meter.add)  # type: ignore[arg-type]
-            await repo.upload_stream(aiter(gz), lambda: gz.digest, location)
+            for delay in (*TRANSFER_RETRY_DELAYS, None):
+                meter = Meter(self.emit, id, "Pushing", size)
+                gz = GzipStream(tar.open, meter.add)  # type: ignore[arg-type]
+                try:
+                    await repo.upload_stream(gz, location)
+                    break
+                except RegistryUnavailable:
+                    if delay is None:
+                        raise
+                    self.emit(retrying(delay, id))
+                    await asyncio.sleep(delay)
+                    location = None  # the next try starts an upload of its own
             self.emit(status("Pushed", id))
             return self._remember(diff_id, Source(host, repo.path, gz.digest, gz.size, mf.DOCKER_LAYER_GZIP))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Protocol
 
 import aiohttp
 from yarl import URL
@@ -26,9 +26,20 @@ from wharf.registry.client.session import RegistryUnavailable, Session, registry
 
 ACCEPT = ", ".join((mf.DOCKER_MANIFEST, mf.DOCKER_LIST, mf.OCI_MANIFEST, mf.OCI_INDEX))
 _READ = 1 << 20
-#: the pauses before a blob download's 2nd to 5th try (dockerd: 5, 10, 15, 20 s, with a countdown)
-DOWNLOAD_RETRY_DELAYS = (1, 2, 4, 8)
+#: the pauses before a layer download's or upload's 2nd to 5th try (dockerd: 5, 10, 15, 20 s,
+#: with a countdown)
+TRANSFER_RETRY_DELAYS = (1, 2, 4, 8)
 OnBytes = Callable[[int], None]
+
+
+class Streamed(Protocol):
+    """Bytes made as they are uploaded; their digest once they ended."""
+
+    digest: str
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def cancel(self) -> None: ...
 
 
 @dataclass
@@ -102,14 +113,14 @@ class Repository:
         downloads; ``on_retry`` is told each pause's seconds first.
         """
         got = _Received(hashlib.sha256())
-        for delay in (*DOWNLOAD_RETRY_DELAYS, None):
+        for delay in (*TRANSFER_RETRY_DELAYS, None):
             try:
                 await self._download_from(desc, got, write, on_bytes)
                 break
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
                 if delay is None:
                     raise RegistryUnavailable(f"{desc.digest}: {_lost(e)} after "
-                                              f"{len(DOWNLOAD_RETRY_DELAYS) + 1} tries") from None
+                                              f"{len(TRANSFER_RETRY_DELAYS) + 1} tries") from None
                 if on_retry is not None:
                     on_retry(delay)
                 await asyncio.sleep(delay)
@@ -188,24 +199,23 @@ class Repository:
             if resp.status != 201:
                 raise registry_error(resp.status, await resp.read(), resp.reason or "")
 
-    async def upload_stream(self, chunks: AsyncIterator[bytes], digest: Callable[[], str],
-                            location: str | None = None) -> None:
+    async def upload_stream(self, stream: Streamed, location: str | None = None) -> None:
         """Upload bytes made as they are sent (a compressing push), as Docker does: one
-        chunked PATCH, then a PUT with ``digest()``, known once ``chunks`` ended.
+        chunked PATCH, then a PUT with the stream's digest, known once it ended.
 
         Nothing is retried here: a stream cannot be sent twice (the caller starts over).
         """
         location = location or await self.start_upload()
         assert location is not None
         try:
-            async with await self._request("PATCH", location, body=chunks, retry=False,
+            async with await self._request("PATCH", location, body=aiter(stream), retry=False,
                                            headers={"Content-Type": "application/octet-stream"}) as resp:
                 if resp.status != 202:
                     raise registry_error(resp.status, await resp.read(), resp.reason or "")
                 location = self._location(resp)
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined] - stops the producer on a failure
-        url = str(URL(location).update_query(digest=digest()))
+            stream.cancel()  # a no-op once it ended; after a failure, stops its producer
+        url = str(URL(location).update_query(digest=stream.digest))
         async with await self._request("PUT", url, headers={"Content-Length": "0"}) as resp:
             if resp.status != 201:
                 raise registry_error(resp.status, await resp.read(), resp.reason or "")
