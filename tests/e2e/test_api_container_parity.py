@@ -176,3 +176,71 @@ def test_cp_of_a_stopped_container_goes_through_its_volumes_and_binds(wharfd, bu
             assert cid not in f.read()
     finally:
         wharfd.docker("rm", "-v", cid)
+
+
+def _logs(wharfd, cid) -> str:
+    raw = wharfd.api("GET", f"/containers/{cid}/logs", params={"stdout": 1})[1]
+    out = b""
+    while raw:  # multiplexed frames
+        size = int.from_bytes(raw[4:8], "big")
+        out, raw = out + raw[8:8 + size], raw[8 + size:]
+    return out.decode()
+
+
+def test_legacy_links_env_hosts_and_removal(wharfd, busybox, cleanup):
+    child = _create(wharfd, {"Image": busybox, "Cmd": ["sleep", "300"], "Env": ["FOO=1"],
+                             "ExposedPorts": {"80/tcp": {}, "53/udp": {}}})
+    cleanup.append(child)
+    assert wharfd.api("POST", f"/containers/{child}/start")[0] == 204
+    info = wharfd.api("GET", f"/containers/{child}/json")[1]
+    name, ip = info["Name"], info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    parent = _create(wharfd, {"Image": busybox, "Cmd": ["sh", "-c", "env; cat /etc/hosts"],
+                              "HostConfig": {"Links": [f"{name}:my-db"]}})
+    cleanup.append(parent)
+    assert wharfd.api("POST", f"/containers/{parent}/start")[0] == 204
+    assert wharfd.api("POST", f"/containers/{parent}/wait")[1]["StatusCode"] == 0
+    out = _logs(wharfd, parent)
+    pname = wharfd.api("GET", f"/containers/{parent}/json")[1]["Name"]
+    for line in (f"MY_DB_PORT=udp://{ip}:53", f"MY_DB_PORT_80_TCP=tcp://{ip}:80",
+                 f"MY_DB_PORT_80_TCP_ADDR={ip}", "MY_DB_PORT_80_TCP_PORT=80",
+                 "MY_DB_PORT_53_UDP_PROTO=udp", f"MY_DB_NAME={pname}/my-db", "MY_DB_ENV_FOO=1"):
+        assert line + "\n" in out, out
+    assert "MY_DB_ENV_PATH" not in out
+    assert any(line.split()[:1] == [ip] and "my-db" in line.split() for line in out.splitlines())
+    status, body = wharfd.api("DELETE", f"/containers{pname}/my-db", params={"link": 1})
+    assert status == 204, body
+    assert wharfd.api("GET", f"/containers/{parent}/json")[1]["HostConfig"]["Links"] is None
+    assert wharfd.api("GET", f"/containers/{child}/json")[1]["State"]["Running"]
+    status, body = wharfd.api("DELETE", f"/containers{pname}/my-db", params={"link": 1})
+    assert (status, body["message"]) == (404, f"No such container: {pname[1:]}/my-db")
+
+
+def test_endpoint_link_alias_resolves_on_a_user_network(wharfd, busybox, cleanup):
+    status, net = wharfd.api("POST", "/networks/create", {"Name": "parity-links"})
+    assert status == 201, net
+    try:
+        status, body = wharfd.api("POST", "/containers/create", {
+            "Image": busybox, "Cmd": ["sleep", "300"],
+            "HostConfig": {"NetworkMode": "parity-links"}}, params={"name": "parity-upstream"})
+        assert status == 201, body
+        upstream = body["Id"]
+        cleanup.append(upstream)
+        cid = _create(wharfd, {"Image": busybox, "Cmd": ["sleep", "300"],
+                               "HostConfig": {"NetworkMode": "parity-links"}})
+        cleanup.append(cid)
+        for each in (upstream, cid):
+            assert wharfd.api("POST", f"/containers/{each}/start")[0] == 204
+        assert wharfd.api("POST", "/networks/parity-links/disconnect", {"Container": cid})[0] == 200
+        assert wharfd.api("POST", "/networks/parity-links/connect", {
+            "Container": cid,
+            "EndpointConfig": {"Links": ["parity-upstream:bar"]}})[0] == 200
+        r = wharfd.docker("exec", cid, "nslookup", "bar")
+        assert r.returncode == 0, r.stdout + r.stderr
+        ip = wharfd.api("GET", f"/containers/{upstream}/json")[1][
+            "NetworkSettings"]["Networks"]["parity-links"]["IPAddress"]
+        assert ip in r.stdout
+    finally:
+        for each in list(cleanup):
+            wharfd.api("DELETE", f"/containers/{each}", params={"force": 1})
+        cleanup.clear()
+        wharfd.api("DELETE", "/networks/parity-links")

@@ -18,7 +18,7 @@ from wharf.engine import detachkeys, observe, shims
 from wharf.engine.containers import LIST_FILTERS
 from wharf.engine.distribution import parse_platform
 from wharf.engine.timefmt import parse_timestamp
-from wharf.errors import Conflict, InvalidParameter
+from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.shim.frames import frame
 
 routes = web.RouteTableDef()
@@ -140,6 +140,16 @@ async def rename(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     await _services(request).remove(_ref(request), force=boolean(request, "force"),
                                     volumes=boolean(request, "v"))
+    return _no_content()
+
+
+@routes.delete("/containers/{parent}/{alias}")
+async def remove_link(request: web.Request) -> web.Response:
+    """A name with a slash is a legacy link's (``parent/alias``): ``link=1`` removes it."""
+    name = f"{request.match_info['parent']}/{request.match_info['alias']}"
+    if not boolean(request, "link"):
+        raise NotFound(f"No such container: {name}")
+    await _services(request).remove_link(name)
     return _no_content()
 
 

@@ -23,7 +23,7 @@ from typing import Any, Awaitable
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
 from wharf.engine import health
-from wharf.engine import logconfig, mounts, names, security, shims, validate
+from wharf.engine import links, logconfig, mounts, names, security, shims, validate
 from wharf.engine import update as containerupdate
 from wharf.engine.container import PRIVATE, Container, dead_record, new_state, state_word
 from wharf.engine.events import EventBus
@@ -316,6 +316,7 @@ class ContainerService:
         bundle = self.bundle(c)
         joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
+        c.private["LinkEnv"] = self._link_env(c)
         gate: startgate.Gate | None = None
         try:
             await _both(build_bundle(c, bundle, self.images, self.config, joins),
@@ -365,6 +366,39 @@ class ContainerService:
             raise
         gate.release(True)
         return await launch
+
+    def _link_env(self, c: Container) -> list[str]:
+        """The legacy links' variables, on the default bridge only (as Docker): from each
+        linked container running there now, for the init and every exec."""
+        if c.host_config.get("NetworkMode") not in ("default", "bridge"):
+            return []
+        out = []
+        for link in c.host_config.get("Links") or []:
+            target, alias = links.parse(link)
+            child = self._by_id.get(self._names.get(target, ""))
+            ip = child and (child.record["NetworkSettings"]["Networks"].get("bridge") or {}).get(
+                "IPAddress")
+            if child is not None and child.running and ip:
+                out += links.env(f"/{c.name}/{alias}", ip, child.config)
+        return out
+
+    async def remove_link(self, name: str) -> None:
+        """``DELETE /containers/{parent}/{alias}?link=1``: the parent loses the link,
+        both containers stay (moby's rmLink)."""
+        parent_name, _, alias = name.strip("/").rpartition("/")
+        if not parent_name:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        try:
+            parent = self.get(parent_name)
+        except NotFound:
+            raise NotFound(f"No such container: {name}") from None
+        async with parent.lock:
+            kept = [link for link in parent.host_config.get("Links") or []
+                    if links.parse(link)[1] != alias]
+            if len(kept) == len(parent.host_config.get("Links") or []):
+                raise NotFound(f"No such container: {name}")
+            parent.host_config["Links"] = kept or None
+            await self._save(parent, must=True)
 
     def _volumes_from(self, refs: list[str]) -> list[tuple[list[Any], str]]:
         """``VolumesFrom`` entries (``name[:ro|rw]``) as (that container's points, mode)."""

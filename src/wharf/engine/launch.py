@@ -75,13 +75,15 @@ def rlimits(hc: dict[str, Any], config: DaemonConfig) -> list[dict[str, Any]]:
 
 
 def process_env(c: Container, tty: bool) -> list[str]:
-    """Config.Env plus what Docker adds at start: PATH if unset, HOSTNAME, TERM for a tty."""
+    """Config.Env plus what Docker adds at start: PATH if unset, HOSTNAME, TERM for a tty,
+    the legacy links' variables (set at start; Config.Env wins over them)."""
     env = list(c.config.get("Env") or [])
     keys = {e.split("=", 1)[0] for e in env}
     extra = [] if "PATH" in keys else [DEFAULT_PATH]
     extra.append(f"HOSTNAME={c.config['Hostname']}")
     if tty and "TERM" not in keys:
         extra.append("TERM=xterm")
+    extra += [e for e in c.private.get("LinkEnv") or [] if e.split("=", 1)[0] not in keys]
     return extra + env
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from wharf.config import DaemonConfig
 from wharf.engine import etcfiles
 from wharf.engine import filters as flt
+from wharf.engine import links as legacy_links
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
 from wharf.fsutil import disk_full, read_json, write_json_atomic
@@ -431,7 +432,8 @@ class NetworkService:
                                    "IPv6Address": ""}
         net[_PRIVATE][c.id] = {"aliases": [a.lower() for a in ep.get("Aliases") or []]
                                + [c.id[:12]] * (net["Name"] != "bridge"),
-                               "links": c.host_config.get("Links") or []}
+                               "links": (c.host_config.get("Links") or [])
+                               + (ep.get("Links") or [])}
 
     def _primary_address(self, c: Container) -> str | None:
         for ep in c.record["NetworkSettings"]["Networks"].values():
@@ -492,8 +494,8 @@ class NetworkService:
                 continue
             links = {}
             for link in net[_PRIVATE].get(cid, {}).get("links", []):
-                target, _, alias = link.partition(":")
-                links[(alias.rsplit("/", 1)[-1] or target).lower()] = target.lstrip("/").lower()
+                target, alias = legacy_links.parse(link)
+                links[alias.lower()] = target.lower()
             name_here = links.get(name, name)
             for other, ep in net["Containers"].items():
                 names = {ep["Name"].lstrip("/").lower(), *net[_PRIVATE].get(other, {}).get(
@@ -515,10 +517,9 @@ class NetworkService:
             by_name = {ep["Name"].lstrip("/"): ep["IPv4Address"].split("/")[0]
                        for ep in bridge["Containers"].values()}
             for link in c.host_config.get("Links") or []:
-                target, _, alias = link.partition(":")
-                target, alias = target.lstrip("/"), alias.rsplit("/", 1)[-1]
+                target, alias = legacy_links.parse(link)
                 if target in by_name:
-                    out += [f"{name}:{by_name[target]}" for name in {alias or target, target}]
+                    out += [f"{name}:{by_name[target]}" for name in {alias, target}]
         return out
 
     def renamed(self, c: Container) -> None:
