@@ -87,6 +87,10 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, dict[str, Any]]]]] = {
         "check": ("image check", {}),
     }),
     "builder": ("Manage builds", {"build": ("build", {}), "prune": ("builder prune", {})}),
+    "context": ("Manage contexts", {
+        **{name: (f"context {name}", {}) for name in ("create", "inspect", "ls", "rm", "use")},
+        "list": ("context ls", {}), "remove": ("context rm", {}),
+    }),
     "system": ("Manage Docker", {"df": ("system df", {}), "prune": ("system prune", {})}),
     "volume": ("Manage volumes", {
         "create": ("volume create", {}), "inspect": ("volume inspect", {}),
@@ -109,6 +113,11 @@ HIDDEN: dict[str, tuple[str, str]] = {
     "builder prune": ("builder_prune", "Remove build cache"),
     "system df": ("system_df", "Show docker disk usage"),
     "system prune": ("system_prune", "Remove unused data"),
+    "context create": ("context_create", "Create a context"),
+    "context inspect": ("context_inspect", "Display detailed information on one or more contexts"),
+    "context ls": ("context_ls", "List contexts"),
+    "context rm": ("context_rm", "Remove one or more contexts"),
+    "context use": ("context_use", "Set the current docker context"),
     "container prune": ("container_prune", "Remove all stopped containers"),
     "volume create": ("volume_create", "Create a volume"),
     "volume inspect": ("volume_inspect", "Display detailed information on one or more volumes"),
@@ -131,6 +140,9 @@ def _global_flags() -> FlagSet:
     top = FlagSet("wharf", "A self-sufficient runtime for containers",
                   usage="wharf [OPTIONS] COMMAND", interspersed=False)
     top.add_argument("--config", help="Location of client config files")
+    top.add_argument("-c", "--context",
+                     help='Name of the context to use to connect to the daemon (overrides '
+                          'DOCKER_HOST env var and default context set with "docker context use")')
     top.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     top.add_argument("-H", "--host", action="append", metavar="list",
                      help="Daemon socket to connect to")
@@ -234,6 +246,18 @@ def _tls(opts: Any) -> Any:
     return context(opts.tls, opts.tlsverify or None, opts.tlscacert, opts.tlscert, opts.tlskey)
 
 
+def _context_host(explicit: str | None) -> str | None:
+    """The daemon of the context in use (``wharf.cli.contexts``); None for ``default``.
+    With DOCKER_HOST set and no ``--context`` nothing is read (the common path)."""
+    if not explicit and os.environ.get("DOCKER_HOST"):
+        return None
+    from wharf.cli import contexts
+    try:
+        return contexts.host(contexts.resolve(explicit, None))
+    except (contexts.ContextError, OSError, ValueError) as e:
+        raise CommandError(f"wharf: {e}", 1) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     top = _global_flags()
@@ -246,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             raise HelpRequested(main_help(top))
         if opts.config:
             os.environ["DOCKER_CONFIG"] = opts.config
-        host = opts.host[-1] if opts.host else None
+        host = opts.host[-1] if opts.host else _context_host(opts.context)
         path, command, preset, rest = resolve(opts.command)
         return run_command(path, command, preset, rest, host, _tls(opts))
     except HelpRequested as help_:
