@@ -244,3 +244,29 @@ def test_endpoint_link_alias_resolves_on_a_user_network(wharfd, busybox, cleanup
             wharfd.api("DELETE", f"/containers/{each}", params={"force": 1})
         cleanup.clear()
         wharfd.api("DELETE", "/networks/parity-links")
+
+
+def test_requested_mac_address_is_the_interfaces(wharfd, busybox, cleanup):
+    # (docker CLI 28 sends --mac-address per network, API 1.44, which dockerd 24 refuses)
+    r = wharfd.wharf("run", "-d", "--mac-address", "02:42:ac:11:00:0a", busybox, "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    cleanup.append(cid)
+    info = wharfd.api("GET", f"/containers/{cid}/json")[1]
+    assert info["NetworkSettings"]["MacAddress"] == "02:42:ac:11:00:0a"
+    assert info["Config"]["MacAddress"] == "02:42:ac:11:00:0a"
+    r = wharfd.docker("exec", cid, "cat", "/sys/class/net/eth0/address")
+    assert r.stdout == "02:42:ac:11:00:0a\n", r.stderr
+    status, net = wharfd.api("POST", "/networks/create", {"Name": "parity-mac"})
+    assert status == 201, net
+    try:
+        assert wharfd.api("POST", "/networks/parity-mac/connect", {
+            "Container": cid, "EndpointConfig": {"MacAddress": "02:42:ac:11:00:0b"}})[0] == 200
+        info = wharfd.api("GET", f"/containers/{cid}/json")[1]
+        assert info["NetworkSettings"]["Networks"]["parity-mac"]["MacAddress"] == \
+            "02:42:ac:11:00:0b"
+        r = wharfd.docker("exec", cid, "cat", "/sys/class/net/eth1/address")
+        assert r.stdout == "02:42:ac:11:00:0b\n", r.stderr
+    finally:
+        wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
+        wharfd.api("DELETE", "/networks/parity-mac")

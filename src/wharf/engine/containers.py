@@ -951,6 +951,8 @@ def _merge_image_config(config: dict[str, Any], img: dict[str, Any], cid: str,
         **({"StopTimeout": config["StopTimeout"]} if config.get("StopTimeout") is not None else {}),
         **({"Healthcheck": check} if (check := health.merged(config.get("Healthcheck"), img.get("Healthcheck"))) else {}),
         **({"Shell": img["Shell"]} if img.get("Shell") else {}),
+        # the MAC of the first endpoint (API < 1.44 puts it here); omitted when unset, as Go's
+        **({"MacAddress": config["MacAddress"]} if config.get("MacAddress") else {}),
     }
 
 
