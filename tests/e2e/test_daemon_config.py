@@ -6,13 +6,15 @@ from __future__ import annotations
 import grp
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from support.daemon import BIN
+from support.daemon import BIN, Daemon
 
 pytestmark = pytest.mark.root
 
@@ -164,3 +166,25 @@ def test_without_iptables_no_rules_are_written(make_wharfd):
     r = subprocess.run(["nft", "list", "table", "ip", d.firewall_table], capture_output=True)
     assert r.returncode != 0  # no table of this daemon's
     d.docker("rm", "-f", cid)
+
+
+def test_the_systemd_units_verify_and_socket_activation_serves(tmp_path):
+    units = Path(__file__).resolve().parents[2] / "contrib" / "systemd"
+    if shutil.which("systemd-analyze"):
+        service = (units / "wharf.service").read_text()
+        (tmp_path / "wharf.service").write_text(
+            service.replace("/usr/local/bin/wharfd", str(BIN / "wharfd")))
+        shutil.copy(units / "wharf.socket", tmp_path)
+        r = subprocess.run(["systemd-analyze", "verify", "./wharf.socket", "./wharf.service"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+    if not shutil.which("systemd-socket-activate"):
+        pytest.skip("no systemd-socket-activate")
+    d = Daemon(daemon_json={"hosts": ["fd://"]})
+    d.prefix = ["systemd-socket-activate", "-l", str(d.socket)]  # as wharf.socket passes it
+    try:
+        d.start()
+        assert _info(d, "{{.DockerRootDir}}") == str(d.data_root)
+    finally:
+        left = d.shutdown()
+    assert not left, left

@@ -11,6 +11,7 @@ from __future__ import annotations
 import grp
 import logging
 import os
+import socket
 import ssl
 import subprocess
 from dataclasses import dataclass
@@ -83,6 +84,25 @@ def server_context(opts: TLSOptions) -> ssl.SSLContext | None:
     return None
 
 
+def activated_sockets(host: str) -> list[socket.socket]:
+    """The sockets systemd passed (``-H fd://``: all of them; ``fd://N``: fd N), by
+    the socket-activation protocol: LISTEN_FDS of them from fd 3, for LISTEN_PID."""
+    count = int(os.environ.get("LISTEN_FDS") or 0)
+    if os.environ.get("LISTEN_PID") not in (None, str(os.getpid())) or count == 0:
+        raise SystemExit("wharfd: no sockets found via socket activation: make sure the "
+                         "service was started by systemd")
+    fds = list(range(3, 3 + count))
+    wanted = host[len("fd://"):]
+    if wanted:
+        if not wanted.isdigit() or int(wanted) not in fds:
+            raise SystemExit(f"wharfd: too few socket activated files passed in by systemd: "
+                             f"{host}")
+        fds = [int(wanted)]
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)  # not for the shim launcher and what it starts
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
 async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None,
                  group: str = SOCKET_GROUP) -> web.BaseSite:
     if host.startswith("unix://"):
@@ -94,6 +114,11 @@ async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None,
         await site.start()
         secure_socket(path, group)
         return site
+    if host.startswith("fd://"):
+        sites = [web.SockSite(runner, sock) for sock in activated_sockets(host)]
+        for site in sites:
+            await site.start()
+        return sites[0]
     if host.startswith("tcp://"):
         address, _, port = host[len("tcp://"):].rpartition(":")
         ctx = server_context(tls or TLSOptions())
@@ -101,4 +126,4 @@ async def listen(runner: web.AppRunner, host: str, tls: TLSOptions | None,
                            int(port or (2376 if ctx else 2375)), ssl_context=ctx)
         await site.start()
         return site
-    raise SystemExit(f"wharfd: invalid host {host!r}: use unix:///path or tcp://host:port")
+    raise SystemExit(f"wharfd: invalid host {host!r}: use unix:///path, tcp://host:port or fd://")
