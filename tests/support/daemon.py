@@ -222,9 +222,10 @@ class Daemon:
         for bridge in [self.bridge, *self._network_bridges()]:
             if Path(f"/sys/class/net/{bridge}").exists():
                 found.append(f"link {bridge}")
-        if subprocess.run(["nft", "list", "table", "ip", self.firewall_table],
-                          capture_output=True).returncode == 0:
-            found.append(f"nftables table {self.firewall_table}")
+        for family in ("ip", "ip6"):
+            if subprocess.run(["nft", "list", "table", family, self.firewall_table],
+                              capture_output=True).returncode == 0:
+                found.append(f"nftables table {family} {self.firewall_table}")
         return found
 
     def _is_disk(self, target: str) -> bool:
@@ -278,7 +279,8 @@ class Daemon:
                 _rmdir_quiet(cg)
         for bridge in [self.bridge, *self._network_bridges()]:
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
-        subprocess.run(["nft", "delete", "table", "ip", self.firewall_table], capture_output=True)
+        for family in ("ip", "ip6"):
+            subprocess.run(["nft", "delete", "table", family, self.firewall_table], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

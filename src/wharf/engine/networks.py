@@ -29,6 +29,7 @@ from wharf.engine import filters as flt
 from wharf.engine import links as legacy_links
 from wharf.engine.container import Container
 from wharf.engine.events import EventBus
+from wharf.engine.validate import check_types
 from wharf.fsutil import disk_full, read_json, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
 from wharf.errors import Conflict, Forbidden, InvalidParameter, NotFound
@@ -118,19 +119,20 @@ class NetworkService:
             net = await asyncio.to_thread(read_json, os.path.join(self._dir, name))
             if net and name.endswith(".json"):
                 self._nets[net["Id"]] = net
-        for nid in [n for n in self._ipam_state if n not in self._nets]:
-            del self._ipam_state[nid]  # a removal on a full disk could not save the pools
-        for nid, net in self._nets.items():  # restore_container brings back the running ones'
+        for key in [k for k in self._ipam_state if _network_of(k) not in self._nets]:
+            del self._ipam_state[key]  # a removal on a full disk could not save the pools
+        for net in self._nets.values():  # restore_container brings back the running ones'
             net["Containers"], net[_PRIVATE] = {}, {}
-            if nid in self._ipam_state:
-                self._ipam_state[nid]["allocated"] = []
+        for pool in self._ipam_state.values():
+            pool["allocated"] = []
         names = {n["Name"]: n for n in self._nets.values()}
         for name, driver in PREDEFINED.items():
             if name not in names:
+                bip = self.config.bip
                 await self._make(name, driver, options=self._default_bridge_options()
                                  if name == "bridge" else {},
-                                 subnet=_bip_subnet(self.config.bip),
-                                 gateway=self.config.bip.partition("/")[0] or None)
+                                 configs=[{"Subnet": str(ip_network(bip, strict=False)),
+                                           "Gateway": bip.partition("/")[0]}] if bip else [])
             elif name == "bridge":  # dockerd makes it from its settings at every start
                 names[name]["Options"].update(self._default_bridge_options())
         for net in self._nets.values():
@@ -181,20 +183,34 @@ class NetworkService:
     # -- networks ------------------------------------------------------------
     async def _make(self, name: str, driver: str, options: dict[str, str] | None = None,
                     labels: dict[str, str] | None = None, internal: bool = False,
-                    attachable: bool = False, subnet: str | None = None,
-                    gateway: str | None = None, ip_range: str | None = None) -> dict[str, Any]:
+                    attachable: bool = False, configs: list[dict[str, Any]] = (),
+                    ipv6: bool = False, ipam_options: dict[str, str] | None = None) -> dict[str, Any]:
+        """``configs``: the request's ``IPAM.Config`` (at most one IPv4 and one IPv6 entry);
+        the IPv6 one gets a pool only with ``ipv6`` (``EnableIPv6``), as in dockerd."""
         nid = secrets.token_hex(32)
+        v4, v6 = _split_configs(configs)
         ipam_config = []
         if driver == "bridge":
             from wharf.network.bridge import routed_subnets
             # read now, not at boot: other engines (and sibling test daemons) add bridges
             routed = await asyncio.to_thread(routed_subnets)
-            pool = self._ipam(routed).create_pool(nid, subnet, gateway, ip_range)
-            ipam_config = [pool.to_docker()]
+            ipam = self._ipam(routed)
+            ipam_config = [_create_pool(ipam, nid, v4).to_docker()]
+            if ipv6 and v6 is None:
+                ipam.release_pool(nid)
+                raise Forbidden("could not find an available, non-overlapping IPv6 address pool "
+                                "among the defaults to assign to the network")
+            if ipv6:
+                try:
+                    ipam_config.append(_create_pool(ipam, _pool6(nid), v6).to_docker())
+                except BaseException:
+                    ipam.release_pool(nid)
+                    raise
+            elif v6 is not None:
+                ipam_config.append(v6)
         net = {"Name": name, "Id": nid, "Created": rfc3339nano(time.time_ns()), "Scope": "local",
-               "Driver": driver, "EnableIPv6": False,
-               "IPAM": {"Driver": "default", "Options": None if driver != "bridge" else {},
-                        "Config": ipam_config},
+               "Driver": driver, "EnableIPv6": ipv6,
+               "IPAM": {"Driver": "default", "Options": ipam_options, "Config": ipam_config},
                "Internal": internal, "Attachable": attachable, "Ingress": False,
                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
                "Options": options or {}, "Labels": labels or {}, _PRIVATE: {}}
@@ -210,13 +226,16 @@ class NetworkService:
         from wharf.network.bridge import BridgeNetwork, bridge_name
         if net["Driver"] == "overlay":
             return self.overlay.bridge_network(net)
-        pool = self._ipam().pool(net["Id"])
+        ipam = self._ipam()
+        pool = ipam.pool(net["Id"])
+        pool6 = ipam.pool(_pool6(net["Id"])) if ipam.has_pool(_pool6(net["Id"])) else None
         mtu = int(net["Options"].get("com.docker.network.driver.mtu") or 0)
         return BridgeNetwork(bridge_name(net["Id"], net["Options"]), pool.subnet, pool.gateway,
-                             net["Internal"], mtu)
+                             net["Internal"], mtu, pool6 and pool6.subnet, pool6 and pool6.gateway)
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /networks/create``."""
+        _check_create_types(body)
         name = body.get("Name") or ""
         if not name:
             raise InvalidParameter("network name must not be empty")
@@ -230,15 +249,13 @@ class NetworkService:
         async with self._lock:
             if any(n["Name"] == name for n in self._nets.values()):
                 raise Conflict(f"network with name {name} already exists")
-            configs = (body.get("IPAM") or {}).get("Config") or [{}]
-            if len(configs) > 1:
-                raise InvalidParameter("wharf supports one IPv4 subnet per network")
-            cfg = configs[0]
+            ipam = body.get("IPAM") or {}
+            configs = ipam.get("Config") or []
+            cfg = _split_configs(configs)[0] or {}
             options = dict(body.get("Options") or {})
             net = await self._make(name, driver, options, dict(body.get("Labels") or {}),
                                    bool(body.get("Internal")), bool(body.get("Attachable")),
-                                   cfg.get("Subnet") or None, cfg.get("Gateway") or None,
-                                   cfg.get("IPRange") or None)
+                                   configs, bool(body.get("EnableIPv6")), ipam.get("Options"))
             try:
                 if driver == "overlay":
                     await self.overlay.create(net, cfg)
@@ -256,6 +273,7 @@ class NetworkService:
         """Drop the record, then the leases: a removal needs no free space (leases of a
         network with no record are dropped at start should the disk refuse them now)."""
         self._ipam().release_pool(net["Id"])
+        self._ipam().release_pool(_pool6(net["Id"]))
         del self._nets[net["Id"]]
         await asyncio.to_thread(_unlink, os.path.join(self._dir, net["Id"] + ".json"))
         try:
@@ -399,28 +417,44 @@ class NetworkService:
             address = self._ipam().allocate(net["Id"], requested)
         bridge = self._bridge(net)
         mac = ep.get("MacAddress") or c.config.get("MacAddress") or None
+        address6 = None
         try:
+            address6 = self._allocate6(net, bridge, ep)
             joined = await asyncio.to_thread(self.driver.join, bridge, endpoint_id, address,
-                                             self._netns_path(c.id), mac, ifname)
+                                             self._netns_path(c.id), mac, ifname, True, address6)
         except BaseException:
             if overlay is not None:
                 await overlay.release(net, address)
             else:
                 self._ipam().release(net["Id"], address)
+            if address6 is not None:
+                self._ipam().release(_pool6(net["Id"]), address6)
             raise
+        v6 = _v6_settings(bridge, address6)
         ep.update(NetworkID=net["Id"], EndpointID=endpoint_id, Gateway=str(bridge.gateway),
                   IPAddress=str(address), IPPrefixLen=bridge.subnet.prefixlen,
-                  MacAddress=joined.mac)
+                  MacAddress=joined.mac, **v6)
         self._add_endpoint(net, c, ep)
         if net["Name"] == "bridge" and net["Driver"] == "bridge":
             settings = c.record["NetworkSettings"]
             settings.update(Bridge=bridge.bridge, EndpointID=endpoint_id,
                             Gateway=str(bridge.gateway), IPAddress=str(address),
-                            IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac)
+                            IPPrefixLen=bridge.subnet.prefixlen, MacAddress=joined.mac, **v6)
         if overlay is not None:
             await overlay.joined(net, c.id)
         self.events.publish("network", "connect", net["Id"],
                             {"container": c.id, "name": net["Name"], "type": net["Driver"]})
+
+    def _allocate6(self, net: dict[str, Any], bridge: Any, ep: dict[str, Any]) -> Any:
+        """The endpoint's IPv6 address (``--ip6``, else the next free), None when the
+        network has no IPv6."""
+        requested = (ep.get("IPAMConfig") or {}).get("IPv6Address") or None
+        if bridge.subnet6 is None:
+            if requested:
+                raise InvalidParameter(f"invalid IPv6 address {requested}: network {net['Name']} "
+                                       "has IPv6 disabled")
+            return None
+        return self._ipam().allocate(_pool6(net["Id"]), requested)
 
     @staticmethod
     def _add_endpoint(net: dict[str, Any], c: Container, ep: dict[str, Any]) -> None:
@@ -429,7 +463,8 @@ class NetworkService:
         net["Containers"][c.id] = {"Name": c.name, "EndpointID": ep["EndpointID"],
                                    "MacAddress": ep["MacAddress"],
                                    "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
-                                   "IPv6Address": ""}
+                                   "IPv6Address": f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
+                                   if ep.get("GlobalIPv6Address") else ""}
         net[_PRIVATE][c.id] = {"aliases": [a.lower() for a in ep.get("Aliases") or []]
                                + [c.id[:12]] * (net["Name"] != "bridge"),
                                "links": (c.host_config.get("Links") or [])
@@ -550,6 +585,8 @@ class NetworkService:
             self._add_endpoint(net, c, ep)
             if net["Id"] in self._ipam_state:  # an overlay's addresses are the cluster's
                 self._ipam().reserve(net["Id"], ep["IPAddress"])
+            if ep.get("GlobalIPv6Address") and _pool6(net["Id"]) in self._ipam_state:
+                self._ipam().reserve(_pool6(net["Id"]), ep["GlobalIPv6Address"])
         if not self.netns_join(c):
             return
         hc = c.host_config
@@ -580,9 +617,10 @@ class NetworkService:
             if published:
                 await self._apply_firewall()
         for ep in settings["Networks"].values():
-            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
+            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="",
+                      **_v6_settings(None, None))
         settings.update(Bridge="", SandboxID="", SandboxKey="", EndpointID="", Gateway="",
-                        IPAddress="", IPPrefixLen=0, MacAddress="", Ports={})
+                        IPAddress="", IPPrefixLen=0, MacAddress="", Ports={}, **_v6_settings(None, None))
         await asyncio.to_thread(netns.destroy, self._netns_path(c.id))
         if left:
             self._leave_later(left)
@@ -605,6 +643,8 @@ class NetworkService:
         net[_PRIVATE].pop(cid, None)
         if net["Id"] in self._ipam_state:
             self._ipam().release(net["Id"], ep["IPv4Address"].split("/")[0])
+        if ep["IPv6Address"] and _pool6(net["Id"]) in self._ipam_state:
+            self._ipam().release(_pool6(net["Id"]), ep["IPv6Address"].split("/")[0])
         return ep
 
     async def _left(self, net: dict[str, Any], ep: dict[str, Any]) -> None:
@@ -626,7 +666,7 @@ class NetworkService:
             await asyncio.to_thread(self.firewall.remove)
             return
         fw_nets = [FwNetwork(b.bridge, b.subnet, b.internal, n["Options"].get(
-                       "com.docker.network.bridge.enable_ip_masquerade", "true") == "true")
+                       "com.docker.network.bridge.enable_ip_masquerade", "true") == "true", b.subnet6)
                    for n, b in ((n, self._bridge(n)) for n in bridges)]
         fw_ports = []
         for net in bridges:
@@ -686,7 +726,7 @@ class NetworkService:
 def _endpoint_config(net: dict[str, Any], cfg: dict[str, Any] | None) -> dict[str, Any]:
     cfg = cfg or {}
     ipam = cfg.get("IPAMConfig") or None
-    if ipam and ipam.get("IPv4Address") and net["Name"] == "bridge":
+    if ipam and (ipam.get("IPv4Address") or ipam.get("IPv6Address")) and net["Name"] == "bridge":
         raise InvalidParameter("user specified IP address is supported on user defined "
                                "networks only")
     return {"IPAMConfig": ipam, "Links": cfg.get("Links"), "Aliases": cfg.get("Aliases"),
@@ -696,8 +736,68 @@ def _endpoint_config(net: dict[str, Any], cfg: dict[str, Any] | None) -> dict[st
             "DriverOpts": cfg.get("DriverOpts")}
 
 
-def _bip_subnet(bip: str) -> str | None:
-    return str(ip_network(bip, strict=False)) if bip else None
+#: ``NetworkCreateRequest``'s fields and their JSON types (dockerd decodes into Go structs)
+_CREATE_TYPES: dict[str, type] = {
+    "Name": str, "CheckDuplicate": bool, "Driver": str, "Scope": str, "EnableIPv6": bool,
+    "IPAM": dict, "Internal": bool, "Attachable": bool, "Ingress": bool, "ConfigOnly": bool,
+    "Options": dict, "Labels": dict}
+_IPAM_TYPES: dict[str, type] = {"Driver": str, "Config": list, "Options": dict}
+_IPAM_CONFIG_TYPES: dict[str, type] = {"Subnet": str, "IPRange": str, "Gateway": str,
+                                       "AuxiliaryAddresses": dict}
+
+
+def _check_create_types(body: dict[str, Any]) -> None:
+    """A wrong JSON type is dockerd's 400 (``json: cannot unmarshal ...``), never a 500."""
+    check_types(body, _CREATE_TYPES, "NetworkCreateRequest")
+    ipam = body.get("IPAM") or {}
+    check_types(ipam, _IPAM_TYPES, "NetworkCreateRequest.IPAM")
+    string_maps = [("NetworkCreateRequest", "Options", body.get("Options")),
+                   ("NetworkCreateRequest", "Labels", body.get("Labels")),
+                   ("NetworkCreateRequest.IPAM", "Options", ipam.get("Options"))]
+    for cfg in ipam.get("Config") or []:
+        check_types({"Config": cfg}, {"Config": dict}, "NetworkCreateRequest.IPAM")
+        check_types(cfg, _IPAM_CONFIG_TYPES, "IPAMConfig")
+        string_maps.append(("IPAMConfig", "AuxiliaryAddresses", cfg.get("AuxiliaryAddresses")))
+    for struct, key, mapping in string_maps:  # map[string]string: each value a string
+        for value in (mapping or {}).values():
+            check_types({key: value}, {key: str}, struct)
+
+
+def _pool6(nid: str) -> str:
+    """The IPAM key of a network's IPv6 pool (its IPv4 pool's is the network ID)."""
+    return nid + "/v6"
+
+
+def _network_of(pool_key: str) -> str:
+    return pool_key.partition("/")[0]
+
+
+def _split_configs(configs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``IPAM.Config`` as its IPv4 and IPv6 entries (an entry without a subnet is IPv4's)."""
+    v4, v6 = [], []
+    for cfg in configs:
+        try:
+            version = ip_network(cfg.get("Subnet") or "0.0.0.0/0", strict=False).version
+        except ValueError:
+            raise InvalidParameter(f"invalid subnet: {cfg.get('Subnet')}") from None
+        (v6 if version == 6 else v4).append(cfg)
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidParameter("wharf supports one IPv4 and one IPv6 subnet per network")
+    return (v4 or [None])[0], (v6 or [None])[0]
+
+
+def _create_pool(ipam: Any, key: str, cfg: dict[str, Any] | None) -> Any:
+    cfg = cfg or {}
+    return ipam.create_pool(key, cfg.get("Subnet") or None, cfg.get("Gateway") or None,
+                            cfg.get("IPRange") or None, cfg.get("AuxiliaryAddresses") or None)
+
+
+def _v6_settings(bridge: Any, address6: Any) -> dict[str, Any]:
+    """An endpoint's IPv6 fields of ``NetworkSettings`` (empty without an address)."""
+    if address6 is None:
+        return {"GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": ""}
+    return {"GlobalIPv6Address": str(address6), "GlobalIPv6PrefixLen": bridge.subnet6.prefixlen,
+            "IPv6Gateway": str(bridge.gateway6)}
 
 
 def _with_host_config(c: Container, hc: dict[str, Any]) -> Container:

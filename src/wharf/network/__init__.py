@@ -11,25 +11,28 @@ How the engine uses them
 
 ``ipam.Ipam(state, routed=bridge.routed_subnets())``
     ``state`` is a dict the engine persists (e.g. ``{data_root}/network/ipam.json``).
-    ``create_pool(net_id, subnet=None, gateway=None, ip_range=None) -> PoolConfig``
-    (``.to_docker()`` is the ``IPAM.Config`` entry), ``allocate(net_id,
-    ip=None)`` / ``release(net_id, ip)`` per endpoint, ``release_pool(net_id)``
-    on ``network rm``. Persist ``state`` after every change.
+    ``create_pool(key, subnet=None, gateway=None, ip_range=None, aux=None) -> PoolConfig``
+    (``.to_docker()`` is the ``IPAM.Config`` entry; IPv4 or IPv6, an IPv6
+    subnet must be given), ``allocate(key, ip=None)`` / ``release(key, ip)``
+    per endpoint, ``release_pool(key)`` on ``network rm``. The engine's keys:
+    the network ID for its IPv4 pool, ``<id>/v6`` for its IPv6 one. Persist
+    ``state`` after every change.
 
-``bridge.BridgeDriver()`` with ``bridge.BridgeNetwork(bridge, subnet, gateway, internal, mtu)``
+``bridge.BridgeDriver()`` with ``bridge.BridgeNetwork(bridge, subnet, gateway, internal, mtu, subnet6, gateway6)``
     ``bridge.bridge_name(net_id, options)`` names the interface (``br-<12 hex>``
     or ``com.docker.network.bridge.name``; the default network passes its
     configured name). ``create_network(net)`` (idempotent: also the repair at
     start), ``delete_network(bridge)``, ``join(net, endpoint_id, ip, target=pid,
-    mac=None, ifname=None, default_route=True) -> Endpoint`` (the container's
-    ``ethN`` with ``bridge.mac_for(ip)``, lo up, default route unless internal),
+    mac=None, ifname=None, default_route=True, address6=None) -> Endpoint`` (the
+    container's ``ethN`` with ``bridge.mac_for(ip)``, lo up, default routes unless
+    internal),
     ``leave(endpoint_id)``, ``endpoint_exists(endpoint_id)`` (host veth names
     derive from endpoint IDs, so restart needs no driver state);
     ``prune(bridge, keep=endpoint_ids)`` at start removes what a ``kill -9``
     left behind.
 
 ``firewall.Firewall(prefix="wharf")``
-    ``apply(networks=[FwNetwork(bridge, subnet, internal)], ports=[FwPort(proto,
+    ``apply(networks=[FwNetwork(bridge, subnet, internal, masquerade, subnet6)], ports=[FwPort(proto,
     host_port, container_ip, container_port, host_ip)])`` after any network or
     published-port change and at start: it replaces the whole table
     atomically. ``remove()`` when the last bridge network goes and on clean

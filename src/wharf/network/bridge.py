@@ -16,7 +16,7 @@ import errno
 import os
 import socket
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -39,6 +39,9 @@ class BridgeNetwork:
     gateway: IPv4Address
     internal: bool = False
     mtu: int = 0
+    #: ``--ipv6``: the network's IPv6 subnet and the bridge's address in it
+    subnet6: IPv6Network | None = None
+    gateway6: IPv6Address | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class BridgeDriver:
                     ipr.addr("del", index=idx, address=have[0], prefixlen=have[1])
             _ignore_exists(lambda: ipr.addr("add", index=idx, address=want[0],
                                             prefixlen=want[1]))
+            if net.gateway6 is not None and net.subnet6 is not None:
+                _enable_ipv6(net.bridge)
+                _ignore_exists(lambda: ipr.addr("add", index=idx, address=str(net.gateway6),
+                                                prefixlen=net.subnet6.prefixlen, flags=_IFA_F_NODAD))
             if net.mtu:
                 ipr.link("set", index=idx, mtu=net.mtu)
             ipr.link("set", index=idx, state="up")
@@ -110,21 +117,24 @@ class BridgeDriver:
 
     def join(self, net: BridgeNetwork, endpoint_id: str, address: IPv4Address,
              target: int | str, mac: str | None = None, ifname: str | None = None,
-             default_route: bool = True) -> Endpoint:
+             default_route: bool = True, address6: IPv6Address | None = None) -> Endpoint:
         """Attach the container whose netns is ``target`` (pid or path) to ``net``.
 
         The container side becomes ``ifname`` (default: the first free
-        ``ethN``) with ``address`` and ``mac``; the default route goes via the
-        gateway unless the network is internal, the caller says no, or the
-        container already has one (lo is the namespace maker's: netns.create
-        brings it up). A half-made earlier attempt of the same endpoint is
-        replaced.
+        ``ethN``) with ``address`` (and ``address6`` on an IPv6 network) and
+        ``mac``; the default routes go via the gateways unless the network is
+        internal, the caller says no, or the container already has one (lo is
+        the namespace maker's: netns.create brings it up). A half-made
+        earlier attempt of the same endpoint is replaced.
         """
         mac = mac or mac_for(address)
         host = host_ifname(endpoint_id)
         for attempt in (1, 2):
             try:
                 ifname = self._join(net, host, address, target, mac, ifname, default_route)
+                if address6 is not None:
+                    netns.call_in(target, lambda: _add_ipv6(ifname, net, address6,
+                                                            default_route and not net.internal))
                 break
             except BaseException as e:
                 self.leave(endpoint_id)  # no half-made endpoint outlives a failed join
@@ -221,6 +231,30 @@ def _has_default_route() -> bool:
     with open("/proc/thread-self/net/route") as f:
         rows = [line.split() for line in f.readlines()[1:]]  # Iface Destination ... Mask ...
     return any(row[1] == "00000000" and row[7] == "00000000" for row in rows)
+
+
+_IFA_F_NODAD = 0x02  # no duplicate address detection: the address is usable at once, as Docker's
+
+
+def _enable_ipv6(ifname: str) -> None:
+    """IPv6 on ``ifname`` whatever the host's default (in the calling thread's namespace:
+    /proc/sys/net is the namespace of the thread that opens it)."""
+    with open(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6", "w") as f:
+        f.write("0")
+
+
+def _add_ipv6(ifname: str, net: BridgeNetwork, address: IPv6Address, route: bool) -> None:
+    """In the container's namespace: ``address`` on ``ifname`` and, with ``route``, the
+    default IPv6 route via the bridge's address (netlink: no ioctl sets NODAD)."""
+    assert net.subnet6 is not None and net.gateway6 is not None
+    _enable_ipv6(ifname)
+    with IPRoute() as ipr:
+        idx = ipr.link("get", ifname=ifname)[0]["index"]
+        ipr.addr("add", index=idx, address=str(address), prefixlen=net.subnet6.prefixlen,
+                 flags=_IFA_F_NODAD)
+        if route and not any(r["dst_len"] == 0 for r in ipr.get_routes(family=socket.AF_INET6, table=254)):
+            ipr.route("add", family=socket.AF_INET6, dst="::", dst_len=0,
+                      gateway=str(net.gateway6), oif=idx)
 
 
 def _set_hairpin(port: str) -> None:

@@ -26,6 +26,14 @@ What the table does, per network (``FwNetwork``) and port (``FwPort``):
 
 The table's comment keeps ``net.ipv4.ip_forward``'s value from before the
 first ``apply`` so ``remove`` restores it, even from another daemon run.
+
+Networks with IPv6 (``subnet6``) get the same masquerade, internal and
+isolation rules in an ``ip6`` table of the same name, made and deleted with
+the ``ip`` one (none while no network has IPv6). wharf leaves
+``net.ipv6.conf.all.forwarding`` alone: turning it on makes the host stop
+accepting router advertisements (dockerd turns it on; here the host's admin
+does, for IPv6 traffic to leave the host). Within a bridge, and between a
+container and its gateway, IPv6 needs no forwarding.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
 from wharf.errors import InvalidParameter, WharfError
 
@@ -50,6 +58,8 @@ class FwNetwork:
     internal: bool = False
     #: masquerade what leaves the host from the subnet (``--ip-masq``, enable_ip_masquerade)
     masquerade: bool = True
+    #: the network's IPv6 subnet (``--ipv6``), None without
+    subnet6: IPv6Network | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,10 @@ class Firewall:
         saved = self._known_saved or self._saved_forward()
         if saved is None:
             saved = _read(_FORWARD)
+        v6 = any(n.subnet6 is not None for n in networks)
         _nft(f"table ip {self.table}\ndelete table ip {self.table}\n"
-             + self.render(networks, ports, saved))
+             f"table ip6 {self.table}\ndelete table ip6 {self.table}\n"
+             + self.render(networks, ports, saved) + (self.render6(networks) if v6 else ""))
         for net in networks:
             _write(f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet", "1")
         if self.forward:
@@ -94,7 +106,7 @@ class Firewall:
         saved = self._saved_forward()
         if saved is None:
             return
-        _nft(f"delete table ip {self.table}\n")
+        _nft(f"delete table ip {self.table}\ntable ip6 {self.table}\ndelete table ip6 {self.table}\n")
         _write(_FORWARD, saved)
         self._known_saved = None
 
@@ -103,27 +115,19 @@ class Firewall:
 
     def render(self, networks: list[FwNetwork], ports: list[FwPort], saved_forward: str) -> str:
         """The table as nft text (pure: the unit tests read it)."""
-        for net in networks:
-            if not _IFNAME.match(net.bridge):
-                raise InvalidParameter(f"invalid bridge name: {net.bridge!r}")
-        bridges = ", ".join(f'"{n.bridge}"' for n in networks)
         post, forward_internal, forward_isolate = [], [], []
         for net in networks:
+            masq, internal, isolate = _network_rules(net, f"ip saddr {net.subnet}")
             br = f'"{net.bridge}"'
-            if net.internal:
-                forward_internal += [f"iifname {br} oifname != {br} drop",
-                                     f"oifname {br} iifname != {br} drop"]
-            elif net.masquerade:
-                post.append(f"ip saddr {net.subnet} oifname != {br} masquerade")
-            post += [f"ip saddr {net.subnet} oifname {br} ct status dnat masquerade",
-                     f"oifname {br} ip saddr 127.0.0.0/8 masquerade"]
-            forward_isolate.append(f"iifname {br} oifname != {br} oifname @bridges drop")
+            post += masq + [f"ip saddr {net.subnet} oifname {br} ct status dnat masquerade",
+                            f"oifname {br} ip saddr 127.0.0.0/8 masquerade"]
+            forward_internal += internal
+            forward_isolate.append(isolate)
         publish = [_dnat(p) for p in ports]
         return "\n".join([
             f"table ip {self.table} {{",
             f'  comment "ip_forward={saved_forward}"',
-            "  set bridges {", "    type ifname",
-            *([f"    elements = {{ {bridges} }}"] if networks else []), "  }",
+            *_bridges_set(networks),
             _chain("prerouting", "nat hook prerouting priority -100",
                    ["fib daddr type local jump publish"]),
             _chain("output", "nat hook output priority -100",
@@ -135,6 +139,24 @@ class Firewall:
                     "ct status dnat accept", *forward_isolate]),
             "}", ""])
 
+    def render6(self, networks: list[FwNetwork]) -> str:
+        """The ``ip6`` table: the ``ip`` table's masquerade, internal and isolation rules
+        over the IPv6 subnets of the networks that have one (pure, as ``render``)."""
+        post, forward_internal, forward_isolate = [], [], []
+        for net in networks:
+            masq, internal, isolate = _network_rules(net, f"ip6 saddr {net.subnet6}")
+            if net.subnet6 is not None:
+                post += masq
+                forward_internal += internal
+            forward_isolate.append(isolate)
+        return "\n".join([
+            f"table ip6 {self.table} {{",
+            *_bridges_set(networks),
+            _chain("postrouting", "nat hook postrouting priority 100", post),
+            _chain("forward", "filter hook forward priority 0",
+                   [*forward_internal, "ct state established,related accept", *forward_isolate]),
+            "}", ""])
+
     def _saved_forward(self) -> str | None:
         """The recorded ip_forward, or None when the table does not exist."""
         out = subprocess.run(["nft", "list", "table", "ip", self.table],
@@ -143,6 +165,23 @@ class Firewall:
             return None
         m = _SAVED.search(out.stdout)
         return m.group(1) if m else "1"
+
+
+def _network_rules(net: FwNetwork, saddr: str) -> tuple[list[str], list[str], str]:
+    """A network's masquerade (``saddr`` matches its subnet), its drops when internal, and
+    its isolation from the other bridges: the same in the ``ip`` and ``ip6`` tables."""
+    if not _IFNAME.match(net.bridge):
+        raise InvalidParameter(f"invalid bridge name: {net.bridge!r}")
+    br = f'"{net.bridge}"'
+    internal = [f"iifname {br} oifname != {br} drop", f"oifname {br} iifname != {br} drop"]
+    masq = [f"{saddr} oifname != {br} masquerade"] if net.masquerade and not net.internal else []
+    return masq, internal if net.internal else [], f"iifname {br} oifname != {br} oifname @bridges drop"
+
+
+def _bridges_set(networks: list[FwNetwork]) -> list[str]:
+    elements = ", ".join(f'"{n.bridge}"' for n in networks)
+    return ["  set bridges {", "    type ifname",
+            *([f"    elements = {{ {elements} }}"] if networks else []), "  }"]
 
 
 def _dnat(p: FwPort) -> str:

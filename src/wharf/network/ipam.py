@@ -1,26 +1,32 @@
-"""IPv4 address management: subnets for networks, addresses for endpoints.
+"""Address management: subnets for networks, addresses for endpoints (IPv4 and IPv6).
 
 Pure logic over a JSON-able ``state`` dict that the caller (the engine) owns:
 it persists the pools and, at start, gives back the leases of the running
 containers (``reserve``), so no address is ever handed out twice. The only kernel input is the list of subnets already routed on the
 host, which the caller passes in (see ``bridge.routed_subnets``): an automatic
 pool never overlaps one of them, because another engine (a real dockerd with
-172.17.0.0/16) or the host's own LAN may own it.
+172.17.0.0/16) or the host's own LAN may own it. Automatic pools are IPv4
+only, as Docker's defaults: an IPv6 pool is always the one the user gave
+(the engine keeps a network's IPv6 pool under a key of its own).
 
 State shape::
 
     {"<network key>": {"subnet": "172.18.0.0/16", "gateway": "172.18.0.1",
                        "ip_range": "172.18.5.0/24" | null,
+                       "aux": {"name": "172.18.1.5"},  # never leased
                        "allocated": ["172.18.0.2", ...]}}
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, Iterable, Iterator
 
 from wharf.errors import Forbidden, InvalidParameter, NotFound, Unavailable
+
+Network = IPv4Network | IPv6Network
+Address = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,19 @@ DEFAULT_POOLS: tuple[PoolBase, ...] = (
 class PoolConfig:
     """What a network got: Docker's ``IPAM.Config`` entry."""
 
-    subnet: IPv4Network
-    gateway: IPv4Address
-    ip_range: IPv4Network | None
+    subnet: Network
+    gateway: Address
+    ip_range: Network | None
+    #: ``--aux-address name=ip``: addresses the network's hosts use, never leased
+    aux: dict[str, str] | None = None
 
-    def to_docker(self) -> dict[str, str]:
+    def to_docker(self) -> dict[str, Any]:
         """The ``IPAM.Config[]`` item of ``network inspect``."""
-        out = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        out: dict[str, Any] = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
         if self.ip_range is not None:
             out["IPRange"] = str(self.ip_range)
+        if self.aux:
+            out["AuxiliaryAddresses"] = dict(self.aux)
         return out
 
 
@@ -67,7 +77,7 @@ class Ipam:
         self._pools = tuple(pools)
 
     def create_pool(self, key: str, subnet: str | None = None, gateway: str | None = None,
-                    ip_range: str | None = None) -> PoolConfig:
+                    ip_range: str | None = None, aux: dict[str, str] | None = None) -> PoolConfig:
         """Reserve a subnet for network ``key``: the one given, or the first free default.
 
         An explicit subnet may overlap a host route (the user asked for it)
@@ -78,6 +88,9 @@ class Ipam:
         net = _parse_network(subnet, "subnet") if subnet else self._free_default()
         if subnet and any(net.overlaps(used) for used in self._used()):
             raise Forbidden("Pool overlaps with other one on this address space")
+        for name, text in (aux or {}).items():
+            if _parse_address(text, f"aux-address {name}") not in net:
+                raise InvalidParameter(f"no matching subnet for aux-address {text}")
         if gateway is not None:
             gw = _parse_address(gateway, "gateway")
             if gw not in net:
@@ -89,23 +102,27 @@ class Ipam:
         rng = None
         if ip_range is not None:
             rng = _parse_network(ip_range, "ip-range")
-            if not rng.subnet_of(net):
+            if rng.version != net.version or not rng.subnet_of(net):  # type: ignore[arg-type]
                 raise InvalidParameter(f"no matching subnet for range {ip_range}")
         self.state[key] = {"subnet": str(net), "gateway": str(gw),
-                           "ip_range": None if rng is None else str(rng), "allocated": []}
+                           "ip_range": None if rng is None else str(rng), "aux": dict(aux or {}),
+                           "allocated": []}
         return self.pool(key)
 
     def pool(self, key: str) -> PoolConfig:
         entry = self._entry(key)
         rng = entry.get("ip_range")
         return PoolConfig(ip_network(entry["subnet"]), ip_address(entry["gateway"]),
-                          None if rng is None else ip_network(rng))
+                          None if rng is None else ip_network(rng), entry.get("aux") or None)
+
+    def has_pool(self, key: str) -> bool:
+        return key in self.state
 
     def release_pool(self, key: str) -> None:
         """Forget network ``key`` and every lease in it."""
         self.state.pop(key, None)
 
-    def allocate(self, key: str, address: str | None = None) -> IPv4Address:
+    def allocate(self, key: str, address: str | None = None) -> Address:
         """Lease ``address`` (``--ip``) or the lowest free one in the range.
 
         The network and broadcast addresses and the gateway are never leased.
@@ -124,8 +141,8 @@ class Ipam:
         else:
             ip = next((a for a in (pool.ip_range or pool.subnet).hosts() if a not in taken), None)
             if ip is None:
-                raise Unavailable("no available IPv4 addresses on this network's address pools: "
-                                  f"{key} ({pool.subnet})")
+                raise Unavailable(f"no available IPv{pool.subnet.version} addresses on this network's "
+                                  f"address pools: {key} ({pool.subnet})")
         self._entry(key)["allocated"].append(str(ip))
         return ip
 
@@ -135,7 +152,7 @@ class Ipam:
         if address not in allocated:
             allocated.append(address)
 
-    def release(self, key: str, address: str | IPv4Address) -> None:
+    def release(self, key: str, address: str | Address) -> None:
         """Return a lease; releasing one not held is a no-op (cleanup may repeat)."""
         allocated = self._entry(key)["allocated"]
         if str(address) in allocated:
@@ -147,10 +164,11 @@ class Ipam:
         except KeyError:
             raise NotFound(f"network {key} has no address pool") from None
 
-    def _taken(self, key: str, pool: PoolConfig) -> set[IPv4Address]:
-        return {pool.gateway, *(ip_address(a) for a in self._entry(key)["allocated"])}
+    def _taken(self, key: str, pool: PoolConfig) -> set[Address]:
+        return {pool.gateway, *(ip_address(a) for a in self._entry(key)["allocated"]),
+                *(ip_address(a) for a in (pool.aux or {}).values())}
 
-    def _used(self) -> list[IPv4Network]:
+    def _used(self) -> list[Network]:
         return [ip_network(e["subnet"]) for e in self.state.values()]
 
     def _free_default(self) -> IPv4Network:
@@ -163,21 +181,15 @@ class Ipam:
                         "among the defaults to assign to the network")
 
 
-def _parse_network(text: str, what: str) -> IPv4Network:
+def _parse_network(text: str, what: str) -> Network:
     try:
-        net = ip_network(text, strict=False)
+        return ip_network(text, strict=False)
     except ValueError:
         raise InvalidParameter(f"invalid {what}: {text}") from None
-    if not isinstance(net, IPv4Network):
-        raise InvalidParameter(f"invalid {what} {text}: only IPv4 is supported")
-    return net
 
 
-def _parse_address(text: str, what: str) -> IPv4Address:
+def _parse_address(text: str, what: str) -> Address:
     try:
-        ip = ip_address(text)
+        return ip_address(text)
     except ValueError:
         raise InvalidParameter(f"invalid {what}: {text}") from None
-    if not isinstance(ip, IPv4Address):
-        raise InvalidParameter(f"invalid {what} {text}: only IPv4 is supported")
-    return ip

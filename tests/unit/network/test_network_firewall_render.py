@@ -49,3 +49,16 @@ def test_published_ports_and_recorded_forwarding() -> None:
 def test_nothing_unchecked_reaches_nft(make) -> None:
     with pytest.raises(InvalidParameter):
         make()
+
+
+def test_ipv6_networks_get_the_same_rules_in_an_ip6_table() -> None:
+    nets = [FwNetwork("br-6", ip_network("172.20.0.0/16"), subnet6=ip_network("fd00:6::/64")),
+            FwNetwork("br-6i", ip_network("172.21.0.0/16"), internal=True, subnet6=ip_network("fd00:7::/64")),
+            FwNetwork("br-4", ip_network("172.22.0.0/16"))]
+    got = [line.strip() for line in Firewall("wharf_t").render6(nets).splitlines()]
+    assert got[0] == "table ip6 wharf_t {"
+    assert 'ip6 saddr fd00:6::/64 oifname != "br-6" masquerade' in got
+    assert not any("fd00:7::/64" in r for r in got)  # internal: no way out, no masquerade
+    assert 'iifname "br-6i" oifname != "br-6i" drop' in got
+    assert 'iifname "br-4" oifname != "br-4" oifname @bridges drop' in got  # every bridge isolated
+    assert not any("dnat" in r or "ip_forward" in r for r in got)

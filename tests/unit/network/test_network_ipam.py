@@ -55,7 +55,9 @@ def test_explicit_subnet_may_overlap_host_routes_not_other_networks() -> None:
     ({"subnet": "nonsense"}, "invalid subnet"),
     ({"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}, "no matching subnet for gateway"),
     ({"subnet": "10.0.0.0/24", "ip_range": "10.0.1.0/28"}, "no matching subnet for range"),
-    ({"subnet": "fd00::/64"}, "only IPv4"),
+    ({"subnet": "fd00::/64", "gateway": "10.0.0.1"}, "no matching subnet for gateway"),
+    ({"subnet": "fd00::/64", "ip_range": "10.0.0.0/28"}, "no matching subnet for range"),
+    ({"subnet": "10.0.0.0/24", "aux": {"a": "10.0.1.5"}}, "no matching subnet for aux-address"),
 ])
 def test_bad_configs_rejected(kwargs: dict, message: str) -> None:
     with pytest.raises(InvalidParameter, match=message):
@@ -105,3 +107,21 @@ def test_release_pool_frees_subnet_and_release_is_repeatable() -> None:
     ipam.release("n", ip)
     ipam.release_pool("n")
     assert ipam.create_pool("m").gateway == ip_address("172.17.0.1")
+
+
+def test_ipv6_pool_leases_and_aux_addresses() -> None:
+    """An IPv6 pool is only ever the one given; aux addresses are never leased; IPv4 and
+    IPv6 pools do not overlap each other."""
+    ipam = Ipam({})
+    ipam.create_pool("n", subnet="10.5.0.0/29", aux={"host": "10.5.0.2"})
+    pool6 = ipam.create_pool("n/v6", subnet="2001:db8::/64", ip_range="2001:db8::/96")
+    assert pool6.to_docker() == {"Subnet": "2001:db8::/64", "Gateway": "2001:db8::1",
+                                 "IPRange": "2001:db8::/96"}
+    assert ipam.pool("n").to_docker()["AuxiliaryAddresses"] == {"host": "10.5.0.2"}
+    assert str(ipam.allocate("n")) == "10.5.0.3"
+    assert [str(ipam.allocate("n/v6")) for _ in range(2)] == ["2001:db8::2", "2001:db8::3"]
+    assert str(ipam.allocate("n/v6", "2001:db8::f00d")) == "2001:db8::f00d"
+    with pytest.raises(Forbidden, match="Address already in use"):
+        ipam.allocate("n/v6", "2001:db8::f00d")
+    with pytest.raises(Forbidden, match="Pool overlaps"):
+        ipam.create_pool("m/v6", subnet="2001:db8::/48")
