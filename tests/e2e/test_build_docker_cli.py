@@ -101,3 +101,25 @@ def test_add_host_reaches_run_steps(wharfd, busybox, tmp_path):
     finally:
         wharfd.docker("rmi", tag)
         wharfd.docker("image", "prune", "-f")
+
+
+def test_buildkit_syntax_through_the_classic_api(wharfd, busybox, tmp_path):
+    """docker's classic builder only sends the Dockerfile: wharfd runs BuildKit's syntax in it
+    (secrets cannot come through that API: a secret mount that is not required is skipped)."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""
+        # syntax=docker/dockerfile:1
+        FROM busybox
+        RUN --mount=type=cache,target=/c --mount=type=bind,source=in.txt,target=/in.txt \\
+            --mount=type=secret,id=token --network=none \\
+            cp /in.txt /copied && ls /sys/class/net > /links && test ! -e /run/secrets/token
+        COPY --chmod=0700 --link in.txt /private.txt
+    """).lstrip())
+    (tmp_path / "in.txt").write_text("bound\n")
+    tag = "wharf-test-dockercli-bk:1"
+    try:
+        r = docker_build(wharfd, "-t", tag, str(tmp_path))
+        assert r.returncode == 0, r.stdout + r.stderr
+        out = wharfd.docker("run", "--rm", tag, "sh", "-c", "cat /copied /links; stat -c %a /private.txt").stdout
+        assert out == "bound\nlo\n700\n"
+    finally:
+        wharfd.docker("rmi", tag)
