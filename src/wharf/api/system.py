@@ -81,7 +81,7 @@ async def info(request: web.Request) -> web.Response:
         "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
         "IPv4Forwarding": hostinfo.ip_forwarding(), "BridgeNfIptables": False,
-        "BridgeNfIp6tables": False, "Debug": config.debug or config.log_level == "debug",
+        "BridgeNfIp6tables": False, "Debug": config.debug,
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "LoggingDriver": config.log_driver, "CgroupDriver": "cgroupfs",

@@ -1,0 +1,55 @@
+"""Issue 17's "Must show", but for its log-driver parts (rotation, ``local``, ``none``):
+a private wharfd configured only by a daemon.json, used through the docker CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def _ok(r):
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_must_show(make_wharfd):
+    d = make_wharfd(daemon_json={
+        "log-driver": "json-file", "log-opts": {"max-size": "1m", "max-file": "2"},
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 2048, "Soft": 2048}}})
+    assert set(json.loads(d.config_file.read_text())) >= {
+        "hosts", "data-root", "exec-root", "bip", "bridge", "cgroup-parent", "log-opts",
+        "default-ulimits"}
+    assert "--config-file" in d.proc.args and "-H" not in d.proc.args  # nothing as a flag
+    assert _ok(d.docker("run", "--rm", "busybox", "sh", "-c", "ulimit -n")) == "2048"
+    r = d.docker("run", "--rm", "--log-driver", "nosuch", "busybox", "true")
+    assert r.returncode != 0 and "logger: no log driver named 'nosuch' is registered" in r.stderr
+
+    cid = _ok(d.docker("run", "-d", "-m", "32m", "busybox", "sleep", "600"))
+    _ok(d.docker("update", "--memory", "64m", cid))
+    assert _ok(d.docker("exec", cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")) \
+        == str(64 << 20)
+    assert json.loads(d.docker("inspect", cid).stdout)[0]["HostConfig"]["Memory"] == 64 << 20
+
+    stopped = _ok(d.docker("create", "busybox", "true"))
+    assert _ok(d.docker("container", "prune", "-f")).splitlines()[:2] == \
+        ["Deleted Containers:", stopped]
+    _ok(d.docker("create", "busybox", "true"))
+    _ok(d.docker("network", "create", "spare"))
+    _ok(d.docker("system", "prune", "-f"))
+    assert _ok(d.docker("ps", "-aq", "--no-trunc")) == cid
+    assert "spare" not in _ok(d.docker("network", "ls", "--format", "{{.Name}}")).split()
+
+    assert _ok(d.docker("info", "--format", "{{.Debug}}")) == "false"
+    settings = json.loads(d.config_file.read_text())
+    d.config_file.write_text(json.dumps({**settings, "debug": True}))
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while _ok(d.docker("info", "--format", "{{.Debug}}")) != "true":
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.05)
+    d.docker("rm", "-f", cid)
