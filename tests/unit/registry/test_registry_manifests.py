@@ -257,3 +257,20 @@ async def test_sha512_manifest_and_blob_answer_their_digest(tmp_path: Path) -> N
         assert r.status == 202 and r.headers["Docker-Content-Digest"] == m512
         r = await c.delete(f"/v2/app/blobs/{d512}")
         assert r.status == 202 and r.headers["Docker-Content-Digest"] == d512
+
+
+async def test_put_by_digest_with_tag_parameters(tmp_path: Path) -> None:
+    """The spec's ``?tag=``: a sha512 manifest tagged as it is pushed, answered with OCI-Tag."""
+    import hashlib
+    async with registry(tmp_path) as c:
+        _, body = await push_image(c, "app", "v1")
+        m512 = "sha512:" + hashlib.sha512(body).hexdigest()
+        r = await c.put(f"/v2/app/manifests/{m512}", params=[("tag", "a"), ("tag", "b")], data=body,
+                        headers={"Content-Type": DOCKER_MANIFEST})
+        assert r.status == 201 and r.headers["OCI-Tag"] == "a, b"
+        for tag in ("a", "b"):
+            got = await c.get(f"/v2/app/manifests/{tag}")
+            assert await got.read() == body and got.headers["Docker-Content-Digest"] == m512
+        r = await c.put(f"/v2/app/manifests/{m512}", params={"tag": "bad tag!"}, data=body,
+                        headers={"Content-Type": DOCKER_MANIFEST})
+        assert r.status == 400 and await error_code(r) == "TAG_INVALID"

@@ -71,7 +71,13 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def put_manifest(ctx: Ctx) -> web.StreamResponse:
+    """By tag, or by digest with any number of ``?tag=`` (the spec's tag parameters, answered
+    with ``OCI-Tag``: the way to tag a manifest pushed by a digest other than sha256)."""
     tag, named = _reference(ctx.arg)
+    tags = ctx.request.query.getall("tag", []) if named is not None else []
+    for extra in tags:
+        if not is_tag(extra):
+            raise RegistryError("TAG_INVALID", "invalid tag", detail={"tag": extra})
     body = await _read_body(ctx.request, manifests.MAX_SIZE)
     manifest = manifests.parse(body, ctx.request.headers.get("Content-Type"))
     digest = digest_of(body, named.algorithm if named else "sha256")
@@ -88,9 +94,11 @@ async def put_manifest(ctx: Ctx) -> web.StreamResponse:
         descriptor["artifactType"] = manifest.artifact_type
     if manifest.annotations:
         descriptor["annotations"] = manifest.annotations
-    await ctx.disk(ctx.storage.put_manifest, ctx.name, body, digest, manifest.media_type, tag,
-                   manifest.subject, descriptor)
+    await ctx.disk(ctx.storage.put_manifest, ctx.name, body, digest, manifest.media_type,
+                   [tag] if tag is not None else tags, manifest.subject, descriptor)
     headers = {"Location": f"/v2/{ctx.name}/manifests/{digest}", "Docker-Content-Digest": str(digest)}
+    if tags:
+        headers["OCI-Tag"] = ", ".join(tags)
     if manifest.subject is not None:
         headers["OCI-Subject"] = str(manifest.subject)
     return empty(201, headers)

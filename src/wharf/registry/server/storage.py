@@ -144,15 +144,15 @@ class Storage:
 
     # -- manifests ---------------------------------------------------------
     def put_manifest(self, repo: str, body: bytes, digest: Digest, media_type: str,
-                     tag: str | None, subject: Digest | None, descriptor: dict[str, Any]) -> None:
-        """Store a validated manifest: blob, revision link, referrer entry, then the tag."""
+                     tags: list[str], subject: Digest | None, descriptor: dict[str, Any]) -> None:
+        """Store a validated manifest: blob, revision link, referrer entry, then its tags."""
         if not self.has_blob(digest):
             write_atomic(self.blob_path(digest), body)
         write_atomic(self._revision(repo, digest), media_type.encode())
         if subject is not None:
             write_atomic(os.path.join(self._referrers_dir(repo, subject), f"{digest.algorithm}-{digest.hex}"),
                          json.dumps(descriptor).encode())
-        if tag is not None:
+        for tag in tags:
             write_atomic(self._tag(repo, tag), str(digest).encode())
 
     def resolve(self, repo: str, reference: str) -> Digest | None:
