@@ -270,3 +270,14 @@ def test_requested_mac_address_is_the_interfaces(wharfd, busybox, cleanup):
     finally:
         wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
         wharfd.api("DELETE", "/networks/parity-mac")
+
+
+def test_attach_made_before_start_gets_all_output(wharfd, busybox, cleanup):
+    """docker-py's attach_socket-then-start: a container created detached (no
+    AttachStdout), whose output may end before the stream reaches its shim."""
+    for _ in range(10):
+        cid = _create(wharfd, {"Image": busybox, "Cmd": ["printf", "hi there"]})
+        cleanup.append(cid)
+        with _hijack(wharfd, f"/containers/{cid}/attach?stdout=1&stream=1&logs=1") as s:
+            assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+            assert _until_eof(s) == b"\x01\x00\x00\x00\x00\x00\x00\x08hi there"

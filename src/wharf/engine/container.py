@@ -179,6 +179,11 @@ class Container:
         if not self._attaches:
             self._no_attaches.set()
 
+    @property
+    def attached(self) -> bool:
+        """An attach stream is open (one made before the start waits for it)."""
+        return self._attaches > 0
+
     async def attaches_done(self, timeout: float) -> None:
         """Until the attach streams end (at most ``timeout``): an auto-remove waits, so
         that a stream which reached the shim too late still replays the output from

@@ -122,7 +122,9 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         "log_opts": {k: v for k, v in log_opts.items() if k in ("max-size", "max-file")},
         "tty": tty, "open_stdin": bool(cfg.get("OpenStdin")),
         "stdin_once": bool(cfg.get("StdinOnce")),
-        "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr")),
+        # the shim keeps the first output for an attach announced, or already waiting:
+        # an attach made before the start gets everything, as Docker's
+        "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr") or c.attached),
     }, 0o644, durable=False)
 
 
