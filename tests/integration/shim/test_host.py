@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from shimbox import gone
+from shimbox import gone, remove_cgroups
 from test_launcher import Root, root  # noqa: F401 -- the fixture
 
 from wharf.shim import client, frames
@@ -157,3 +157,20 @@ def test_an_old_generation_host_serves_its_containers_then_exits(root: Root) -> 
         second.close()
     os.kill(new["pid"], signal.SIGKILL)
     assert gone(new["shim_pid"])
+
+
+def test_a_dead_host_is_replaced_at_the_next_start(root: Root) -> None:  # noqa: F811
+    first, second = root.make(["sleep", "60"]), root.make(["sh", "-c", "echo again"])
+    launcher = client.Launcher(str(root.path))
+    try:
+        dead = launcher.start(str(first.path))
+        os.kill(dead["shim_pid"], signal.SIGKILL)
+        assert gone(dead["shim_pid"])
+        new = launcher.start(str(second.path))
+        assert new["pid"] > 0 and new["shim_pid"] != dead["shim_pid"]
+        assert client.wait(str(second.path))["exit_code"] == 0
+        assert [r["log"] for r in second.log()] == ["again\n"]
+    finally:
+        launcher.close()
+    assert gone(new["shim_pid"])
+    assert remove_cgroups(first.cid)  # orphaned with its host: the engine's cleanup does this
