@@ -3,6 +3,7 @@ and ``system df`` (the disk used by images, containers and their layers)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from wharf.api import versions
 from wharf.api.blocking_io import response_writer
 from wharf.api.params import boolean, engine, json_body, json_response
-from wharf.errors import InvalidParameter
+from wharf.errors import Conflict, InvalidParameter
 
 routes = web.RouteTableDef()
 #: ``GET /system/df?type=``'s values
@@ -27,14 +28,18 @@ async def commit(request: web.Request) -> web.Response:
     config = await json_body(request)
     paused_here = boolean(request, "pause", True) and c.running and not c.state["Paused"]
     if paused_here:
-        await eng.containers.pause(c.id)
+        try:
+            await eng.containers.pause(c.id)
+        except Conflict:  # it exited (or was paused) meanwhile: its layer holds still anyway
+            paused_here = False
     try:
         image_id = await eng.images.commit(
             c.id, c.record["Image"], c.record["Config"], config, repo=q.get("repo", ""), tag=q.get("tag", ""),
             comment=q.get("comment", ""), author=q.get("author", ""), changes=q.getall("changes", []))
     finally:
         if paused_here:
-            await eng.containers.unpause(c.id)
+            with contextlib.suppress(Conflict):  # an exit while paused leaves nothing paused
+                await eng.containers.unpause(c.id)
     eng.events.publish("container", "commit", c.id, {**c.event_attributes(), "imageID": image_id,
                                                      "comment": q.get("comment", "")})
     return json_response({"Id": image_id}, status=201)

@@ -617,7 +617,10 @@ class ContainerService:
                 raise Conflict(f"Container {c.id} is not running")
             if c.state["Paused"]:
                 raise Conflict(f"Container {c.id} is already paused")
-            await asyncio.to_thread((await self._cgroup(c)).freeze)
+            try:
+                await asyncio.to_thread((await self._cgroup(c)).freeze)
+            except FileNotFoundError:  # its cgroup went with its exit, not yet handled here
+                raise Conflict(f"Container {c.id} is not running") from None
             c.state["Paused"] = True
             await self._save(c)
             self.events.publish("container", "pause", c.id, c.event_attributes())
