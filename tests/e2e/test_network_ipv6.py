@@ -96,3 +96,39 @@ def test_create_body_types_ipam_options_and_aux_addresses(wharfd: Daemon, busybo
         assert "inet 10.231.7.3/29" in r.stdout, r.stdout + r.stderr
     finally:
         wharfd.docker("network", "rm", name)
+
+
+def test_wharf_cli_ipv6_flags(wharfd: Daemon, busybox: str) -> None:
+    """``wharf network create --ipv6 --aux-address --ipam-opt``, ``run --ip6``, ``network connect --ip6``."""
+    subnet = _subnet6()
+    name, box = f"wt-v6cli-{secrets.token_hex(3)}", f"wt-v6clibox-{secrets.token_hex(3)}"
+    try:
+        r = wharfd.wharf("network", "create", "--ipv6", "--subnet", "10.232.9.0/24", "--subnet", str(subnet),
+                         "--aux-address", f"router={subnet[2]}", "--ipam-opt", "a=b", name)
+        assert r.returncode == 0, r.stderr
+        ipam = _inspect(wharfd, "network", "inspect", name)["IPAM"]
+        assert ipam["Options"] == {"a": "b"}
+        assert ipam["Config"][1] == {"Subnet": str(subnet), "Gateway": str(subnet[1]),
+                                     "AuxiliaryAddresses": {"router": str(subnet[2])}}
+        r = wharfd.wharf("run", "-d", "--name", box, "--network", name, "--ip6", str(subnet[7]), busybox, "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        assert _inspect(wharfd, "inspect", box)["NetworkSettings"]["Networks"][name]["GlobalIPv6Address"] == str(subnet[7])
+        # the next container skips the aux address
+        r = wharfd.wharf("run", "--rm", "--network", name, busybox, "ip", "-o", "-6", "addr", "show", "scope", "global")
+        assert f"inet6 {subnet[3]}/64" in r.stdout, r.stdout + r.stderr
+        r = wharfd.wharf("network", "create", "--subnet", "10.232.10.0/24", "--aux-address", "x=10.9.9.9", name + "x")
+        assert r.returncode != 0 and "no matching subnet for aux-address 10.9.9.9" in r.stderr
+    finally:
+        wharfd.docker("rm", "-f", box)
+        wharfd.docker("network", "rm", name)
+    other = f"wt-v6conn-{secrets.token_hex(3)}"
+    try:
+        assert wharfd.wharf("network", "create", "--ipv6", "--subnet", str(subnet), other).returncode == 0
+        assert wharfd.wharf("run", "-d", "--name", box, busybox, "sleep", "60").returncode == 0
+        r = wharfd.wharf("network", "connect", "--ip6", str(subnet[9]), other, box)
+        assert r.returncode == 0, r.stderr
+        out = wharfd.docker("exec", box, "ip", "-o", "-6", "addr", "show", "scope", "global").stdout
+        assert f"inet6 {subnet[9]}/64" in out
+    finally:
+        wharfd.docker("rm", "-f", box)
+        wharfd.docker("network", "rm", other)

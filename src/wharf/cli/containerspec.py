@@ -51,6 +51,7 @@ def add_container_flags(parser: Any) -> None:
         help="Run an init inside the container that forwards signals and reaps processes")
     add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
     add("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    add("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
     add("--ipc", default="", help="IPC mode to use")
     add("-l", "--label", action="append", help="Set meta data on a container")
     add("--label-file", action="append", help="Read in a line delimited file of labels")
@@ -176,12 +177,18 @@ def _ports(specs: list[str] | None) -> tuple[dict[str, Any], dict[str, list[dict
 
 
 def _endpoints(args: Any) -> dict[str, Any]:
-    """``--ip``/``--network-alias``/``--link`` for the container's (first) network."""
-    if not (args.ip or args.network_alias or args.link):
+    """``--ip``/``--ip6``/``--network-alias``/``--link`` for the container's (first) network."""
+    if not (args.ip or args.ip6 or args.network_alias or args.link):
         return {}
-    return {args.network: {"IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
+    return {args.network: {"IPAMConfig": endpoint_ipam(args.ip, args.ip6),
                            "Aliases": args.network_alias or None,
                            "Links": args.link or None}}
+
+
+def endpoint_ipam(ip: str, ip6: str) -> dict[str, str] | None:
+    """An endpoint's ``IPAMConfig`` from ``--ip`` and ``--ip6`` (None: neither given)."""
+    ipam = {k: v for k, v in (("IPv4Address", ip), ("IPv6Address", ip6)) if v}
+    return ipam or None
 
 
 def _volumes(specs: list[str] | None) -> tuple[dict[str, Any], list[str]]:
