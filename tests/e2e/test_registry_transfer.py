@@ -197,3 +197,21 @@ def test_a_push_cut_mid_layer_starts_the_layer_over(wharfd, registry: RegistrySe
     finally:
         wharfd.wharf("rmi", ref)
         proxy.stop()
+
+
+def test_build_from_platform_pulls_that_platform(puller, fake: FakeRegistry, tmp_path: Path) -> None:
+    fake.add_index("multi", [("linux", "arm64"), ("linux", "amd64")])
+    ref = f"{fake.addr}/multi:multi"
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM --platform=linux/arm64 {ref}\nLABEL built=yes\n")
+    try:
+        ok(puller, "pull", ref)  # this daemon's platform: not what FROM asks for
+        out = ok(puller, "build", "-t", "child:arm", str(ctx))
+        assert "Pull complete" in out and "Successfully tagged child:arm" in out, out
+        base = json.loads(ok(puller, "image", "inspect", ref))[0]
+        assert base["Architecture"] == "arm64"
+        assert f" ---> {base['Id'][7:19]}\nStep 2/2 : LABEL built=yes" in out, out
+        assert "Pull complete" not in ok(puller, "build", "-t", "child:arm", str(ctx))  # here now
+    finally:
+        puller.wharf("rmi", "-f", "child:arm", ref)

@@ -99,11 +99,11 @@ def _puller(request: web.Request) -> Any:
     """Pull an image for the build, as ``docker pull`` would, with its registry's credentials."""
     auths = _registry_config(request.headers.get("X-Registry-Config"))
 
-    async def pull(ref: str, emit: Emit) -> None:
+    async def pull(ref: str, platform: str, emit: Emit) -> None:
         tagged = reference.parse_tagged(ref)  # FROM busybox is busybox:latest, not every tag
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()  # the puller emits in sync
         job = asyncio.ensure_future(distribution(request).pull(
-            tagged.familiar(), "", "", auths.get(tagged.domain, AuthConfig()), queue.put_nowait))
+            tagged.familiar(), "", platform, auths.get(tagged.domain, AuthConfig()), queue.put_nowait))
         job.add_done_callback(lambda _: queue.put_nowait(None))
         while (message := await queue.get()) is not None:
             await emit(message)

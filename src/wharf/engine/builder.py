@@ -40,6 +40,7 @@ from wharf.engine import buildfetch, buildmounts
 from wharf.engine import logs as logreader
 from wharf.engine.buildmounts import BuildSession, CacheMounts
 from wharf.engine.containers import ContainerService
+from wharf.engine.distribution import parse_platform
 from wharf.engine.images import ImageService, short_id
 from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
@@ -84,7 +85,7 @@ class BuildOptions:
     session: BuildSession = field(default_factory=BuildSession)
     #: Fetches an image a FROM or COPY --from names that is not here (the API gives the
     #: distribution service's pull, with the request's registry credentials); None: never.
-    pull: Callable[[str, Emit], Awaitable[None]] | None = None
+    pull: Callable[[str, str, Emit], Awaitable[None]] | None = None
 
 
 class Builder:
@@ -283,9 +284,9 @@ class _Build:
         await self.say(f"Step {self.step}/{self.total} : {text}\n")
 
     async def _stage(self, stage: Stage) -> None:
-        base = expand_from(stage, self.args, self.df.escape)[0]
+        base, platform = expand_from(stage, self.args, self.df.escape)
         await self._header(stage.original)
-        self.current = await self._base_image(base)
+        self.current = await self._base_image(base, platform)
         await self.say(f" ---> {short_id(self.current)}\n")
         record = await self.b.images.get(self.current) if self.current else None
         self.state, triggers = config_ops.begin_stage(record.container_config if record else None)
@@ -299,27 +300,29 @@ class _Build:
             await self._dispatch(instr)
         self.stage_images[stage.index] = self.current
 
-    async def _base_image(self, base: str) -> str:
+    async def _base_image(self, base: str, platform: str = "") -> str:
         named = self.opts.session.contexts.get(base)
         if named == "local":
             raise InvalidParameter(f"FROM {base}: a local directory build context cannot be a base image in wharf")
         if named is not None:
-            return await self._image_id(named.removeprefix("docker-image://"))
+            return await self._image_id(named.removeprefix("docker-image://"), platform)
         if base.lower() == "scratch":
             return ""
         stage = self.df.stage(base)
         if stage is not None and stage.index in self.stage_images:
             return self.stage_images[stage.index]
-        return await self._image_id(base)
+        return await self._image_id(base, platform)
 
-    async def _image_id(self, ref: str) -> str:
-        """An image by name, pulled first when it is not here, as the classic builder does."""
+    async def _image_id(self, ref: str, platform: str = "") -> str:
+        """An image by name, pulled first when it is not here (or is here for another platform
+        than ``FROM --platform`` names), as the classic builder does."""
+        wanted = parse_platform(platform)
         try:
-            return (await self.b.images.get(ref)).id
+            return (await (self.b.images.get_for_platform(ref, wanted) if wanted else self.b.images.get(ref))).id
         except NotFound:
             if self.opts.pull is None:
                 raise
-        await self.opts.pull(ref, self._emit)
+        await self.opts.pull(ref, platform, self._emit)
         return (await self.b.images.get(ref)).id
 
     # -- steps -----------------------------------------------------------
@@ -351,9 +354,7 @@ class _Build:
         image_id = self.b.cache.get(key)
         if image_id is None:
             return key, False
-        try:
-            await self.b.images.get(image_id)
-        except NotFound:
+        if not await asyncio.to_thread(self.b.images.store.exists, image_id):  # not its whole record: a stat
             self.b.cache.forget(key)
             return key, False
         if self.opts.cache_from and image_id not in await self._cache_source_ids():
