@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -188,3 +189,24 @@ def test_the_systemd_units_verify_and_socket_activation_serves(tmp_path):
     finally:
         left = d.shutdown()
     assert not left, left
+
+
+def test_without_userland_proxy_published_ports_go_by_dnat_alone(make_wharfd):
+    d = make_wharfd(extra_args=["--userland-proxy=false"])
+    cid = d.docker("run", "-d", "-p", "127.0.0.1::80", "busybox", "sh", "-c",
+                   "echo hello | nc -l -p 80").stdout.strip()
+    port = int(d.docker("port", cid, "80").stdout.split(":")[-1])
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                               text=True, check=True).stdout
+    assert listening.strip() == ""  # reserved (bound), but no proxy listens
+    deadline = time.monotonic() + 30
+    while True:  # until the container's nc listens
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                if s.recv(64) == b"hello\n":
+                    break
+        except OSError:  # refused or reset: not listening yet
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    d.docker("rm", "-f", cid)

@@ -41,17 +41,21 @@ class Proxy:
             self._closers.pop()()
 
 
-async def publish(binding: PortBinding, container_ip: str) -> Proxy:
+async def publish(binding: PortBinding, container_ip: str, relay: bool = True) -> Proxy:
     """Bind the host side of ``binding`` and relay it to ``container_ip``.
 
     A zero host port takes a kernel-chosen ephemeral one; a host range the
     first free port in it. Raises ``PortAllocated`` when nothing can be bound.
+    Without ``relay`` (dockerd's ``--userland-proxy=false``) the port is only
+    reserved: bound, never listened on, so all traffic is the firewall's DNAT.
     """
     sock = _bind(binding)
     port = sock.getsockname()[1]
     proxy = Proxy(replace(binding, host_port=port, host_port_end=port),
                   (container_ip, binding.container_port))
-    if binding.proto == "tcp":
+    if not relay:
+        proxy._closers.append(sock.close)
+    elif binding.proto == "tcp":
         await _serve_tcp(proxy, sock)
     elif binding.proto == "udp":
         await _serve_udp(proxy, sock)
