@@ -5,6 +5,7 @@ as a client sees them."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 
@@ -281,3 +282,23 @@ def test_attach_made_before_start_gets_all_output(wharfd, busybox, cleanup):
         with _hijack(wharfd, f"/containers/{cid}/attach?stdout=1&stream=1&logs=1") as s:
             assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
             assert _until_eof(s) == b"\x01\x00\x00\x00\x00\x00\x00\x08hi there"
+
+
+@pytest.mark.parametrize("runtime", ["wharf", "runc"])
+def test_diff_lists_what_the_container_changed_not_its_mount_points(wharfd, busybox, tmp_path,
+                                                                    runtime):
+    """An image without /proc, /dev, /sys, /etc: the runtime makes them (Docker's init
+    layer holds them), and ``docker diff`` shows only the container's own changes."""
+    shutil.copy("/bin/busybox", tmp_path / "busybox")
+    (tmp_path / "Dockerfile").write_text('FROM scratch\nCOPY busybox /bin/busybox\n')
+    r = wharfd.docker("build", "-q", "-t", "parity-bare", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    r = wharfd.docker("run", "--runtime", runtime, "--name", f"parity-diff-{runtime}",
+                      "parity-bare", "/bin/busybox", "touch", "/etc/mine")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = wharfd.docker("diff", f"parity-diff-{runtime}")
+        assert (r.returncode, r.stdout) == (0, "C /etc\nA /etc/mine\n"), r.stderr
+    finally:
+        wharfd.docker("rm", f"parity-diff-{runtime}")
+        wharfd.docker("rmi", "parity-bare")

@@ -113,17 +113,34 @@ def lookup(layers: list[str], rel: str) -> os.stat_result | None:
     return None
 
 
+#: What Docker keeps in a container's init layer, below its rw layer (moby's
+#: ``initlayer.Setup``), with the directories that hold it: the mount points the
+#: runtime makes when the image lacks them. Here they land in the rw layer, so
+#: ``changes`` counts them as the init layer's, as ``docker diff`` never lists them.
+INIT_LAYER = {"dev", "dev/pts", "dev/shm", "dev/console", "proc", "sys", ".dockerenv", "etc",
+              "etc/resolv.conf", "etc/hosts", "etc/hostname", "etc/mtab"}
+
+
+def _init_stub(rel: str, st: os.stat_result) -> bool:
+    """An init-layer path as the runtime left it: a directory, or an empty file."""
+    return rel in INIT_LAYER and (stat.S_ISDIR(st.st_mode) or
+                                  stat.S_ISREG(st.st_mode) and st.st_size == 0)
+
+
 def changes(upper: str, lowers: list[str]) -> list[tuple[str, int]]:
     """Docker's ``diff`` of a writable layer: ("/path", kind), sorted by path.
 
     As Docker does, a directory copied up unchanged is not reported by
-    itself, but the parent of anything added or deleted is reported changed.
+    itself, but the parent of anything added or deleted is reported changed;
+    the init layer's mount points (``INIT_LAYER``) count as present below.
     """
     out: dict[str, int] = {}
     changed_dirs: set[str] = set()
     opaque_dirs: list[str] = []
     for rel, path, st in walk(upper):
         below = None if any(rel.startswith(d + "/") for d in opaque_dirs) else lookup(lowers, rel)
+        if below is None and _init_stub(rel, st):
+            continue
         if is_whiteout(st):
             kind = DELETED
         elif stat.S_ISDIR(st.st_mode) and is_opaque(path):
