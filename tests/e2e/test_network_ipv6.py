@@ -43,11 +43,14 @@ def test_ipv6_network_gives_containers_addresses_and_routes(wharfd: Daemon, busy
         # a second container: the next free address, its interface, its default route, and
         # IPv6 traffic to the gateway and to the first container
         script = (f"ip -o -6 addr show dev eth0 scope global; ip -6 route show default; "
+                  f"nslookup -type=aaaa {box}; cat /etc/hosts; "
                   f"ping -6 -c1 -W5 {gateway} >/dev/null && ping -6 -c1 -W5 {fixed} >/dev/null && echo reached")
         r = wharfd.docker("run", "--rm", "--network", name, busybox, "sh", "-c", script)
         assert r.returncode == 0, r.stdout + r.stderr
         assert f"inet6 {subnet[2]}/64 scope global" in r.stdout
         assert f"default via {gateway} dev eth0" in r.stdout
+        assert f"Address: {fixed}" in r.stdout  # the embedded DNS answers AAAA
+        assert f"\n{subnet[2]}\t" in r.stdout  # its own IPv6 address in /etc/hosts
         assert r.stdout.endswith("reached\n")
         # the IPv6 table holds the IPv4 table's rules for the subnet
         table = subprocess.run(["nft", "list", "table", "ip6", wharfd.firewall_table],

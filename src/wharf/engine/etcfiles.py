@@ -42,14 +42,15 @@ def resolver(host_config: dict[str, Any], daemon: DaemonConfig) -> tuple[list[st
 
 
 def contents(hostname: str, host_config: dict[str, Any], daemon: DaemonConfig,
-             domainname: str = "", address: str | None = None) -> dict[str, tuple[str, str]]:
+             domainname: str = "", address: str | None = None,
+             address6: str | None = None) -> dict[str, tuple[str, str]]:
     """{target in the container: (file name, text)}."""
     resolv_base = host_resolv()
     if host_config.get("NetworkMode") == "host":
         hosts, resolv = _read(HOST_HOSTS) or text.DEFAULT_HOSTS, resolv_base
     else:
         hosts = text.hosts_file(hostname, address or SELF_ADDRESS,
-                                host_config.get("ExtraHosts") or [], domainname)
+                                host_config.get("ExtraHosts") or [], domainname, address6)
         resolv = text.resolv_conf(resolv_base, *resolver(host_config, daemon)).text
     return {"/etc/hostname": ("hostname", hostname + "\n"), "/etc/hosts": ("hosts", hosts),
             "/etc/resolv.conf": ("resolv.conf", resolv)}

@@ -470,10 +470,11 @@ class NetworkService:
                                "links": (c.host_config.get("Links") or [])
                                + (ep.get("Links") or [])}
 
-    def _primary_address(self, c: Container) -> str | None:
+    def _primary_address(self, c: Container, field: str = "IPAddress") -> str | None:
+        """The first of the container's endpoints' ``field`` that is set."""
         for ep in c.record["NetworkSettings"]["Networks"].values():
-            if ep.get("IPAddress"):
-                return ep["IPAddress"]
+            if ep.get(field):
+                return ep[field]
         return None
 
     async def _publish(self, c: Container) -> None:
@@ -536,7 +537,7 @@ class NetworkService:
                 names = {ep["Name"].lstrip("/").lower(), *net[_PRIVATE].get(other, {}).get(
                     "aliases", [])}
                 if name_here in names:
-                    found.append(ip_address(ep["IPv4Address"].split("/")[0]))
+                    found += [ip_address(ep[f].split("/")[0]) for f in ("IPv4Address", "IPv6Address") if ep[f]]
             if net["Driver"] == "overlay":  # containers of other hosts
                 found += self.overlay.resolve(net, name_here)
         return found or None
@@ -567,7 +568,8 @@ class NetworkService:
         cfg = c.config
         hc = {**c.host_config, "ExtraHosts": self._extra_hosts(c)}
         files = etcfiles.contents(cfg["Hostname"], hc, self.config, cfg.get("Domainname") or "",
-                                  self._primary_address(c))
+                                  self._primary_address(c),
+                                  self._primary_address(c, "GlobalIPv6Address"))
         files["/etc/resolv.conf"] = ("resolv.conf", self._resolv(c).text)
         for name, text in (files["/etc/hosts"], files["/etc/resolv.conf"]):
             # In place, as Docker's: the container may have them bind-mounted already (a

@@ -22,12 +22,12 @@ import asyncio
 import errno
 import socket
 import struct
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Callable
 
 from wharf.network import dnsmsg, netns
 
-Resolver = Callable[[str], "list[IPv4Address] | None"]
+Resolver = Callable[[str], "list[IPv4Address | IPv6Address] | None"]
 
 DNS_ADDRESS = "127.0.0.11"
 #: Seconds to wait for one upstream before trying the next.

@@ -1,7 +1,7 @@
 """Just enough of the DNS wire format (RFC 1035) for the embedded server.
 
-The server reads the question of a query and either answers it with A
-records or forwards the original bytes untouched, so only the header, the
+The server reads the question of a query and either answers it with A or
+AAAA records or forwards the original bytes untouched, so only the header, the
 question and answer records need encoding; nothing here parses an upstream's
 answer. A dependency (dnslib, dnspython) would be larger than this module.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 TYPE_A = 1
 TYPE_AAAA = 28
@@ -82,15 +82,14 @@ def encode_query(ident: int, name: str, qtype: int = TYPE_A) -> bytes:
             + struct.pack("!HH", qtype, CLASS_IN))
 
 
-def answer(query: Query, addresses: list[IPv4Address], ttl: int = 600) -> bytes:
-    """An authoritative reply with one A record per address (none for other types)."""
-    records = b""
-    if query.qtype == TYPE_A:
-        records = b"".join(struct.pack("!HHHIH", 0xC00C, TYPE_A, CLASS_IN, ttl, 4) + a.packed
-                           for a in addresses)
-        count = len(addresses)
-    else:
-        count = 0
+def answer(query: Query, addresses: list[IPv4Address | IPv6Address], ttl: int = 600) -> bytes:
+    """An authoritative reply: an A record per IPv4 address for an A question, an AAAA
+    record per IPv6 one for AAAA (none for other types)."""
+    version = {TYPE_A: 4, TYPE_AAAA: 6}.get(query.qtype)
+    matching = [a for a in addresses if a.version == version]
+    records = b"".join(struct.pack("!HHHIH", 0xC00C, query.qtype, CLASS_IN, ttl, len(a.packed)) + a.packed
+                       for a in matching)
+    count = len(matching)
     flags = _QR | _AA | _RA | (query.flags & (_OPCODE | _RD))
     return _HEADER.pack(query.id, flags, 1, count, 0, 0) + query.question + records
 
@@ -101,8 +100,8 @@ def error(query: Query, rcode: int) -> bytes:
     return _HEADER.pack(query.id, flags, 1, 0, 0, 0) + query.question
 
 
-def parse_answer_addresses(data: bytes) -> tuple[int, list[IPv4Address]]:
-    """(rcode, A addresses) of a reply: for tests, which check what a client would get."""
+def parse_answer_addresses(data: bytes) -> tuple[int, list[IPv4Address | IPv6Address]]:
+    """(rcode, A and AAAA addresses) of a reply: for tests, which check what a client would get."""
     _id, flags, qdcount, ancount, *_ = _HEADER.unpack_from(data)
     pos = _HEADER.size
     for _ in range(qdcount):
@@ -112,8 +111,8 @@ def parse_answer_addresses(data: bytes) -> tuple[int, list[IPv4Address]]:
         pos = _skip_name(data, pos)
         rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", data, pos)
         pos += 10
-        if rtype == TYPE_A and rdlen == 4:
-            out.append(IPv4Address(data[pos:pos + 4]))
+        if (rtype, rdlen) in ((TYPE_A, 4), (TYPE_AAAA, 16)):
+            out.append(IPv4Address(data[pos:pos + 4]) if rdlen == 4 else IPv6Address(data[pos:pos + 16]))
         pos += rdlen
     return flags & 0xF, out
 

@@ -28,8 +28,9 @@ EMBEDDED_NAMESERVER = "127.0.0.11"
 
 
 def hosts_file(hostname: str, address: str | None, extra_hosts: list[str] = (),
-               domainname: str = "") -> str:
-    """Localhost entries, ``--add-host name:ip`` lines, then the container's own name.
+               domainname: str = "", address6: str | None = None) -> str:
+    """Localhost entries, ``--add-host name:ip`` lines, then the container's own name
+    (on its IPv6 address too, when its network has IPv6, as Docker's).
 
     ``extra_hosts`` come as the API has them (``name:ip``; the IP may be IPv6
     and so contain colons); ``host-gateway`` must be replaced by the caller.
@@ -40,7 +41,7 @@ def hosts_file(hostname: str, address: str | None, extra_hosts: list[str] = (),
         lines.append(f"{ip.strip('[]')}\t{name}\n")
     if address:
         names = f"{hostname}.{domainname} {hostname}" if domainname else hostname
-        lines.append(f"{address}\t{names}\n")
+        lines += [f"{ip}\t{names}\n" for ip in (address, address6) if ip]
     return "".join(lines)
 
 

@@ -3,7 +3,7 @@
 import asyncio
 import socket
 import struct
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
@@ -18,6 +18,15 @@ def test_query_round_trip() -> None:
     assert (q.id, q.name, q.qtype) == (7, "web.example", dnsmsg.TYPE_A)
     assert dnsmsg.parse_answer_addresses(dnsmsg.answer(q, [WEB])) == (0, [WEB])
     assert dnsmsg.parse_answer_addresses(dnsmsg.error(q, dnsmsg.NXDOMAIN)) == (3, [])
+
+
+def test_a_and_aaaa_answers_take_their_own_family() -> None:
+    web6 = IPv6Address("fd00:18::2")
+    for qtype, want in ((dnsmsg.TYPE_A, [WEB]), (dnsmsg.TYPE_AAAA, [web6])):
+        q = dnsmsg.parse_query(dnsmsg.encode_query(9, "web", qtype))
+        assert dnsmsg.parse_answer_addresses(dnsmsg.answer(q, [WEB, web6])) == (0, want)
+    q = dnsmsg.parse_query(dnsmsg.encode_query(9, "web", dnsmsg.TYPE_AAAA))
+    assert dnsmsg.parse_answer_addresses(dnsmsg.answer(q, [WEB])) == (0, [])  # known, no AAAA
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 11, b"\x00\x01\x81\x00\x00\x01" + b"\x00" * 6])

@@ -12,6 +12,7 @@ def test_hosts_file_order_and_extra_hosts() -> None:
     assert lines[-3:] == ["10.0.0.5\tdb", "fd00::5\tv6", "172.17.0.2\tabc123"]
     assert hosts_file("h", "10.1.1.1", domainname="example").endswith("10.1.1.1\th.example h\n")
     assert "\th\n" not in hosts_file("h", None)  # --network none: no address of its own
+    assert hosts_file("h", "10.1.1.1", address6="fd00::3").endswith("10.1.1.1\th\nfd00::3\th\n")
 
 
 def test_default_bridge_copies_the_host_without_loopback_servers() -> None:
