@@ -375,10 +375,12 @@ class ContainerService:
         out = []
         for link in c.host_config.get("Links") or []:
             target, alias = links.parse(link)
-            child = self._by_id.get(self._names.get(target, ""))
-            ip = child and (child.record["NetworkSettings"]["Networks"].get("bridge") or {}).get(
-                "IPAddress")
-            if child is not None and child.running and ip:
+            try:
+                child = self.get(target)  # a name, or an ID as --link takes too
+            except (NotFound, InvalidParameter):
+                continue
+            ip = (child.record["NetworkSettings"]["Networks"].get("bridge") or {}).get("IPAddress")
+            if child.running and ip:
                 out += links.env(f"/{c.name}/{alias}", ip, child.config)
         return out
 
