@@ -141,6 +141,7 @@ def test_network_settings_of_the_daemon(make_wharfd):
     assert options["com.docker.network.driver.mtu"] == "1400"
     assert options["com.docker.network.bridge.host_binding_ipv4"] == "127.0.0.1"
     assert options["com.docker.network.bridge.enable_ip_masquerade"] == "false"
+    assert _info(d, "{{json .DefaultAddressPools}}") == '[{"Base":"10.231.0.0/16","Size":24}]'
     r = d.docker("run", "--rm", "busybox", "cat", "/sys/class/net/eth0/mtu")
     assert r.stdout.strip() == "1400", r.stderr
     cid = d.docker("run", "-d", "-p", "80", "busybox", "sleep", "600").stdout.strip()

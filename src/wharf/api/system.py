@@ -103,6 +103,8 @@ async def info(request: web.Request) -> web.Response:
         "NCPU": os.cpu_count() or 1, "MemTotal": hostinfo.mem_total(),
         "GenericResources": None, "DockerRootDir": config.data_root,
         "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": socket.gethostname(),
+        "DefaultAddressPools": [{"Base": p["base"], "Size": p["size"]}
+                                for p in config.default_address_pools] or None,
         "Labels": list(config.labels), "ExperimentalBuild": False, "ServerVersion": SERVER_VERSION,
         "Runtimes": runtimes, "DefaultRuntime": config.default_runtime,
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
