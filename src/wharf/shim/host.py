@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -50,8 +51,9 @@ OnReport = Callable[[dict[str, Any], list[int], "int | None"], None]
 class Host:
     """The loop and the bookkeeping shared by every container's ``Shim``."""
 
-    def __init__(self, link: socket.socket) -> None:
+    def __init__(self, link: socket.socket, child_nofile: tuple[int, int]) -> None:
         self.loop = Loop()
+        self.child_nofile = child_nofile
         self.link = link
         self.link_out = Outbox(self.loop.scope(None), link.fileno(), lambda: None)  # type: ignore[arg-type]
         self.inbuf = b""
@@ -77,7 +79,7 @@ class Host:
         """Run ``job`` in a helper (``spawner.fork``); ``on_report(answer, fds, early)``
         once it reported, ``early`` the wait status of the pid it started if that
         was reaped first."""
-        pid, sock = spawner.fork(job, keep)
+        pid, sock = spawner.fork(job, keep, self.child_nofile)
         self._children[pid] = (None, lambda status: None)
         self._reports[sock.fileno()] = (owner, sock, self._reaped, on_report)
         self.loop.watch(sock.fileno(), selectors.EVENT_READ, lambda: self._read_report(sock.fileno()),
@@ -217,7 +219,11 @@ def run(link: socket.socket) -> int:
             f.write(str(OOM_SCORE_ADJ))
     except PermissionError:  # lowering it takes CAP_SYS_RESOURCE (a container host may lack it)
         pass
-    host = Host(link)
+    # A few fds per container: the soft limit (often 1024) would cap the host at a
+    # few hundred containers. Its helpers put it back: containers inherit the usual one.
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile[1], nofile[1]))
+    host = Host(link, nofile)
     try:
         host.serve()
     except Exception as e:  # noqa: BLE001 - the host's own bug: leave a trace

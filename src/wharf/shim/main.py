@@ -132,7 +132,7 @@ class Conn:
         self.shim.loop.watch(self.fd, selectors.EVENT_READ, self._read_stream)
         try:
             self.shim.handle(self, json.loads(line))
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, struct.error) as e:  # struct: a size past 16 bits
             self.finish({"error": f"bad request: {e}"})
             return
         if rest:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import signal
 import socket
 from typing import Any, Callable, Iterable
@@ -26,10 +27,12 @@ Report = tuple[dict[str, Any], list[int]]
 _MAX_REPORT = 64 * 1024
 
 
-def fork(job: Callable[[], Report], keep: Iterable[int] = ()) -> tuple[int, socket.socket]:
-    """Run ``job`` in a child holding only ``keep`` (and stdio); returns the child's pid
-    and our end of its report socket (read it with ``read_report``). An exception in the
-    job is reported as ``{"error": "shim: ...", "kind": "shim"}``."""
+def fork(job: Callable[[], Report], keep: Iterable[int],
+         nofile: tuple[int, int]) -> tuple[int, socket.socket]:
+    """Run ``job`` in a child holding only ``keep`` (and stdio) and with ``nofile`` as
+    its RLIMIT_NOFILE (what it starts inherits it); returns the child's pid and our end
+    of its report socket (read it with ``read_report``). An exception in the job is
+    reported as ``{"error": "shim: ...", "kind": "shim"}``."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:  # never returns
@@ -39,6 +42,7 @@ def fork(job: Callable[[], Report], keep: Iterable[int] = ()) -> tuple[int, sock
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sc.close_fds_except({theirs.fileno(), *keep})
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
             try:
                 answer, fds = job()
             except Exception as e:  # noqa: BLE001 - the host hears of everything

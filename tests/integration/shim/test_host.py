@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -75,7 +76,8 @@ def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:  # noqa:
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
-        init = launcher.start(str(b.path))["pid"]
+        started = launcher.start(str(b.path))
+        init = started["pid"]
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(
                 lambda n: run_exec(str(b.path), f"e{n}", ["sh", "-c", f"echo {n}; exit {n}"]),
@@ -87,13 +89,15 @@ def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:  # noqa:
         launcher.close()
     os.kill(init, signal.SIGKILL)
     assert client.wait(str(b.path))["exit_code"] == 137
+    assert gone(started["shim_pid"])
 
 
 def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:  # noqa: F811
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
-        init = launcher.start(str(b.path))["pid"]
+        started = launcher.start(str(b.path))
+        init = started["pid"]
         with pytest.raises(client.ShimError) as e:
             client.exec_(str(b.path), "x", {**SH, "args": ["/nope"]}, tty=False, stdin=False)
         assert e.value.kind == "not_found" and 'exec: "/nope"' in str(e.value)
@@ -103,6 +107,27 @@ def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:  # noqa: F811
         launcher.close()
     os.kill(init, signal.SIGKILL)
     assert client.wait(str(b.path))["exit_code"] == 137
+    assert gone(started["shim_pid"])
+
+
+def test_the_host_lifts_its_fd_limit_but_containers_keep_the_usual_one(root: Root) -> None:  # noqa: F811
+    b = root.make(["sh", "-c", "ulimit -n; read x"], open_stdin=True, tty=True)
+    launcher = client.Launcher(str(root.path))
+    try:
+        answer = launcher.start(str(b.path))
+        limits = Path(f"/proc/{answer['shim_pid']}/limits").read_text().splitlines()
+        soft, hard = next(line for line in limits if line.startswith("Max open files")).split()[3:5]
+        assert soft == hard  # a few fds per container: the soft limit would cap the host
+        out, code = run_exec(str(b.path), "u", ["sh", "-c", "ulimit -n"])
+        assert (out, code) == (f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}\n".encode(), 0)
+        with pytest.raises(client.ShimError, match="bad request"):
+            client.resize(str(b.path), 70000, 80)  # past a winsize's 16 bits: this request fails
+        assert client.state(str(b.path))["status"] == "running"
+    finally:
+        launcher.close()
+    os.kill(answer["pid"], signal.SIGKILL)
+    assert client.wait(str(b.path))["exit_code"] == 137
+    assert gone(answer["shim_pid"])
 
 
 def test_a_container_whose_shim_fails_takes_no_other_down(root: Root) -> None:  # noqa: F811
