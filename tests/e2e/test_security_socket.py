@@ -117,6 +117,24 @@ def test_real_docker_cli_with_tlsverify(tls_daemon):
     assert refused.returncode != 0 and "error during connect" in refused.stderr, refused.stderr
 
 
+def test_a_context_with_tls_material_for_both_clis(tls_daemon, tmp_path):
+    """``context create --docker host=tcp://...,ca=,cert=,key=``: the store keeps the
+    files, and either CLI reaches the TLS listener through the context."""
+    _, host, pki = tls_daemon
+    env = {"DOCKER_CONFIG": str(tmp_path / "config")}
+    r = wharf("context", "create", "secure", "--docker",
+              f"host={host},ca={pki}/ca.pem,cert={pki}/cert.pem,key={pki}/key.pem", env=env)
+    assert r.returncode == 0, r.stderr
+    assert wharf("--context", "secure", "ps", "-q", env=env).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    r = subprocess.run([daemon_mod.DOCKER, "--context", "secure", "ps", "-q"], capture_output=True,
+                       text=True, env={**clean, **env}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = wharf("context", "create", "ca-only", "--docker", f"host={host},ca={pki}/ca.pem", env=env)
+    r = wharf("--context", "ca-only", "ps", env=env)
+    assert r.returncode != 0 and "Traceback" not in r.stderr  # no certificate: refused
+
+
 def test_tcp_without_tls_is_refused_unless_asked():
     from wharf.daemon.listen import TLSOptions, server_context
     with pytest.raises(SystemExit, match="refusing a TCP listener without TLS"):

@@ -12,6 +12,7 @@ Which context a command uses is docker's rule (``resolveContextName``): an
 explicit ``-H`` or DOCKER_HOST mean ``default``; else DOCKER_CONTEXT; else
 ``currentContext``. Only when that names a stored context is anything read,
 so a command run with DOCKER_HOST set (every test, most scripts) reads no file.
+A context's TLS material (``ca.pem``, ``cert.pem``, ``key.pem``) is used as docker uses it.
 """
 
 from __future__ import annotations
@@ -158,8 +159,17 @@ def resolve(explicit: str | None, hosts: list[str] | None) -> str:
     return os.environ.get("DOCKER_CONTEXT") or current()
 
 
-def host(name: str) -> str | None:
-    """The daemon address of context ``name``; None for ``default`` (DOCKER_HOST decides)."""
+def endpoint(name: str) -> tuple[str | None, Any]:
+    """(daemon address, TLS context or None) of context ``name``; (None, None) for
+    ``default`` (DOCKER_HOST and the TLS flags decide). As docker's: TLS when the
+    context has TLS material or skips verification; the CA, when stored, is checked."""
     if name == DEFAULT:
-        return None
-    return get(name)["Endpoints"]["docker"]["Host"]
+        return None, None
+    docker = get(name)["Endpoints"]["docker"]
+    ca, cert, key = (os.path.join(tls_dir(name), "docker", f)
+                     for f in ("ca.pem", "cert.pem", "key.pem"))
+    skip = bool(docker.get("SkipTLSVerify"))
+    if not skip and not any(os.path.exists(f) for f in (ca, cert, key)):
+        return docker["Host"], None
+    from wharf.client.tls import context  # a client certificate only when stored
+    return docker["Host"], context(True, not skip and os.path.exists(ca), ca, cert, key)

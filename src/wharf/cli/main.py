@@ -246,14 +246,15 @@ def _tls(opts: Any) -> Any:
     return context(opts.tls, opts.tlsverify or None, opts.tlscacert, opts.tlscert, opts.tlskey)
 
 
-def _context_host(explicit: str | None) -> str | None:
-    """The daemon of the context in use (``wharf.cli.contexts``); None for ``default``.
-    With DOCKER_HOST set and no ``--context`` nothing is read (the common path)."""
+def _context_endpoint(explicit: str | None) -> tuple[str | None, Any]:
+    """(daemon, TLS context) of the context in use (``wharf.cli.contexts``); (None,
+    None) for ``default``. With DOCKER_HOST set and no ``--context`` nothing is read
+    (the common path)."""
     if not explicit and os.environ.get("DOCKER_HOST"):
-        return None
+        return None, None
     from wharf.cli import contexts
     try:
-        return contexts.host(contexts.resolve(explicit, None))
+        return contexts.endpoint(contexts.resolve(explicit, None))
     except (contexts.ContextError, OSError, ValueError) as e:
         raise CommandError(f"wharf: {e}", 1) from None
 
@@ -270,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             raise HelpRequested(main_help(top))
         if opts.config:
             os.environ["DOCKER_CONFIG"] = opts.config
-        host = opts.host[-1] if opts.host else _context_host(opts.context)
+        host, tls = (opts.host[-1], None) if opts.host else _context_endpoint(opts.context)
         path, command, preset, rest = resolve(opts.command)
-        return run_command(path, command, preset, rest, host, _tls(opts))
+        return run_command(path, command, preset, rest, host, _tls(opts) or tls)
     except HelpRequested as help_:
         sys.stdout.write(help_.args[0] if help_.args else main_help(top))
         return 0
