@@ -62,7 +62,8 @@ class Launcher:
         self._reading = False
 
     def start(self, bundle: str) -> dict[str, Any]:
-        """Start the shim of ``bundle``: ``{"shim_pid", "pid"}`` or ``{"shim_pid", "error", "kind"}``.
+        """Start the container of ``bundle``: ``{"shim_pid", "pid"}`` or ``{"shim_pid", "error",
+        "kind"}`` (``shim_pid``: the shim host serving it).
         One start per bundle at a time."""
         with self._cond:
             self._sock.sendall(json.dumps({"bundle": bundle}).encode() + b"\n")
@@ -85,7 +86,7 @@ class Launcher:
             return self._answers.pop(bundle)
 
     def close(self) -> None:
-        """EOF to the launcher: it exits, the shims it started keep running."""
+        """EOF to the launcher: it exits; its shim host keeps serving its containers."""
         self._reader.close()
         self._sock.close()
         self.proc.wait()
