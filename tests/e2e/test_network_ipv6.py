@@ -135,3 +135,24 @@ def test_wharf_cli_ipv6_flags(wharfd: Daemon, busybox: str) -> None:
     finally:
         wharfd.docker("rm", "-f", box)
         wharfd.docker("network", "rm", other)
+
+
+def test_link_local_ips_and_endpoint_address_checks(wharfd: Daemon, busybox: str) -> None:
+    """``--link-local-ip`` addresses are on the container's interface (/16, /64 for IPv6) and
+    in inspect; a malformed or wrong-family address is refused at create, in dockerd's words."""
+    name = f"wt-ll-{secrets.token_hex(3)}"
+    try:
+        assert wharfd.docker("network", "create", name).returncode == 0
+        r = wharfd.docker("run", "--rm", "--network", name, "--link-local-ip", "169.254.8.8",
+                          "--link-local-ip", "fe80::8:8", busybox, "ip", "-o", "addr", "show", "eth0")
+        assert r.returncode == 0, r.stderr
+        assert "inet 169.254.8.8/16" in r.stdout and "inet6 fe80::8:8/64" in r.stdout
+        for ipam, message in (({"IPv4Address": "300.1.1.1"}, "invalid IPv4 address: 300.1.1.1"),
+                              ({"IPv6Address": "10.0.0.1"}, "invalid IPv6 address: 10.0.0.1"),
+                              ({"LinkLocalIPs": ["baz"]}, "invalid link-local IP address: baz")):
+            status, body = wharfd.api("POST", "/containers/create", body={
+                "Image": busybox, "HostConfig": {"NetworkMode": name},
+                "NetworkingConfig": {"EndpointsConfig": {name: {"IPAMConfig": ipam}}}})
+            assert (status, body["message"]) == (400, message)
+    finally:
+        wharfd.docker("network", "rm", name)

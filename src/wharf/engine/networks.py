@@ -420,8 +420,10 @@ class NetworkService:
         address6 = None
         try:
             address6 = self._allocate6(net, bridge, ep)
+            link_local = [ip_address(a) for a in (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or []]
             joined = await asyncio.to_thread(self.driver.join, bridge, endpoint_id, address,
-                                             self._netns_path(c.id), mac, ifname, True, address6)
+                                             self._netns_path(c.id), mac, ifname, True, address6,
+                                             link_local)
         except BaseException:
             if overlay is not None:
                 await overlay.release(net, address)
@@ -731,11 +733,28 @@ def _endpoint_config(net: dict[str, Any], cfg: dict[str, Any] | None) -> dict[st
     if ipam and (ipam.get("IPv4Address") or ipam.get("IPv6Address")) and net["Name"] == "bridge":
         raise InvalidParameter("user specified IP address is supported on user defined "
                                "networks only")
+    _check_endpoint_addresses(ipam or {})
     return {"IPAMConfig": ipam, "Links": cfg.get("Links"), "Aliases": cfg.get("Aliases"),
             "NetworkID": net["Id"], "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0, "MacAddress": cfg.get("MacAddress") or "",
             "DriverOpts": cfg.get("DriverOpts")}
+
+
+def _check_endpoint_addresses(ipam: dict[str, Any]) -> None:
+    """dockerd's checks of an endpoint's ``IPAMConfig`` addresses, at create and connect."""
+    wanted = [(ipam.get("IPv4Address"), 4, "IPv4 address"), (ipam.get("IPv6Address"), 6, "IPv6 address"),
+              *((a, None, "link-local IP address") for a in ipam.get("LinkLocalIPs") or [])]
+    for text, version, what in wanted:
+        if not text and version:
+            continue
+        try:
+            ip = ip_address(text)
+            valid = not ip.is_unspecified and version in (None, ip.version)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidParameter(f"invalid {what}: {text}")
 
 
 #: ``NetworkCreateRequest``'s fields and their JSON types (dockerd decodes into Go structs)

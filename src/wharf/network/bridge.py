@@ -117,12 +117,14 @@ class BridgeDriver:
 
     def join(self, net: BridgeNetwork, endpoint_id: str, address: IPv4Address,
              target: int | str, mac: str | None = None, ifname: str | None = None,
-             default_route: bool = True, address6: IPv6Address | None = None) -> Endpoint:
+             default_route: bool = True, address6: IPv6Address | None = None,
+             link_local: list[IPv4Address | IPv6Address] = ()) -> Endpoint:
         """Attach the container whose netns is ``target`` (pid or path) to ``net``.
 
         The container side becomes ``ifname`` (default: the first free
-        ``ethN``) with ``address`` (and ``address6`` on an IPv6 network) and
-        ``mac``; the default routes go via the gateways unless the network is
+        ``ethN``) with ``address`` (and ``address6`` on an IPv6 network, and
+        the ``link_local`` ones: /16, /64 for IPv6, as Docker's) and ``mac``;
+        the default routes go via the gateways unless the network is
         internal, the caller says no, or the container already has one (lo is
         the namespace maker's: netns.create brings it up). A half-made
         earlier attempt of the same endpoint is replaced.
@@ -132,9 +134,9 @@ class BridgeDriver:
         for attempt in (1, 2):
             try:
                 ifname = self._join(net, host, address, target, mac, ifname, default_route)
-                if address6 is not None:
-                    netns.call_in(target, lambda: _add_ipv6(ifname, net, address6,
-                                                            default_route and not net.internal))
+                if address6 is not None or link_local:
+                    netns.call_in(target, lambda: _add_addresses(ifname, net, address6, link_local,
+                                                                 default_route and not net.internal))
                 break
             except BaseException as e:
                 self.leave(endpoint_id)  # no half-made endpoint outlives a failed join
@@ -243,16 +245,25 @@ def _enable_ipv6(ifname: str) -> None:
         f.write("0")
 
 
-def _add_ipv6(ifname: str, net: BridgeNetwork, address: IPv6Address, route: bool) -> None:
-    """In the container's namespace: ``address`` on ``ifname`` and, with ``route``, the
-    default IPv6 route via the bridge's address (netlink: no ioctl sets NODAD)."""
-    assert net.subnet6 is not None and net.gateway6 is not None
-    _enable_ipv6(ifname)
+def _add_addresses(ifname: str, net: BridgeNetwork, address6: IPv6Address | None,
+                   link_local: list[IPv4Address | IPv6Address], route: bool) -> None:
+    """In the container's namespace: ``address6`` and ``link_local`` on ``ifname`` and,
+    with ``route``, the default IPv6 route via the bridge's address (netlink: no
+    ioctl sets NODAD)."""
+    wanted = [(ip, 16 if ip.version == 4 else 64) for ip in link_local]
+    if address6 is not None:
+        assert net.subnet6 is not None
+        wanted.insert(0, (address6, net.subnet6.prefixlen))
+    if any(ip.version == 6 for ip, _ in wanted):
+        _enable_ipv6(ifname)
     with IPRoute() as ipr:
         idx = ipr.link("get", ifname=ifname)[0]["index"]
-        ipr.addr("add", index=idx, address=str(address), prefixlen=net.subnet6.prefixlen,
-                 flags=_IFA_F_NODAD)
-        if route and not any(r["dst_len"] == 0 for r in ipr.get_routes(family=socket.AF_INET6, table=254)):
+        for ip, prefixlen in wanted:
+            ipr.addr("add", index=idx, address=str(ip), prefixlen=prefixlen,
+                     **({"flags": _IFA_F_NODAD} if ip.version == 6 else {}))
+        if address6 is None or not route:
+            return
+        if not any(r["dst_len"] == 0 for r in ipr.get_routes(family=socket.AF_INET6, table=254)):
             ipr.route("add", family=socket.AF_INET6, dst="::", dst_len=0,
                       gateway=str(net.gateway6), oif=idx)
 
