@@ -1,16 +1,22 @@
 """Container behaviours docker-py's suite expects of a Docker daemon (issue 15):
-kill, rm of a restarting container, runtimes, detach keys. Checked over the API
-as a client sees them."""
+kill, rm of a restarting container, runtimes, detach keys, links, MAC
+addresses, cp through a stopped container's mounts, diff. Checked over the API
+and with the docker CLI, as a client sees them."""
 
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 
+from support.daemon import DOCKER
 
 def _create(wharfd, body):
     status, answer = wharfd.api("POST", "/containers/create", body)
@@ -302,3 +308,55 @@ def test_diff_lists_what_the_container_changed_not_its_mount_points(wharfd, busy
     finally:
         wharfd.docker("rm", f"parity-diff-{runtime}")
         wharfd.docker("rmi", "parity-bare")
+
+
+def _read_until(fd: int, needle: bytes) -> bytes:
+    seen = b""
+    while needle not in seen:
+        ready, _, _ = select.select([fd], [], [], 30)
+        assert ready, f"no {needle!r} in {seen!r}"
+        seen += os.read(fd, 4096)
+    return seen
+
+
+@pytest.mark.parametrize("config, typed", [(None, b"\x10\x11"), ({"detachKeys": "ctrl-x"}, b"\x18")])
+def test_docker_cli_detaches_from_run_it_and_exec_it(wharfd, busybox, tmp_path, config, typed):
+    """The docker CLI leaves detaching to the daemon: it sends its config file's
+    ``detachKeys`` and waits for the stream to end."""
+    env = dict(wharfd.env)
+    if config is not None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        env["DOCKER_CONFIG"] = str(tmp_path)
+    name = f"parity-detach-{len(typed)}"
+    try:
+        for args in (["run", "-it", "--name", name, busybox, "sh"], ["exec", "-it", name, "sh"]):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([DOCKER, *args], stdin=slave, stdout=slave, stderr=slave,
+                                    env=env, start_new_session=True)
+            os.close(slave)
+            try:
+                _read_until(master, b"# ")
+                os.write(master, b"echo $((6*7))\r")
+                _read_until(master, b"42")
+                os.write(master, typed)
+                code = proc.wait(30)
+                tail = b""
+                while select.select([master], [], [], 0)[0]:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    tail += chunk
+                # docker exec reports a detach as "read escape sequence", exit 1 (with
+                # dockerd too); run returns 0
+                assert code == 0 or args[0] == "exec" and b"read escape sequence" in tail, tail
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                os.close(master)
+            assert _state(wharfd, name)["Running"]
+    finally:
+        wharfd.api("DELETE", f"/containers/{name}", params={"force": 1})
