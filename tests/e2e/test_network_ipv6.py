@@ -128,10 +128,11 @@ def test_wharf_cli_ipv6_flags(wharfd: Daemon, busybox: str) -> None:
     try:
         assert wharfd.wharf("network", "create", "--ipv6", "--subnet", str(subnet), other).returncode == 0
         assert wharfd.wharf("run", "-d", "--name", box, busybox, "sleep", "60").returncode == 0
-        r = wharfd.wharf("network", "connect", "--ip6", str(subnet[9]), other, box)
+        r = wharfd.wharf("network", "connect", "--ip6", str(subnet[9]), "--link-local-ip", "169.254.9.9",
+                         other, box)
         assert r.returncode == 0, r.stderr
-        out = wharfd.docker("exec", box, "ip", "-o", "-6", "addr", "show", "scope", "global").stdout
-        assert f"inet6 {subnet[9]}/64" in out
+        out = wharfd.docker("exec", box, "ip", "-o", "addr").stdout
+        assert f"inet6 {subnet[9]}/64" in out and "inet 169.254.9.9/16" in out
     finally:
         wharfd.docker("rm", "-f", box)
         wharfd.docker("network", "rm", other)

@@ -52,6 +52,7 @@ def add_container_flags(parser: Any) -> None:
     add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
     add("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
     add("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+    add("--link-local-ip", action="append", help="Container IPv4/IPv6 link-local addresses")
     add("--ipc", default="", help="IPC mode to use")
     add("-l", "--label", action="append", help="Set meta data on a container")
     add("--label-file", action="append", help="Read in a line delimited file of labels")
@@ -177,17 +178,18 @@ def _ports(specs: list[str] | None) -> tuple[dict[str, Any], dict[str, list[dict
 
 
 def _endpoints(args: Any) -> dict[str, Any]:
-    """``--ip``/``--ip6``/``--network-alias``/``--link`` for the container's (first) network."""
-    if not (args.ip or args.ip6 or args.network_alias or args.link):
+    """``--ip``/``--ip6``/``--link-local-ip``/``--network-alias``/``--link`` for the
+    container's (first) network."""
+    if not (args.ip or args.ip6 or args.link_local_ip or args.network_alias or args.link):
         return {}
-    return {args.network: {"IPAMConfig": endpoint_ipam(args.ip, args.ip6),
+    return {args.network: {"IPAMConfig": endpoint_ipam(args.ip, args.ip6, args.link_local_ip),
                            "Aliases": args.network_alias or None,
                            "Links": args.link or None}}
 
 
-def endpoint_ipam(ip: str, ip6: str) -> dict[str, str] | None:
-    """An endpoint's ``IPAMConfig`` from ``--ip`` and ``--ip6`` (None: neither given)."""
-    ipam = {k: v for k, v in (("IPv4Address", ip), ("IPv6Address", ip6)) if v}
+def endpoint_ipam(ip: str, ip6: str, link_local: list[str] | None) -> dict[str, Any] | None:
+    """An endpoint's ``IPAMConfig`` from ``--ip``, ``--ip6``, ``--link-local-ip`` (None: none given)."""
+    ipam = {k: v for k, v in (("IPv4Address", ip), ("IPv6Address", ip6), ("LinkLocalIPs", link_local)) if v}
     return ipam or None
 
 

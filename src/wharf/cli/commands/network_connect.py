@@ -14,6 +14,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--alias", action="append", help="Add network-scoped alias for the container")
     parser.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
     parser.add_argument("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+    parser.add_argument("--link-local-ip", action="append", help="Add a link-local address for the container")
     parser.add_argument("--link", action="append", help="Add link to another container")
     parser.add_argument("network", metavar="NETWORK")
     parser.add_argument("container", metavar="CONTAINER")
@@ -21,7 +22,7 @@ def add_arguments(parser: Any) -> None:
 
 def run(args: Any, client: Client) -> int:
     endpoint = {"Aliases": args.alias or None, "Links": args.link or None,
-                "IPAMConfig": endpoint_ipam(args.ip, args.ip6)}
+                "IPAMConfig": endpoint_ipam(args.ip, args.ip6, args.link_local_ip)}
     client.request("POST", f"/networks/{args.network}/connect",
                    body={"Container": args.container, "EndpointConfig": endpoint})
     return 0
