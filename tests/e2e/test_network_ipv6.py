@@ -157,3 +157,21 @@ def test_link_local_ips_and_endpoint_address_checks(wharfd: Daemon, busybox: str
             assert (status, body["message"]) == (400, message)
     finally:
         wharfd.docker("network", "rm", name)
+
+
+def test_ipv6_survives_a_daemon_restart(make_wharfd) -> None:
+    """After a restart (live restore), the running container keeps its IPv6 address and
+    lease, the bridge its gateway, and a new container gets the next free address."""
+    d = make_wharfd()
+    subnet = _subnet6()
+    name = f"wt-v6r-{secrets.token_hex(3)}"
+    assert d.docker("network", "create", "--ipv6", "--subnet", str(subnet), name).returncode == 0
+    assert d.docker("run", "-d", "--name", "keeper", "--network", name, "busybox", "sleep", "120").returncode == 0
+    d.restart()
+    out = d.docker("exec", "keeper", "ip", "-o", "-6", "addr", "show", "scope", "global").stdout
+    assert f"inet6 {subnet[2]}/64" in out
+    r = d.docker("run", "--rm", "--network", name, "busybox", "sh", "-c",
+                 f"ip -o -6 addr show scope global; ping -6 -c1 -W5 {subnet[2]} >/dev/null && echo reached")
+    assert f"inet6 {subnet[3]}/64" in r.stdout and r.stdout.endswith("reached\n"), r.stdout + r.stderr
+    assert d.docker("rm", "-f", "keeper").returncode == 0
+    assert d.docker("network", "rm", name).returncode == 0
