@@ -211,3 +211,13 @@ def test_without_userland_proxy_published_ports_go_by_dnat_alone(make_wharfd):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     d.docker("rm", "-f", cid)
+
+
+def test_bridge_none_means_no_default_bridge(make_wharfd):
+    d = make_wharfd(extra_args=["--bridge", "none"])
+    names = d.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "bridge" not in names and {"host", "none"} <= set(names)
+    r = d.docker("run", "--rm", "busybox", "ls", "/sys/class/net")
+    assert r.returncode == 0 and r.stdout.split() == ["lo"], r.stderr  # as --network none
+    d.restart()  # and the record of an earlier default bridge goes
+    assert "bridge" not in d.docker("network", "ls", "--format", "{{.Name}}").stdout.split()

@@ -127,6 +127,12 @@ class NetworkService:
             pool["allocated"] = []
         names = {n["Name"]: n for n in self._nets.values()}
         for name, driver in PREDEFINED.items():
+            if name == "bridge" and self.config.bridge_name == "none":  # -b none: none at all
+                if name in names:
+                    await asyncio.to_thread(self.driver.delete_network,
+                                            self._bridge(names[name]).bridge)
+                    await self._forget(names[name])
+                continue
             if name not in names:
                 bip = self.config.bip
                 await self._make(name, driver, options=self._default_bridge_options()
@@ -342,6 +348,11 @@ class NetworkService:
         return out
 
     # -- containers ----------------------------------------------------------------
+    def default_network(self) -> str:
+        """What NetworkMode "default" means: the default bridge, or "none" with
+        ``-b none`` (dockerd's DisableBridge)."""
+        return "none" if self.config.bridge_name == "none" else "bridge"
+
     def endpoint_settings(self, hc: dict[str, Any], networking: dict[str, Any] | None
                           ) -> dict[str, Any]:
         """A new container's ``NetworkSettings.Networks`` (validates the networks exist)."""
@@ -349,7 +360,7 @@ class NetworkService:
         if mode.startswith("container:"):
             return {}
         wanted = dict((networking or {}).get("EndpointsConfig") or {})
-        primary = self.get("bridge" if mode == "default" else mode)
+        primary = self.get(self.default_network() if mode == "default" else mode)
         configs = [wanted.pop(key, None) for key in {mode, primary["Name"], primary["Id"]}]
         out = {primary["Name"]: _endpoint_config(primary, next(filter(None, configs), None))}
         for ref, cfg in wanted.items():
@@ -547,7 +558,9 @@ class NetworkService:
     def _extra_hosts(self, c: Container) -> list[str]:
         """``--add-host`` (``host-gateway`` = the default bridge's gateway) and, on the
         default bridge, ``--link`` targets as hosts entries (Docker's legacy links)."""
-        bridge = self.get("bridge")
+        bridge = next((n for n in self._nets.values() if n["Name"] == "bridge"), None)
+        if bridge is None:  # -b none: no gateway, no legacy links
+            return list(c.host_config.get("ExtraHosts") or [])
         gateway = self._bridge(bridge).gateway
         out = [entry.replace(":host-gateway", f":{gateway}")
                for entry in c.host_config.get("ExtraHosts") or []]
