@@ -28,6 +28,15 @@ fi
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+# --test: docker-py's integration suite judges API parity (tests/compat); the
+# library comes from the compat directory beside the repository, which
+# tests/compat/compatdir.py finds (the compat test fails, with that message, if none).
+if [ "${1:-}" = "--test" ] && ! .venv/bin/python -c "import docker, pytest_timeout" 2>/dev/null; then
+  if compat="$(.venv/bin/python tests/compat/compatdir.py)"; then
+    SETUPTOOLS_SCM_PRETEND_VERSION=7.2.0 .venv/bin/pip install -q --disable-pip-version-check \
+      "${compat}/docker-py[ssh,websockets]" pytest-timeout
+  fi
+fi
 # Byte-compile now: every CLI call and shim start reads these, and an
 # environment with PYTHONDONTWRITEBYTECODE would otherwise recompile each time.
 .venv/bin/python -m compileall -q src >/dev/null
