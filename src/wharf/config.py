@@ -87,6 +87,10 @@ class DaemonConfig:
     registry_mirrors: list[str] = field(default_factory=list)
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    #: The CRI (``wharf.cri``) gRPC socket, ``unix:///path`` or a path ("" = no CRI).
+    cri_socket: str = "unix:///run/wharf/cri.sock"
+    #: The image of every pod's sandbox (infra) container, pulled when missing.
+    pod_infra_image: str = "registry.k8s.io/pause:3.9"
 
     def runtime_path(self, name: str) -> str | None:
         """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None

@@ -62,6 +62,8 @@ class Daemon:
         self.exec_root = self.base / "run"
         self.socket = self.exec_root / "wharf.sock"
         self.host = f"unix://{self.socket}"
+        #: the CRI's gRPC socket (``--cri-socket``), private as the API's
+        self.cri_socket = self.exec_root / "cri.sock"
         self.cgroup_parent = self.name
         self.docker_config = self.base / "docker-config"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -115,7 +117,7 @@ class Daemon:
         return {"hosts": [self.host], "data-root": str(self.data_root),
                 "exec-root": str(self.exec_root), "cgroup-parent": self.cgroup_parent,
                 "log-level": self.log_level, "bridge": self.bridge, "bip": self.bip,
-                "firewall-table": self.firewall_table}
+                "firewall-table": self.firewall_table, "cri-socket": f"unix://{self.cri_socket}"}
 
     def stop(self, kill: bool = False, timeout: float = 30) -> None:
         if self.proc is None:

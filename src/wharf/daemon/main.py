@@ -96,6 +96,11 @@ async def serve(config: DaemonConfig, flags: dict[str, Any]) -> None:
     for host in config.hosts:
         await listen(runner, host, _tls(config), config.group)
         log.info("API listen on %s", host)
+    cri = None
+    if config.cri_socket:
+        from wharf.cri import server as cri_server  # grpc only for a daemon that serves the CRI
+        cri = await cri_server.start(engine, config.cri_socket)
+        log.info("CRI listen on %s", config.cri_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -107,6 +112,8 @@ async def serve(config: DaemonConfig, flags: dict[str, Any]) -> None:
     else:
         log.info("shutting down; stopping containers (shutdown timeout %ds)", config.shutdown_timeout)
         await engine.containers.stop_all(config.shutdown_timeout)
+    if cri is not None:
+        await cri_server.stop(cri, config.cri_socket)
     await runner.cleanup()
     await engine.close()
     for host in config.hosts:

@@ -243,6 +243,10 @@ OPTIONS: tuple[Option, ...] = (
            help="etcd://host:port[,host:port][/root]: the store of overlay networks"),
     Option("cluster-advertise", ("--cluster-advertise",), "cluster_advertise",
            help="this host's underlay address (an IPv4 address or an interface)"),
+    Option("cri-socket", ("--cri-socket",), "cri_socket",
+           help="socket of the CRI gRPC service (unix:///path; empty: no CRI)"),
+    Option("pod-infra-container-image", ("--pod-infra-container-image",), "pod_infra_image",
+           help="image of the pods' sandbox containers (CRI)"),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 

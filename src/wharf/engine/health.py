@@ -12,7 +12,6 @@ in ``State.Health.Log``. The monitor stops when the container does.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -116,15 +115,10 @@ class HealthMonitor:
         output = bytearray()
         code = -1
 
-        async def collect() -> None:
-            nonlocal code
-            async for stream, payload in shims.read_frames(reader):
-                if stream == shims.CONTROL:
-                    code = int(json.loads(payload).get("exit_code", -1))
-                elif len(output) < _OUTPUT_MAX:
-                    output.extend(payload[:_OUTPUT_MAX - len(output)])
+        def collect(stream: int, payload: bytes) -> None:
+            output.extend(payload[:_OUTPUT_MAX - len(output)])
         try:
-            await asyncio.wait_for(collect(), timeout)
+            code = await asyncio.wait_for(shims.drain_output(reader, collect), timeout)
         except asyncio.TimeoutError:
             return -1, f"Health check exceeded timeout ({_seconds(timeout)})"
         finally:

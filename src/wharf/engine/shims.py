@@ -16,7 +16,7 @@ import json
 import os
 import socket
 import struct
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from wharf.shim import client
 
@@ -98,3 +98,16 @@ async def read_frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[int, 
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         yield stream, payload
+
+
+async def drain_output(reader: asyncio.StreamReader,
+                       on_output: Callable[[int, bytes], None]) -> int:
+    """An exec's stream to its end: output handed to ``on_output(stream, payload)``;
+    the exit code the shim's last control frame reports (-1 when none came)."""
+    code = -1
+    async for stream, payload in read_frames(reader):
+        if stream == CONTROL:
+            code = int(json.loads(payload).get("exit_code", -1))
+        else:
+            on_output(stream, payload)
+    return code

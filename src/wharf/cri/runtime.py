@@ -1,0 +1,354 @@
+"""CRI's RuntimeService over the engine: pods, containers, exec, status.
+
+Every CRI object is an engine container (``wharf.cri.specs``, ``labels``):
+this service keeps no state of its own but the log copiers of running
+containers (``wharf.cri.crilog``), which it starts again at daemon start.
+Stop and remove of what is gone succeed (the CRI's idempotence rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import wharf
+from wharf.cri import crilog, specs
+from wharf.cri import labels as lbl
+from wharf.cri.errors import answering
+from wharf.cri.pb import api_pb2 as pb
+from wharf.cri.pb import api_pb2_grpc as rpc
+from wharf.engine import shims
+from wharf.engine.container import Container, state_word
+from wharf.engine.core import Engine
+from wharf.engine.timefmt import parse_rfc3339
+from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
+from wharf.threads import in_own_thread
+
+log = logging.getLogger("wharf.cri")
+EXEC_OUTPUT_MAX = 16 * 1024 * 1024  # per stream, as the CRI asks (CVE-2022-1708)
+_CONTAINER_STATES = {"created": pb.CONTAINER_CREATED, "running": pb.CONTAINER_RUNNING,
+                     "exited": pb.CONTAINER_EXITED, "dead": pb.CONTAINER_EXITED}
+
+
+class RuntimeService(rpc.RuntimeServiceServicer):
+    def __init__(self, engine: Engine, pull: Any) -> None:
+        self.engine = engine
+        self.containers = engine.containers
+        #: ``pull(ref)``: the image service's pull, for a missing infra image
+        self.pull = pull
+        self._copiers: dict[str, asyncio.Future[None]] = {}
+
+    # -- lookups -------------------------------------------------------------
+    def _find(self, ref: str, kind: str) -> Container:
+        """A CRI object by ID or unique prefix (NotFound for one of the other kind)."""
+        c = self.containers.get(ref) if ref else None
+        if c is None or _labels(c).get(lbl.KIND) != kind:
+            raise NotFound(f"{'pod sandbox' if kind == lbl.SANDBOX_KIND else 'container'} "
+                           f'"{ref}" not found')
+        return c
+
+    def _all(self, kind: str) -> list[Container]:
+        return [c for c in self.containers.all() if _labels(c).get(lbl.KIND) == kind]
+
+    def _pod_containers(self, sandbox_id: str) -> list[Container]:
+        return [c for c in self._all(lbl.CONTAINER_KIND) if _labels(c).get(lbl.SANDBOX) == sandbox_id]
+
+    # -- runtime -------------------------------------------------------------
+    @answering
+    async def Version(self, request: pb.VersionRequest, context: Any) -> pb.VersionResponse:
+        return pb.VersionResponse(version="0.1.0", runtime_name="wharf",
+                                  runtime_version=wharf.__version__,
+                                  runtime_api_version="v1")
+
+    @answering
+    async def Status(self, request: pb.StatusRequest, context: Any) -> pb.StatusResponse:
+        ready = [pb.RuntimeCondition(type="RuntimeReady", status=True),
+                 pb.RuntimeCondition(type="NetworkReady", status=True)]
+        return pb.StatusResponse(status=pb.RuntimeStatus(conditions=ready),
+                                 runtime_handlers=[pb.RuntimeHandler(name="")])
+
+    @answering
+    async def UpdateRuntimeConfig(self, request: pb.UpdateRuntimeConfigRequest,
+                                  context: Any) -> pb.UpdateRuntimeConfigResponse:
+        return pb.UpdateRuntimeConfigResponse()
+
+    # -- pods ----------------------------------------------------------------
+    @answering
+    async def RunPodSandbox(self, request: pb.RunPodSandboxRequest,
+                            context: Any) -> pb.RunPodSandboxResponse:
+        if request.runtime_handler:
+            raise InvalidParameter(f"no runtime for {request.runtime_handler!r} is configured")
+        image = self.engine.config.pod_infra_image
+        try:
+            await self.engine.images.get(image)
+        except NotFound:
+            await self.pull(image)
+        body = specs.sandbox_body(request.config, image)
+        created = await self.containers.create(body, specs.sandbox_name(request.config))
+        try:
+            await self.containers.start(created["Id"])
+        except BaseException:
+            await self.containers.remove(created["Id"], force=True)
+            raise
+        return pb.RunPodSandboxResponse(pod_sandbox_id=created["Id"])
+
+    @answering
+    async def StopPodSandbox(self, request: pb.StopPodSandboxRequest,
+                             context: Any) -> pb.StopPodSandboxResponse:
+        try:
+            sandbox = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        except NotFound:
+            return pb.StopPodSandboxResponse()
+        for c in self._pod_containers(sandbox.id):
+            await self._stop(c.id, 0)
+        await self._stop(sandbox.id, 0)
+        return pb.StopPodSandboxResponse()
+
+    @answering
+    async def RemovePodSandbox(self, request: pb.RemovePodSandboxRequest,
+                               context: Any) -> pb.RemovePodSandboxResponse:
+        try:
+            sandbox = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        except NotFound:
+            return pb.RemovePodSandboxResponse()
+        for c in self._pod_containers(sandbox.id):
+            await self._remove(c.id)
+        await self._remove(sandbox.id)
+        return pb.RemovePodSandboxResponse()
+
+    @answering
+    async def PodSandboxStatus(self, request: pb.PodSandboxStatusRequest,
+                               context: Any) -> pb.PodSandboxStatusResponse:
+        c = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        hc = c.host_config
+        ns = pb.NamespaceOption(
+            network=pb.NODE if hc.get("NetworkMode") == "host" else pb.POD,
+            ipc=pb.NODE if hc.get("IpcMode") == "host" else pb.POD,
+            pid=pb.NODE if hc.get("PidMode") == "host" else pb.CONTAINER)
+        networks = c.record.get("NetworkSettings", {}).get("Networks") or {}
+        ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+        status = pb.PodSandboxStatus(
+            id=c.id, metadata=pb.PodSandboxMetadata(**lbl.metadata(_labels(c))),
+            state=_sandbox_state(c), created_at=parse_rfc3339(c.record["Created"]),
+            network=pb.PodSandboxNetworkStatus(ip=ip),
+            linux=pb.LinuxPodSandboxStatus(namespaces=pb.Namespace(options=ns)),
+            labels=lbl.user_labels(_labels(c)), annotations=lbl.annotations(_labels(c)))
+        return pb.PodSandboxStatusResponse(status=status)
+
+    @answering
+    async def ListPodSandbox(self, request: pb.ListPodSandboxRequest,
+                             context: Any) -> pb.ListPodSandboxResponse:
+        f = request.filter
+        items = []
+        for c in self._all(lbl.SANDBOX_KIND):
+            state = _sandbox_state(c)
+            if f.id and not c.id.startswith(f.id):
+                continue
+            if f.HasField("state") and f.state.state != state:
+                continue
+            if not _selected(_labels(c), f.label_selector):
+                continue
+            items.append(pb.PodSandbox(
+                id=c.id, metadata=pb.PodSandboxMetadata(**lbl.metadata(_labels(c))), state=state,
+                created_at=parse_rfc3339(c.record["Created"]),
+                labels=lbl.user_labels(_labels(c)), annotations=lbl.annotations(_labels(c))))
+        return pb.ListPodSandboxResponse(items=items)
+
+    # -- containers ----------------------------------------------------------
+    @answering
+    async def CreateContainer(self, request: pb.CreateContainerRequest,
+                              context: Any) -> pb.CreateContainerResponse:
+        sandbox = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        meta = pb.PodSandboxMetadata(**lbl.metadata(_labels(sandbox)))
+        body = specs.container_body(request.config, sandbox.id, sandbox.host_config,
+                                    _labels(sandbox))
+        created = await self.containers.create(body, specs.container_name(request.config, meta))
+        return pb.CreateContainerResponse(container_id=created["Id"])
+
+    @answering
+    async def StartContainer(self, request: pb.StartContainerRequest,
+                             context: Any) -> pb.StartContainerResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        await self.containers.start(c.id)
+        self._copy_log(c, since_ns=None)
+        return pb.StartContainerResponse()
+
+    @answering
+    async def StopContainer(self, request: pb.StopContainerRequest,
+                            context: Any) -> pb.StopContainerResponse:
+        try:
+            c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        except NotFound:
+            return pb.StopContainerResponse()
+        await self._stop(c.id, request.timeout)
+        return pb.StopContainerResponse()
+
+    @answering
+    async def RemoveContainer(self, request: pb.RemoveContainerRequest,
+                              context: Any) -> pb.RemoveContainerResponse:
+        try:
+            c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        except NotFound:
+            return pb.RemoveContainerResponse()
+        await self._remove(c.id)
+        return pb.RemoveContainerResponse()
+
+    @answering
+    async def ListContainers(self, request: pb.ListContainersRequest,
+                             context: Any) -> pb.ListContainersResponse:
+        f = request.filter
+        out = []
+        for c in self._all(lbl.CONTAINER_KIND):
+            labels = _labels(c)
+            state = _CONTAINER_STATES.get(state_word(c.state), pb.CONTAINER_UNKNOWN)
+            if f.id and not c.id.startswith(f.id):
+                continue
+            if f.pod_sandbox_id and not labels.get(lbl.SANDBOX, "").startswith(f.pod_sandbox_id):
+                continue
+            if f.HasField("state") and f.state.state != state:
+                continue
+            if not _selected(labels, f.label_selector):
+                continue
+            out.append(pb.Container(
+                id=c.id, pod_sandbox_id=labels.get(lbl.SANDBOX, ""),
+                metadata=pb.ContainerMetadata(**lbl.metadata(labels)),
+                image=pb.ImageSpec(image=c.config.get("Image", "")), image_ref=c.record["Image"],
+                image_id=c.record["Image"], state=state,
+                created_at=parse_rfc3339(c.record["Created"]),
+                labels=lbl.user_labels(labels), annotations=lbl.annotations(labels)))
+        return pb.ListContainersResponse(containers=out)
+
+    @answering
+    async def ContainerStatus(self, request: pb.ContainerStatusRequest,
+                              context: Any) -> pb.ContainerStatusResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        copier = self._copiers.get(c.id)
+        if copier is not None and not c.running:
+            await asyncio.shield(copier)  # the whole log is there when the status says exited
+        labels, state = _labels(c), c.state
+        word = state_word(state)
+        reason = ""
+        if word in ("exited", "dead"):
+            reason = ("OOMKilled" if state.get("OOMKilled")
+                      else "Completed" if state.get("ExitCode") == 0 else "Error")
+        status = pb.ContainerStatus(
+            id=c.id, metadata=pb.ContainerMetadata(**lbl.metadata(labels)),
+            state=_CONTAINER_STATES.get(word, pb.CONTAINER_UNKNOWN),
+            created_at=parse_rfc3339(c.record["Created"]),
+            started_at=parse_rfc3339(state.get("StartedAt") or ""),
+            finished_at=parse_rfc3339(state.get("FinishedAt") or ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            image=pb.ImageSpec(image=c.config.get("Image", "")), image_ref=c.record["Image"],
+            image_id=c.record["Image"], reason=reason, message=state.get("Error") or "",
+            labels=lbl.user_labels(labels), annotations=lbl.annotations(labels),
+            mounts=[pb.Mount(container_path=p["Destination"], host_path=p["Source"],
+                             readonly=not p.get("RW", True))
+                    for p in c.record.get("Mounts") or []],
+            log_path=labels.get(lbl.LOG_PATH, ""))
+        return pb.ContainerStatusResponse(status=status)
+
+    @answering
+    async def ExecSync(self, request: pb.ExecSyncRequest, context: Any) -> pb.ExecSyncResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        if not request.cmd:
+            raise InvalidParameter("cmd must not be empty")
+        code, out, err = await self._exec_sync(c.id, list(request.cmd), request.timeout)
+        return pb.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
+
+    async def _exec_sync(self, cid: str, cmd: list[str], timeout: int) -> tuple[int, bytes, bytes]:
+        """Run ``cmd`` to its end (killed after ``timeout`` seconds, 0: none)."""
+        execs = self.engine.execs
+        ex = execs.get(execs.create(cid, {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True}))
+        reader, writer = await execs.start(ex)
+        streams = {1: bytearray(), 2: bytearray()}
+        code = -1
+
+        def collect(stream: int, payload: bytes) -> None:
+            if stream in streams:
+                streams[stream].extend(payload[:EXEC_OUTPUT_MAX - len(streams[stream])])
+        try:
+            code = await asyncio.wait_for(shims.drain_output(reader, collect), timeout or None)
+        except asyncio.TimeoutError:
+            if ex.pid:
+                _kill(ex.pid)
+            raise WharfError(f"command {cmd!r} timed out after {timeout}s") from None
+        finally:
+            writer.close()
+            execs.finished(ex, code)
+        return code, bytes(streams[1]), bytes(streams[2])
+
+    # -- shared steps --------------------------------------------------------
+    async def _stop(self, cid: str, timeout: int) -> None:
+        """Stop signal, then SIGKILL after ``timeout`` seconds; at once for 0 (containerd's)."""
+        try:
+            if timeout > 0:
+                await self.containers.stop(cid, timeout=timeout)
+            elif self.containers.get(cid).running:
+                await self.containers.kill(cid, "KILL")
+        except (NotModified, NotFound):
+            pass
+        except Conflict:  # it exited meanwhile
+            if self.containers.get(cid).running:
+                raise
+
+    async def _remove(self, cid: str) -> None:
+        try:
+            await self.containers.remove(cid, force=True, volumes=True)
+        except NotFound:
+            pass
+        copier = self._copiers.pop(cid, None)
+        if copier is not None:
+            await asyncio.gather(copier, return_exceptions=True)
+
+    def _copy_log(self, c: Container, since_ns: int | None) -> None:
+        """Copy the json-file log into the CRI log while ``c`` runs."""
+        path = _labels(c).get(lbl.LOG_PATH)
+        if not path or c.id in self._copiers:
+            return
+        started = c.state.get("StartedAt")
+
+        def stopped() -> bool:  # this run of it ended (read from the copier's thread)
+            return not c.state.get("Running") or c.state.get("StartedAt") != started
+
+        copier = asyncio.ensure_future(in_own_thread(crilog.copy, c.record["LogPath"], path,
+                                                     since_ns, stopped))
+        self._copiers[c.id] = copier
+
+        def done(f: asyncio.Future[None]) -> None:
+            if self._copiers.get(c.id) is f:
+                del self._copiers[c.id]
+            if not f.cancelled() and f.exception() is not None:
+                log.warning("CRI log of %s: %s", c.id, f.exception())
+        copier.add_done_callback(done)
+
+    def resume_logs(self) -> None:
+        """At daemon start: copy on for running CRI containers, from the CRI log's mtime."""
+        for c in self._all(lbl.CONTAINER_KIND):
+            path = _labels(c).get(lbl.LOG_PATH)
+            if c.running and path:
+                try:
+                    since = os.stat(path).st_mtime_ns
+                except FileNotFoundError:
+                    since = None
+                self._copy_log(c, since)
+
+
+def _labels(c: Container) -> dict[str, str]:
+    return c.config.get("Labels") or {}
+
+
+def _sandbox_state(c: Container) -> int:
+    return pb.SANDBOX_READY if c.running else pb.SANDBOX_NOTREADY
+
+
+def _selected(labels: dict[str, str], selector: Any) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,51 @@
+"""The CRI's gRPC server, on wharfd's event loop beside the Docker API.
+
+``grpc.aio`` runs its handlers as coroutines on the loop the engine uses, so
+they call the engine as the aiohttp routes do. Only ``wharf.daemon`` imports
+this module: the CLI never loads grpc.
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+from wharf.cri.images import ImageService
+from wharf.cri.pb import api_pb2_grpc as rpc
+from wharf.cri.runtime import RuntimeService
+from wharf.engine.core import Engine
+
+
+def socket_path(address: str) -> str:
+    """``unix:///run/wharf/cri.sock`` or ``/run/wharf/cri.sock`` → the path."""
+    return address.removeprefix("unix://")
+
+
+async def start(engine: Engine, address: str) -> grpc.aio.Server:
+    """Serve RuntimeService and ImageService on the unix socket ``address``."""
+    path = socket_path(address)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        os.unlink(path)  # a socket a killed daemon left
+    except FileNotFoundError:
+        pass
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024),
+                                      ("grpc.max_send_message_length", 40 * 1024 * 1024)])
+    images = ImageService(engine)
+    runtime = RuntimeService(engine, images.pull)
+    rpc.add_RuntimeServiceServicer_to_server(runtime, server)
+    rpc.add_ImageServiceServicer_to_server(images, server)
+    server.add_insecure_port("unix://" + path)
+    await server.start()
+    os.chmod(path, 0o660)
+    runtime.resume_logs()
+    return server
+
+
+async def stop(server: grpc.aio.Server, address: str) -> None:
+    await server.stop(grace=1)
+    try:
+        os.unlink(socket_path(address))
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,139 @@
+"""CRI configs as Docker create bodies, the engine's one language for containers.
+
+A pod sandbox is a container of the infra image holding the pod's network,
+IPC (and, without host networking, UTS) namespaces; a pod's container joins
+them with ``container:<sandbox>`` modes, and its PID namespace too when the
+pod shares one. Names follow dockershim's (``k8s_POD_<pod>_<ns>_<uid>_<n>``,
+``k8s_<ctr>_<pod>_<ns>_<uid>_<n>``), so a second create of the same
+(metadata, attempt) is refused as a name conflict, as the CRI wants.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from wharf.cri import labels as lbl
+from wharf.cri.pb import api_pb2 as pb
+
+_PROTOCOLS = {pb.TCP: "tcp", pb.UDP: "udp", pb.SCTP: "sctp"}
+_PROPAGATION = {pb.PROPAGATION_PRIVATE: "rprivate", pb.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+                pb.PROPAGATION_BIDIRECTIONAL: "rshared"}
+
+
+def _metadata(message: Any) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def sandbox_name(config: pb.PodSandboxConfig) -> str:
+    m = config.metadata
+    return f"k8s_POD_{m.name}_{m.namespace}_{m.uid}_{m.attempt}"
+
+
+def container_name(config: pb.ContainerConfig, sandbox: pb.PodSandboxMetadata) -> str:
+    return (f"k8s_{config.metadata.name}_{sandbox.name}_{sandbox.namespace}_{sandbox.uid}_"
+            f"{config.metadata.attempt}")
+
+
+def sandbox_body(config: pb.PodSandboxConfig, image: str) -> dict[str, Any]:
+    """The infra container of a pod."""
+    linux = config.linux
+    ns = linux.security_context.namespace_options
+    host_net = ns.network == pb.NODE
+    ports: dict[str, list[dict[str, str]]] = {}
+    for p in config.port_mappings:
+        key = f"{p.container_port}/{_PROTOCOLS.get(p.protocol, 'tcp')}"
+        if p.host_port:
+            ports.setdefault(key, []).append({"HostIp": p.host_ip, "HostPort": str(p.host_port)})
+    dns = config.dns_config
+    hc: dict[str, Any] = {
+        "NetworkMode": "host" if host_net else "default",
+        "IpcMode": "host" if ns.ipc == pb.NODE else "shareable",
+        "PidMode": "host" if ns.pid == pb.NODE else "",
+        "UTSMode": "host" if host_net else "",
+        "PortBindings": ports, "Sysctls": dict(linux.sysctls) or None,
+        "Privileged": linux.security_context.privileged,
+        "Dns": list(dns.servers) or None, "DnsSearch": list(dns.searches) or None,
+        "DnsOptions": list(dns.options) or None,
+    }
+    return {
+        "Image": image, "Hostname": "" if host_net else config.hostname,
+        "ExposedPorts": {key: {} for key in ports},
+        "Labels": lbl.encode(lbl.SANDBOX_KIND, dict(config.labels), _metadata(config.metadata),
+                             dict(config.annotations), log_directory=config.log_directory,
+                             hostname=config.hostname),
+        "HostConfig": hc,
+    }
+
+
+def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict[str, Any],
+                   sandbox_labels: dict[str, str]) -> dict[str, Any]:
+    """A pod's container, in its sandbox's namespaces."""
+    sec = config.linux.security_context
+    res = config.linux.resources
+    ns = sec.namespace_options
+    join = f"container:{sandbox_id}"
+    host_net = sandbox_hc.get("NetworkMode") == "host"
+    pid_mode = {pb.NODE: "host", pb.POD: join}.get(ns.pid, "")
+    log_dir = sandbox_labels.get(lbl.LOG_DIRECTORY) or ""
+    log_path = os.path.join(log_dir, config.log_path) if log_dir and config.log_path else ""
+    hc: dict[str, Any] = {
+        "NetworkMode": "host" if host_net else join,
+        "IpcMode": "host" if sandbox_hc.get("IpcMode") == "host" else join,
+        "UTSMode": "host" if host_net else join,
+        "PidMode": pid_mode,
+        "Binds": [_bind(m) for m in config.mounts] or None,
+        "Privileged": sec.privileged, "ReadonlyRootfs": sec.readonly_rootfs,
+        "CapAdd": list(sec.capabilities.add_capabilities) or None,
+        "CapDrop": list(sec.capabilities.drop_capabilities) or None,
+        "GroupAdd": [str(g) for g in sec.supplemental_groups] or None,
+        "SecurityOpt": _security_opts(sec) or None,
+        "Memory": res.memory_limit_in_bytes, "CpuShares": res.cpu_shares,
+        "CpuQuota": res.cpu_quota, "CpuPeriod": res.cpu_period,
+        "CpusetCpus": res.cpuset_cpus, "CpusetMems": res.cpuset_mems,
+        "OomScoreAdj": res.oom_score_adj,
+    }
+    body: dict[str, Any] = {
+        "Image": config.image.image, "Hostname": sandbox_labels.get(lbl.HOSTNAME) or "",
+        "Env": [f"{kv.key}={kv.value}" for kv in config.envs],
+        "WorkingDir": config.working_dir, "Tty": config.tty, "OpenStdin": config.stdin,
+        "StdinOnce": config.stdin_once, "User": _user(sec),
+        "Labels": lbl.encode(lbl.CONTAINER_KIND, dict(config.labels), _metadata(config.metadata),
+                             dict(config.annotations), sandbox=sandbox_id, log_path=log_path),
+        "HostConfig": hc,
+    }
+    if config.command:
+        body["Entrypoint"] = list(config.command)
+        body["Cmd"] = list(config.args)
+    elif config.args:
+        body["Cmd"] = list(config.args)
+    return body
+
+
+def _bind(m: pb.Mount) -> str:
+    mode = ["ro" if m.readonly else "rw", _PROPAGATION.get(m.propagation, "rprivate")]
+    return f"{m.host_path}:{m.container_path}:{','.join(mode)}"
+
+
+def _user(sec: pb.LinuxContainerSecurityContext) -> str:
+    if sec.HasField("run_as_user"):
+        user = str(sec.run_as_user.value)
+    else:
+        user = sec.run_as_username
+    if user and sec.HasField("run_as_group"):
+        user += f":{sec.run_as_group.value}"
+    return user
+
+
+def _security_opts(sec: pb.LinuxContainerSecurityContext) -> list[str]:
+    out = ["no-new-privileges"] if sec.no_new_privs else []
+    profile = sec.seccomp
+    if profile.profile_type == pb.SecurityProfile.Unconfined:
+        out.append("seccomp=unconfined")
+    elif profile.profile_type == pb.SecurityProfile.Localhost:
+        with open(profile.localhost_ref.removeprefix("localhost/")) as f:
+            out.append("seccomp=" + json.dumps(json.load(f)))
+    return out

@@ -1,0 +1,95 @@
+"""wharf as a CRI runtime, driven by crictl as a node operator would (issue 18's must-show):
+a busybox pod through runp, create, start, exec, logs, stop, rm, stopp, rmp."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from support import cri
+
+BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+
+
+@pytest.fixture(scope="module")
+def crictl(make_wharfd: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[cri.Crictl]:
+    d = make_wharfd(with_busybox=False)
+    cri.load_images(d)
+    tools = cri.unpack(tmp_path_factory.mktemp("cri-tools"))
+    c = cri.Crictl(tools / "crictl", d)
+    c.daemon = d  # type: ignore[attr-defined]
+    yield c
+
+
+def _write(path: Path, doc: dict[str, Any]) -> str:
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_busybox_pod_lifecycle(crictl: cri.Crictl, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    pod = _write(tmp_path / "pod.json", {
+        "metadata": {"name": "bb", "namespace": "default", "uid": "uid-1", "attempt": 0},
+        "hostname": "bbpod", "log_directory": str(logs),
+        "labels": {"app": "bb"}, "annotations": {"note": "hi"}, "linux": {}})
+    ctr = _write(tmp_path / "ctr.json", {
+        "metadata": {"name": "main"}, "image": {"image": BUSYBOX},
+        "command": ["sh", "-c", "echo hello; echo oops >&2; printf partial; sleep 1000"],
+        "log_path": "main.log", "labels": {"tier": "x"}, "linux": {}})
+    pod_id = crictl.ok("runp", pod).strip()
+    status = crictl.json("inspectp", pod_id)["status"]
+    assert status["state"] == "SANDBOX_READY"
+    assert status["labels"] == {"app": "bb"} and status["annotations"] == {"note": "hi"}
+    assert status["network"]["ip"]
+
+    cid = crictl.ok("create", pod_id, ctr, pod).strip()
+    assert crictl.json("inspect", cid)["status"]["state"] == "CONTAINER_CREATED"
+    crictl.ok("start", cid)
+    assert crictl.json("inspect", cid)["status"]["state"] == "CONTAINER_RUNNING"
+    listed = crictl.json("ps", "--pod", pod_id)["containers"]
+    assert [c["id"] for c in listed] == [cid] and listed[0]["labels"] == {"tier": "x"}
+
+    # the pod's namespaces: its hostname, and its IP on the container's eth0
+    assert crictl.ok("exec", "-s", cid, "hostname").strip() == "bbpod"
+    assert status["network"]["ip"] in crictl.ok("exec", "-s", cid, "ip", "-4", "addr")
+    failed = crictl.run("exec", "-s", cid, "sh", "-c", "exit 3")
+    assert failed.returncode != 0 and "exited with 3" in failed.stderr
+
+    crictl.ok("stop", "-t", "0", cid)
+    inspected = crictl.json("inspect", cid)["status"]
+    assert inspected["state"] == "CONTAINER_EXITED" and inspected["exitCode"] == 137
+    assert inspected["logPath"] == str(logs / "main.log")
+    # the CRI log: RFC3339Nano, stream, F (full line) or P (partial)
+    lines = (logs / "main.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines[:3]] == [
+        "stdout F hello", "stderr F oops", "stdout P partial"] or sorted(
+        line.split(" ", 1)[1] for line in lines) == [
+        "stderr F oops", "stdout F hello", "stdout P partial"]
+    out = crictl.run("logs", cid)
+    assert out.stdout == "hello\npartial" and out.stderr == "oops\n"
+
+    crictl.ok("rm", cid)
+    assert crictl.json("ps", "-a")["containers"] == []
+    crictl.ok("stopp", pod_id)
+    assert crictl.json("inspectp", pod_id)["status"]["state"] == "SANDBOX_NOTREADY"
+    crictl.ok("rmp", pod_id)
+    assert crictl.json("pods")["items"] == []
+    crictl.ok("stopp", pod_id)  # idempotent: a pod that is gone stops without an error
+    d = crictl.daemon  # type: ignore[attr-defined]
+    assert d.wharf("ps", "-aq").stdout == ""
+
+
+def test_one_image_store(crictl: cri.Crictl) -> None:
+    """An image the CRI sees is in ``wharf images``, and one removed there is gone here."""
+    d = crictl.daemon  # type: ignore[attr-defined]
+    images = {t for i in crictl.json("images")["images"] for t in i["repoTags"]}
+    assert BUSYBOX in images and "registry.k8s.io/pause:3.9" in images
+    assert d.wharf("tag", BUSYBOX, "mine:1").returncode == 0
+    assert crictl.json("inspecti", "docker.io/library/mine:1")["status"]["repoTags"]
+    crictl.ok("rmi", "docker.io/library/mine:1")
+    assert "mine" not in d.wharf("images").stdout
+    info = crictl.json("imagefsinfo")
+    assert int(info["status"]["imageFilesystems"][0]["usedBytes"]["value"]) > 0

@@ -1,0 +1,57 @@
+"""crictl and critest (cri-tools, ``../shared/tools/cri``) against a test daemon's CRI socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from support.daemon import Daemon
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tools_dir() -> Path | None:
+    """``WHARF_CRI_TOOLS``, else the repository's ``../shared/tools/cri``, else /work's."""
+    env = os.environ.get("WHARF_CRI_TOOLS")
+    for c in (env, REPO.parent / "shared" / "tools" / "cri", "/work/shared/tools/cri"):
+        if c and (Path(c) / "unpack.sh").is_file():
+            return Path(c)
+    return None
+
+
+def unpack(dest: Path) -> Path:
+    """critest and crictl unpacked into ``dest`` (the shared copy is read-only)."""
+    found = tools_dir()
+    assert found is not None, "no cri-tools: set WHARF_CRI_TOOLS or keep ../shared/tools/cri"
+    subprocess.run(["sh", str(found / "unpack.sh"), str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def load_images(d: Daemon) -> None:
+    """The critest images (an OCI layout archive) into the daemon's store."""
+    found = tools_dir()
+    assert found is not None
+    r = d.wharf("load", "-i", str(found / "critest-images.oci.tar"), timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+class Crictl:
+    def __init__(self, binary: Path, d: Daemon) -> None:
+        endpoint = f"unix://{d.cri_socket}"
+        self.argv = [str(binary), "--config", "/dev/null", "--timeout", "60s",
+                     "-r", endpoint, "-i", endpoint]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.argv, *args], capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *args: str) -> str:
+        r = self.run(*args)
+        assert r.returncode == 0, f"crictl {' '.join(args)}: {r.stderr}"
+        return r.stdout
+
+    def json(self, *args: str) -> Any:
+        """``crictl CMD -o json ARGS...`` parsed (flags go before the arguments)."""
+        return json.loads(self.ok(args[0], "-o", "json", *args[1:]))
