@@ -39,7 +39,7 @@ _WINDOW = 32 << 10
 #: a block is stored when these samples of it shrink by less than 2% at level 1
 _SAMPLE = 16 << 10
 _STORE_RATIO = 0.98
-#: gzip header: deflate, no name, mtime 0, OS unknown (as Go's gzip.Writer writes it, but for the OS)
+#: gzip header: deflate, no name, mtime 0, OS unknown: as Go's gzip.Writer (so dockerd) writes it
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 #: compressed blocks queued between the compressor and the upload
 _DEPTH = 8

@@ -181,9 +181,10 @@ class Puller:
             return item
         unpacking: asyncio.Future[Any] | None = None
         try:
-            with open(fd, "wb", buffering=0) as out:  # unbuffered: what ``wrote`` counts is in the file
+            with open(fd, "wb") as out:
                 def write(chunk: bytes) -> None:
                     out.write(chunk)
+                    out.flush()  # what ``wrote`` counts is in the file for the unpack to read
                     growing.wrote(len(chunk))
                 async with slots:
                     unpacking = asyncio.ensure_future(in_own_thread(unpack))  # waits on the download
