@@ -29,6 +29,16 @@ def test_must_show(make_wharfd):
     r = d.docker("run", "--rm", "--log-driver", "nosuch", "busybox", "true")
     assert r.returncode != 0 and "logger: no log driver named 'nosuch' is registered" in r.stderr
 
+    # the daemon's json-file options reach the shim's rotation: 5 MB of output, 2 files
+    chatty = _ok(d.docker("run", "-d", "busybox", "sh", "-c",
+                          "i=0; while [ $i -lt 50000 ]; do echo line-$i-$(printf %080d 0); "
+                          "i=$((i+1)); done; echo last-line"))
+    assert _ok(d.docker("wait", chatty)) == "0"
+    logs = [p for p in (d.data_root / "containers" / chatty).iterdir() if "-json.log" in p.name]
+    assert 1 <= len(logs) <= 2 and all(p.stat().st_size <= 1024 * 1024 + 4096 for p in logs)
+    assert _ok(d.docker("logs", "--tail", "1", chatty)) == "last-line"
+    d.docker("rm", chatty)
+
     cid = _ok(d.docker("run", "-d", "-m", "32m", "busybox", "sleep", "600"))
     _ok(d.docker("update", "--memory", "64m", cid))
     assert _ok(d.docker("exec", cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")) \
