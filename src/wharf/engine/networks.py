@@ -201,19 +201,19 @@ class NetworkService:
             # read now, not at boot: other engines (and sibling test daemons) add bridges
             routed = await asyncio.to_thread(routed_subnets)
             ipam = self._ipam(routed)
-            ipam_config = [_create_pool(ipam, nid, v4).to_docker()]
+            ipam_config = [_create_pool(ipam, nid, v4)]
             if ipv6 and v6 is None:
                 ipam.release_pool(nid)
                 raise Forbidden("could not find an available, non-overlapping IPv6 address pool "
                                 "among the defaults to assign to the network")
             if ipv6:
                 try:
-                    ipam_config.append(_create_pool(ipam, _pool6(nid), v6).to_docker())
+                    ipam_config.append(_create_pool(ipam, _pool6(nid), v6))
                 except BaseException:
                     ipam.release_pool(nid)
                     raise
             elif v6 is not None:
-                ipam_config.append(v6)
+                ipam_config.append(_as_given(v6))
         net = {"Name": name, "Id": nid, "Created": rfc3339nano(time.time_ns()), "Scope": "local",
                "Driver": driver, "EnableIPv6": ipv6,
                "IPAM": {"Driver": "default", "Options": ipam_options, "Config": ipam_config},
@@ -820,10 +820,18 @@ def _split_configs(configs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None
     return (v4 or [None])[0], (v6 or [None])[0]
 
 
-def _create_pool(ipam: Any, key: str, cfg: dict[str, Any] | None) -> Any:
+def _create_pool(ipam: Any, key: str, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    """Reserve the pool ``cfg`` asks for; returns its ``IPAM.Config`` entry as dockerd shows
+    it: the request's own fields when it named a subnet (no gateway unless given), else
+    the automatic pool's subnet and gateway."""
     cfg = cfg or {}
-    return ipam.create_pool(key, cfg.get("Subnet") or None, cfg.get("Gateway") or None,
+    pool = ipam.create_pool(key, cfg.get("Subnet") or None, cfg.get("Gateway") or None,
                             cfg.get("IPRange") or None, cfg.get("AuxiliaryAddresses") or None)
+    return _as_given(cfg) if cfg.get("Subnet") else pool.to_docker()
+
+
+def _as_given(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: cfg[k] for k in ("Subnet", "IPRange", "Gateway", "AuxiliaryAddresses") if cfg.get(k)}
 
 
 def _v6_settings(bridge: Any, address6: Any) -> dict[str, Any]:

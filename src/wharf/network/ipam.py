@@ -57,13 +57,11 @@ class PoolConfig:
     #: ``--aux-address name=ip``: addresses the network's hosts use, never leased
     aux: dict[str, str] | None = None
 
-    def to_docker(self) -> dict[str, Any]:
+    def to_docker(self) -> dict[str, str]:
         """The ``IPAM.Config[]`` item of ``network inspect``."""
-        out: dict[str, Any] = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        out = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
         if self.ip_range is not None:
             out["IPRange"] = str(self.ip_range)
-        if self.aux:
-            out["AuxiliaryAddresses"] = dict(self.aux)
         return out
 
 
