@@ -57,7 +57,9 @@ def test_bad_values_refused_with_dockerds_words(tmp_path):
                         (["--storage-driver", "vfs"], "driver not supported: vfs"),
                         (["--default-ulimit", "nofiles=3"], "invalid ulimit type: nofiles"),
                         (["--default-runtime", "nosuch"],
-                         "specified default runtime 'nosuch' does not exist")):
+                         "specified default runtime 'nosuch' does not exist"),
+                        (["--label", "a=1", "--label", "a=2"],
+                         "conflict labels for a=2 and a=1")):
         r = _wharfd("--config-file", str(tmp_path / "none.json"), *args, "--validate")
         assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
     (tmp_path / "ok.json").write_text(json.dumps({

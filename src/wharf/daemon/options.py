@@ -376,6 +376,12 @@ def check(config: DaemonConfig) -> None:
     """What no combination of settings may be (dockerd's validation, where wharf has it)."""
     if config.runtime_path(config.default_runtime) is None:
         raise ConfigError(f"specified default runtime '{config.default_runtime}' does not exist")
+    seen: dict[str, str] = {}
+    for label in config.labels:  # dockerd's GetConflictFreeLabels
+        key, _, value = label.partition("=")
+        if key in seen and seen[key] != value:
+            raise ConfigError(f"conflict labels for {key}={value} and {key}={seen[key]}")
+        seen[key] = value
     if config.cluster_store and not config.cluster_advertise:
         raise ConfigError("--cluster-store needs --cluster-advertise")
     if config.storage_driver != "overlay2":
