@@ -105,3 +105,28 @@ def test_create_as_of_version(wharfd, busybox):
     finally:
         for cid in made:
             wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1, "v": 1})
+
+
+def test_exec_console_size_from_1_42(wharfd, busybox):
+    """An exec's tty has the ConsoleSize the client gave at create (1.42+), as init's does."""
+    status, c = wharfd.api("POST", "/containers/create", {
+        "Image": busybox, "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "none"}})
+    assert status == 201, c
+    client = docker.APIClient(base_url=wharfd.host, version="1.43")
+    try:
+        assert wharfd.api("POST", f"/containers/{c['Id']}/start")[0] == 204
+        sizes = {}
+        for version in ("1.43", "1.41"):
+            status, ex = wharfd.api("POST", f"/v{version}/containers/{c['Id']}/exec", {
+                "Cmd": ["stty", "size"], "Tty": True, "AttachStdout": True,
+                "ConsoleSize": [33, 111]})
+            assert status == 201, ex
+            sizes[version] = client.exec_start(ex["Id"], tty=True).decode().split()
+        assert sizes["1.43"] == ["33", "111"]
+        assert sizes["1.41"] != ["33", "111"]  # not a field of 1.41: the default size
+        status, body = wharfd.api("POST", f"/containers/{c['Id']}/exec",
+                                  {"Cmd": ["true"], "ConsoleSize": [1]})
+        assert status == 400 and "ConsoleSize" in body["message"]
+    finally:
+        client.close()
+        wharfd.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})

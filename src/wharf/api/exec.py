@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from wharf.api import params
+from wharf.api import params, versions
 from wharf.api.containers import relay
 from wharf.api.params import integer, json_body, json_response
 from wharf.api.streams import hijack
@@ -14,9 +16,21 @@ from wharf.shim.frames import frame
 routes = web.RouteTableDef()
 
 
+def _console_size(request: web.Request, body: dict[str, Any]) -> None:
+    """``ConsoleSize`` ([height, width] of an exec's tty) exists from API 1.42."""
+    if not versions.at_least(request, "1.42"):
+        body.pop("ConsoleSize", None)
+    size = body.get("ConsoleSize")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(n, int) and n >= 0 for n in size)):
+        raise InvalidParameter(f"invalid ConsoleSize {size!r}: want [height, width]")
+
+
 @routes.post("/containers/{id}/exec")
 async def create(request: web.Request) -> web.Response:
     body = await json_body(request)
+    if isinstance(body, dict):
+        _console_size(request, body)
     exec_id = params.engine(request).execs.create(request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 
@@ -30,6 +44,9 @@ async def start(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("invalid JSON: the body must be an object")
     execs = params.engine(request).execs
     ex = execs.startable(request.match_info["id"])
+    _console_size(request, body)
+    if body.get("ConsoleSize"):  # the start's, where the client knows its terminal by now
+        ex.body["ConsoleSize"] = body["ConsoleSize"]
     if body.get("Detach"):
         execs.track(ex, *await execs.start(ex))
         return web.Response(status=200)

@@ -121,7 +121,11 @@ class ExecService:
         env = process_env(c, ex.tty) + list(body.get("Env") or [])
         process.update(args=body["Cmd"], env=with_home(env, process["user"]["uid"], rootfs),
                        terminal=ex.tty, cwd=body.get("WorkingDir") or process.get("cwd") or "/")
-        process.pop("consoleSize", None)
+        height, width = body.get("ConsoleSize") or (0, 0)
+        if ex.tty and height and width:
+            process["consoleSize"] = {"height": height, "width": width}
+        else:
+            process.pop("consoleSize", None)
         return process
 
     def startable(self, exec_id: str) -> Exec:
