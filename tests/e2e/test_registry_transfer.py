@@ -215,3 +215,17 @@ def test_build_from_platform_pulls_that_platform(puller, fake: FakeRegistry, tmp
         assert "Pull complete" not in ok(puller, "build", "-t", "child:arm", str(ctx))  # here now
     finally:
         puller.wharf("rmi", "-f", "child:arm", ref)
+
+
+@pytest.mark.parametrize("limit", [None, 1], ids=["default", "flag"])
+def test_layers_download_max_concurrent_downloads_at_once(limit: int | None, make_wharfd,
+                                                          fake: FakeRegistry) -> None:
+    """Four layers: three fetched at once by default (dockerd's max-concurrent-downloads),
+    one at a time with --max-concurrent-downloads=1."""
+    d = make_wharfd(with_busybox=False, extra_args=[f"--max-concurrent-downloads={limit}"] if limit else [])
+    fake.add_image("four", [{f"layer{i}": os.urandom(64 << 10)} for i in range(4)])
+    fake.gather = limit or 3
+    ref = f"{fake.addr}/many:four"
+    ok(d, "pull", ref)
+    assert fake.most_at_once == (limit or 3)
+    ok(d, "rmi", ref)

@@ -139,6 +139,8 @@ class FakeRegistry(_OnItsLoop):
     ``ranges`` the Range header of each blob GET. A bad network: the next
     ``drops`` blob answers longer than ``drop_at`` are cut after ``drop_at`` bytes of their body (the
     connection closed), and ``honour_range`` off answers every GET whole (200).
+    Concurrency: layer answers wait until ``gather`` of them were under way at once (or
+    5 s passed); ``most_at_once`` is the most that ever were.
     """
 
     def __init__(self) -> None:
@@ -149,31 +151,41 @@ class FakeRegistry(_OnItsLoop):
         self.drops = 0
         self.drop_at = 0
         self.honour_range = True
+        self.layers: set[str] = set()
+        self.gather = 0
+        self.most_at_once = 0
+        self._at_once = 0
         super().__init__()
 
-    def add_image(self, tag: str, files: dict[str, bytes], corrupt: bool = False,
+    def add_image(self, tag: str, files: dict[str, bytes] | list[dict[str, bytes]], corrupt: bool = False,
                   platform: tuple[str, str] = ("linux", "amd64"), compression: str = "gzip") -> str:
-        """A one-layer image; ``corrupt`` serves other bytes than the layer digest names;
-        ``compression`` gzip, zstd or none (each with its media type)."""
-        tar = layer_tar(files)
-        layer, layer_type = {
-            "gzip": lambda: (gzip.compress(tar, mtime=0), "application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            "zstd": lambda: (zstandard.ZstdCompressor().compress(tar), "application/vnd.oci.image.layer.v1.tar+zstd"),
-            "none": lambda: (tar, "application/vnd.oci.image.layer.v1.tar"),
-        }[compression]()
+        """An image of one layer per dict of ``files``; ``corrupt`` serves other bytes than
+        the last layer's digest names; ``compression`` gzip, zstd or none (each with its
+        media type). Returns the last layer's digest."""
+        tars = [layer_tar(f) for f in (files if isinstance(files, list) else [files])]
+        descriptors = []
+        for tar in tars:
+            layer, layer_type = {
+                "gzip": lambda: (gzip.compress(tar, mtime=0), "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+                "zstd": lambda: (zstandard.ZstdCompressor().compress(tar),
+                                 "application/vnd.oci.image.layer.v1.tar+zstd"),
+                "none": lambda: (tar, "application/vnd.oci.image.layer.v1.tar"),
+            }[compression]()
+            served = gzip.compress(tar + b"\0" * 1024, mtime=0) if corrupt and tar is tars[-1] else layer
+            self.blobs[digest(layer)] = served
+            self.layers.add(digest(layer))
+            descriptors.append({"mediaType": layer_type, "size": len(served), "digest": digest(layer)})
         config = json.dumps({"architecture": platform[1], "os": platform[0], "config": {"Cmd": ["/bin/sh"]},
-                             "rootfs": {"type": "layers", "diff_ids": [digest(tar)]}}).encode()
+                             "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]}}).encode()
         self.blobs[digest(config)] = config
-        self.blobs[digest(layer)] = gzip.compress(tar + b"\0" * 1024, mtime=0) if corrupt else layer
         manifest = json.dumps({
             "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                        "size": len(config), "digest": digest(config)},
-            "layers": [{"mediaType": layer_type,
-                        "size": len(self.blobs[digest(layer)]), "digest": digest(layer)}]}).encode()
+            "layers": descriptors}).encode()
         self.manifests[tag] = self.manifests[digest(manifest)] = (
             "application/vnd.docker.distribution.manifest.v2+json", manifest)
-        return digest(layer)
+        return descriptors[-1]["digest"]
 
     def add_index(self, tag: str, platforms: list[tuple[str, str]]) -> None:
         """An OCI index of images for ``platforms`` (each a real image under its own tag)."""
@@ -188,6 +200,7 @@ class FakeRegistry(_OnItsLoop):
         self.manifests[tag] = self.manifests[digest(index)] = ("application/vnd.oci.image.index.v1+json", index)
 
     async def _start(self) -> None:
+        self._turn = asyncio.Condition()
         app = web.Application()
         app.router.add_get("/v2/", self._base)
         app.router.add_route("*", "/v2/{name:.+}/manifests/{ref}", self._manifest)
@@ -219,6 +232,22 @@ class FakeRegistry(_OnItsLoop):
         start = 0
         if self.honour_range and request.http_range.start:
             start = request.http_range.start
+        if request.match_info["digest"] not in self.layers:
+            return await self._send(request, data, start)
+        async with self._turn:
+            self._at_once += 1
+            self.most_at_once = max(self.most_at_once, self._at_once)
+            self._turn.notify_all()
+            try:
+                await asyncio.wait_for(self._turn.wait_for(lambda: self.most_at_once >= self.gather), 5)
+            except asyncio.TimeoutError:
+                pass
+        try:
+            return await self._send(request, data, start)
+        finally:
+            self._at_once -= 1
+
+    async def _send(self, request: web.Request, data: bytes, start: int) -> web.StreamResponse:
         response = web.StreamResponse(status=206 if start else 200, headers={
             "Content-Type": "application/octet-stream", "Content-Length": str(len(data) - start),
             **({"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {})})
@@ -232,7 +261,6 @@ class FakeRegistry(_OnItsLoop):
         await response.write(data[start:])
         await response.write_eof()
         return response
-
 
 
 class CuttingProxy(_OnItsLoop):
