@@ -24,7 +24,6 @@ import fcntl
 import json
 import os
 import selectors
-import signal
 import socket
 import struct
 import termios

@@ -122,3 +122,20 @@ def remove_cgroups(name: str) -> list[str]:
                 except OSError:
                     time.sleep(0.02)
     return found
+
+
+class Root:
+    """An exec root holding a test's bundles."""
+
+    def __init__(self) -> None:
+        self.path = new_base()
+        self.bundles: list[Bundle] = []
+
+    def make(self, args: list[str], open_stdin: bool = False, tty: bool = False,
+             log_opts: dict | None = None) -> Bundle:
+        b = Bundle(new_base(), "wharf")
+        b.path = b.path.rename(self.path / b.cid)
+        b.log_path = b.path / "ctr-json.log"
+        b.write(args, open_stdin=open_stdin, tty=tty, log_opts=log_opts)
+        self.bundles.append(b)
+        return b

@@ -8,8 +8,7 @@ import signal
 import statistics
 import time
 
-from shimbox import gone
-from test_launcher import Root, root  # noqa: F401 -- the fixture
+from shimbox import Root, gone
 
 from wharf.shim import client
 
@@ -26,7 +25,7 @@ def pss_kb(pid: int) -> int:
     raise AssertionError("no Pss line")
 
 
-def test_each_container_adds_well_under_a_docker_shim_to_the_host(root: Root, capsys) -> None:  # noqa: F811
+def test_each_container_adds_well_under_a_docker_shim_to_the_host(root: Root, capsys) -> None:
     bundles = [root.make(["sleep", "60"]) for _ in range(ADDED + 1)]
     launcher = client.Launcher(str(root.path))
     try:

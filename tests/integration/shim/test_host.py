@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from shimbox import gone, remove_cgroups
-from test_launcher import Root, root  # noqa: F401 -- the fixture
+from shimbox import Root, gone, remove_cgroups
 
 from wharf.shim import client, frames
 
@@ -49,7 +48,7 @@ def run_exec(bundle: str, exec_id: str, args: list[str], tty: bool = False) -> t
     return b"".join(p for s, p in got[:-1]), json.loads(got[-1][1])["exit_code"]
 
 
-def test_containers_and_execs_are_the_hosts_children(root: Root) -> None:  # noqa: F811
+def test_containers_and_execs_are_the_hosts_children(root: Root) -> None:
     bundles = [root.make(["sleep", "60"]) for _ in range(2)]
     launcher = client.Launcher(str(root.path))
     try:
@@ -72,7 +71,7 @@ def test_containers_and_execs_are_the_hosts_children(root: Root) -> None:  # noq
     assert gone(host)
 
 
-def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:  # noqa: F811
+def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
@@ -92,7 +91,7 @@ def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:  # noqa:
     assert gone(started["shim_pid"])
 
 
-def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:  # noqa: F811
+def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
@@ -110,7 +109,7 @@ def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:  # noqa: F811
     assert gone(started["shim_pid"])
 
 
-def test_the_host_lifts_its_fd_limit_but_containers_keep_the_usual_one(root: Root) -> None:  # noqa: F811
+def test_the_host_lifts_its_fd_limit_but_containers_keep_the_usual_one(root: Root) -> None:
     b = root.make(["sh", "-c", "ulimit -n; read x"], open_stdin=True, tty=True)
     launcher = client.Launcher(str(root.path))
     try:
@@ -130,7 +129,7 @@ def test_the_host_lifts_its_fd_limit_but_containers_keep_the_usual_one(root: Roo
     assert gone(answer["shim_pid"])
 
 
-def test_a_container_whose_shim_fails_takes_no_other_down(root: Root) -> None:  # noqa: F811
+def test_a_container_whose_shim_fails_takes_no_other_down(root: Root) -> None:
     # The log cannot rotate (a directory holds the rotated name): not a full disk, so
     # the write raises in that container's output callback.
     broken = root.make(["sh", "-c", "while true; do echo 0123456789abcdef; done"],
@@ -160,7 +159,7 @@ def test_a_container_whose_shim_fails_takes_no_other_down(root: Root) -> None:  
     assert gone(ok["shim_pid"])
 
 
-def test_an_old_generation_host_serves_its_containers_then_exits(root: Root) -> None:  # noqa: F811
+def test_an_old_generation_host_serves_its_containers_then_exits(root: Root) -> None:
     old_b = root.make(["sh", "-c", "read x; echo got:$x; exit 4"], open_stdin=True)
     new_b = root.make(["sleep", "60"])
     first = client.Launcher(str(root.path))
@@ -184,7 +183,7 @@ def test_an_old_generation_host_serves_its_containers_then_exits(root: Root) -> 
     assert gone(new["shim_pid"])
 
 
-def test_a_dead_host_is_replaced_at_the_next_start(root: Root) -> None:  # noqa: F811
+def test_a_dead_host_is_replaced_at_the_next_start(root: Root) -> None:
     first, second = root.make(["sleep", "60"]), root.make(["sh", "-c", "echo again"])
     launcher = client.Launcher(str(root.path))
     try:

@@ -6,42 +6,10 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-from shimbox import Bundle, discard, gone, new_base
+from shimbox import Root, gone
 
 from wharf.shim import client
-
-
-class Root:
-    """An exec root holding a test's bundles."""
-
-    def __init__(self) -> None:
-        self.path = new_base()
-        self.bundles: list[Bundle] = []
-
-    def make(self, args: list[str], open_stdin: bool = False, tty: bool = False,
-             log_opts: dict | None = None) -> Bundle:
-        b = Bundle(new_base(), "wharf")
-        b.path = b.path.rename(self.path / b.cid)
-        b.log_path = b.path / "ctr-json.log"
-        b.write(args, open_stdin=open_stdin, tty=tty, log_opts=log_opts)
-        self.bundles.append(b)
-        return b
-
-
-@pytest.fixture
-def root() -> Iterator[Root]:
-    r = Root()
-    yield r
-    for b in r.bundles:
-        discard(b)
-    host_log = r.path / "shimhost.log"  # a test that makes a shim fail reads and removes it
-    errors = host_log.read_text() if host_log.exists() else ""
-    host_log.unlink(missing_ok=True)
-    r.path.rmdir()
-    assert not errors, f"the shim host logged errors:\n{errors}"
 
 
 def test_concurrent_starts_each_get_their_answer(root: Root) -> None:
