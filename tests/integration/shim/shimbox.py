@@ -85,6 +85,21 @@ def gone(pid: int, timeout: float = 10) -> bool:
     return False
 
 
+def ppid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise AssertionError("no PPid")
+
+
+def adopted(pid: int, host: int, timeout: float = 10) -> bool:
+    """Whether ``pid`` becomes ``host``'s child: its helper may report before it exits."""
+    deadline = time.monotonic() + timeout
+    while ppid(pid) != host and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ppid(pid) == host
+
+
 def new_base() -> Path:
     base = Path("/tmp") / f"wharf-test-{secrets.token_hex(4)}"
     base.mkdir()

@@ -8,7 +8,7 @@ import signal
 import statistics
 import time
 
-from shimbox import Root, gone
+from shimbox import Root, adopted, gone
 
 from wharf.shim import client
 
@@ -34,6 +34,8 @@ def test_each_container_adds_well_under_a_docker_shim_to_the_host(root: Root, ca
             t0 = time.perf_counter()
             answers.append(launcher.start(str(b.path)))
             latencies.append((time.perf_counter() - t0) * 1000)
+            # measured once the spawn helper is gone (while it lives, it shares the host's pages)
+            assert adopted(answers[-1]["pid"], answers[-1]["shim_pid"])
             if len(answers) == 1:
                 first = pss_kb(answers[0]["shim_pid"])
         host = answers[0]["shim_pid"]

@@ -12,31 +12,15 @@ import json
 import os
 import resource
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from shimbox import Root, gone, remove_cgroups
+from shimbox import Root, adopted, gone, remove_cgroups
 
 from wharf.shim import client, frames
 
 SH = {"cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
-
-
-def ppid(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("PPid:"):
-            return int(line.split()[1])
-    raise AssertionError("no PPid")
-
-
-def adopted(pid: int, host: int, timeout: float = 10) -> bool:
-    """Whether ``pid`` becomes ``host``'s child: its helper may report before it exits."""
-    deadline = time.monotonic() + timeout
-    while ppid(pid) != host and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return ppid(pid) == host
 
 
 def run_exec(bundle: str, exec_id: str, args: list[str], tty: bool = False) -> tuple[bytes, int]:
