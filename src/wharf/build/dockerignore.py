@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wharf.build.gomatch import BadPattern, compile_glob, translate
 from wharf.errors import InvalidParameter
@@ -39,8 +39,7 @@ def read_patterns(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Pattern:
+class _Pattern(NamedTuple):  # not a dataclass: the CLI imports this, dataclasses costs it ms
     text: str  # cleaned, without the "!"
     exclusion: bool
     regex: re.Pattern[str]

@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from wharf.cli.errors import CommandError
 from wharf.client import jsonio
@@ -111,8 +110,7 @@ def session_header(args: Any, contexts: dict[str, str]) -> str:
     return base64.urlsafe_b64encode(jsonio.dumps(doc)).decode()
 
 
-@dataclass
-class Output:
+class Output(NamedTuple):
     kind: str  # "local" | "tar"
     dest: str  # a directory, a file, or "-" (stdout)
 

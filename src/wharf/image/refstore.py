@@ -73,9 +73,11 @@ class ReferenceStore:
     def add(self, ref: Reference, image_id: str) -> str | None:
         """Point ``ref`` at ``image_id``; returns the image it named before, if another."""
         previous = self.get(ref)
+        if previous == image_id:
+            return None  # a rebuild re-tagging its image: nothing to write (nor fsync)
         self._repos.setdefault(ref.name, {})[str(ref)] = image_id
         self._save()
-        return previous if previous != image_id else None
+        return previous
 
     def delete(self, ref: Reference) -> bool:
         repo = self._repos.get(ref.name, {})
