@@ -55,6 +55,11 @@ def test_volume_prune_keeps_named_volumes_from_1_42(wharfd):
             assert wharfd.api("POST", "/volumes/create", {"Name": name, "Labels": {"wv": mark}})[0] == 201
         status, report = wharfd.api("POST", "/v1.41/volumes/prune", params={"filters": mine})
         assert status == 200 and sorted(report["VolumesDeleted"]) == sorted(named)
+        # one made without a name is anonymous (dockerd 23+): 1.43's prune takes it
+        status, unnamed = wharfd.api("POST", "/volumes/create", {"Labels": {"wv": mark}})
+        assert status == 201 and "com.docker.volume.anonymous" in unnamed["Labels"]
+        status, report = wharfd.api("POST", "/v1.43/volumes/prune", params={"filters": mine})
+        assert status == 200 and report["VolumesDeleted"] == [unnamed["Name"]]
     finally:
         for name in named:
             wharfd.api("DELETE", f"/volumes/{name}")

@@ -83,11 +83,13 @@ class VolumeService:
     # -- create / remove -----------------------------------------------------
     async def create(self, name: str = "", driver: str = "", options: dict[str, str] | None = None,
                      labels: dict[str, str] | None = None) -> dict[str, Any]:
-        """``POST /volumes/create``; an existing volume of that name is returned as it is."""
+        """``POST /volumes/create``; an existing volume of that name is returned as it is.
+        One made without a name is anonymous (dockerd 23+), so prune takes it from API 1.42."""
         if driver not in ("", DRIVER):
             raise NotFound(f'create {name}: error looking up volume plugin {driver}: plugin '
                            f'"{driver}" not found')
-        return (await self._ensure(name, labels or {}, options or {})).to_json()
+        labels = {**(labels or {}), **({} if name else {ANONYMOUS_LABEL: ""})}
+        return (await self._ensure(name, labels, options or {})).to_json()
 
     async def _ensure(self, name: str, labels: dict[str, str],
                       options: dict[str, str]) -> Volume:
