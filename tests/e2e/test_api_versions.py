@@ -135,3 +135,24 @@ def test_exec_console_size_from_1_42(wharfd, busybox):
     finally:
         client.close()
         wharfd.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})
+
+
+def test_bind_create_mountpoint_from_1_42(wharfd, busybox, tmp_path):
+    """BindOptions.CreateMountpoint (1.42) makes a missing bind source at start;
+    older versions ignore it and refuse the missing source as before."""
+    source = tmp_path / "made" / "here"
+    body = {"Image": busybox, "Cmd": ["sh", "-c", "echo in > /m/f"],
+            "HostConfig": {"NetworkMode": "none", "Mounts": [
+                {"Type": "bind", "Source": str(source), "Target": "/m",
+                 "BindOptions": {"CreateMountpoint": True}}]}}
+    status, refused = wharfd.api("POST", "/v1.41/containers/create", body)
+    assert status == 400 and f"bind source path does not exist: {source}" in refused["message"]
+    status, c = wharfd.api("POST", "/v1.43/containers/create", body)
+    assert status == 201, c
+    try:
+        assert wharfd.api("POST", f"/containers/{c['Id']}/start")[0] == 204
+        status, waited = wharfd.api("POST", f"/containers/{c['Id']}/wait")
+        assert status == 200 and waited["StatusCode"] == 0
+        assert (source / "f").read_text() == "in\n"
+    finally:
+        wharfd.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})

@@ -43,9 +43,9 @@ _MOUNT_OPTIONS = {"bind": "BindOptions", "volume": "VolumeOptions", "tmpfs": "Tm
 
 def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
     """A create's HostConfig as the request's API version defines it (dockerd's
-    postContainersCreate): before 1.42 options that do not fit a mount's type and
-    ConsoleSize are ignored; from 1.42 such options are refused and KernelMemory
-    ignored; Annotations exist from 1.43."""
+    postContainersCreate): before 1.42 options that do not fit a mount's type,
+    BindOptions.CreateMountpoint and ConsoleSize are ignored; from 1.42 such
+    options are refused and KernelMemory ignored; Annotations exist from 1.43."""
     mounts = [m for m in host_config.get("Mounts") or [] if isinstance(m, dict)]
     if versions.at_least(request, "1.42"):
         host_config.pop("KernelMemory", None)
@@ -59,6 +59,8 @@ def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
             for kind, options in _MOUNT_OPTIONS.items():
                 if kind != "bind" and m.get("Type") != kind:
                     m.pop(options, None)
+            if isinstance(m.get("BindOptions"), dict):
+                m["BindOptions"].pop("CreateMountpoint", None)
     if not versions.at_least(request, "1.43"):
         host_config.pop("Annotations", None)
 

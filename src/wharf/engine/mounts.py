@@ -84,12 +84,15 @@ def _mount_spec(m: dict[str, Any]) -> Point:
         _absolute(kind, target)
         if not os.path.isabs(source):
             raise _invalid(kind, f"invalid mount path: '{source}' mount path must be absolute")
-        if not os.path.exists(source):
+        options = m.get("BindOptions") or {}
+        create = bool(options.get("CreateMountpoint"))  # API 1.42: made at start, as -v's
+        if not create and not os.path.exists(source):
             raise _invalid(kind, f"bind source path does not exist: {source}")
-        propagation = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        propagation = options.get("Propagation") or "rprivate"
         if propagation not in _PROPAGATION:
             raise _invalid(kind, f"invalid propagation mode: {propagation}")
-        return _point("bind", target, Source=source, RW=rw, Propagation=propagation)
+        return _point("bind", target, Source=source, RW=rw, Propagation=propagation,
+                      CreateSource=create)
     if kind == "volume":
         _absolute(kind, target)
         options = m.get("VolumeOptions") or {}
