@@ -183,6 +183,22 @@ def test_cache_hits_and_rebuild_from_changed_file(wharfd, busybox, tmp_path, tag
     assert build(wharfd, ctx, "-t", tag).stdout.count("Using cache") == 5
 
 
+def test_cache_from_add_host_and_red_stderr(wharfd, busybox, tmp_path, tagger):
+    """``--cache-from`` limits the cache to those images' chains, ``--add-host`` reaches RUN
+    steps' /etc/hosts, and a step's stderr comes wrapped in red, as docker build shows it."""
+    ctx = write(tmp_path, {"Dockerfile": """
+        FROM busybox
+        ENV WHARF_CACHE_FROM=1
+        RUN grep -q "10.1.2.3.builder.test" /etc/hosts && echo warned >&2
+    """})
+    tag = tagger("cachefrom")
+    first = build(wharfd, ctx, "-t", tag, "--add-host", "builder.test:10.1.2.3")
+    assert "\x1b[91mwarned\n\x1b[0m" in first.stdout
+    assert build(wharfd, ctx, "--cache-from", tag, "--add-host", "builder.test:10.1.2.3").stdout.count("Using cache") == 2
+    assert "Using cache" not in build(wharfd, ctx, "--cache-from", "wharf-test-nosuchtag",
+                                      "--add-host", "builder.test:10.1.2.3").stdout
+
+
 def test_cache_survives_restart_and_builder_prune(make_wharfd, tmp_path):
     d = make_wharfd()
     ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo x > /x\n"})

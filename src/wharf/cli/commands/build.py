@@ -26,11 +26,15 @@ ALIASES = "wharf image build, wharf build, wharf builder build"
 
 
 def add_arguments(parser: Any) -> None:
+    parser.add_argument("--add-host", action="append", metavar="list",
+                        help="Add a custom host-to-IP mapping (host:ip)")
     parser.add_argument("--allow", action="append", metavar="list",
                         help="Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")")
     parser.add_argument("--build-arg", action="append", metavar="list", help="Set build-time variables")
     parser.add_argument("--build-context", action="append", metavar="stringArray",
                         help="Additional build contexts (e.g., name=path)")
+    parser.add_argument("--cache-from", action="append", metavar="strings",
+                        help="Images to consider as cache sources")
     parser.add_argument("-f", "--file", default="", metavar="string",
                         help="Name of the Dockerfile (Default is 'PATH/Dockerfile')")
     parser.add_argument("--force-rm", action="store_true", help="Always remove intermediate containers")
@@ -121,8 +125,11 @@ def run(args: Any, client: Client) -> int:
         "labels": _key_values(args.label, False) or None, "target": args.target or None,
         "q": args.quiet or None, "nocache": args.no_cache or None, "rm": args.rm,
         "forcerm": args.force_rm or None, "networkmode": args.network or None,
+        "cachefrom": args.cache_from or None,
     }
-    query = encode_query(params) + "".join(f"&t={quote(t)}" for t in args.tag or [])
+    query = encode_query(params) + "".join(f"&{key}={quote(v)}" for key, values in
+                                           (("t", args.tag), ("extrahosts", args.add_host))
+                                           for v in values or [])
     try:
         tar = plan_context(context_dir, dockerfile, content, extra_name, named)
     except OSError as e:
