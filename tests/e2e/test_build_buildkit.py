@@ -116,6 +116,7 @@ def test_optional_secret_skipped_tmpfs_and_rw_bind_discarded(wharfd, busybox, tm
             RUN --mount=type=tmpfs,target=/scratch,size=1m touch /scratch/x && \\
                 grep -q ' /scratch tmpfs ' /proc/mounts
             RUN --mount=type=bind,target=/ctx,rw echo changed > /ctx/data.txt && cat /ctx/data.txt
+            RUN --mount=type=bind,source=data.txt,target=/one.txt,rw echo changed > /one.txt
             RUN --mount=type=bind,target=/ctx cat /ctx/data.txt > /kept
         """,
         "data.txt": "original\n",
@@ -125,7 +126,7 @@ def test_optional_secret_skipped_tmpfs_and_rw_bind_discarded(wharfd, busybox, tm
     with tarfile.open(tar) as t:
         names = set(t.getnames())
         assert t.extractfile("kept").read() == b"original\n"
-    assert "scratch" not in names and "ctx" not in names and "run/secrets" not in names
+    assert "scratch" not in names and "ctx" not in names and "one.txt" not in names and "run/secrets" not in names
     assert (ctx / "data.txt").read_text() == "original\n"
 
 

@@ -183,8 +183,8 @@ async def mounted(mounts: list[Mount], workdir: str, scratch: str, caches: Cache
                 source = secure_join(root, m.source or "/")
                 if not os.path.lexists(source):
                     raise NotFound(f"failed to compute cache key: \"/{(m.source or '').lstrip('/')}\": not found")
-                if not m.readonly and not m.from_ and os.path.isdir(source):
-                    source = await stack.enter_async_context(_overlay(source, scratch))
+                if not m.readonly:  # the step's writes must not reach the context or a later step
+                    source = await stack.enter_async_context(_throwaway(source, scratch))
                 entry["Source"] = source
             out.mounts.append(entry)
             out.targets.append(target)
@@ -220,14 +220,23 @@ def _write_secret(directory: str, m: Mount, value: bytes) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _overlay(lower: str, scratch: str) -> AsyncIterator[str]:
-    """``lower`` seen writable, the writes kept aside and thrown away."""
+async def _throwaway(source: str, scratch: str) -> AsyncIterator[str]:
+    """``source`` seen writable, the writes kept aside and thrown away: a directory
+    through an overlay, a file as a copy."""
     base = await asyncio.to_thread(tempfile.mkdtemp, dir=scratch)
+    if not os.path.isdir(source):
+        copy = os.path.join(base, "file")
+        await asyncio.to_thread(shutil.copy2, source, copy)
+        try:
+            yield copy
+        finally:
+            await asyncio.to_thread(shutil.rmtree, base, True)
+        return
     upper, work, merged = (os.path.join(base, n) for n in ("upper", "work", "merged"))
     for d in (upper, work, merged):
         os.mkdir(d)
     await asyncio.to_thread(syscalls.mount, "overlay", merged, "overlay", 0,
-                            f"lowerdir={lower},upperdir={upper},workdir={work}")
+                            f"lowerdir={source},upperdir={upper},workdir={work}")
     try:
         yield merged
     finally:
