@@ -91,6 +91,8 @@ class DaemonConfig:
     cri_socket: str = "unix:///run/wharf/cri.sock"
     #: The image of every pod's sandbox (infra) container, pulled when missing.
     pod_infra_image: str = "registry.k8s.io/pause:3.9"
+    #: Per-registry settings, ``<dir>/<registry>/hosts.toml`` (containerd's; pull mirrors).
+    certs_dir: str = "/etc/wharf/certs.d"
 
     def runtime_path(self, name: str) -> str | None:
         """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None

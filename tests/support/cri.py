@@ -38,6 +38,33 @@ def load_images(d: Daemon) -> None:
     assert r.returncode == 0, r.stderr
 
 
+def image_names() -> list[str]:
+    """The names critest pulls the images by (``critest-image-names.txt``)."""
+    found = tools_dir()
+    assert found is not None
+    return (found / "critest-image-names.txt").read_text().split()
+
+
+def mirror_images(d: Daemon, registry: str) -> None:
+    """Push every critest image to the loopback ``registry`` (host:port) as its path
+    without the registry's name, and point the daemon's ``hosts.toml`` for each of
+    their registries there, so pulls by the original names work offline (containerd's
+    reference setup, ``containerd-reference/certs.d``)."""
+    domains = set()
+    for name in image_names():
+        domain, path = name.split("/", 1)
+        domains.add(domain)
+        local = f"{registry}/{path}"
+        for args in (("tag", name, local), ("push", local), ("rmi", local)):
+            r = d.wharf(*args, timeout=300)
+            assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stderr}"
+    for domain in domains:
+        (d.certs_dir / domain).mkdir(parents=True, exist_ok=True)
+        (d.certs_dir / domain / "hosts.toml").write_text(
+            f'server = "http://{registry}"\n\n[host."http://{registry}"]\n'
+            '  capabilities = ["pull", "resolve"]\n')
+
+
 class Crictl:
     def __init__(self, binary: Path, d: Daemon) -> None:
         endpoint = f"unix://{d.cri_socket}"

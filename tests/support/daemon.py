@@ -64,6 +64,8 @@ class Daemon:
         self.host = f"unix://{self.socket}"
         #: the CRI's gRPC socket (``--cri-socket``), private as the API's
         self.cri_socket = self.exec_root / "cri.sock"
+        #: ``--certs-dir``: registries' hosts.toml, read at each pull
+        self.certs_dir = self.base / "certs.d"
         self.cgroup_parent = self.name
         self.docker_config = self.base / "docker-config"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -117,7 +119,8 @@ class Daemon:
         return {"hosts": [self.host], "data-root": str(self.data_root),
                 "exec-root": str(self.exec_root), "cgroup-parent": self.cgroup_parent,
                 "log-level": self.log_level, "bridge": self.bridge, "bip": self.bip,
-                "firewall-table": self.firewall_table, "cri-socket": f"unix://{self.cri_socket}"}
+                "firewall-table": self.firewall_table, "cri-socket": f"unix://{self.cri_socket}",
+                "certs-dir": str(self.certs_dir)}
 
     def stop(self, kill: bool = False, timeout: float = 30) -> None:
         if self.proc is None:

@@ -13,6 +13,7 @@ exit finds the whole log.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Callable
 
 from wharf.runtime import jsonlog
@@ -27,11 +28,35 @@ def line(entry: Entry) -> bytes:
                                b"F" if full else b"P", data)
 
 
-def copy(json_path: str, cri_path: str, since_ns: int | None,
-         stopped: Callable[[], bool]) -> None:
-    """Follow ``json_path`` from ``since_ns`` until ``stopped()``, appending to ``cri_path``
-    (blocking: run it on a thread of its own)."""
-    os.makedirs(os.path.dirname(cri_path) or ".", exist_ok=True)
-    with open(cri_path, "ab", buffering=0) as out:
-        for entry in jsonlog.read(json_path, since_ns=since_ns, follow=True, stopped=stopped):
-            out.write(line(entry))
+class Copier:
+    """One running container's copy; ``reopen()`` (ReopenContainerLog, after the kubelet
+    rotated the file away) makes the file anew and has the copy write there from the
+    next record on."""
+
+    def __init__(self, json_path: str, cri_path: str) -> None:
+        self.json_path, self.cri_path = json_path, cri_path
+        self._reopen = threading.Event()
+
+    def create(self) -> None:
+        """Make the file (and its directory): it exists once the start has answered."""
+        os.makedirs(os.path.dirname(self.cri_path) or ".", exist_ok=True)
+        open(self.cri_path, "ab").close()
+
+    def reopen(self) -> None:
+        self.create()
+        self._reopen.set()
+
+    def run(self, since_ns: int | None, stopped: Callable[[], bool]) -> None:
+        """Follow the json-file log from ``since_ns`` until ``stopped()``, appending to
+        the CRI log (blocking: run it on a thread of its own)."""
+        out = open(self.cri_path, "ab", buffering=0)
+        try:
+            for entry in jsonlog.read(self.json_path, since_ns=since_ns, follow=True,
+                                      stopped=stopped):
+                if self._reopen.is_set():
+                    self._reopen.clear()
+                    out.close()
+                    out = open(self.cri_path, "ab", buffering=0)
+                out.write(line(entry))
+        finally:
+            out.close()

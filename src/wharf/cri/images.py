@@ -85,8 +85,11 @@ class ImageService(rpc.ImageServiceServicer):
             record = await self.engine.images.get(request.image.image)
         except NotFound:
             return pb.RemoveImageResponse()
-        await self.engine.images.delete(record.id, force=True,
-                                        containers_using=self.engine.containers.using_image)
+        try:
+            await self.engine.images.delete(record.id, force=True,
+                                            containers_using=self.engine.containers.using_image)
+        except NotFound:  # a concurrent RemoveImage took it
+            pass
         return pb.RemoveImageResponse()
 
     @answering

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 import wharf
@@ -19,7 +20,7 @@ from wharf.cri import labels as lbl
 from wharf.cri.errors import answering
 from wharf.cri.pb import api_pb2 as pb
 from wharf.cri.pb import api_pb2_grpc as rpc
-from wharf.engine import shims
+from wharf.engine import observe, shims
 from wharf.engine.container import Container, state_word
 from wharf.engine.core import Engine
 from wharf.engine.timefmt import parse_rfc3339
@@ -39,6 +40,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
         #: ``pull(ref)``: the image service's pull, for a missing infra image
         self.pull = pull
         self._copiers: dict[str, asyncio.Future[None]] = {}
+        self._jobs: dict[str, crilog.Copier] = {}
 
     # -- lookups -------------------------------------------------------------
     def _find(self, ref: str, kind: str) -> Container:
@@ -172,7 +174,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
                              context: Any) -> pb.StartContainerResponse:
         c = self._find(request.container_id, lbl.CONTAINER_KIND)
         await self.containers.start(c.id)
-        self._copy_log(c, since_ns=None)
+        await self._copy_log(c, since_ns=None)
         return pb.StartContainerResponse()
 
     @answering
@@ -250,6 +252,54 @@ class RuntimeService(rpc.RuntimeServiceServicer):
         return pb.ContainerStatusResponse(status=status)
 
     @answering
+    async def ContainerStats(self, request: pb.ContainerStatsRequest,
+                             context: Any) -> pb.ContainerStatsResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        return pb.ContainerStatsResponse(stats=await self._stats(c))
+
+    @answering
+    async def ListContainerStats(self, request: pb.ListContainerStatsRequest,
+                                 context: Any) -> pb.ListContainerStatsResponse:
+        f = request.filter
+        chosen = [c for c in self._all(lbl.CONTAINER_KIND)
+                  if c.id.startswith(f.id)
+                  and _labels(c).get(lbl.SANDBOX, "").startswith(f.pod_sandbox_id)
+                  and _selected(_labels(c), f.label_selector)]
+        return pb.ListContainerStatsResponse(stats=[await self._stats(c) for c in chosen])
+
+    async def _stats(self, c: Container) -> pb.ContainerStats:
+        """CPU and memory from the container's cgroup (none while it is not running),
+        its writable layer's size."""
+        labels = _labels(c)
+        now = time.time_ns()
+        out = pb.ContainerStats(attributes=pb.ContainerAttributes(
+            id=c.id, metadata=pb.ContainerMetadata(**lbl.metadata(labels)),
+            labels=lbl.user_labels(labels), annotations=lbl.annotations(labels)))
+        out.cpu.timestamp = out.memory.timestamp = out.writable_layer.timestamp = now
+        out.writable_layer.fs_id.mountpoint = self.engine.config.image_dir
+        out.writable_layer.used_bytes.value = await self.engine.images.rw_layer_size(c.id)
+        if c.running:
+            sample = await anext(observe.stats(c, self.containers.cgroups_path(c), stream=False,
+                                               one_shot=True))
+            memory = sample["memory_stats"]
+            kinds = memory.get("stats") or {}
+            inactive = kinds.get("total_inactive_file", kinds.get("inactive_file", 0))
+            out.cpu.usage_core_nano_seconds.value = sample["cpu_stats"]["cpu_usage"]["total_usage"]
+            out.memory.usage_bytes.value = memory.get("usage", 0)
+            out.memory.working_set_bytes.value = max(memory.get("usage", 0) - inactive, 0)
+        return out
+
+    @answering
+    async def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest,
+                                 context: Any) -> pb.ReopenContainerLogResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        job = self._jobs.get(c.id)
+        if not c.running or job is None:
+            raise Conflict(f"container {c.id} is not running")
+        await asyncio.to_thread(job.reopen)
+        return pb.ReopenContainerLogResponse()
+
+    @answering
     async def ExecSync(self, request: pb.ExecSyncRequest, context: Any) -> pb.ExecSyncResponse:
         c = self._find(request.container_id, lbl.CONTAINER_KIND)
         if not request.cmd:
@@ -298,11 +348,11 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             await self.containers.remove(cid, force=True, volumes=True)
         except NotFound:
             pass
-        copier = self._copiers.pop(cid, None)
+        copier = self._copiers.get(cid)  # ends with the container; forgets itself
         if copier is not None:
             await asyncio.gather(copier, return_exceptions=True)
 
-    def _copy_log(self, c: Container, since_ns: int | None) -> None:
+    async def _copy_log(self, c: Container, since_ns: int | None) -> None:
         """Copy the json-file log into the CRI log while ``c`` runs."""
         path = _labels(c).get(lbl.LOG_PATH)
         if not path or c.id in self._copiers:
@@ -312,18 +362,21 @@ class RuntimeService(rpc.RuntimeServiceServicer):
         def stopped() -> bool:  # this run of it ended (read from the copier's thread)
             return not c.state.get("Running") or c.state.get("StartedAt") != started
 
-        copier = asyncio.ensure_future(in_own_thread(crilog.copy, c.record["LogPath"], path,
-                                                     since_ns, stopped))
+        job = crilog.Copier(c.record["LogPath"], path)
+        await asyncio.to_thread(job.create)
+        copier = asyncio.ensure_future(in_own_thread(job.run, since_ns, stopped))
         self._copiers[c.id] = copier
+        self._jobs[c.id] = job
 
         def done(f: asyncio.Future[None]) -> None:
             if self._copiers.get(c.id) is f:
                 del self._copiers[c.id]
+                del self._jobs[c.id]
             if not f.cancelled() and f.exception() is not None:
                 log.warning("CRI log of %s: %s", c.id, f.exception())
         copier.add_done_callback(done)
 
-    def resume_logs(self) -> None:
+    async def resume_logs(self) -> None:
         """At daemon start: copy on for running CRI containers, from the CRI log's mtime."""
         for c in self._all(lbl.CONTAINER_KIND):
             path = _labels(c).get(lbl.LOG_PATH)
@@ -332,7 +385,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
                     since = os.stat(path).st_mtime_ns
                 except FileNotFoundError:
                     since = None
-                self._copy_log(c, since)
+                await self._copy_log(c, since)
 
 
 def _labels(c: Container) -> dict[str, str]:

@@ -39,7 +39,7 @@ async def start(engine: Engine, address: str) -> grpc.aio.Server:
     server.add_insecure_port("unix://" + path)
     await server.start()
     os.chmod(path, 0o660)
-    runtime.resume_logs()
+    await runtime.resume_logs()
     return server
 
 

@@ -95,6 +95,8 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
         "CpuQuota": res.cpu_quota, "CpuPeriod": res.cpu_period,
         "CpusetCpus": res.cpuset_cpus, "CpusetMems": res.cpuset_mems,
         "OomScoreAdj": res.oom_score_adj,
+        # the pod's resolver: each container writes its own resolv.conf from these
+        **{k: sandbox_hc.get(k) for k in ("Dns", "DnsSearch", "DnsOptions")},
     }
     body: dict[str, Any] = {
         "Image": config.image.image, "Hostname": sandbox_labels.get(lbl.HOSTNAME) or "",

@@ -247,6 +247,8 @@ OPTIONS: tuple[Option, ...] = (
            help="socket of the CRI gRPC service (unix:///path; empty: no CRI)"),
     Option("pod-infra-container-image", ("--pod-infra-container-image",), "pod_infra_image",
            help="image of the pods' sandbox containers (CRI)"),
+    Option("certs-dir", ("--certs-dir",), "certs_dir", parse=os.path.abspath,
+           help="per-registry hosts.toml (pull mirrors) and certificates, <dir>/<registry>/"),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 

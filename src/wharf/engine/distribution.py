@@ -29,6 +29,7 @@ from wharf.image import reference
 from wharf.image.reference import Reference
 from wharf.registry.client.auth import AuthConfig, TokenCache
 from wharf.registry.client.endpoints import Endpoint, Policy, domain_of, pull_endpoints, registry_host
+from wharf.registry.client.hosts import pull_hosts
 from wharf.registry.client.progress import Emit, status
 from wharf.registry.client.pull import Puller, config_platform
 from wharf.registry.client.push import Pusher
@@ -93,7 +94,9 @@ class DistributionService:
         """``fetch`` from the first of ``ref``'s pull endpoints that serves it. A mirror
         that fails (down, or without the image) hands the pull on to the next endpoint,
         as dockerd's does; the last endpoint's error is the pull's."""
-        *mirrors, last = pull_endpoints(ref.domain, self.config.registry_mirrors)
+        # a registry's hosts.toml (read now: no restart), else dockerd's mirrors
+        *mirrors, last = (pull_hosts(self.config.certs_dir, ref.domain)
+                          or pull_endpoints(ref.domain, self.config.registry_mirrors))
         for endpoint in mirrors:
             try:
                 return await fetch(Repository(self._session(http, ref.domain, auth, endpoint), ref.path))
