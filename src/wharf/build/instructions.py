@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from wharf.build import durations, runmount
+from wharf.build.suggest import suggestion
 from wharf.build.parser import AST, Heredoc, Node, ParseError, parse, parse_heredoc_word
 from wharf.errors import InvalidParameter
 
@@ -181,7 +182,7 @@ def instruction(node: Node) -> Instruction:
     keyword = node.original.split(None, 1)[0] if node.original.strip() else node.cmd
     check = _CHECKS.get(node.cmd)
     if check is None:
-        raise InvalidParameter(f"unknown instruction: {keyword}{_suggestion(keyword)}")
+        raise InvalidParameter(f"unknown instruction: {keyword}{suggestion(keyword, INSTRUCTIONS, False)}")
     if node.cmd == "from":
         raise InvalidParameter("FROM isn't allowed here")
     spec = _FLAGS.get(node.cmd, {})
@@ -203,7 +204,7 @@ def _parse_flags(raw: list[str], spec: dict[str, str]) -> dict[str, str | list[s
         name, eq, value = arg[2:].partition("=")
         kind = spec.get(name)
         if kind is None:
-            raise InvalidParameter(f"unknown flag: {name}")
+            raise InvalidParameter(f"unknown flag: {name}{suggestion(name, list(spec))}")
         if name in out and kind != "strings":
             raise InvalidParameter(f"duplicate flag specified: {name}")
         if kind == "bool":
@@ -220,26 +221,6 @@ def _parse_flags(raw: list[str], spec: dict[str, str]) -> dict[str, str | list[s
         else:
             out[name] = value
     return out
-
-
-def _suggestion(word: str) -> str:
-    best, distance = "", 3
-    for name in INSTRUCTIONS:
-        d = _edit_distance(word.upper(), name)
-        if d < distance:
-            best, distance = name, d
-    return f" (did you mean {best.lower() if word.islower() else best}?)" if best else ""
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Edits between two words, a swap of neighbours counting as one (RNU -> RUN)."""
-    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[-1][-1]
 
 
 # -- per-instruction argument checks (Docker's wording) ----------------------

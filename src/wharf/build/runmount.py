@@ -12,6 +12,7 @@ import csv
 import posixpath
 from dataclasses import dataclass
 
+from wharf.build.suggest import suggestion
 from wharf.errors import InvalidParameter
 
 TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
@@ -108,7 +109,7 @@ def parse(value: str) -> Mount:
             continue
         if key == "type":
             if val.lower() not in TYPES:
-                raise InvalidParameter(f'unsupported mount type "{val}"')
+                raise InvalidParameter(f'unsupported mount type "{val}"{suggestion(val, TYPES)}')
             m.type = val.lower()
         elif key == "from":
             if "$" in val[:-1]:
@@ -132,7 +133,7 @@ def parse(value: str) -> Mount:
             m.id = val
         elif key == "sharing":
             if val.lower() not in SHARING:
-                raise InvalidParameter(f'unsupported sharing value "{val}"')
+                raise InvalidParameter(f'unsupported sharing value "{val}"{suggestion(val, SHARING)}')
             m.sharing = val.lower()
         elif key == "mode":
             m.mode = _number("mode", val, 8)
@@ -141,7 +142,7 @@ def parse(value: str) -> Mount:
         elif key == "env":
             raise InvalidParameter("secret mounts as environment variables (env=) are not supported by wharf")
         else:
-            raise InvalidParameter(f"unexpected key '{key}' in '{field}'")
+            raise InvalidParameter(f"unexpected key '{key}' in '{field}'{suggestion(key, _KEYS)}")
     _check(m, ro_auto)
     return m
 

@@ -33,7 +33,7 @@ def test_stages_meta_args_and_flags():
     ("FROM a AS x\nFROM b AS X\n", 2, 'duplicate stage name "x"'),
     ("FROM x\nCOPY a\n", 2, "COPY requires at least two arguments, but only one was provided. Destination could not be determined"),
     ("FROM x\nCOPY a <<EOF\nEOF\n", 2, "COPY cannot accept a heredoc as a destination"),
-    ("FROM x\nCOPY --form=a b c\n", 2, "unknown flag: form"),
+    ("FROM x\nCOPY --form=a b c\n", 2, "unknown flag: form (did you mean from?)"),
     ("FROM x\nCOPY --from a b\n", 2, "missing a value on flag: from"),
     ("FROM x\nCOPY --from=a --from=b c d\n", 2, "duplicate flag specified: from"),
     ("FROM x\nADD --from=a b c\n", 2, "unknown flag: from"),

@@ -30,6 +30,9 @@ def test_relative_target_is_under_workdir():
 
 @pytest.mark.parametrize("value, message", [
     ("type=volume,target=/c", 'unsupported mount type "volume"'),
+    ("type=cahce,target=/c", 'unsupported mount type "cahce" (did you mean cache?)'),
+    ("type=cache,target=/c,sharing=lockd", 'unsupported sharing value "lockd" (did you mean locked?)'),
+    ("type=cache,traget=/c", "unexpected key 'traget' in 'traget=/c' (did you mean target?)"),
     ("type=cache,target=/c,colour=red", "unexpected key 'colour' in 'colour=red'"),
     ("type=cache,target=/c,sharing=sometimes", 'unsupported sharing value "sometimes"'),
     ("type=bind,target=/c,mode=0700", 'mode not allowed for "bind" type mounts'),
