@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import tempfile
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -69,6 +67,8 @@ def load() -> dict[str, Any]:
 
 def save(doc: dict[str, Any]) -> None:
     """Atomically, readable by its owner only (it may hold passwords)."""
+    import tempfile  # here: every build and pull reads the file, only login writes it
+
     os.makedirs(config_dir(), 0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=config_dir(), prefix=".config.json.")
     try:
@@ -86,6 +86,8 @@ def _helper(doc: dict[str, Any], key: str) -> str | None:
 
 def _run_helper(helper: str, action: str, data: str) -> str | None:
     """Run ``docker-credential-<helper> <action>``; None when it knows no such credentials."""
+    import subprocess  # here: most configs name no helper, and every build and pull reads them
+
     try:
         proc = subprocess.run([f"docker-credential-{helper}", action], input=data, text=True,
                               capture_output=True, timeout=60)
