@@ -39,6 +39,12 @@ async def init_or_join(request: web.Request) -> web.Response:
     _refuse(NO_SWARM_MODE)
 
 
+@routes.put("/volumes/{name}")
+async def update_volume(request: web.Request) -> web.Response:
+    """API 1.42's update of a cluster (CSI) volume: only a swarm manager has them."""
+    _refuse("volume update only valid for cluster volumes, but swarm is unavailable")
+
+
 #: every other swarm object's route: what only a manager can answer
 _MANAGER_ONLY = (
     ("GET", "/swarm"), ("POST", "/swarm/update"), ("GET", "/swarm/unlockkey"),

@@ -76,6 +76,9 @@ def test_swarm_routes_answer_as_a_node_in_no_swarm():
             assert r.status == 503 and await r.json() == {"message": manager}, (method, path)
         r = await client.post("/swarm/init", json={})
         assert r.status == 503 and "no swarm mode" in (await r.json())["message"]
+        r = await client.put("/v1.43/volumes/data?version=1", json={})
+        assert r.status == 503 and await r.json() == {
+            "message": "volume update only valid for cluster volumes, but swarm is unavailable"}
     _run(check)
 
 
