@@ -4,6 +4,7 @@ a busybox pod through runp, create, start, exec, logs, stop, rm, stopp, rmp."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,6 +58,12 @@ def test_busybox_pod_lifecycle(crictl: cri.Crictl, tmp_path: Path) -> None:
     assert status["network"]["ip"] in crictl.ok("exec", "-s", cid, "ip", "-4", "addr")
     failed = crictl.run("exec", "-s", cid, "sh", "-c", "exit 3")
     assert failed.returncode != 0 and "exited with 3" in failed.stderr
+    # streaming exec (the Exec URL, Kubernetes' websocket protocol): stdin in, both streams out
+    streamed = subprocess.run([*crictl.argv, "exec", "-i", "--transport", "websocket", cid,
+                               "sh", "-c", "cat; echo err >&2; exit 4"], input="piped\n",
+                              capture_output=True, text=True, timeout=60)
+    assert streamed.stdout == "piped\n" and streamed.stderr.startswith("err\n")
+    assert "exit code 4" in streamed.stderr
 
     crictl.ok("stop", "-t", "0", cid)
     inspected = crictl.json("inspect", cid)["status"]

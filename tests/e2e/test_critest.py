@@ -45,7 +45,9 @@ def test_critest_conformance(make_wharfd: Any, tmp_path: Path) -> None:
         report = tmp_path / "critest.xml"
         run = subprocess.run(
             [str(tools / "critest"), "--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
-             "--ginkgo.focus", r"\[Conformance\]", "--ginkgo.junit-report", str(report)],
+             "--ginkgo.focus", r"\[Conformance\]", "--ginkgo.junit-report", str(report),
+             # wharf's streaming server speaks Kubernetes' websocket protocol, not SPDY
+             "-websocket-exec", "-websocket-attach"],
             capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     finally:
         registry.stop()

@@ -20,6 +20,7 @@ from wharf.cri import labels as lbl
 from wharf.cri.errors import answering
 from wharf.cri.pb import api_pb2 as pb
 from wharf.cri.pb import api_pb2_grpc as rpc
+from wharf.cri.streaming import StreamServer
 from wharf.engine import observe, shims
 from wharf.engine.container import Container, state_word
 from wharf.engine.core import Engine
@@ -34,8 +35,9 @@ _CONTAINER_STATES = {"created": pb.CONTAINER_CREATED, "running": pb.CONTAINER_RU
 
 
 class RuntimeService(rpc.RuntimeServiceServicer):
-    def __init__(self, engine: Engine, pull: Any) -> None:
+    def __init__(self, engine: Engine, pull: Any, streams: StreamServer) -> None:
         self.engine = engine
+        self.streams = streams
         self.containers = engine.containers
         #: ``pull(ref)``: the image service's pull, for a missing infra image
         self.pull = pull
@@ -288,6 +290,27 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             out.memory.usage_bytes.value = memory.get("usage", 0)
             out.memory.working_set_bytes.value = max(memory.get("usage", 0) - inactive, 0)
         return out
+
+    @answering
+    async def Exec(self, request: pb.ExecRequest, context: Any) -> pb.ExecResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        if not c.running:
+            raise Conflict(f"container {c.id} is not running")
+        if not request.cmd:
+            raise InvalidParameter("cmd must not be empty")
+        if not (request.stdin or request.stdout or request.stderr):
+            raise InvalidParameter("one of stdin, stdout, or stderr must be set")
+        return pb.ExecResponse(url=self.streams.url(
+            "exec", c.id, list(request.cmd), request.tty, request.stdin, request.stdout,
+            request.stderr))
+
+    @answering
+    async def Attach(self, request: pb.AttachRequest, context: Any) -> pb.AttachResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        if not c.running:
+            raise Conflict(f"container {c.id} is not running")
+        return pb.AttachResponse(url=self.streams.url(
+            "attach", c.id, [], request.tty, request.stdin, request.stdout, request.stderr))
 
     @answering
     async def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest,
