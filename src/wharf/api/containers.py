@@ -215,6 +215,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     follow, timestamps = boolean(request, "follow"), boolean(request, "timestamps")
     response = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
                                            if tty else "application/vnd.docker.multiplexed-stream"})
+    await service.flush_log(c)
     await response.prepare(request)
     end_with_client(request)  # a follower's reader thread ends with its client, not at the stop
     try:

@@ -140,6 +140,12 @@ class ContainerService:
     def bundle(self, c: Container) -> str:
         return os.path.join(self.config.bundles_dir, c.id)
 
+    async def flush_log(self, c: Container) -> None:
+        """Before a log read: what a running container (or one whose exit is not
+        handled yet) wrote so far is in its log once this returns."""
+        if c.state["Running"]:
+            await shims.flush(self.bundle(c))
+
     # -- create ------------------------------------------------------------
     async def create(self, body: Any, name: str | None = None) -> dict[str, Any]:
         config, hc = validate.create_body(body)

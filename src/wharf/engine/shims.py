@@ -71,6 +71,16 @@ async def state(bundle: str) -> dict[str, Any] | None:
         return None
 
 
+async def flush(bundle: str) -> None:
+    """Have the shim read the container's output pipes dry into its log, so a
+    log read next sees everything written so far. A shim that is gone, or
+    answers an error, needs none: its log is complete or the container dead."""
+    try:
+        await asyncio.wait_for(call(bundle, {"op": "flush"}), 5)
+    except (OSError, ValueError, asyncio.TimeoutError):
+        pass
+
+
 async def wait(bundle: str) -> dict[str, Any]:
     """The container's exit: from the shim while it lives, else from exit.json
     (it exited while nobody listened), else exit code 255 as Docker reports a

@@ -47,6 +47,8 @@ ATTACH_GRACE = 10.0
 #: After the init exits, how long to wait for the rest of its output
 #: (processes outside a pid namespace may hold the pipes).
 DRAIN_TIMEOUT = 2.0
+#: Reads of one output a flush makes at most: a full pipe (1 MiB at most, F_SETPIPE_SZ).
+FLUSH_READS = (1 << 20) // READ_SIZE + 1
 #: exit.json's exit code when the process could not be started (Docker's).
 EXIT_CODES = {"not_found": 127, "not_executable": 126}
 #: The exit code of a container whose shim failed (Docker's for a lost shim).
@@ -216,7 +218,17 @@ class Proc:
                 self.stdin.fd = master
             self.master = master
         for fd in self.outputs:
+            os.set_blocking(fd, False)  # so a flush can read it dry
             self.shim.loop.watch(fd, selectors.EVENT_READ, lambda fd=fd: self._read(fd))
+
+    def flush(self) -> None:
+        """Read every output dry now, so what the process wrote before this call is
+        handled (logged) before the answer. Bounded: a process that writes on and on
+        gets at most a full pipe's worth read here, the loop reads the rest."""
+        for fd in list(self.outputs):
+            for _ in range(FLUSH_READS):
+                if not self._read(fd):
+                    break
 
     def failed(self) -> None:
         self._close_child_fds()
@@ -230,21 +242,23 @@ class Proc:
             os.close(fd)
         self.child_fds = []
 
-    def _read(self, fd: int) -> None:
+    def _read(self, fd: int) -> bool:
+        """One read of ``fd``: True when it gave output (there may be more)."""
         try:
             data = os.read(fd, READ_SIZE)
         except BlockingIOError:
-            return
+            return False
         except OSError:  # EIO: the pty's last slave end closed
             data = b""
         if data:
             self.on_output(self.outputs[fd], data)
-            return
+            return True
         self.shim.loop.forget(fd)
         del self.outputs[fd]
         if fd != self.master:
             os.close(fd)
         self.check_done()
+        return False
 
     def pause(self, paused: bool) -> None:
         if paused != self.paused:
@@ -464,6 +478,9 @@ class Shim:
                 conn.finish(self._wait_answer())
             else:
                 self.waiters.append(conn)
+        elif op == "flush":
+            self.init.flush()
+            conn.finish({"ok": True})
         elif op == "resize":
             self._resize(conn, self.init, req)
         elif op == "exec_resize":
