@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("--engines", default="wharf,docker")
     a = p.parse_args()
     data: dict[str, dict[str, list[float]]] = {"push": {}, "bytes": {}, "pull": {}}
+    load_before = Path("/proc/loadavg").read_text().split()[0]
     with tempfile.TemporaryDirectory(prefix="wharf-bench-registry-") as scratch:
         tar = Path(scratch) / "big.tar"
         big_rootfs(tar)
@@ -115,7 +116,9 @@ def main() -> None:
     layer = f"{RANDOM_MB} MB random + {TEXT_MB} MB text, a {size:,} byte tar"
     report = (f"## Registry push and pull ({layer})\n\n"
               "Each push into a fresh distribution registry (Debian's docker-registry on 127.0.0.1): "
-              "nothing mounted or skipped; each pull from it after the image was removed.\n\n"
+              "nothing mounted or skipped; each pull from it after the image was removed. "
+              f"Load average (1 min) {load_before} before, "
+              f"{Path('/proc/loadavg').read_text().split()[0]} after (2 cores, shared).\n\n"
               + table("push: wall time", data["push"], "s", ".3f") + "\n"
               + table("push: bytes sent (blobs stored by the fresh registry)", data["bytes"], "bytes", ",.0f")
               + "\n" + table("pull: wall time", data["pull"], "s", ".3f"))

@@ -70,7 +70,7 @@ def test_push_sends_gzip_layers_and_a_second_push_sends_none(wharfd, busybox, re
         for layer, diff_id in zip(manifest["layers"], diff_ids):
             data = blob(registry, layer["digest"])
             assert layer["mediaType"] == GZIP_LAYER and layer["size"] == len(data)
-            tar = gzip.decompress(data)  # one valid gzip stream, though made on several threads
+            tar = gzip.decompress(data)  # one valid gzip file, though made on several threads
             assert "sha256:" + hashlib.sha256(tar).hexdigest() == diff_id
             assert len(data) < len(tar)
         blobs = sorted(p.name for p in (registry.root / "blobs").rglob("*") if p.is_file())

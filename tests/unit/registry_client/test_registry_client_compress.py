@@ -1,4 +1,4 @@
-"""The push compressor: one valid gzip stream from blocks deflated on threads, random blocks stored."""
+"""The push compressor: one valid gzip file from blocks compressed on threads, random blocks stored."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ async def collect(stream: GzipStream) -> bytes:
 @pytest.mark.parametrize("data", [b"", b"x", os.urandom(3 * BLOCK + 5) + words(4 * BLOCK), words(BLOCK)],
                          ids=["empty", "one byte", "mixed", "one block"])
 @pytest.mark.parametrize("threads", [1, 3])
-def test_one_valid_gzip_stream(data: bytes, threads: int) -> None:
+def test_one_valid_gzip_file(data: bytes, threads: int) -> None:
     read: list[int] = []
     stream = GzipStream(lambda: io.BytesIO(data), read.append, threads=threads)
     out = asyncio.run(collect(stream))
     assert gzip.decompress(out) == data
-    assert subprocess.run(["gzip", "-t"], input=out).returncode == 0  # one member, CRC and size right
+    assert subprocess.run(["gzip", "-t"], input=out).returncode == 0  # every member's CRC and size right
     assert stream.size == len(out) and stream.digest == "sha256:" + hashlib.sha256(out).hexdigest()
     assert sum(read) == len(data)
 

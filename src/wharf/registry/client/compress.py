@@ -1,19 +1,20 @@
-"""A layer's tar as one gzip stream, made on every core while the upload sends it.
+"""A layer's tar as gzip, made on every core while the upload sends it.
 
 Push sends layers gzip-compressed, as dockerd does (Docker's media type
 ``rootfs.diff.tar.gzip``). The tar is cut into blocks of ``BLOCK`` bytes,
-compressed on a pool of threads at once (zlib-ng releases the GIL), each
-primed with the last 32 KiB of the block before it and ended with a sync
-flush, so that, put back in order, they make one valid deflate stream in one
-gzip member (pigz's method; the CRC is combined from the blocks'). A block
-whose samples do not compress (random bytes, already-compressed files) is
-stored as it is instead of being searched for matches it does not have:
-about half the CPU of a push of a half-random layer, for the same bytes.
-The compressed bytes are handed to the loop as they come, so compression
-and upload overlap; their digest and size are known when the stream ends,
-in time for the upload's closing PUT. A bounded number of blocks wait
-between the two: a slow registry slows the compressor instead of filling
-memory.
+each compressed by libdeflate into a gzip member of its own on a pool of
+threads at once (it releases the GIL), and the members are sent in order:
+one gzip file (RFC 1952: a series of members, what ``pigz --independent``
+and eStargz layers are, and what every gzip reader reads whole, Go's among
+them). libdeflate compresses about three times faster than zlib, to fewer
+bytes than Docker's gzip (Go's level 6). A block whose samples do not
+compress (random bytes, already-compressed files) is stored as it is
+instead of being searched for matches it does not have: about half the CPU
+of a push of a half-random layer, for the same bytes. The compressed bytes
+are handed to the loop as they come, so compression and upload overlap;
+their digest and size are known when the stream ends, in time for the
+upload's closing PUT. A bounded number of blocks wait between the two: a
+slow registry slows the compressor instead of filling memory.
 """
 
 from __future__ import annotations
@@ -22,25 +23,20 @@ import asyncio
 import collections
 import hashlib
 import os
-import struct
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import AsyncIterator, BinaryIO, Callable, Iterator
 
-from zlib_ng import zlib_ng
+import deflate
 
 from wharf.threads import in_own_thread
 
-#: zlib-ng's level 7: fewer bytes than Docker's gzip (Go's level 6) on text, for about the time of its 6
-LEVEL = 7
+#: libdeflate's level 5 (its lazy parser): as few bytes as its 6 on text, in less time
+LEVEL = 5
 BLOCK = 1 << 20
-#: deflate's window: what a block may refer back to in the one before
-_WINDOW = 32 << 10
 #: a block is stored when these samples of it shrink by less than 2% at level 1
 _SAMPLE = 16 << 10
 _STORE_RATIO = 0.98
-#: gzip header: deflate, no name, mtime 0, OS unknown: as Go's gzip.Writer (so dockerd) writes it
-_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 #: compressed blocks queued between the compressor and the upload
 _DEPTH = 8
 _POLL = 0.2
@@ -51,37 +47,30 @@ def _incompressible(block: bytes) -> bool:
     view = memoryview(block)
     middle = max(len(block) // 2 - _SAMPLE // 2, 0)
     sample = b"".join((view[:_SAMPLE], view[middle:middle + _SAMPLE], view[-_SAMPLE:]))
-    return len(zlib_ng.compress(sample, 1, wbits=-15)) >= len(sample) * _STORE_RATIO
+    return len(deflate.deflate_compress(sample, 1)) >= len(sample) * _STORE_RATIO
 
 
-def _deflate(block: bytes, window: bytes) -> tuple[bytes, int, int]:
-    """(raw deflate of ``block`` ending in a sync flush, its CRC-32, its length)."""
-    level = 0 if _incompressible(block) else LEVEL
-    compressor = (zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15, zdict=window) if window else
-                  zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15))
-    return compressor.compress(block) + compressor.flush(zlib_ng.Z_SYNC_FLUSH), zlib_ng.crc32(block), len(block)
+def _member(block: bytes) -> bytes:
+    """``block`` as one gzip member (stored when it does not compress)."""
+    return bytes(deflate.gzip_compress(block, 0 if _incompressible(block) else LEVEL))
 
 
 def gzip_pieces(src: BinaryIO, pool: ThreadPoolExecutor, ahead: int,
                 on_read: Callable[[int], None] = lambda n: None) -> Iterator[bytes]:
-    """One gzip member of what ``src`` reads, in pieces: blocks deflated on ``pool``
+    """The gzip of what ``src`` reads, one member per block, compressed on ``pool``
     (``ahead`` of them under way while the oldest is handed out), in order."""
-    yield _HEADER
-    pending: collections.deque[Future[tuple[bytes, int, int]]] = collections.deque()
-    crc, size, window = 0, 0, b""
+    pending: collections.deque[Future[bytes]] = collections.deque()
+    empty = True
     while block := src.read(BLOCK):
-        pending.append(pool.submit(_deflate, block, window))
-        window = block[-_WINDOW:]
+        empty = False
+        pending.append(pool.submit(_member, block))
         on_read(len(block))
         while len(pending) > ahead:
-            data, block_crc, length = pending.popleft().result()
-            crc, size = zlib_ng.crc32_combine(crc, block_crc, length), size + length
-            yield data
+            yield pending.popleft().result()
     for future in pending:
-        data, block_crc, length = future.result()
-        crc, size = zlib_ng.crc32_combine(crc, block_crc, length), size + length
-        yield data
-    yield zlib_ng.compress(b"", wbits=-15) + struct.pack("<II", crc, size & 0xFFFFFFFF)
+        yield future.result()
+    if empty:
+        yield _member(b"")  # a gzip file has at least one member
 
 
 class _Cancelled(Exception):
