@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what wharf needs on a Debian machine (idempotent): the kernel-side
 # tools, busybox-static and tini for images and --init, git for ADD of git
-# sources in builds, a venv with wharf.
+# sources in builds, containernetworking-plugins for CRI pods on CNI networks
+# (--cni-conf-dir), a venv with wharf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap git)
+PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap git containernetworking-plugins)
 # --test: what the test suite checks wharf against (real dockerd, registry,
 # skopeo, etcd) and drives it with (openssl for TLS certificates).
 if [ "${1:-}" = "--test" ]; then

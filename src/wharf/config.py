@@ -93,6 +93,9 @@ class DaemonConfig:
     pod_infra_image: str = "registry.k8s.io/pause:3.9"
     #: Per-registry settings, ``<dir>/<registry>/hosts.toml`` (containerd's; pull mirrors).
     certs_dir: str = "/etc/wharf/certs.d"
+    #: CNI network configs of pods ("" or none there: pods on the default bridge network).
+    cni_conf_dir: str = ""
+    cni_bin_dir: str = "/usr/lib/cni"
 
     def runtime_path(self, name: str) -> str | None:
         """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None

@@ -4,13 +4,15 @@ a busybox pod through runp, create, start, exec, logs, stop, rm, stopp, rmp."""
 from __future__ import annotations
 
 import json
+import secrets
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from support import cri
+from support import cri, polling
 
 BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 
@@ -100,3 +102,48 @@ def test_one_image_store(crictl: cri.Crictl) -> None:
     assert "mine" not in d.wharf("images").stdout
     info = crictl.json("imagefsinfo")
     assert int(info["status"]["imageFilesystems"][0]["usedBytes"]["value"]) > 0
+
+
+def test_pod_on_a_cni_network(make_wharfd: Any, tmp_path: Path) -> None:
+    """With --cni-conf-dir, a pod's network is the CNI plugins' (Debian's bridge and
+    host-local here): its IP from the config's subnet, reachable from the host."""
+    token = secrets.token_hex(3)
+    bridge, subnet = f"wc{token}", f"10.{150 + secrets.randbelow(50)}.{secrets.randbelow(256)}"
+    conf = tmp_path / "net.d"
+    conf.mkdir()
+    (conf / "10-test.conflist").write_text(json.dumps({
+        "cniVersion": "1.0.0", "name": f"wharf-test-{token}", "plugins": [{
+            "type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{subnet}.0/24"}]],
+                     "dataDir": str(tmp_path / "ipam")}}]}))
+    try:
+        d = make_wharfd(with_busybox=False, extra_args=["--cni-conf-dir", str(conf)])
+        cri.load_images(d)
+        crictl = cri.Crictl(cri.unpack(tmp_path / "bin") / "crictl", d)
+        pod = _write(tmp_path / "pod.json", {
+            "metadata": {"name": "web", "namespace": "default", "uid": "uid-2"}, "linux": {}})
+        ctr = _write(tmp_path / "ctr.json", {
+            "metadata": {"name": "nginx"},
+            "image": {"image": "registry.k8s.io/e2e-test-images/nginx:1.14-2"}, "linux": {}})
+        pod_id = crictl.ok("runp", pod).strip()
+        ip = crictl.json("inspectp", pod_id)["status"]["network"]["ip"]
+        assert ip.startswith(subnet + ".")
+        cid = crictl.ok("create", pod_id, ctr, pod).strip()
+        crictl.ok("start", cid)
+        assert f"inet {ip}/24" in crictl.ok("exec", "-s", cid, "ip", "-4", "addr", "show", "eth0")
+        # nginx answers once it has started: from the host, straight to the pod's IP
+        assert polling.eventually(lambda: (_get(ip, 80) or "").startswith("HTTP/1.1 200"), 30)
+        crictl.ok("stopp", pod_id)
+        crictl.ok("rmp", pod_id)
+        assert not list((tmp_path / "ipam").rglob(ip))  # the DEL gave the address back
+    finally:
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+def _get(ip: str, port: int) -> str | None:
+    try:
+        with socket.create_connection((ip, port), timeout=2) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return s.recv(64).decode(errors="replace")
+    except OSError:
+        return None

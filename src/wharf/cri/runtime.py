@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import wharf
-from wharf.cri import crilog, specs
+from wharf.cri import cni, crilog, specs
 from wharf.cri import labels as lbl
 from wharf.cri.errors import answering
 from wharf.cri.pb import api_pb2 as pb
@@ -38,6 +38,9 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     def __init__(self, engine: Engine, pull: Any, streams: StreamServer) -> None:
         self.engine = engine
         self.streams = streams
+        config = engine.config
+        self.cni = cni.Network(config.cni_conf_dir, config.cni_bin_dir,
+                               os.path.join(config.exec_root, "cri", "cni"))
         self.containers = engine.containers
         #: ``pull(ref)``: the image service's pull, for a missing infra image
         self.pull = pull
@@ -89,14 +92,21 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             await self.engine.images.get(image)
         except NotFound:
             await self.pull(image)
-        body = specs.sandbox_body(request.config, image)
+        host_net = (request.config.linux.security_context.namespace_options.network == pb.NODE)
+        cni = not host_net and await asyncio.to_thread(self.cni.enabled)
+        body = specs.sandbox_body(request.config, image, cni)
         created = await self.containers.create(body, specs.sandbox_name(request.config))
+        sid = created["Id"]
         try:
-            await self.containers.start(created["Id"])
+            await self.containers.start(sid)
+            if cni:
+                netns = self.containers.get(sid).record["NetworkSettings"]["SandboxKey"]
+                await asyncio.to_thread(self.cni.add, sid, netns,
+                                        specs.port_mappings(request.config))
         except BaseException:
-            await self.containers.remove(created["Id"], force=True)
+            await self.containers.remove(sid, force=True)
             raise
-        return pb.RunPodSandboxResponse(pod_sandbox_id=created["Id"])
+        return pb.RunPodSandboxResponse(pod_sandbox_id=sid)
 
     @answering
     async def StopPodSandbox(self, request: pb.StopPodSandboxRequest,
@@ -107,6 +117,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             return pb.StopPodSandboxResponse()
         for c in self._pod_containers(sandbox.id):
             await self._stop(c.id, 0)
+        await asyncio.to_thread(self.cni.delete, sandbox.id)
         await self._stop(sandbox.id, 0)
         return pb.StopPodSandboxResponse()
 
@@ -119,6 +130,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             return pb.RemovePodSandboxResponse()
         for c in self._pod_containers(sandbox.id):
             await self._remove(c.id)
+        await asyncio.to_thread(self.cni.delete, sandbox.id)
         await self._remove(sandbox.id)
         return pb.RemovePodSandboxResponse()
 
@@ -132,7 +144,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             ipc=pb.NODE if hc.get("IpcMode") == "host" else pb.POD,
             pid=pb.NODE if hc.get("PidMode") == "host" else pb.CONTAINER)
         networks = c.record.get("NetworkSettings", {}).get("Networks") or {}
-        ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+        ip = await asyncio.to_thread(self.cni.ip, c.id) or next(
+            (n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
         status = pb.PodSandboxStatus(
             id=c.id, metadata=pb.PodSandboxMetadata(**lbl.metadata(_labels(c))),
             state=_sandbox_state(c), created_at=parse_rfc3339(c.record["Created"]),
@@ -248,7 +261,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             image_id=c.record["Image"], reason=reason, message=state.get("Error") or "",
             labels=lbl.user_labels(labels), annotations=lbl.annotations(labels),
             mounts=[pb.Mount(container_path=p["Destination"], host_path=p["Source"],
-                             readonly=not p.get("RW", True))
+                             readonly=not p.get("RW", True),
+                             propagation=specs.propagation(p.get("Propagation") or ""))
                     for p in c.record.get("Mounts") or []],
             log_path=labels.get(lbl.LOG_PATH, ""))
         return pb.ContainerStatusResponse(status=status)

@@ -18,6 +18,7 @@ from google.protobuf.json_format import MessageToDict
 
 from wharf.cri import labels as lbl
 from wharf.cri.pb import api_pb2 as pb
+from wharf.errors import InvalidParameter
 
 _PROTOCOLS = {pb.TCP: "tcp", pb.UDP: "udp", pb.SCTP: "sctp"}
 _PROPAGATION = {pb.PROPAGATION_PRIVATE: "rprivate", pb.PROPAGATION_HOST_TO_CONTAINER: "rslave",
@@ -38,19 +39,27 @@ def container_name(config: pb.ContainerConfig, sandbox: pb.PodSandboxMetadata) -
             f"{config.metadata.attempt}")
 
 
-def sandbox_body(config: pb.PodSandboxConfig, image: str) -> dict[str, Any]:
-    """The infra container of a pod."""
+def port_mappings(config: pb.PodSandboxConfig) -> list[dict[str, Any]]:
+    """The pod's host ports as CNI's ``portMappings`` runtime config."""
+    return [{"hostPort": p.host_port, "containerPort": p.container_port,
+             "protocol": _PROTOCOLS.get(p.protocol, "tcp"), "hostIP": p.host_ip}
+            for p in config.port_mappings if p.host_port]
+
+
+def sandbox_body(config: pb.PodSandboxConfig, image: str, cni: bool) -> dict[str, Any]:
+    """The infra container of a pod; with ``cni`` its network namespace has only ``lo``
+    (the CNI plugins do the rest, host ports included)."""
     linux = config.linux
     ns = linux.security_context.namespace_options
     host_net = ns.network == pb.NODE
     ports: dict[str, list[dict[str, str]]] = {}
-    for p in config.port_mappings:
+    for p in [] if cni else config.port_mappings:
         key = f"{p.container_port}/{_PROTOCOLS.get(p.protocol, 'tcp')}"
         if p.host_port:
             ports.setdefault(key, []).append({"HostIp": p.host_ip, "HostPort": str(p.host_port)})
     dns = config.dns_config
     hc: dict[str, Any] = {
-        "NetworkMode": "host" if host_net else "default",
+        "NetworkMode": "host" if host_net else "none" if cni else "default",
         "IpcMode": "host" if ns.ipc == pb.NODE else "shareable",
         "PidMode": "host" if ns.pid == pb.NODE else "",
         "UTSMode": "host" if host_net else "",
@@ -115,12 +124,20 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
     return body
 
 
+def propagation(docker_mode: str) -> int:
+    """A bind mount's Docker propagation as the CRI's enum."""
+    recursive = docker_mode if docker_mode.startswith("r") else "r" + docker_mode
+    return next((k for k, v in _PROPAGATION.items() if v == recursive), pb.PROPAGATION_PRIVATE)
+
+
 def _bind(m: pb.Mount) -> str:
     mode = ["ro" if m.readonly else "rw", _PROPAGATION.get(m.propagation, "rprivate")]
     return f"{m.host_path}:{m.container_path}:{','.join(mode)}"
 
 
 def _user(sec: pb.LinuxContainerSecurityContext) -> str:
+    if sec.HasField("run_as_group") and not (sec.HasField("run_as_user") or sec.run_as_username):
+        raise InvalidParameter("user group is specified without user or username")
     if sec.HasField("run_as_user"):
         user = str(sec.run_as_user.value)
     else:
@@ -130,12 +147,27 @@ def _user(sec: pb.LinuxContainerSecurityContext) -> str:
     return user
 
 
+def _seccomp_profile(sec: pb.LinuxContainerSecurityContext) -> str:
+    """"" (the runtime's default), "unconfined" or a localhost profile's path. No
+    profile at all is unconfined, as the CRI says (the kubelet always sends one);
+    the deprecated ``seccomp_profile_path`` counts when ``seccomp`` is absent."""
+    if sec.HasField("seccomp"):
+        profile = sec.seccomp
+        if profile.profile_type == pb.SecurityProfile.Localhost:
+            return profile.localhost_ref.removeprefix("localhost/")
+        return "unconfined" if profile.profile_type == pb.SecurityProfile.Unconfined else ""
+    path = sec.seccomp_profile_path
+    if path in ("runtime/default", "docker/default"):
+        return ""
+    return path.removeprefix("localhost/") if path.startswith("localhost/") else "unconfined"
+
+
 def _security_opts(sec: pb.LinuxContainerSecurityContext) -> list[str]:
     out = ["no-new-privileges"] if sec.no_new_privs else []
-    profile = sec.seccomp
-    if profile.profile_type == pb.SecurityProfile.Unconfined:
+    profile = _seccomp_profile(sec)
+    if profile == "unconfined":
         out.append("seccomp=unconfined")
-    elif profile.profile_type == pb.SecurityProfile.Localhost:
-        with open(profile.localhost_ref.removeprefix("localhost/")) as f:
+    elif profile:
+        with open(profile) as f:
             out.append("seccomp=" + json.dumps(json.load(f)))
     return out

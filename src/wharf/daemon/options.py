@@ -249,6 +249,10 @@ OPTIONS: tuple[Option, ...] = (
            help="image of the pods' sandbox containers (CRI)"),
     Option("certs-dir", ("--certs-dir",), "certs_dir", parse=os.path.abspath,
            help="per-registry hosts.toml (pull mirrors) and certificates, <dir>/<registry>/"),
+    Option("cni-conf-dir", ("--cni-conf-dir",), "cni_conf_dir",
+           help="CNI network configs of pods (none: pods on the default bridge)"),
+    Option("cni-bin-dir", ("--cni-bin-dir",), "cni_bin_dir", parse=os.path.abspath,
+           help="where the CNI plugins are"),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 
