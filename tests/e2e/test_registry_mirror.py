@@ -39,8 +39,9 @@ def test_pull_through_mirror_after_a_dead_one(make_wharfd, tmp_path: Path) -> No
         info = json.loads(ok(d.docker("info", "--format", "{{json .RegistryConfig}}")))
         assert info["Mirrors"] == [f"{dead}/", f"http://{mirror.addr}/"]
         assert info["IndexConfigs"]["docker.io"]["Mirrors"] == info["Mirrors"]
-        text = ok(d.docker("info"))
-        assert f" Registry Mirrors:\n  {dead}/\n  http://{mirror.addr}/\n" in text, text
+        for cli in (d.docker, d.wharf):
+            text = ok(cli("info"))
+            assert f" Registry Mirrors:\n  {dead}/\n  http://{mirror.addr}/\n" in text, text
     finally:
         mirror.stop()
 

@@ -54,5 +54,8 @@ def human(info: dict[str, Any]) -> str:
     lines += [f" Total Memory: {bytes_size(info.get('MemTotal', 0))}", f" Name: {info.get('Name', '')}",
               f" ID: {info.get('ID', '')}", f" Docker Root Dir: {info.get('DockerRootDir', '')}",
               f" Debug Mode: {str(info.get('Debug', False)).lower()}"]
+    mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
+    if mirrors:  # as docker's, only when there are some
+        lines += [" Registry Mirrors:", *(f"  {m}" for m in mirrors)]
     lines += [f" WARNING: {w}" for w in info.get("Warnings") or []]
     return "\n".join(lines) + "\n"
