@@ -98,8 +98,9 @@ def test_one_image_store(crictl: cri.Crictl) -> None:
     assert BUSYBOX in images and "registry.k8s.io/pause:3.9" in images
     assert d.wharf("tag", BUSYBOX, "mine:1").returncode == 0
     assert crictl.json("inspecti", "docker.io/library/mine:1")["status"]["repoTags"]
-    crictl.ok("rmi", "docker.io/library/mine:1")
-    assert "mine" not in d.wharf("images").stdout
+    crictl.ok("rmi", "docker.io/library/mine:1")  # the CRI removes the image, all its tags
+    listed = d.wharf("images").stdout
+    assert "mine" not in listed and "e2e-test-images/busybox" not in listed
     info = crictl.json("imagefsinfo")
     assert int(info["status"]["imageFilesystems"][0]["usedBytes"]["value"]) > 0
 
@@ -147,3 +148,21 @@ def _get(ip: str, port: int) -> str | None:
             return s.recv(64).decode(errors="replace")
     except OSError:
         return None
+
+
+def test_v1alpha2_for_older_kubelets(crictl: cri.Crictl) -> None:
+    """The same services answer as runtime.v1alpha2 (kubelet 1.20 speaks it)."""
+    import grpc
+
+    from wharf.cri.pb import api_pb2 as pb
+    d = crictl.daemon  # type: ignore[attr-defined]
+    with grpc.insecure_channel(f"unix://{d.cri_socket}") as channel:
+        def call(method: str, request: Any, answer: Any) -> Any:
+            return channel.unary_unary(method, request_serializer=type(request).SerializeToString,
+                                       response_deserializer=answer.FromString)(request, timeout=30)
+        version = call("/runtime.v1alpha2.RuntimeService/Version", pb.VersionRequest(),
+                       pb.VersionResponse)
+        assert version.runtime_name == "wharf"
+        images = call("/runtime.v1alpha2.ImageService/ListImages", pb.ListImagesRequest(),
+                      pb.ListImagesResponse)
+        assert any("registry.k8s.io/pause:3.9" in i.repo_tags for i in images.images)

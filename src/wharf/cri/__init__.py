@@ -6,5 +6,6 @@ whose network, IPC and UTS namespaces the pod's containers join (dockershim's
 design), and CRI's own fields (metadata, annotations, log path, pod links)
 ride in the containers' labels, so the Docker API's records are the only
 state and ``wharf ps -a`` shows a pod's containers. The stubs in ``pb`` are
-generated from CRI v1's ``api.proto`` (``scripts/gen-cri-stubs.sh``).
+generated from CRI v1's ``api.proto`` (``scripts/gen-cri-stubs.sh``); the
+same handlers also answer as ``runtime.v1alpha2`` for older kubelets.
 """

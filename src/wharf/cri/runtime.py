@@ -77,6 +77,13 @@ class RuntimeService(rpc.RuntimeServiceServicer):
                                  runtime_handlers=[pb.RuntimeHandler(name="")])
 
     @answering
+    async def RuntimeConfig(self, request: pb.RuntimeConfigRequest,
+                            context: Any) -> pb.RuntimeConfigResponse:
+        """wharf writes cgroups itself (cgroupfs), never through systemd."""
+        return pb.RuntimeConfigResponse(
+            linux=pb.LinuxRuntimeConfiguration(cgroup_driver=pb.CGROUPFS))
+
+    @answering
     async def UpdateRuntimeConfig(self, request: pb.UpdateRuntimeConfigRequest,
                                   context: Any) -> pb.UpdateRuntimeConfigResponse:
         return pb.UpdateRuntimeConfigResponse()

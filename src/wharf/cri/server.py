@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -22,6 +23,23 @@ from wharf.engine.core import Engine
 def socket_path(address: str) -> str:
     """``unix:///run/wharf/cri.sock`` or ``/run/wharf/cri.sock`` → the path."""
     return address.removeprefix("unix://")
+
+
+class _AlsoAs:
+    """A server as the generated ``add_*_to_server`` sees it, registering the same
+    handlers under another package: ``runtime.v1alpha2`` (kubelets before 1.23) has
+    v1's messages field for field, so v1's handlers serve it."""
+
+    def __init__(self, server: grpc.aio.Server, old: str, new: str) -> None:
+        self.server, self.old, self.new = server, old, new
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # the handlers are registered by name below
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        name = self.new + service.removeprefix(self.old)
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(name, handlers),))
 
 
 @dataclass
@@ -46,8 +64,10 @@ async def start(engine: Engine, address: str) -> CRIServer:
     streams = StreamServer(engine)
     await streams.start()
     runtime = RuntimeService(engine, images.pull, streams)
-    rpc.add_RuntimeServiceServicer_to_server(runtime, server)
-    rpc.add_ImageServiceServicer_to_server(images, server)
+    for add, servicer in ((rpc.add_RuntimeServiceServicer_to_server, runtime),
+                          (rpc.add_ImageServiceServicer_to_server, images)):
+        add(servicer, server)
+        add(servicer, _AlsoAs(server, "runtime.v1.", "runtime.v1alpha2."))
     server.add_insecure_port("unix://" + path)
     await server.start()
     os.chmod(path, 0o660)

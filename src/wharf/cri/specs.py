@@ -104,6 +104,8 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
         "CpuQuota": res.cpu_quota, "CpuPeriod": res.cpu_period,
         "CpusetCpus": res.cpuset_cpus, "CpusetMems": res.cpuset_mems,
         "OomScoreAdj": res.oom_score_adj,
+        # the CRI log is copied from json-file (wharf.cri.crilog), whatever the daemon's default
+        "LogConfig": {"Type": "json-file", "Config": {}},
         # the pod's resolver: each container writes its own resolv.conf from these
         **{k: sandbox_hc.get(k) for k in ("Dns", "DnsSearch", "DnsOptions")},
     }

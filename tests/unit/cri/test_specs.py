@@ -24,6 +24,7 @@ def test_container_joins_its_sandbox() -> None:
     assert hc["NetworkMode"] == hc["IpcMode"] == hc["UTSMode"] == "container:sid"
     assert "Entrypoint" not in body and body["Cmd"] == ["sleep", "9"]  # image entrypoint kept
     assert body["Hostname"] == "web-0"
+    assert hc["LogConfig"]["Type"] == "json-file"  # what the CRI log is copied from
     assert body["Labels"][labels.LOG_PATH] == "/var/log/pods/p/c/2.log"
     assert labels.metadata(body["Labels"]) == {"name": "c", "attempt": 2}
 
