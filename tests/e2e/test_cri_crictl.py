@@ -67,6 +67,11 @@ def test_busybox_pod_lifecycle(crictl: cri.Crictl, tmp_path: Path) -> None:
     assert streamed.stdout == "piped\n" and streamed.stderr.startswith("err\n")
     assert "exit code 4" in streamed.stderr
 
+    # UpdateContainerResources reaches the running container's cgroup
+    crictl.ok("update", "--memory", str(96 * 1024 * 1024), cid)
+    limit = crictl.ok("exec", "-s", cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    assert int(limit) == 96 * 1024 * 1024
+
     crictl.ok("stop", "-t", "0", cid)
     inspected = crictl.json("inspect", cid)["status"]
     assert inspected["state"] == "CONTAINER_EXITED" and inspected["exitCode"] == 137

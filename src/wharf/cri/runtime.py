@@ -334,6 +334,13 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             "attach", c.id, [], request.tty, request.stdin, request.stdout, request.stderr))
 
     @answering
+    async def UpdateContainerResources(self, request: pb.UpdateContainerResourcesRequest,
+                                       context: Any) -> pb.UpdateContainerResourcesResponse:
+        c = self._find(request.container_id, lbl.CONTAINER_KIND)
+        await self.containers.update(c.id, specs.resources(request.linux))
+        return pb.UpdateContainerResourcesResponse()
+
+    @answering
     async def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest,
                                  context: Any) -> pb.ReopenContainerLogResponse:
         c = self._find(request.container_id, lbl.CONTAINER_KIND)

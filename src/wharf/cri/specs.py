@@ -100,10 +100,7 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
         "CapDrop": list(sec.capabilities.drop_capabilities) or None,
         "GroupAdd": [str(g) for g in sec.supplemental_groups] or None,
         "SecurityOpt": _security_opts(sec) or None,
-        "Memory": res.memory_limit_in_bytes, "CpuShares": res.cpu_shares,
-        "CpuQuota": res.cpu_quota, "CpuPeriod": res.cpu_period,
-        "CpusetCpus": res.cpuset_cpus, "CpusetMems": res.cpuset_mems,
-        "OomScoreAdj": res.oom_score_adj,
+        **resources(res), "OomScoreAdj": res.oom_score_adj,
         # the CRI log is copied from json-file (wharf.cri.crilog), whatever the daemon's default
         "LogConfig": {"Type": "json-file", "Config": {}},
         # the pod's resolver: each container writes its own resolv.conf from these
@@ -130,6 +127,16 @@ def propagation(docker_mode: str) -> int:
     """A bind mount's Docker propagation as the CRI's enum."""
     recursive = docker_mode if docker_mode.startswith("r") else "r" + docker_mode
     return next((k for k, v in _PROPAGATION.items() if v == recursive), pb.PROPAGATION_PRIVATE)
+
+
+def resources(res: pb.LinuxContainerResources) -> dict[str, Any]:
+    """Docker's resource fields of a HostConfig (or update) for the ones the CRI set;
+    a memory limit without a swap limit allows no swap (as the kubelet's NoSwap)."""
+    out = {"Memory": res.memory_limit_in_bytes,
+           "MemorySwap": res.memory_swap_limit_in_bytes or res.memory_limit_in_bytes,
+           "CpuShares": res.cpu_shares, "CpuQuota": res.cpu_quota, "CpuPeriod": res.cpu_period,
+           "CpusetCpus": res.cpuset_cpus, "CpusetMems": res.cpuset_mems}
+    return {k: v for k, v in out.items() if v}
 
 
 def _bind(m: pb.Mount) -> str:
