@@ -22,9 +22,11 @@ import hashlib
 import io
 import lzma
 import os
+import queue
 import shutil
 import stat
 import tarfile
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -39,6 +41,9 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _KEPT_XATTRS = ("user.", "security.capability")
 _CHUNK = 1 << 20
+#: chunks read ahead of the tar parser
+_AHEAD = 4
+_POLL = 0.2
 
 
 class UnsafeArchive(InvalidParameter):
@@ -70,16 +75,64 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-class _HashingReader:
-    """Hashes (and hands to ``tee``) every byte tarfile reads."""
+class _ReadAhead:
+    """Reads and hashes a stream on a thread of its own, a few chunks ahead of its reader,
+    so that decompression and the diff ID's hash run beside the tar parsing and the file
+    writes (zlib, zstd and hashlib release the GIL). ``read(n)`` may return fewer bytes
+    (tarfile's stream reads until it has what it wants); ``close`` stops the thread."""
 
-    def __init__(self, raw: BinaryIO, tee: Callable[[bytes], object] | None) -> None:
-        self._raw, self._tee = raw, tee
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
         self.hash = hashlib.sha256()
+        self._ready: queue.Queue[bytes | BaseException] = queue.Queue(_AHEAD)
+        self._left = memoryview(b"")
+        self._ended = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wharf-layer-read", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = self._raw.read(_CHUNK)
+                self.hash.update(chunk)
+                self._put(chunk)
+                if not chunk:
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the reader
+            self._put(e)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._left and not self._ended:
+            item = self._ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            self._left, self._ended = memoryview(item), not item
+        size = len(self._left) if n < 0 else min(n, len(self._left))
+        data, self._left = bytes(self._left[:size]), self._left[size:]
+        return data
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _Teeing:
+    """Hands every byte tarfile reads to ``tee`` (the tar-split recorder), in step with it."""
+
+    def __init__(self, raw: _ReadAhead, tee: Callable[[bytes], object] | None) -> None:
+        self._raw, self._tee = raw, tee
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
-        self.hash.update(data)
         if self._tee is not None:
             self._tee(data)
         return data
@@ -126,14 +179,18 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
 
     ``tee`` gets every byte of the uncompressed tar, ``on_member`` each member
     before its data is read (what a tar-split recorder needs)."""
-    reader = _HashingReader(decompressed(stream), tee)
+    ahead = _ReadAhead(decompressed(stream))
     try:
-        archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
-    except tarfile.ReadError as e:
-        raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-    size = _Unpacker(dest).run(_tar_entries(archive, on_member))
-    reader.drain()  # zero blocks after the end marker are part of the digest
-    return Extracted("sha256:" + reader.hash.hexdigest(), size)
+        reader = _Teeing(ahead, tee)
+        try:
+            archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
+        except tarfile.ReadError as e:
+            raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
+        size = _Unpacker(dest).run(_tar_entries(archive, on_member))
+        reader.drain()  # zero blocks after the end marker are part of the digest
+        return Extracted("sha256:" + ahead.hash.hexdigest(), size)
+    finally:
+        ahead.close()
 
 
 def extract_entries(entries: Iterable[Entry], dest: str, digests: ContentDigests | None = None) -> int:
