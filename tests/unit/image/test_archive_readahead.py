@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tarfile
 import threading
 from pathlib import Path
 
 import pytest
 from zlib_ng import gzip_ng
 
+from unit.image.image_tars import make_tar
 from wharf.image.archive import extract_layer
 
 
@@ -20,13 +20,7 @@ class ConnectionError_(Exception):
 
 
 def layer(files: dict[str, bytes]) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
+    return make_tar(*(("file", name, data) for name, data in files.items()))
 
 
 def test_diff_id_and_content_of_a_gzip_layer(tmp_path: Path) -> None:
