@@ -10,11 +10,9 @@ and ``join`` cannot succeed here and say why.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from aiohttp import web
 
-from wharf.errors import Unavailable
+from wharf.api.params import json_response
 
 routes = web.RouteTableDef()
 
@@ -24,25 +22,28 @@ NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or '
 NO_SWARM_MODE = "wharf has no swarm mode: this node cannot init or join a swarm"
 
 
-def _refuse(message: str) -> NoReturn:
-    raise Unavailable(message)
+def _refuse(message: str) -> web.Response:
+    """dockerd's 503, answered here rather than raised: it is this node's normal
+    state, not a server error for the daemon's log (docker-py's teardown asks
+    after every network test)."""
+    return json_response({"message": message}, status=503)
 
 
 @routes.post("/swarm/leave")
 async def leave(request: web.Request) -> web.Response:
-    _refuse(NOT_IN_SWARM)
+    return _refuse(NOT_IN_SWARM)
 
 
 @routes.post("/swarm/init")
 @routes.post("/swarm/join")
 async def init_or_join(request: web.Request) -> web.Response:
-    _refuse(NO_SWARM_MODE)
+    return _refuse(NO_SWARM_MODE)
 
 
 @routes.put("/volumes/{name}")
 async def update_volume(request: web.Request) -> web.Response:
     """API 1.42's update of a cluster (CSI) volume: only a swarm manager has them."""
-    _refuse("volume update only valid for cluster volumes, but swarm is unavailable")
+    return _refuse("volume update only valid for cluster volumes, but swarm is unavailable")
 
 
 #: every other swarm object's route: what only a manager can answer
@@ -62,7 +63,7 @@ _MANAGER_ONLY = (
 
 
 async def _manager_only(request: web.Request) -> web.Response:
-    _refuse(NOT_A_MANAGER)
+    return _refuse(NOT_A_MANAGER)
 
 
 for _method, _path in _MANAGER_ONLY:
