@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,50 @@ def mirror_images(d: Daemon, registry: str) -> None:
         (d.certs_dir / domain / "hosts.toml").write_text(
             f'server = "http://{registry}"\n\n[host."http://{registry}"]\n'
             '  capabilities = ["pull", "resolve"]\n')
+
+
+@dataclass
+class CritestResult:
+    passed: set[str] = field(default_factory=set)
+    #: spec name → the failure's message
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+    output: str = ""
+
+
+def run_critest(d: Daemon, tmp: Path, focus: str | None = None) -> CritestResult:
+    """critest against ``d``'s CRI socket, as containerd's reference setup: the critest
+    images loaded and mirrored from a loopback registry (``mirror_images``); exec and
+    attach over websocket (wharf's streaming server speaks no SPDY)."""
+    sys.path.insert(0, str(REPO / "tests" / "integration" / "registry_client"))
+    from registries import wharf_registry
+
+    load_images(d)
+    registry = wharf_registry(tmp, "open")
+    try:
+        mirror_images(d, registry.addr)
+        tools = unpack(tmp / "bin")
+        endpoint = f"unix://{d.cri_socket}"
+        report = tmp / "critest.xml"
+        run = subprocess.run(
+            [str(tools / "critest"), "--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
+             "-websocket-exec", "-websocket-attach", "--ginkgo.junit-report", str(report),
+             *(["--ginkgo.focus", focus] if focus else [])],
+            capture_output=True, text=True, timeout=1800, cwd=tmp)
+    finally:
+        registry.stop()
+    out = CritestResult(output=run.stdout[-4000:] + run.stderr[-4000:])
+    assert report.exists(), out.output
+    for case in ET.parse(report).iter("testcase"):
+        name, status = case.get("name", ""), case.get("status")
+        if status == "passed":
+            out.passed.add(name)
+        elif status in ("failed", "panicked"):
+            failure = case.find("failure")
+            out.failed[name] = (failure.get("message") if failure is not None else "")[:300]
+        elif status == "skipped":
+            out.skipped += 1
+    return out
 
 
 class Crictl:
