@@ -49,6 +49,9 @@ ATTACH_DRAIN = 5.0  # seconds an auto-remove waits for attach streams to finish
 #: what every container record has (one without them is broken)
 _RECORD_KEYS = ("Name", "Created", "State", "Image", "Config", "HostConfig", "Path", "Args")
 TRASH = ".trash"  # removed containers' directories, deleted after the answer (see _to_trash)
+#: A cgroup file of a container whose exit removed the cgroup: gone (ENOENT), or
+#: open while the directory was removed (ENODEV).
+_CGROUP_GONE = (errno.ENOENT, errno.ENODEV)
 
 
 def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
@@ -614,7 +617,11 @@ class ContainerService:
         return await asyncio.to_thread(cgroups.open, self.cgroups_path(c))
 
     async def _thaw(self, c: Container) -> None:
-        await asyncio.to_thread((await self._cgroup(c)).thaw)
+        try:
+            await asyncio.to_thread((await self._cgroup(c)).thaw)
+        except OSError as e:  # the cgroup went with an exit not handled yet: nothing is frozen
+            if e.errno not in _CGROUP_GONE:
+                raise
         c.state["Paused"] = False
         await self._save(c)
 
@@ -627,7 +634,9 @@ class ContainerService:
                 raise Conflict(f"Container {c.id} is already paused")
             try:
                 await asyncio.to_thread((await self._cgroup(c)).freeze)
-            except FileNotFoundError:  # its cgroup went with its exit, not yet handled here
+            except OSError as e:  # its cgroup went with its exit, not yet handled here
+                if e.errno not in _CGROUP_GONE:
+                    raise
                 raise Conflict(f"Container {c.id} is not running") from None
             c.state["Paused"] = True
             await self._save(c)
