@@ -16,10 +16,10 @@ from support.daemon import Daemon
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tools_dir() -> Path | None:
-    """``WHARF_CRI_TOOLS``, else the repository's ``../shared/tools/cri``, else /work's."""
-    env = os.environ.get("WHARF_CRI_TOOLS")
-    for c in (env, REPO.parent / "shared" / "tools" / "cri", "/work/shared/tools/cri"):
+def tools_dir(kind: str = "cri", env: str = "WHARF_CRI_TOOLS") -> Path | None:
+    """``$env``, else the repository's ``../shared/tools/<kind>``, else /work's."""
+    for c in (os.environ.get(env), REPO.parent / "shared" / "tools" / kind,
+              Path("/work/shared/tools") / kind):
         if c and (Path(c) / "unpack.sh").is_file():
             return Path(c)
     return None

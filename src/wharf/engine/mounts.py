@@ -177,8 +177,8 @@ def to_oci(points: list[Point], tmpfs: dict[str, str] | None) -> list[dict[str, 
         if p["Type"] == "tmpfs":
             out.append(_tmpfs(p["Destination"], p.get("Options") or [], p["RW"]))
             continue
-        if p.get("CreateSource"):
-            os.makedirs(p["Source"], exist_ok=True)
+        if p.get("CreateSource") and not os.path.lexists(p["Source"]):
+            os.makedirs(p["Source"], exist_ok=True)  # what appeared since (a file too) is used
         out.append({"destination": p["Destination"], "type": "bind", "source": p["Source"],
                     "options": ["rbind", p["Propagation"] or "rprivate", *ro]})
     for target, options in (tmpfs or {}).items():
