@@ -15,6 +15,7 @@ import pytest
 from support import cri, polling
 
 BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+NONEWPRIVS = "registry.k8s.io/e2e-test-images/nonewprivs:1.3"
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +102,11 @@ def test_one_image_store(crictl: cri.Crictl) -> None:
     d = crictl.daemon  # type: ignore[attr-defined]
     images = {t for i in crictl.json("images")["images"] for t in i["repoTags"]}
     assert BUSYBOX in images and "registry.k8s.io/pause:3.9" in images
-    assert d.wharf("tag", BUSYBOX, "mine:1").returncode == 0
+    assert d.wharf("tag", NONEWPRIVS, "mine:1").returncode == 0
     assert crictl.json("inspecti", "docker.io/library/mine:1")["status"]["repoTags"]
     crictl.ok("rmi", "docker.io/library/mine:1")  # the CRI removes the image, all its tags
     listed = d.wharf("images").stdout
-    assert "mine" not in listed and "e2e-test-images/busybox" not in listed
+    assert "mine" not in listed and "e2e-test-images/nonewprivs" not in listed
     info = crictl.json("imagefsinfo")
     assert int(info["status"]["imageFilesystems"][0]["usedBytes"]["value"]) > 0
 
@@ -170,4 +171,31 @@ def test_v1alpha2_for_older_kubelets(crictl: cri.Crictl) -> None:
         assert version.runtime_name == "wharf"
         images = call("/runtime.v1alpha2.ImageService/ListImages", pb.ListImagesRequest(),
                       pb.ListImagesResponse)
-        assert any("registry.k8s.io/pause:3.9" in i.repo_tags for i in images.images)
+        assert any(BUSYBOX in i.repo_tags for i in images.images)
+
+
+def test_pod_survives_a_daemon_restart(crictl: cri.Crictl, tmp_path: Path) -> None:
+    """Live restore: after wharfd restarts, the pod and its container still run, and the
+    CRI log goes on from where the copy stopped."""
+    d = crictl.daemon  # type: ignore[attr-defined]
+    logs = tmp_path / "logs"
+    pod = _write(tmp_path / "pod.json", {
+        "metadata": {"name": "lr", "namespace": "default", "uid": "uid-3"},
+        "log_directory": str(logs), "linux": {}})
+    ctr = _write(tmp_path / "ctr.json", {
+        "metadata": {"name": "ticker"}, "image": {"image": BUSYBOX},
+        "command": ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"],
+        "log_path": "t.log", "linux": {}})
+    pod_id = crictl.ok("runp", pod).strip()
+    cid = crictl.ok("create", pod_id, ctr, pod).strip()
+    crictl.ok("start", cid)
+    log = logs / "t.log"
+    assert polling.eventually(lambda: "tick 1\n" in log.read_text(), 30)
+    d.restart()
+    assert crictl.json("inspectp", pod_id)["status"]["state"] == "SANDBOX_READY"
+    assert crictl.json("inspect", cid)["status"]["state"] == "CONTAINER_RUNNING"
+    after = len(log.read_text().splitlines())
+    assert polling.eventually(lambda: len(log.read_text().splitlines()) > after + 5, 30)
+    crictl.ok("stopp", pod_id)
+    crictl.ok("rmp", pod_id)
+    assert crictl.json("pods")["items"] == []
