@@ -12,14 +12,22 @@ PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps uti
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(docker.io skopeo docker-registry etcd-server openssl)
 fi
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
+not_installed() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${PKGS[@]}")
+# --test: scripts/test-in-vm.sh boots a cgroup v2 guest with qemu (without
+# its recommends: a hundred media libraries a headless guest never uses).
+VM_PKGS=()
+[ "${1:-}" = "--test" ] && mapfile -t VM_PKGS < <(not_installed qemu-system-x86 e2fsprogs)
+if ((${#missing[@]} + ${#VM_PKGS[@]})); then
+  echo "installing: ${missing[*]} ${VM_PKGS[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  ((${#missing[@]} == 0)) || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  ((${#VM_PKGS[@]} == 0)) || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${VM_PKGS[@]}" >/dev/null
 fi
 
 # Debian's python3, not a pyenv shim: its start-up is three times faster,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from wharf.runtime import cgroups
+
 
 def run(wharfd, *args: str, timeout: float = 60):
     return wharfd.wharf("run", "--rm", *args, timeout=timeout)
@@ -47,11 +49,13 @@ def test_host_mounts_are_invisible(wharfd, busybox):
     targets = {line.split()[4] for line in r.stdout.splitlines()}
     host_only = {line.split()[4] for line in open("/proc/self/mountinfo")} - {"/", "/proc", "/sys", "/dev",
                                                                                "/dev/pts", "/dev/shm"}
-    # /sys/fs/cgroup is there as under Docker, but a tmpfs of the container's own showing
-    # its own cgroup (test_container_view): compare what they show, not where
+    # /sys/fs/cgroup is there as under Docker, but showing the container's own cgroup
+    # (test_container_view): on v1 a tmpfs of its own, on v2 cgroup2 mounted in its own
+    # cgroup namespace: compare what they show, not where
     own = {line.split()[4] for line in r.stdout.splitlines()
            if line.split()[4].startswith("/sys/fs/cgroup") and (
-               wharfd.cgroup_parent in line or line.split()[-3:-1] == ["tmpfs", "tmpfs"])}
+               wharfd.cgroup_parent in line or line.split()[-3:-1] == ["tmpfs", "tmpfs"]
+               or (cgroups.is_v2() and line.split()[-3] == "cgroup2"))}
     assert not (targets - own) & host_only
     assert not any(t.startswith(str(wharfd.base)) for t in targets)
     assert {"/", "/proc", "/dev", "/sys"} <= targets
@@ -62,7 +66,8 @@ def test_host_sees_the_containers_processes_in_its_cgroup(wharfd, busybox):
     assert r.returncode == 0, r.stderr
     cid = r.stdout.strip()
     try:
-        procs = Path(f"/sys/fs/cgroup/pids/{wharfd.cgroup_parent}/{cid}/cgroup.procs")
+        hierarchy = "" if cgroups.is_v2() else "pids"  # v2: one unified tree
+        procs = Path("/sys/fs/cgroup", hierarchy, wharfd.cgroup_parent, cid, "cgroup.procs")
         pids = procs.read_text().split()
         assert len(pids) == 1
         cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")

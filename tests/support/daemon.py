@@ -215,7 +215,7 @@ class Daemon:
             target = line.split()[4]
             if target.startswith(str(self.base)) and not self._is_disk(target):
                 found.append(f"mount {target}")
-        for ctrl in CGROUP_ROOT.iterdir():
+        for ctrl in _hierarchies():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
                 try:
@@ -257,7 +257,7 @@ class Daemon:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for ctrl in CGROUP_ROOT.iterdir():
+        for ctrl in _hierarchies():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
                 for procs in cg.rglob("cgroup.procs"):
@@ -276,7 +276,7 @@ class Daemon:
                 subprocess.run(["umount", "-l", target], capture_output=True)
         if self.disk is not None:
             self.disk.unmount()
-        for ctrl in CGROUP_ROOT.iterdir():
+        for ctrl in _hierarchies():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
                 for d in sorted((p for p in cg.rglob("*") if p.is_dir()), reverse=True):
@@ -287,6 +287,12 @@ class Daemon:
         for family in ("ip", "ip6"):
             subprocess.run(["nft", "delete", "table", family, self.firewall_table], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _hierarchies() -> list[Path]:
+    """Where a daemon's cgroup parent can be: each v1 controller's directory, and the
+    root itself (the unified hierarchy of a cgroup v2 host)."""
+    return [CGROUP_ROOT, *(p for p in CGROUP_ROOT.iterdir() if p.is_dir())]
 
 
 def _rmdir_quiet(path: Path) -> None:

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Run the project's tests (pytest ARGS, default: tests) as root inside a KVM
+# guest that boots cgroup v2 only: the proof that wharf's cgroup v2 path works
+# on a real cgroup2 kernel, which this (cgroup v1) machine cannot give.
+#
+# The guest is Debian's own: a debootstrap rootfs (the host's suite, from the
+# host's Debian mirror) with linux-image-amd64 installed in it, whose kernel
+# and initramfs boot the guest. It is built once into an ext4 image
+# (`mke2fs -d`: no loop device, no mount) cached under $WHARF_VM_CACHE, keyed by
+# a hash of what goes in; the Python wheels come from PyPI into a wheelhouse
+# keyed by pyproject.toml. The guest reaches no network (its one NIC is qemu's
+# restricted user-mode net): the checkout and a venv
+# come in by a 9p share; the guest's own disk is discarded at exit
+# (snapshot=on), so every run starts from the same image. See
+# scripts/vm/guest.sh for what runs inside.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CHECKOUT="$PWD"
+CACHE="${WHARF_VM_CACHE:-/var/cache/wharf-vm}"
+VCPUS="${WHARF_VM_CPUS:-2}"
+MEM_MB="${WHARF_VM_MEM_MB:-1536}"
+
+# What the guest has besides minbase: the kernel, Python for the venv, the
+# tools wharfd runs (ip, nft, mount, tini for --init, busybox for its image),
+# gcc for the probes the tests compile, e2fsprogs/kmod for the guest's own use.
+GUEST_PKGS=(linux-image-amd64 initramfs-tools kmod e2fsprogs util-linux procps
+  python3 python3-venv iproute2 nftables iptables busybox-static tini git
+  gcc libc6-dev)
+# The guest's init: the initramfs mounts the image as /, this runs as PID 1,
+# mounts the 9p shares and hands over to scripts/vm/guest.sh from the checkout
+# (so changing that script needs no new image) under tini, which reaps orphans.
+read -r -d '' STUB <<'STUB' || true
+#!/bin/sh
+modprobe -a 9p 9pnet_virtio
+mkdir -p /mnt/src /mnt/run
+mount -t 9p -o trans=virtio,version=9p2000.L,ro src /mnt/src
+mount -t 9p -o trans=virtio,version=9p2000.L run /mnt/run
+exec /usr/bin/tini -- /bin/bash /mnt/src/scripts/vm/guest.sh
+STUB
+
+die() { echo "test-in-vm: $*" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, and the guest's tests run as root)"
+[ -w /dev/kvm ] || die "no usable /dev/kvm: the cgroup v2 tests need a KVM guest"
+# A PVM host (kvm_pvm: KVM without hardware virtualization, for nested VMs)
+# runs only guests whose kernel was built for PVM, and Debian's is not: it
+# hangs before its first message. There the guest runs under qemu's TCG
+# (emulated, several times slower) unless WHARF_VM_ACCEL says otherwise.
+if [ -z "${WHARF_VM_ACCEL:-}" ] && [ -d /sys/module/kvm_pvm ]; then
+  echo "test-in-vm: /dev/kvm is PVM here, which cannot boot Debian's kernel: emulating (TCG, slow)" >&2
+  WHARF_VM_ACCEL=tcg
+fi
+ACCEL="${WHARF_VM_ACCEL:-kvm}"
+CPU=host
+[ "$ACCEL" = kvm ] || CPU=max
+for tool in qemu-system-x86_64 debootstrap mke2fs; do
+  command -v "$tool" >/dev/null || die "$tool missing: run scripts/setup.sh --test"
+done
+
+# The host's own Debian mirror and suite: the guest is the same release.
+. /etc/os-release
+SUITE="$VERSION_CODENAME"
+MIRROR="$(apt-get indextargets --format '$(REPO_URI)' 'Identifier: Packages' 2>/dev/null \
+  | grep -v security | head -n1)"
+[ -n "$MIRROR" ] || MIRROR="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+  | grep -v security | head -n1)"
+[ -n "$MIRROR" ] || die "no Debian mirror in the host's apt sources"
+
+key="$(printf '%s\n' "$SUITE" "${GUEST_PKGS[*]}" "$STUB" | sha256sum | cut -c1-16)"
+IMAGE_DIR="$CACHE/image-$key"
+WHEELS="$CACHE/wheels-$(sha256sum pyproject.toml | cut -c1-16)"
+mkdir -p "$CACHE"
+
+build_image() {
+  local tmp="$CACHE/.build-$$" rootfs
+  rootfs="$tmp/rootfs"
+  trap 'rm -rf "$tmp"' RETURN
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  echo "test-in-vm: building the guest image ($SUITE, ${GUEST_PKGS[*]})" >&2
+  local pkgs="${GUEST_PKGS[*]}"
+  debootstrap --variant=minbase --include="${pkgs// /,}" "$SUITE" "$rootfs" "$MIRROR" \
+    >"$tmp/debootstrap.log" 2>&1 || { tail -n 30 "$tmp/debootstrap.log" >&2; die "debootstrap failed"; }
+  printf '%s\n' "$STUB" >"$rootfs/usr/local/sbin/wharf-vm-init"
+  chmod 755 "$rootfs/usr/local/sbin/wharf-vm-init"
+  echo wharf-vm >"$rootfs/etc/hostname"
+  printf '127.0.0.1 localhost wharf-vm\n::1 localhost\n' >"$rootfs/etc/hosts"
+  # apt's caches are no use offline; the image stays small.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  cp "$rootfs"/boot/vmlinuz-* "$tmp/vmlinuz"
+  cp "$rootfs"/boot/initrd.img-* "$tmp/initrd.img"
+  # Room for the venv and the tests' data roots; sparse, so it costs what is used.
+  mke2fs -q -t ext4 -L wharf-vm -d "$rootfs" "$tmp/root.img" 6G
+  rm -rf "$rootfs"
+  mv "$tmp" "$IMAGE_DIR.new" && mv "$IMAGE_DIR.new" "$IMAGE_DIR"
+  find "$CACHE" -maxdepth 1 -name 'image-*' ! -path "$IMAGE_DIR" -exec rm -rf {} +
+  trap - RETURN
+}
+
+build_wheels() {
+  local tmp="$WHEELS.new"
+  rm -rf "$tmp"
+  echo "test-in-vm: filling the wheelhouse" >&2
+  [ -x .venv/bin/pip ] || die ".venv missing: run scripts/setup.sh --test"
+  # wharf's dependencies with the test extra, and the build backend pip needs
+  # for the guest's editable install; the guest has Debian's same Python.
+  .venv/bin/pip wheel -q --disable-pip-version-check -w "$tmp" ".[test]" "setuptools>=64" wheel \
+    2>"$CACHE/wheels.log" || { cat "$CACHE/wheels.log" >&2; die "pip wheel failed"; }
+  rm -f "$tmp"/wharf-*.whl
+  mv "$tmp" "$WHEELS"
+  find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -path "$WHEELS" -exec rm -rf {} +
+}
+
+[ -f "$IMAGE_DIR/root.img" ] || build_image
+[ -d "$WHEELS" ] || build_wheels
+
+# The run directory, shared read-write and mounted at the same path in the
+# guest: the checkout (minus the host's venv and history), a venv for the
+# guest made here from the wheelhouse (the guest has the same Debian Python,
+# so the host's byte-compiled modules serve it: an emulated guest would take
+# many minutes to compile them), pytest's arguments (NUL-separated), and the
+# tests' exit status, which the guest writes back; `path` tells the guest where.
+RUN_DIR="$(mktemp -d "$CACHE/run-XXXXXX")"
+QEMU_PID=""
+cleanup() {
+  [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+(($#)) || set -- tests
+printf '%s\0' "$@" >"$RUN_DIR/args"
+echo "$RUN_DIR" >"$RUN_DIR/path"
+mkdir "$RUN_DIR/wharf"
+tar -C "$CHECKOUT" --exclude=./.venv --exclude=./.git -cf - . | tar -C "$RUN_DIR/wharf" -xf -
+/usr/bin/python3 -m venv "$RUN_DIR/venv"
+"$RUN_DIR/venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$WHEELS" \
+  -e "$RUN_DIR/wharf[test]" 2>"$RUN_DIR/pip.log" || { cat "$RUN_DIR/pip.log" >&2; die "pip install failed"; }
+"$RUN_DIR/venv/bin/python" -m compileall -q "$RUN_DIR/wharf/src" "$RUN_DIR/wharf/tests" >/dev/null
+[ -x /usr/local/bin/docker ] && cp /usr/local/bin/docker "$RUN_DIR/docker"
+
+qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$MEM_MB" \
+  -display none -monitor none -serial stdio -no-reboot \
+  -nic user,restrict=on,model=virtio-net-pci \
+  -kernel "$IMAGE_DIR/vmlinuz" -initrd "$IMAGE_DIR/initrd.img" \
+  -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0 cgroup_no_v1=all init=/usr/local/sbin/wharf-vm-init" \
+  -drive "file=$IMAGE_DIR/root.img,format=raw,if=virtio,snapshot=on" \
+  -virtfs "local,path=$CHECKOUT,mount_tag=src,security_model=none,readonly=on" \
+  -virtfs "local,path=$RUN_DIR,mount_tag=run,security_model=none" \
+  </dev/null &
+QEMU_PID=$!
+wait "$QEMU_PID" || true
+QEMU_PID=""
+[ -f "$RUN_DIR/status" ] || die "the guest stopped before the tests finished"
+exit "$(cat "$RUN_DIR/status")"
