@@ -3,12 +3,17 @@ written (the shim's flush), and per log driver (docs/architecture.md, "engine â†
 
 from __future__ import annotations
 
+import gzip
 import os
 import select
+import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from support.daemon import DOCKER
 
 pytestmark = pytest.mark.root
 
@@ -48,3 +53,108 @@ def test_logs_right_after_output_see_it(wharfd, busybox, tmp_path):
     with ThreadPoolExecutor(8) as pool:
         bodies = list(pool.map(lambda d: _written_then_logs(wharfd, busybox, d), dirs))
     assert [b for b in bodies if not b.endswith(b"hi\n")] == []
+
+
+def _ok(r) -> str:
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _lines(n: int) -> str:
+    """A shell loop printing ``line-0`` â€¦ ``line-{n-1}``, 100 bytes each, then ``last``."""
+    return (f"i=0; while [ $i -lt {n} ]; do echo line-$i-$(printf %090d 0); i=$((i+1)); done; "
+            "echo last")
+
+
+@pytest.mark.parametrize("driver,opts", [
+    ("json-file", ["--log-opt", "max-size=10k", "--log-opt", "max-file=3",
+                   "--log-opt", "compress=true"]),
+    ("local", ["--log-opt", "max-size=10k", "--log-opt", "max-file=3"]),  # compressed by default
+])
+def test_rotated_compressed_logs_read_back(wharfd, busybox, driver, opts):
+    cid = _ok(wharfd.docker("run", "-d", "--log-driver", driver, *opts, busybox,
+                            "sh", "-c", _lines(600))).strip()
+    try:
+        assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+        directory = wharfd.data_root / "containers" / cid
+        base = directory / "local-logs" / "container.log" if driver == "local" else \
+            directory / f"{cid}-json.log"
+        names = {p.name[len(base.name):] for p in base.parent.iterdir()
+                 if p.name.startswith(base.name)}
+        assert ".2.gz" in names and names <= {"", ".1", ".1.gz", ".2.gz"}, names
+        assert gzip.decompress((base.parent / (base.name + ".2.gz")).read_bytes())
+        out = _ok(wharfd.docker("logs", cid)).splitlines()
+        first = int(out[0].split("-")[1])
+        assert 0 < first and out == [f"line-{i}-{0:090d}" for i in range(first, 600)] + ["last"]
+        assert _ok(wharfd.docker("logs", "--tail", "3", cid)).splitlines() == out[-3:]
+        stamped = _ok(wharfd.docker("logs", "-t", cid)).splitlines()
+        middle = stamped[len(stamped) // 2].split(" ", 1)[0]
+        since = _ok(wharfd.docker("logs", "--since", middle, cid)).splitlines()
+        until = _ok(wharfd.docker("logs", "--until", middle, cid)).splitlines()
+        assert until + since == out and since[0] == out[len(out) // 2]
+    finally:
+        wharfd.docker("rm", "-f", cid)
+
+
+@pytest.mark.parametrize("driver", ["json-file", "local"])
+def test_follow_goes_on_across_rotations(wharfd, busybox, tmp_path, driver):
+    """``logs -f`` sees every line across rotations: five batches of 1.5 kB (2.5 kB as JSON) into 4 kB
+    files, each let go once the follower has shown the one before."""
+    os.mkfifo(tmp_path / "go")
+    batch = "i=0; while [ $i -lt 15 ]; do echo line-$b-$i-$(printf %090d 0); i=$((i+1)); done"
+    cid = _ok(wharfd.docker(
+        "run", "-d", "--log-driver", driver, "--log-opt", "max-size=4k", "--log-opt", "max-file=2",
+        "-v", f"{tmp_path}:/sync", busybox, "sh", "-c",
+        f"echo ready; for b in 0 1 2 3 4; do read x </sync/go; {batch}; done; echo last")).strip()
+    try:
+        follower = subprocess.Popen([DOCKER, "logs", "-f", cid], stdout=subprocess.PIPE,
+                                    text=True, env=wharfd.env)
+        # a failure fails, never hangs: the follower killed, our FIFO open let through
+        watchdog = threading.Timer(120, lambda: (follower.kill(), os.open(
+            tmp_path / "go", os.O_RDONLY | os.O_NONBLOCK)))
+        watchdog.start()
+        assert follower.stdout.readline() == "ready\n"
+        for b in range(5):
+            with open(tmp_path / "go", "w") as go:
+                go.write("go\n")
+            got = [follower.stdout.readline() for _ in range(15)]
+            assert got == [f"line-{b}-{i}-{0:090d}\n" for i in range(15)]
+        # (communicate() would skip what readline() buffered already)
+        assert follower.stdout.read() == "last\n"
+        assert follower.wait(timeout=60) == 0
+        watchdog.cancel()
+        log_files = [p for p in (wharfd.data_root / "containers" / cid).rglob("*") if ".log." in p.name]
+        assert log_files, "the output never rotated"
+    finally:
+        wharfd.docker("rm", "-f", cid)
+
+
+def test_none_driver_keeps_no_log_and_refuses_reading(wharfd, busybox):
+    cid = _ok(wharfd.docker("run", "-d", "--log-driver", "none", busybox, "echo", "hi")).strip()
+    try:
+        assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+        r = wharfd.docker("logs", cid)
+        assert r.returncode != 0
+        assert "configured logging driver does not support reading" in r.stderr
+        assert not [p for p in (wharfd.data_root / "containers" / cid).iterdir()
+                    if "log" in p.name]
+        # attached, the output still comes through (made once the attach is there)
+        assert _ok(wharfd.docker("run", "--rm", "-i", "--log-driver", "none", busybox, "cat",
+                                 input="hi\n")) == "hi\n"
+    finally:
+        wharfd.docker("rm", "-f", cid)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--log-driver", "nosuch"], "logger: no log driver named 'nosuch' is registered"),
+    (["--log-opt", "foo=bar"], "unknown log opt 'foo' for json-file log driver"),
+    (["--log-driver", "local", "--log-opt", "foo=bar"], "unknown log opt 'foo' for log driver local"),
+    (["--log-opt", "compress=true", "--log-opt", "max-file=2"],
+     "compress cannot be true when max-file is less than 2 or max-size is not set"),
+    (["--log-driver", "local", "--log-opt", "max-file=1"],
+     "compression cannot be enabled when max file count is 1"),
+    (["--log-opt", "max-size=0"], "max-size must be a positive number"),
+])
+def test_bad_log_config_refused_at_create(wharfd, busybox, args, words):
+    r = wharfd.docker("create", *args, busybox, "true")
+    assert r.returncode != 0 and words in r.stderr, r.stderr

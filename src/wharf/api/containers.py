@@ -17,7 +17,7 @@ from wharf.engine import logs as logreader
 from wharf.engine import detachkeys, observe, shims
 from wharf.engine.containers import LIST_FILTERS
 from wharf.engine.distribution import parse_platform
-from wharf.engine.timefmt import parse_timestamp
+from wharf.engine.timefmt import timestamp_ns
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.shim.frames import frame
 
@@ -191,11 +191,11 @@ def _log_window(request: web.Request) -> tuple[int | None, int | None, int | Non
     tail_arg = request.query.get("tail", "all")
     try:
         tail = None if tail_arg in ("all", "") else int(tail_arg)
-        since = parse_timestamp(request.query["since"]) if request.query.get("since") not in (None, "", "0") else None
-        until = parse_timestamp(request.query["until"]) if request.query.get("until") not in (None, "", "0") else None
+        since = timestamp_ns(request.query["since"]) if request.query.get("since") not in (None, "", "0") else None
+        until = timestamp_ns(request.query["until"]) if request.query.get("until") not in (None, "", "0") else None
     except ValueError as e:
         raise InvalidParameter(str(e)) from None
-    return tail, None if since is None else int(since * 1e9), None if until is None else int(until * 1e9)
+    return tail, since, until
 
 
 def _encode(stream: str, data: bytes, stamp: str, tty: bool, timestamps: bool) -> bytes:
@@ -211,6 +211,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     if not wanted:
         raise InvalidParameter("Bad parameters: you must choose at least one stream")
     tail, since, until = _log_window(request)
+    logreader.check_readable(c.record)
     tty = bool(c.config.get("Tty"))
     follow, timestamps = boolean(request, "follow"), boolean(request, "timestamps")
     response = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
@@ -219,7 +220,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     end_with_client(request)  # a follower's reader thread ends with its client, not at the stop
     try:
-        async with aclosing(logreader.read(c.record["LogPath"], tail, since, until, follow,
+        async with aclosing(logreader.read(c.record, tail, since, until, follow,
                                            stopped=lambda: not c.state["Running"])) as entries:
             async for entry in entries:
                 if entry.stream in wanted:
@@ -295,9 +296,9 @@ def detach_keys(keys: str | None, words: str) -> bytes | None:
         raise InvalidParameter(words % keys) from None
 
 
-async def _replay(client: Hijacked, log_path: str, wanted: set[str], tty: bool,
+async def _replay(client: Hijacked, record: dict[str, Any], wanted: set[str], tty: bool,
                   since_ns: int | None = None) -> None:
-    async for entry in logreader.read(log_path, None, since_ns, None, False, stopped=lambda: True):
+    async for entry in logreader.read(record, None, since_ns, None, False, stopped=lambda: True):
         if entry.stream in wanted:
             await client.write(_encode(entry.stream, entry.data, entry.time, tty, False))
 
@@ -319,7 +320,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         client = await hijack(request, multiplexed=not tty)
         params.engine(request).events.publish("container", "attach", c.id, c.event_attributes())
         if with_logs:
-            await _replay(client, c.record["LogPath"], wanted, tty)
+            await _replay(client, c.record, wanted, tty)
         if stream:
             if not c.running:
                 await started
@@ -329,11 +330,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
                     "op": "attach", "stdin": want_stdin, "stdout": "stdout" in wanted,
                     "stderr": "stderr" in wanted})
             except OSError:  # it already exited and its shim is gone: the log has it all
-                await _replay(client, c.record["LogPath"], wanted, tty, since)
+                await _replay(client, c.record, wanted, tty, since)
             else:
                 if "error" in answer:  # it exited and its output is all in the log
                     writer.close()
-                    await _replay(client, c.record["LogPath"], wanted, tty, since)
+                    await _replay(client, c.record, wanted, tty, since)
                 else:
                     _, detached = await relay(client, reader, writer, tty, want_stdin,
                                               bool(c.config.get("StdinOnce")), keys)

@@ -536,7 +536,9 @@ class _Build:
         body = {"Image": self.current, "Cmd": cmd, "Entrypoint": [], "Env": env + extra + step.env,
                 "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
                 "AttachStdout": True, "AttachStderr": True, "Healthcheck": {"Test": ["NONE"]},
-                "HostConfig": {"NetworkMode": mode, "Mounts": step.mounts, "ExtraHosts": self.opts.extra_hosts}}
+                # the step's output is read from its log, whatever the daemon's default driver
+                "HostConfig": {"NetworkMode": mode, "Mounts": step.mounts, "ExtraHosts": self.opts.extra_hosts,
+                               "LogConfig": {"Type": "json-file"}}}
         containers = self.b.containers
         cid = (await containers.create(body))["Id"]
         keep = not self.opts.rm and not self.opts.forcerm
@@ -544,7 +546,7 @@ class _Build:
             await self.say(f" ---> Running in {cid[:12]}\n")
             await containers.start(cid)
             c = containers.get(cid)
-            async for entry in logreader.read(c.record["LogPath"], None, None, None, True,
+            async for entry in logreader.read(c.record, None, None, None, True,
                                               stopped=lambda: not c.state["Running"]):
                 text = entry.data.decode("utf-8", "replace")
                 # dockerd's stderr writer colours what the step wrote there red

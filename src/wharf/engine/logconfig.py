@@ -3,8 +3,9 @@ checked with dockerd's rules and words (moby ``daemon/logs.go``,
 ``daemon/logger/factory.go``), so a driver or option the shim cannot honour
 is refused before anything is made.
 
-The drivers are the shim's (``wharf.runtime.jsonlog`` writes json-file);
-one it does not have is "not registered", as in a dockerd without it.
+The drivers are the shim's (``wharf.runtime.jsonlog`` writes json-file,
+``wharf.runtime.locallog`` local; ``none`` writes nothing); one it does not
+have is "not registered", as in a dockerd without it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,27 @@ from __future__ import annotations
 from typing import Any
 
 from wharf.errors import InvalidParameter
+from wharf.runtime import jsonlog, locallog
 
-#: log driver → the options it takes (besides the common ones below)
-LOG_DRIVERS: dict[str, tuple[str, ...]] = {"json-file": ("max-file", "max-size", "compress")}
+#: log driver → the options it takes (besides the common ones below); ``none`` takes any
+LOG_DRIVERS: dict[str, tuple[str, ...]] = {
+    "json-file": ("max-file", "max-size", "compress"),
+    "local": ("max-file", "max-size", "compress"),
+    "none": (),
+}
 #: options every driver takes (logger.Attr*: they label the records)
 COMMON_OPTS = ("env", "env-regex", "labels", "labels-regex", "tag", "mode", "max-buffer-size")
+#: how each driver words an option it does not know
+_UNKNOWN_OPT = {"local": "unknown log opt '{key}' for log driver local"}
+_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+          "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def validate(driver: str, opts: dict[str, str]) -> None:
-    """dockerd's ValidateLogOpts."""
+    """dockerd's ValidateLogOpts, and the checks of the file drivers' New (at create
+    here rather than at start: the shim could not refuse them in words)."""
+    if driver == "none":
+        return
     mode = opts.get("mode", "")
     if mode not in ("", "blocking", "non-blocking"):
         raise InvalidParameter(f"logger: logging mode not supported: {mode}")
@@ -31,7 +44,56 @@ def validate(driver: str, opts: dict[str, str]) -> None:
         raise InvalidParameter(f"logger: no log driver named '{driver}' is registered")
     for key in opts:
         if key not in LOG_DRIVERS[driver] and key not in COMMON_OPTS:
-            raise InvalidParameter(f"unknown log opt '{key}' for {driver} log driver")
+            words = _UNKNOWN_OPT.get(driver, "unknown log opt '{key}' for {driver} log driver")
+            raise InvalidParameter(words.format(key=key, driver=driver))
+    if driver == "json-file":
+        _json_file_values(opts)
+    elif driver == "local":
+        _local_values(opts)
+
+
+def _size(value: str) -> int:
+    try:
+        return jsonlog.parse_size(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid size: '{value}'") from None
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameter(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+
+
+def _bool(value: str) -> bool:
+    if value not in _BOOLS:
+        raise InvalidParameter(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+    return _BOOLS[value]
+
+
+def _json_file_values(opts: dict[str, str]) -> None:
+    """moby jsonfilelog.New's checks."""
+    if "max-size" in opts and _size(opts["max-size"]) <= 0:
+        raise InvalidParameter("max-size must be a positive number")
+    max_file = _int(opts["max-file"]) if "max-file" in opts else 1
+    if max_file < 1:
+        raise InvalidParameter("max-file cannot be less than 1")
+    if "compress" in opts and _bool(opts["compress"]) and (max_file == 1 or "max-size" not in opts):
+        raise InvalidParameter("compress cannot be true when max-file is less than 2 "
+                               "or max-size is not set")
+
+
+def _local_values(opts: dict[str, str]) -> None:
+    """moby local.newConfig's checks (its defaults: 20 MB x 5, compressed)."""
+    if "max-size" in opts:
+        _size(opts["max-size"])
+    max_file = _int(opts["max-file"]) if "max-file" in opts else locallog.DEFAULT_MAX_FILE
+    if max_file < 0:
+        raise InvalidParameter("max-file must not be negative")
+    compress = _bool(opts["compress"]) if "compress" in opts else locallog.DEFAULT_COMPRESS
+    if compress and max_file <= 1:
+        raise InvalidParameter("compression cannot be enabled when max file count is 1")
 
 
 def merged(log_config: dict[str, Any] | None, default_driver: str,

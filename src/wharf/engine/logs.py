@@ -1,25 +1,56 @@
-"""``docker logs``: the json-file log read in a thread, delivered on the loop.
+"""``docker logs``: the container's log file, by its driver, read in a thread and
+delivered on the loop.
 
-The reader (``wharf.runtime.jsonlog.read``) is blocking and, with follow,
-polls until the container stops; it runs in a worker thread that hands
-entries to the loop through a bounded queue, and stops when the consumer
-goes away.
+Where each driver's file is (``log_file``): json-file's is the record's
+``LogPath``, local's ``local-logs/container.log`` beside it (as Docker's);
+``none`` and ``syslog`` keep nothing to read: Docker's words refuse them.
+The readers (``wharf.runtime.jsonlog.read``, ``locallog.read``) are blocking
+and, with follow, poll until the container stops; they run in a worker
+thread that hands entries to the loop through a bounded queue, and stop
+when the consumer goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import AsyncIterator, Callable
+import os
+from typing import Any, AsyncIterator, Callable
 
-from wharf.runtime import jsonlog
-from wharf.runtime.jsonlog import Entry
+from wharf.errors import InvalidParameter
+from wharf.runtime import jsonlog, locallog
+from wharf.runtime.logfile import Entry
 
 _DONE = object()
+_READERS = {"json-file": jsonlog.read, "local": locallog.read}
 
 
-async def read(path: str, tail: int | None, since_ns: int | None, until_ns: int | None,
-               follow: bool, stopped: Callable[[], bool]) -> AsyncIterator[Entry]:
+def driver(record: dict[str, Any]) -> str:
+    return ((record["HostConfig"].get("LogConfig") or {}).get("Type")) or "json-file"
+
+
+def log_file(record: dict[str, Any]) -> str:
+    """The file the shim writes the container's log to (its driver's place)."""
+    if driver(record) == "local":
+        return os.path.join(os.path.dirname(record["LogPath"]), "local-logs", "container.log")
+    return str(record["LogPath"])
+
+
+def check_readable(record: dict[str, Any]) -> None:
+    """InvalidParameter with Docker's words for a driver that keeps nothing to read."""
+    if driver(record) not in _READERS:
+        raise InvalidParameter("configured logging driver does not support reading")
+
+
+async def read(record: dict[str, Any], tail: int | None, since_ns: int | None,
+               until_ns: int | None, follow: bool,
+               stopped: Callable[[], bool]) -> AsyncIterator[Entry]:
+    """The container's log entries (see ``jsonlog.read``); none for a driver that
+    keeps nothing to read (``check_readable`` refuses those first)."""
+    reader = _READERS.get(driver(record))
+    if reader is None:
+        return
+    path = log_file(record)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1024)
     cancelled = threading.Event()
@@ -29,9 +60,8 @@ async def read(path: str, tail: int | None, since_ns: int | None, until_ns: int 
 
     def worker() -> None:
         try:
-            for entry in jsonlog.read(path, tail=tail, since_ns=since_ns, until_ns=until_ns,
-                                      follow=follow,
-                                      stopped=lambda: cancelled.is_set() or stopped()):
+            for entry in reader(path, tail=tail, since_ns=since_ns, until_ns=until_ns,
+                                follow=follow, stopped=lambda: cancelled.is_set() or stopped()):
                 if cancelled.is_set():
                     return
                 put(entry)

@@ -50,6 +50,16 @@ def parse_go_duration(value: str) -> float | None:
     return -total if value.startswith("-") else total
 
 
+def timestamp_ns(value: str) -> int:
+    """``parse_timestamp`` in nanoseconds, exact for the CLI's "sec.nanoseconds" form
+    (a float holds a 2020s time to ~0.2 µs only: log lines closer than that would
+    land on the wrong side of a ``--since``)."""
+    sec, dot, frac = value.partition(".")
+    if sec.isdigit() and (not dot or frac.isdigit()):
+        return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+    return int(parse_timestamp(value) * 1e9)
+
+
 def parse_timestamp(value: str, now: float | None = None) -> float:
     """Seconds since the epoch for a since/until argument, as Docker accepts them:
     a unix time ("1700000000.5"), an RFC3339 date, or a duration back from now ("10m")."""

@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from wharf.fsutil import disk_full, write_atomic
-from wharf.runtime import jsonlog
+from wharf.runtime import jsonlog, locallog, logfile
 from wharf.shim import frames, spawner
 from wharf.shim.loop import READ_SIZE, Outbox
 from wharf.shim.runtimes import SpawnFailed
@@ -319,6 +319,21 @@ def _winsize(fd: int) -> tuple[int, int]:
     return rows, cols
 
 
+class NoLog:
+    """The ``none`` driver's writer: output goes to attached clients only."""
+
+    dropped = 0
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def compressed(self) -> None:
+        pass
+
+
 def _devnull() -> int:
     return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
@@ -350,15 +365,34 @@ class Shim:
         self.backlog_until = time.monotonic() + ATTACH_GRACE
         self.drain_until: float | None = None
         self.exit_deadline: float | None = None
-        log_opts = self.opts.get("log_opts") or {}
-        max_size = log_opts.get("max-size")
-        self.log = jsonlog.Writer(self.opts["log_path"],
-                                  jsonlog.parse_size(max_size) if max_size else None,
-                                  int(log_opts.get("max-file") or 1))
+        self.log = self._log_writer()
         self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
                          spec["process"].get("consoleSize"))
         self.init.on_output = self._init_output
         self.init.on_done = self._init_done
+
+    def _log_writer(self) -> logfile.Writer | NoLog:
+        """The writer of the container's log driver, with its options (Docker's
+        defaults: json-file unrotated, local 20 MB x 5 compressed)."""
+        driver = self.opts.get("log_driver") or "json-file"
+        if driver == "none":
+            return NoLog()
+        opts = self.opts.get("log_opts") or {}
+        local = driver == "local"
+        max_size = (jsonlog.parse_size(opts["max-size"]) if opts.get("max-size")
+                    else locallog.DEFAULT_MAX_SIZE if local else None)
+        max_file = int(opts.get("max-file") or (locallog.DEFAULT_MAX_FILE if local else 1))
+        compress = opts.get("compress", str(local)).lower() in ("1", "t", "true")
+        writer = locallog.Writer if local else jsonlog.Writer
+        return writer(self.opts["log_path"], max_size, max_file,
+                      self._compress if compress and max_size else None)
+
+    def _compress(self, path: str) -> None:
+        """Gzip a rotated log file in a helper: a big one never stalls the loop."""
+        def job() -> spawner.Report:
+            logfile.compress_rotated(path)
+            return {}, []
+        self.host.spawn(self, job, (), lambda answer, fds, early: self.log.compressed())
 
     # -- start -----------------------------------------------------------
     def start(self) -> None:
