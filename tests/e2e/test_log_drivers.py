@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import select
+import socket
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -157,4 +159,82 @@ def test_none_driver_keeps_no_log_and_refuses_reading(wharfd, busybox):
 ])
 def test_bad_log_config_refused_at_create(wharfd, busybox, args, words):
     r = wharfd.docker("create", *args, busybox, "true")
+    assert r.returncode != 0 and words in r.stderr, r.stderr
+
+
+def _recv_all(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` datagrams (sent before the container's exit was told: already here)."""
+    sock.settimeout(30)
+    return [sock.recv(65536) for _ in range(count)]
+
+
+def test_syslog_to_a_unix_socket_and_loopback_udp_and_tcp(wharfd, busybox, tmp_path):
+    script = "echo out; echo err >&2"
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with unix, udp, tcp:
+        unix.bind(str(tmp_path / "log"))
+        udp.bind(("127.0.0.1", 0))
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(1)
+        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+                                f"syslog-address=unix://{tmp_path}/log", "--log-opt", "tag=t-{{.Name}}",
+                                "--name", "sysloggy", busybox, "sh", "-c", script)).strip()
+        try:
+            assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+            got = sorted(_recv_all(unix, 2))  # (stdout and stderr are read apart)
+            assert re.fullmatch(rb"<27>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d t-sysloggy\[\d+\]: err",
+                                got[0]), got
+            assert re.fullmatch(rb"<30>.* t-sysloggy\[\d+\]: out", got[1]), got
+            r = wharfd.docker("logs", cid)
+            assert r.returncode != 0
+            assert "configured logging driver does not support reading" in r.stderr
+        finally:
+            wharfd.docker("rm", "-f", cid)
+
+        port = udp.getsockname()[1]
+        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+                                f"syslog-address=udp://127.0.0.1:{port}", "--log-opt",
+                                "syslog-format=rfc5424", "--log-opt", "syslog-facility=local3",
+                                busybox, "echo", "hi")).strip()
+        try:
+            assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+            (got,) = _recv_all(udp, 1)
+            assert re.fullmatch(rb"<158>1 \S+ \S+ (\w{12}) \d+ \1 - hi", got), got
+            assert cid.startswith(re.match(rb".* (\w{12}) \d+ ", got).group(1).decode())
+        finally:
+            wharfd.docker("rm", "-f", cid)
+
+        port = tcp.getsockname()[1]
+        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+                                f"syslog-address=tcp://127.0.0.1:{port}", "--log-opt",
+                                "syslog-format=rfc3164", busybox, "sh", "-c",
+                                "echo one; echo two")).strip()
+        try:
+            conn, _ = tcp.accept()
+            with conn:
+                conn.settimeout(30)
+                data = b""
+                while data.count(b"\n") < 2:
+                    chunk = conn.recv(65536)
+                    assert chunk, data
+                    data += chunk
+            lines = data.splitlines()
+            assert [line.rsplit(b": ", 1)[1] for line in lines] == [b"one", b"two"]
+            assert all(re.match(rb"<30>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ \w{12}\[\d+\]: ", line)
+                       for line in lines), lines
+        finally:
+            wharfd.docker("rm", "-f", cid)
+
+
+@pytest.mark.parametrize("opt,words", [
+    ("syslog-address=unix:///nonexistent/log", "stat /nonexistent/log: no such file or directory"),
+    ("syslog-address=http://x", "unsupported scheme: 'http'"),
+    ("syslog-facility=nope", "invalid syslog facility"),
+    ("syslog-format=nope", "invalid syslog format"),
+    ("max-size=1m", "unknown log opt 'max-size' for syslog log driver"),
+])
+def test_bad_syslog_options_refused_at_create(wharfd, busybox, opt, words):
+    r = wharfd.docker("create", "--log-driver", "syslog", "--log-opt", opt, busybox, "true")
     assert r.returncode != 0 and words in r.stderr, r.stderr

@@ -115,13 +115,12 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
-    log_opts = (hc.get("LogConfig") or {}).get("Config") or {}
     log_path = logs.log_file(c.record)
     os.makedirs(os.path.dirname(log_path), exist_ok=True)  # local's local-logs/
     write_json_atomic(os.path.join(bundle, "shim.json"), {
         "id": c.id, "runtime": config.runtime_path(hc.get("Runtime") or config.default_runtime),
         "log_driver": logs.driver(c.record), "log_path": log_path,
-        "log_opts": {k: v for k, v in log_opts.items() if k in ("max-size", "max-file", "compress")},
+        "log_opts": logs.shim_options(c.record),
         "tty": tty, "open_stdin": bool(cfg.get("OpenStdin")),
         "stdin_once": bool(cfg.get("StdinOnce")),
         # the shim keeps the first output for an attach announced, or already waiting:

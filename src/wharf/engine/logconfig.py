@@ -4,22 +4,26 @@ checked with dockerd's rules and words (moby ``daemon/logs.go``,
 is refused before anything is made.
 
 The drivers are the shim's (``wharf.runtime.jsonlog`` writes json-file,
-``wharf.runtime.locallog`` local; ``none`` writes nothing); one it does not
+``wharf.runtime.locallog`` local, ``wharf.shim.syslog`` sends syslog;
+``none`` writes nothing); one it does not
 have is "not registered", as in a dockerd without it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from wharf.errors import InvalidParameter
-from wharf.runtime import jsonlog, locallog
+from wharf.runtime import jsonlog, locallog, syslogfmt
 
 #: log driver → the options it takes (besides the common ones below); ``none`` takes any
 LOG_DRIVERS: dict[str, tuple[str, ...]] = {
     "json-file": ("max-file", "max-size", "compress"),
     "local": ("max-file", "max-size", "compress"),
     "none": (),
+    "syslog": ("syslog-address", "syslog-facility", "syslog-tls-ca-cert", "syslog-tls-cert",
+               "syslog-tls-key", "syslog-tls-skip-verify", "syslog-format"),
 }
 #: options every driver takes (logger.Attr*: they label the records)
 COMMON_OPTS = ("env", "env-regex", "labels", "labels-regex", "tag", "mode", "max-buffer-size")
@@ -50,6 +54,8 @@ def validate(driver: str, opts: dict[str, str]) -> None:
         _json_file_values(opts)
     elif driver == "local":
         _local_values(opts)
+    elif driver == "syslog":
+        _syslog_values(opts)
 
 
 def _size(value: str) -> int:
@@ -82,6 +88,27 @@ def _json_file_values(opts: dict[str, str]) -> None:
     if "compress" in opts and _bool(opts["compress"]) and (max_file == 1 or "max-size" not in opts):
         raise InvalidParameter("compress cannot be true when max-file is less than 2 "
                                "or max-size is not set")
+
+
+def _syslog_values(opts: dict[str, str]) -> None:
+    """moby syslog.ValidateLogOpt's checks of the address, facility and format (a
+    ``tcp+tls`` address is refused: the shim speaks no TLS)."""
+    address = opts.get("syslog-address", "")
+    if address:
+        scheme, sep, rest = address.partition("://")
+        if not sep:
+            raise InvalidParameter("unsupported scheme: ''")
+        if scheme in ("unix", "unixgram"):
+            if not os.path.exists(rest):
+                raise InvalidParameter(f"stat {rest}: no such file or directory")
+        elif scheme not in ("udp", "tcp"):
+            raise InvalidParameter(f"unsupported scheme: '{scheme}'")
+    try:
+        syslogfmt.facility_code(opts.get("syslog-facility", ""))
+        if opts.get("syslog-format", "") not in syslogfmt.FORMATS:
+            raise ValueError("invalid syslog format")
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
 
 
 def _local_values(opts: dict[str, str]) -> None:

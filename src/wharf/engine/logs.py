@@ -36,6 +36,34 @@ def log_file(record: dict[str, Any]) -> str:
     return str(record["LogPath"])
 
 
+#: the options the shim needs, per driver (the rest label records, which it does not)
+_SHIM_OPTS = {"json-file": ("max-size", "max-file", "compress"),
+              "local": ("max-size", "max-file", "compress"),
+              "syslog": ("syslog-address", "syslog-facility", "syslog-format")}
+
+
+def shim_options(record: dict[str, Any]) -> dict[str, str]:
+    """The driver's options as the shim takes them (shim.json's ``log_opts``); for
+    syslog with its ``tag`` resolved (moby's default ``{{.ID}}``)."""
+    name = driver(record)
+    opts = (record["HostConfig"].get("LogConfig") or {}).get("Config") or {}
+    chosen = {k: v for k, v in opts.items() if k in _SHIM_OPTS.get(name, ())}
+    if name == "syslog":
+        chosen["tag"] = _tag(record, opts.get("tag") or "{{.ID}}")
+    return chosen
+
+
+def _tag(record: dict[str, Any], template: str) -> str:
+    """A ``tag`` template's fields (moby's loggerutils.ParseLogTag, the common ones)."""
+    fields = {"ID": record["Id"][:12], "FullID": record["Id"], "Name": record["Name"].lstrip("/"),
+              "ImageID": record["Image"].removeprefix("sha256:")[:12],
+              "ImageFullID": record["Image"], "ImageName": record["Config"].get("Image", ""),
+              "DaemonName": "docker"}
+    for key, value in fields.items():
+        template = template.replace("{{.%s}}" % key, value)
+    return template
+
+
 def check_readable(record: dict[str, Any]) -> None:
     """InvalidParameter with Docker's words for a driver that keeps nothing to read."""
     if driver(record) not in _READERS:

@@ -47,33 +47,24 @@ class Entry(NamedTuple):
     data: bytes
 
 
-class Writer:
-    """Appends container output to a log file, message by message, with rotation.
+class Messages:
+    """Docker's log copier: raw output chunks in, messages out (``_message``).
 
-    ``write(stream, data)`` takes raw chunks as they come from the container's
+    ``write(stream, data)`` takes chunks as they come from the container's
     pipes; each stream keeps its own unfinished line until its newline comes,
-    the buffer fills, or ``close()`` flushes it. Subclasses give ``_encode``.
+    the buffer fills, or ``close()`` flushes it (as a partial message). Every
+    piece of a long line carries the time of its first piece, as Docker's.
     """
 
-    #: written before a record when the one before was cut short by a full disk
-    TORN_END = b"\n"
+    #: records a full disk (or a syslog that does not take them) made us drop
+    dropped = 0
 
-    def __init__(self, path: str, max_size: int | None = None, max_file: int = 1,
-                 compressor: Callable[[str], None] | None = None) -> None:
-        self.path = path
-        self.max_size = max_size
-        self.max_file = max(1, max_file)
-        self.compressor = compressor if self.max_file > 1 else None
-        self.compressing = False  # a rotated file is being gzipped: rotation waits
+    def __init__(self) -> None:
         self._pending: dict[str, bytes] = {}
         self._partial_ns: dict[str, int] = {}
-        #: records the disk refused (full), dropped rather than blocking the container
-        self.dropped = 0
-        self._torn = False  # the last record was cut short: TORN_END ends it first
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        self._size = os.fstat(self._fd).st_size
 
-    def _encode(self, stream: str, line: bytes, ns: int, partial: bool) -> bytes:
+    def _message(self, stream: str, line: bytes, ns: int, partial: bool) -> None:
+        """One message: ``line`` ends with its newline unless ``partial``."""
         raise NotImplementedError
 
     def write(self, stream: str, data: bytes) -> None:
@@ -93,10 +84,46 @@ class Writer:
             self._pending[stream] = buf[start:]
 
     def close(self) -> None:
-        """Flush unterminated lines (as partial entries) and close the file."""
+        """Flush unterminated lines (as partial messages)."""
         for stream, rest in list(self._pending.items()):
             self._entry(stream, rest, partial=True)
         self._pending.clear()
+
+    def compressed(self) -> None:
+        """A rotated file's compressor is done (only file writers rotate)."""
+
+    def _entry(self, stream: str, line: bytes, partial: bool = False) -> None:
+        now = self._partial_ns.pop(stream, None) or time.time_ns()
+        if partial:
+            self._partial_ns[stream] = now
+        self._message(stream, line, now, partial)
+
+
+class Writer(Messages):
+    """Appends container output to a log file, message by message, with rotation.
+    Subclasses give ``_encode``."""
+
+    #: written before a record when the one before was cut short by a full disk
+    TORN_END = b"\n"
+
+    def __init__(self, path: str, max_size: int | None = None, max_file: int = 1,
+                 compressor: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.max_size = max_size
+        self.max_file = max(1, max_file)
+        self.compressor = compressor if self.max_file > 1 else None
+        self.compressing = False  # a rotated file is being gzipped: rotation waits
+        self._torn = False  # the last record was cut short: TORN_END ends it first
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._size = os.fstat(self._fd).st_size
+
+    def _encode(self, stream: str, line: bytes, ns: int, partial: bool) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush unterminated lines (as partial entries) and close the file."""
+        super().close()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -105,12 +132,8 @@ class Writer:
         """The compressor is done with ``.1``: rotation may go on."""
         self.compressing = False
 
-    def _entry(self, stream: str, line: bytes, partial: bool = False) -> None:
-        # Docker stamps every piece of a long line with the time of its first piece.
-        now = self._partial_ns.pop(stream, None) or time.time_ns()
-        if partial:
-            self._partial_ns[stream] = now
-        record = self._encode(stream, line, now, partial)
+    def _message(self, stream: str, line: bytes, ns: int, partial: bool) -> None:
+        record = self._encode(stream, line, ns, partial)
         if self._torn:
             record = self.TORN_END + record
         view = memoryview(record)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from wharf.fsutil import disk_full, write_atomic
 from wharf.runtime import jsonlog, locallog, logfile
-from wharf.shim import frames, spawner
+from wharf.shim import frames, spawner, syslog
 from wharf.shim.loop import READ_SIZE, Outbox
 from wharf.shim.runtimes import SpawnFailed
 
@@ -371,13 +371,15 @@ class Shim:
         self.init.on_output = self._init_output
         self.init.on_done = self._init_done
 
-    def _log_writer(self) -> logfile.Writer | NoLog:
+    def _log_writer(self) -> logfile.Messages | NoLog:
         """The writer of the container's log driver, with its options (Docker's
         defaults: json-file unrotated, local 20 MB x 5 compressed)."""
         driver = self.opts.get("log_driver") or "json-file"
+        opts = self.opts.get("log_opts") or {}
         if driver == "none":
             return NoLog()
-        opts = self.opts.get("log_opts") or {}
+        if driver == "syslog":
+            return syslog.Writer(self.loop, opts)
         local = driver == "local"
         max_size = (jsonlog.parse_size(opts["max-size"]) if opts.get("max-size")
                     else locallog.DEFAULT_MAX_SIZE if local else None)
