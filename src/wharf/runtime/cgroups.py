@@ -149,7 +149,8 @@ class Cgroup:
         _wait_for(lambda: not _kill_and_list(self), f"processes of cgroup {self.path} to exit",
                   timeout)
         for d in self.dirs():
-            _rmdir(d)
+            for sub in _tree(d):
+                _rmdir(sub)
         for d in sorted(self._created, key=len, reverse=True):
             try:
                 _rmdir(d)
@@ -159,8 +160,16 @@ class Cgroup:
         self._created = []
 
 
+def _tree(top: str) -> list[str]:
+    """``top`` and the cgroups below it, deepest first (the order rmdir needs): a
+    privileged container may make its own (Docker in Docker moves itself into one)."""
+    return [d for d, _, _ in os.walk(top, topdown=False)]
+
+
 def _kill_and_list(cg: Cgroup) -> list[int]:
-    pids = cg.pids()
+    """Kill every process in the container's cgroups and below; the ones found."""
+    pids = sorted({int(p) for d in cg.dirs() for sub in _tree(d)
+                   for p in _read(os.path.join(sub, "cgroup.procs")).split()})
     _kill_all(pids)
     return pids
 
@@ -335,7 +344,10 @@ class V2Cgroup(Cgroup):
         return os.path.join(self.dir(), name)
 
     def create(self) -> None:
-        """Make the directory and delegate the root's controllers down to it."""
+        """Make the directory and delegate the root's controllers down to it: each
+        level enables, in its subtree_control, what it has for the next (levels made
+        here have none until their parent enabled them, so top down, after mkdir)."""
+        self._mkdirs(self.root)
         current = self.root
         for part in self.path.strip("/").split("/"):
             wanted = _read(os.path.join(current, "cgroup.controllers")).split()
@@ -343,7 +355,6 @@ class V2Cgroup(Cgroup):
                 _write(os.path.join(current, "cgroup.subtree_control"),
                        " ".join("+" + c for c in wanted))
             current = os.path.join(current, part)
-        self._mkdirs(self.root)
 
     def apply(self, resources: dict[str, Any]) -> None:
         mem = resources.get("memory") or {}

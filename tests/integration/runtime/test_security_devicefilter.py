@@ -1,6 +1,6 @@
 """cgroup v2's device allowlist: wharf's eBPF program attached to a real cgroup2
-directory (this host's empty /sys/fs/cgroup/unified needs no controller for
-it) decides what a process inside may open, as devices.allow does on v1."""
+directory (a v1 host's empty /sys/fs/cgroup/unified will do: it needs no
+controller) decides what a process inside may open, as devices.allow does on v1."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import secrets
 
 import pytest
 
-from wharf.runtime import devicefilter
+from wharf.runtime import cgroups, devicefilter
 from wharf.runtime.spec import Resources
 
-UNIFIED = "/sys/fs/cgroup/unified"
+# A cgroup v2 host's own hierarchy, else a v1 host's (controller-less) unified one.
+UNIFIED = next((p for p in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified") if cgroups.is_v2(p)),
+               "/sys/fs/cgroup/unified")
 
 
 @pytest.fixture
