@@ -38,6 +38,13 @@ def test_must_show(make_wharfd):
     assert 1 <= len(logs) <= 2 and all(p.stat().st_size <= 1024 * 1024 + 4096 for p in logs)
     assert _ok(d.docker("logs", "--tail", "1", chatty)) == "last-line"
     d.docker("rm", chatty)
+    local = _ok(d.docker("run", "-d", "--log-driver", "local", "busybox", "echo", "from-local"))
+    assert _ok(d.docker("wait", local)) == "0"
+    assert _ok(d.docker("logs", local)) == "from-local"
+    quiet = _ok(d.docker("run", "-d", "--log-driver", "none", "busybox", "echo", "unkept"))
+    r = d.docker("logs", quiet)
+    assert r.returncode != 0 and "configured logging driver does not support reading" in r.stderr
+    d.docker("rm", "-f", local, quiet)
 
     cid = _ok(d.docker("run", "-d", "-m", "32m", "busybox", "sleep", "600"))
     _ok(d.docker("update", "--memory", "64m", cid))
