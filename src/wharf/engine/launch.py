@@ -126,6 +126,8 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         # the shim keeps the first output for an attach announced, or already waiting:
         # an attach made before the start gets everything, as Docker's
         "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr") or c.attached),
+        # ...and with no log to replay from (none, syslog), its exit waits for that attach
+        "attach_waiting": c.attached,
     }, 0o644, durable=False)
 
 

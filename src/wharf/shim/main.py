@@ -364,6 +364,7 @@ class Shim:
         self.backlog: bytearray | None = bytearray() if self.opts.get("attach") else None
         self.backlog_until = time.monotonic() + ATTACH_GRACE
         self.drain_until: float | None = None
+        self.exit_held = False  # the exit waits for the attach the output is kept for
         self.exit_deadline: float | None = None
         self.log = self._log_writer()
         self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
@@ -469,6 +470,8 @@ class Shim:
             return
         if self.backlog is not None and now >= self.backlog_until:
             self.backlog = None
+            if self.exit_held:
+                self._exit_now()
         if self.drain_until is not None and now >= self.drain_until:
             self.drain_until = None
             self.init.drain_deadline_passed()
@@ -558,6 +561,8 @@ class Shim:
             conn.out.write(bytes(self.backlog))
             self.backlog = None
         conn.proc = self.init
+        if self.exit_held:
+            self._exit_now()
 
     def _init_output(self, stream: int, data: bytes) -> None:
         self.log.write("stdout" if stream == frames.STDOUT else "stderr", data)
@@ -624,9 +629,21 @@ class Shim:
     def _init_done(self) -> None:
         """The init exited and its output is drained: the cgroup goes (in a helper)
         before anyone hears of the exit, so the engine's cleanup finds it gone
-        instead of racing this one (thaw, kill, rmdir twice over)."""
+        instead of racing this one (thaw, kill, rmdir twice over).
+
+        With a driver that keeps no file (none, syslog) and an attach waiting
+        (``attach_waiting``), the output kept for it exists nowhere else: the
+        exit waits until that attach has it (or ``ATTACH_GRACE`` is over)."""
         self.drain_until = None
         self.log.close()
+        if (self.backlog and self.opts.get("attach_waiting")
+                and not isinstance(self.log, logfile.Writer)):
+            self.exit_held = True
+            return
+        self._exit_now()
+
+    def _exit_now(self) -> None:
+        self.exit_held = False
         code = exit_code(self.init.status or 0)
         oom_killed = self.runtime.oom_killed(self.cgroups_path)
         self._end(lambda: self._tell_exit(code, "", oom_killed))
@@ -662,6 +679,7 @@ class Shim:
             self.close()
             return
         message = f"shim: {error}"
+        self.exit_held = False
         try:
             for pid in [self.init.pid, *self.execs]:
                 if pid:
