@@ -70,7 +70,8 @@ def test_busybox_pod_lifecycle(crictl: cri.Crictl, tmp_path: Path) -> None:
 
     # UpdateContainerResources reaches the running container's cgroup
     crictl.ok("update", "--memory", str(96 * 1024 * 1024), cid)
-    limit = crictl.ok("exec", "-s", cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    limit = crictl.ok("exec", "-s", cid, "sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null"
+                      " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2 or v1
     assert int(limit) == 96 * 1024 * 1024
 
     crictl.ok("stop", "-t", "0", cid)
