@@ -57,6 +57,30 @@ def test_logs_right_after_output_see_it(wharfd, busybox, tmp_path):
     assert [b for b in bodies if not b.endswith(b"hi\n")] == []
 
 
+def _started_then_logs(wharfd, busybox: str, cmd: list[str]) -> bytes:
+    status, made = wharfd.api("POST", "/containers/create", {"Image": busybox, "Cmd": cmd})
+    assert status == 201, made
+    cid = made["Id"]
+    try:
+        assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+        status, body = wharfd.api("GET", f"/containers/{cid}/logs", params={"stdout": 1})
+        assert status == 200
+        return body or b""
+    finally:
+        wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
+
+
+def test_logs_at_once_after_start_see_the_first_output(wharfd, busybox):
+    """Start, then logs with no wait (docker-py's build tests do): the first lines
+    are there, as on dockerd, even when the container had not run yet at the read;
+    a container that stays silent still answers (empty)."""
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: _started_then_logs(
+            wharfd, busybox, ["sh", "-c", "echo hi; sleep 600"]), range(32)))
+    assert [b for b in bodies if not b.endswith(b"hi\n")] == []
+    assert _started_then_logs(wharfd, busybox, ["sleep", "600"]) == b""
+
+
 def _ok(r) -> str:
     assert r.returncode == 0, r.stderr
     return r.stdout

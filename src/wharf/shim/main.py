@@ -49,6 +49,12 @@ ATTACH_GRACE = 10.0
 DRAIN_TIMEOUT = 2.0
 #: Reads of one output a flush makes at most: a full pipe (1 MiB at most, F_SETPIPE_SZ).
 FLUSH_READS = (1 << 20) // READ_SIZE + 1
+#: How long after its start a container that has written nothing yet holds a
+#: flush (a log read) for its first output or its exit. dockerd answers a start a
+#: few milliseconds later than wharf does, so a client that reads the logs at
+#: once (docker-py's tests do) finds the first lines there; on a busy machine a
+#: container started by wharf may not have run yet.
+FIRST_OUTPUT_GRACE = 0.5
 #: exit.json's exit code when the process could not be started (Docker's).
 EXIT_CODES = {"not_found": 127, "not_executable": 126}
 #: The exit code of a container whose shim failed (Docker's for a lost shim).
@@ -366,6 +372,9 @@ class Shim:
         self.drain_until: float | None = None
         self.exit_held = False  # the exit waits for the attach the output is kept for
         self.exit_deadline: float | None = None
+        self.spoke = False  # the init has written something
+        self.first_output_until: float | None = None  # set at the start
+        self.flushes: list[Conn] = []  # flushes held for the first output (FIRST_OUTPUT_GRACE)
         self.log = self._log_writer()
         self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
                          spec["process"].get("consoleSize"))
@@ -427,6 +436,7 @@ class Shim:
             self.close()
             return
         pid = answer["pid"]
+        self.first_output_until = time.monotonic() + FIRST_OUTPUT_GRACE
         self.init.started(pid, fds[0] if fds else None)
         self.host.adopt(pid, self, self._init_exited)
         write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode(), durable=False)
@@ -458,7 +468,8 @@ class Shim:
     def deadline(self) -> float | None:
         """When ``poll`` has something to do even if nothing happens."""
         nearest = self.backlog_until if self.backlog is not None else None
-        for d in (self.drain_until, self.exit_deadline):
+        for d in (self.drain_until, self.exit_deadline,
+                  self.first_output_until if self.flushes else None):
             if d is not None and (nearest is None or d < nearest):
                 nearest = d
         return nearest
@@ -475,6 +486,8 @@ class Shim:
         if self.drain_until is not None and now >= self.drain_until:
             self.drain_until = None
             self.init.drain_deadline_passed()
+        if self.flushes and now >= (self.first_output_until or 0):
+            self._answer_flushes()
         if self.exit_deadline is not None and (not self.conns or now >= self.exit_deadline):
             self.close()
             return
@@ -518,8 +531,11 @@ class Shim:
             else:
                 self.waiters.append(conn)
         elif op == "flush":
-            self.init.flush()
-            conn.finish({"ok": True})
+            self.flushes.append(conn)
+            self.init.flush()  # what it wrote so far: logged, and may answer it
+            if self.flushes and (self.spoke or self.init.status is not None or self.ending
+                                 or time.monotonic() >= (self.first_output_until or 0)):
+                self._answer_flushes()
         elif op == "resize":
             self._resize(conn, self.init, req)
         elif op == "exec_resize":
@@ -564,14 +580,24 @@ class Shim:
         if self.exit_held:
             self._exit_now()
 
+    def _answer_flushes(self) -> None:
+        """Answer the held flushes once what the init wrote is read dry into the log."""
+        flushes, self.flushes = self.flushes, []
+        self.init.flush()
+        for conn in flushes:
+            conn.finish({"ok": True})
+
     def _init_output(self, stream: int, data: bytes) -> None:
         self.log.write("stdout" if stream == frames.STDOUT else "stderr", data)
+        self.spoke = True
         framed = frames.frame(stream, data)
         if self.backlog is not None:
             self.backlog += framed
         for conn in list(self.conns):
             if conn.proc is self.init and stream in conn.streams:
                 conn.out.write(framed)
+        if self.flushes:  # last: the reads it makes come after this chunk everywhere
+            self._answer_flushes()
 
     def _exec(self, conn: Conn, req: dict[str, Any]) -> None:
         """Spawn ``process`` in a helper that re-reads the spec (the host keeps none)."""
@@ -635,6 +661,7 @@ class Shim:
         (``attach_waiting``), the output kept for it exists nowhere else: the
         exit waits until that attach has it (or ``ATTACH_GRACE`` is over)."""
         self.drain_until = None
+        self._answer_flushes()  # its output is all in the log now
         self.log.close()
         if (self.backlog and self.opts.get("attach_waiting")
                 and not isinstance(self.log, logfile.Writer)):
