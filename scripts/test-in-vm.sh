@@ -22,10 +22,11 @@ MEM_MB="${WHARF_VM_MEM_MB:-1536}"
 
 # What the guest has besides minbase: the kernel, Python for the venv, the
 # tools wharfd runs (ip, nft, mount, tini for --init, busybox for its image),
-# gcc for the probes the tests compile, e2fsprogs/kmod for the guest's own use.
+# gcc for the probes the tests compile, runc for the OCI bundle tests,
+# e2fsprogs/kmod for the guest's own use.
 GUEST_PKGS=(linux-image-amd64 initramfs-tools kmod e2fsprogs util-linux procps
   python3 python3-venv iproute2 nftables iptables busybox-static tini git
-  gcc libc6-dev)
+  gcc libc6-dev runc)
 # The guest's init: the initramfs mounts the image as /, this runs as PID 1,
 # mounts the 9p shares and hands over to scripts/vm/guest.sh from the checkout
 # (so changing that script needs no new image) under tini, which reaps orphans.
@@ -88,7 +89,7 @@ build_image() {
   cp "$rootfs"/boot/vmlinuz-* "$tmp/vmlinuz"
   cp "$rootfs"/boot/initrd.img-* "$tmp/initrd.img"
   # Room for the venv and the tests' data roots; sparse, so it costs what is used.
-  mke2fs -q -t ext4 -L wharf-vm -d "$rootfs" "$tmp/root.img" 6G
+  mke2fs -q -t ext4 -L wharf-vm -d "$rootfs" "$tmp/root.img" 6G >/dev/null
   rm -rf "$rootfs"
   mv "$tmp" "$IMAGE_DIR.new" && mv "$IMAGE_DIR.new" "$IMAGE_DIR"
   find "$CACHE" -maxdepth 1 -name 'image-*' ! -path "$IMAGE_DIR" -exec rm -rf {} +
@@ -119,9 +120,11 @@ build_wheels() {
 # many minutes to compile them), pytest's arguments (NUL-separated), and the
 # tests' exit status, which the guest writes back; `path` tells the guest where.
 RUN_DIR="$(mktemp -d "$CACHE/run-XXXXXX")"
-QEMU_PID=""
 cleanup() {
-  [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
+  # qemu dies with this script; a clean run has powered it off already
+  if [ -f "$RUN_DIR/qemu.pid" ] && kill "$(cat "$RUN_DIR/qemu.pid")" 2>/dev/null; then
+    while kill -0 "$(cat "$RUN_DIR/qemu.pid")" 2>/dev/null; do sleep 0.2; done
+  fi
   rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
@@ -145,9 +148,10 @@ qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$ME
   -drive "file=$IMAGE_DIR/root.img,format=raw,if=virtio,snapshot=on" \
   -virtfs "local,path=$CHECKOUT,mount_tag=src,security_model=none,readonly=on" \
   -virtfs "local,path=$RUN_DIR,mount_tag=run,security_model=none" \
-  </dev/null &
-QEMU_PID=$!
-wait "$QEMU_PID" || true
-QEMU_PID=""
+  -pidfile "$RUN_DIR/qemu.pid" </dev/null \
+  | grep -av --line-buffered -e '\] reboot: Power down' &
+# (the power-off's kernel lines are left out: pytest's summary stays the last line)
+wait $! || true
+rm -f "$RUN_DIR/qemu.pid"  # qemu has exited: its stdout is closed
 [ -f "$RUN_DIR/status" ] || die "the guest stopped before the tests finished"
 exit "$(cat "$RUN_DIR/status")"

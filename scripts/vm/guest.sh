@@ -10,10 +10,9 @@ run_dir=/mnt/run
 finish() {
   echo "$status" >"$run_dir/status"
   sync
-  echo o >/proc/sysrq-trigger
+  busybox poweroff -f
 }
 trap finish EXIT
-echo 1 >/proc/sys/kernel/sysrq
 
 mountpoint -q /run || mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /dev/pts /dev/shm
@@ -27,6 +26,7 @@ ip link set lo up
 # eth0: a host has one (tests compare --network host with it); qemu's restricted
 # user-mode network behind it reaches nothing.
 modprobe virtio_net
+modprobe loop  # /dev/loop0..7, as a host has them (the device filter tests open one)
 hostname wharf-vm
 
 echo "guest kernel: $(uname -r)"
@@ -43,6 +43,7 @@ run_dir="$path"
 getent group wharf >/dev/null || groupadd --system wharf
 
 cd "$run_dir/wharf"
+export WHARF_TEST_START_TIMEOUT=180
 mapfile -d '' args <"$run_dir/args"
 "$run_dir/venv/bin/pytest" -p no:cacheprovider --color=no "${args[@]}"
 status=$?

@@ -98,7 +98,9 @@ def test_pids_limit_stops_a_fork_bomb(wharfd, busybox):
 
 def test_pause_freezes_and_unpause_resumes(wharfd, busybox):
     r = wharfd.wharf("run", "-d", busybox, "sh", "-c",
-                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")
+                     # renamed into place: a reader never sees it truncated
+                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/m; mv /tmp/m /tmp/n; "
+                     "sleep 0.05; done")
     cid = r.stdout.strip()
     try:
         def count() -> int:

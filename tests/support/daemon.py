@@ -25,6 +25,9 @@ from support.smalldisk import SmallDisk
 BIN = Path(sys.executable).parent
 DOCKER = "/usr/local/bin/docker"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: How long a wharfd may take to answer its first ping: more in an emulated
+#: guest (scripts/test-in-vm.sh), where its imports alone take many seconds.
+START_TIMEOUT = float(os.environ.get("WHARF_TEST_START_TIMEOUT", "30"))
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -83,7 +86,7 @@ class Daemon:
         self.config_file = self.base / "daemon.json"
 
     # -- lifecycle -------------------------------------------------------
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = START_TIMEOUT) -> None:
         for d in (self.data_root, self.exec_root, self.docker_config):
             d.mkdir(parents=True, exist_ok=True)
         if self.disk is not None:
