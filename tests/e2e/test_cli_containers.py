@@ -93,7 +93,7 @@ def test_bad_flag_value(wharfd, busybox) -> None:
 
 
 def test_version_and_info(wharfd) -> None:
-    r = wharfd.wharf("version", "--format", "{{.Server.ApiVersion}}")
-    assert (r.returncode, r.stdout) == (0, "1.41\n"), r.stderr
+    r = wharfd.wharf("version", "--format", "{{.Server.ApiVersion}} {{.Server.Version}}")
+    assert (r.returncode, r.stdout) == (0, "1.43 24.0.9\n"), r.stderr
     info = wharfd.wharf("info")
     assert info.returncode == 0 and "Containers:" in info.stdout

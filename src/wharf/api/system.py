@@ -25,7 +25,9 @@ from wharf.errors import InvalidParameter
 
 routes = web.RouteTableDef()
 
-SERVER_VERSION = "20.10.24"
+#: The dockerd release whose API (1.43) wharf serves: clients that check the
+#: version next to the API version see a consistent pair.
+SERVER_VERSION = "24.0.9"
 GIT_COMMIT = "wharf"
 
 
