@@ -122,8 +122,10 @@ build_wheels() {
 RUN_DIR="$(mktemp -d "$CACHE/run-XXXXXX")"
 cleanup() {
   # qemu dies with this script; a clean run has powered it off already
-  if [ -f "$RUN_DIR/qemu.pid" ] && kill "$(cat "$RUN_DIR/qemu.pid")" 2>/dev/null; then
-    while kill -0 "$(cat "$RUN_DIR/qemu.pid")" 2>/dev/null; do sleep 0.2; done
+  local pid
+  pid="$(cat "$RUN_DIR/qemu.pid" 2>/dev/null)" || pid=""
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   fi
   rm -rf "$RUN_DIR"
 }
