@@ -18,10 +18,15 @@ connection goes, as Go's request context does for dockerd.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from aiohttp import web
 
+from wharf.linux import syscalls
+
 RAW = "application/vnd.docker.raw-stream"
+#: How long a hijack waits for its client to read the upgrade answer.
+HEADERS_READ_WAIT = 1.0
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 
 
@@ -132,6 +137,30 @@ class Hijacked:
         return await self._feed.queue.get()
 
 
+async def _headers_read(request: web.Request) -> None:
+    """Wait (on a unix socket, briefly) until the client has read the upgrade answer.
+
+    docker-py reads the answer through a buffered reader, then the stream from the
+    raw socket under it: output that arrived with the headers is in that buffer,
+    lost. dockerd's exec starts slowly enough that its output never comes with
+    them; wharf's can (``exec_start`` of ``whoami`` got nothing, now and then)."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if transport is None or sock is None or sock.family != socket.AF_UNIX:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEADERS_READ_WAIT
+    delay = 0.0002
+    while loop.time() < deadline and not transport.is_closing():
+        try:
+            if not transport.get_write_buffer_size() and not syscalls.unread_sent(sock.fileno()):
+                return
+        except OSError:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
 async def hijack(request: web.Request, multiplexed: bool) -> Hijacked:
     """Send the upgrade answer and take over the connection."""
     upgrade = ("upgrade" in request.headers.get("Connection", "").lower()
@@ -150,4 +179,5 @@ async def hijack(request: web.Request, multiplexed: bool) -> Hijacked:
     request.protocol.set_parser(feed)  # type: ignore[arg-type]
     assert request.transport is not None
     request.transport.set_protocol(_HalfClose(request.protocol, feed))
+    await _headers_read(request)  # what the client sends meanwhile goes to the feed
     return Hijacked(response, feed)

@@ -10,8 +10,10 @@ Only constants this project uses are defined here.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import struct
+import termios
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -147,6 +149,12 @@ def close_fds_except(keep: set[int]) -> None:
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
+
+
+def unread_sent(fd: int) -> int:
+    """Bytes sent on a unix stream socket that its peer has not read yet
+    (SIOCOUTQ: a unix socket's sent data stays charged to the sender until read)."""
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, bytes(4)))[0])
 
 
 def interface_up(name: str) -> None:

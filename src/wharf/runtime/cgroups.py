@@ -267,7 +267,21 @@ class V1Cgroup(Cgroup):
         _wait_for(lambda: _read(path) == state, f"cgroup {self.path} to be {state}")
 
     def freeze(self) -> None:
-        self._freezer("FROZEN")
+        """FROZEN, asked again at each look: v1's freezer can stay FREEZING on a task
+        that missed the first ask (one exiting, or forked meanwhile). As runc does,
+        now and then a thaw and a pause improve the odds."""
+        path = self._file("freezer", "freezer.state")
+        rounds = 0
+
+        def frozen() -> bool:
+            nonlocal rounds
+            rounds += 1
+            if rounds % 50 == 0:
+                _write(path, "THAWED")
+                time.sleep(0.01)
+            _write(path, "FROZEN")
+            return _read(path) == "FROZEN"
+        _wait_for(frozen, f"cgroup {self.path} to be FROZEN")
 
     def thaw(self) -> None:
         if os.path.exists(self._file("freezer", "freezer.state")):
