@@ -148,6 +148,34 @@ def test_attach_is_upgraded_and_streams(wharfd, busybox):
         wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
 
 
+def test_exec_output_never_comes_with_the_upgrade_answer(wharfd, busybox):
+    """A client that reads the 101 answer late (docker-py reads it through a buffer,
+    then the stream from the socket under it) gets the answer alone in its first
+    read: output sent along would sit in that buffer and be lost."""
+    cid = _create(wharfd, busybox, ["sleep", "600"])
+    try:
+        assert wharfd.api("POST", f"/containers/{cid}/start")[0] == 204
+        status, made = wharfd.api("POST", f"/containers/{cid}/exec",
+                                  {"Cmd": ["echo", "hi"], "AttachStdout": True})
+        assert status == 201, made
+        body = b'{"Detach": false, "Tty": false}'
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(15)
+            s.connect(str(wharfd.socket))
+            s.sendall(f"POST /v1.43/exec/{made['Id']}/start HTTP/1.1\r\nHost: x\r\n"
+                      "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            time.sleep(0.3)  # the exec has long run and written by now
+            head = s.recv(65536)
+            assert head.startswith(b"HTTP/1.1 101 UPGRADED") and head.endswith(b"\r\n\r\n"), head
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        assert _frames(out) == [(1, b"hi\n")]
+    finally:
+        wharfd.api("DELETE", f"/containers/{cid}", params={"force": 1})
+
+
 def test_failed_start_keeps_created_with_127(wharfd, busybox):
     cid = _create(wharfd, busybox, ["no-such-command"])
     try:
