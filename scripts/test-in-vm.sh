@@ -19,6 +19,9 @@ CHECKOUT="$PWD"
 CACHE="${WHARF_VM_CACHE:-/var/cache/wharf-vm}"
 VCPUS="${WHARF_VM_CPUS:-2}"
 MEM_MB="${WHARF_VM_MEM_MB:-1536}"
+# A guest that hangs (under TCG its kernel once soft-locked with both vCPUs
+# spinning) is killed after this many seconds, and the run fails.
+VM_TIMEOUT="${WHARF_VM_TIMEOUT:-1800}"
 
 # What the guest has besides minbase: the kernel, Python for the venv, the
 # tools wharfd runs (ip, nft, mount, tini for --init, busybox for its image),
@@ -142,7 +145,7 @@ tar -C "$CHECKOUT" --exclude=./.venv --exclude=./.git -cf - . | tar -C "$RUN_DIR
 "$RUN_DIR/venv/bin/python" -m compileall -q "$RUN_DIR/wharf/src" "$RUN_DIR/wharf/tests" >/dev/null
 [ -x /usr/local/bin/docker ] && cp /usr/local/bin/docker "$RUN_DIR/docker"
 
-qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$MEM_MB" \
+timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$MEM_MB" \
   -display none -monitor none -serial stdio -no-reboot \
   -nic user,restrict=on,model=virtio-net-pci \
   -kernel "$IMAGE_DIR/vmlinuz" -initrd "$IMAGE_DIR/initrd.img" \
@@ -155,5 +158,5 @@ qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$ME
 # (the power-off's kernel lines are left out: pytest's summary stays the last line)
 wait $! || true
 rm -f "$RUN_DIR/qemu.pid"  # qemu has exited: its stdout is closed
-[ -f "$RUN_DIR/status" ] || die "the guest stopped before the tests finished"
+[ -f "$RUN_DIR/status" ] || die "the guest stopped (or hung past ${VM_TIMEOUT}s) before the tests finished"
 exit "$(cat "$RUN_DIR/status")"
