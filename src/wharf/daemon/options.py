@@ -38,10 +38,8 @@ class ConfigError(Exception):
 
 def _bool(text: str) -> bool:
     """Go's strconv.ParseBool, as pflag's ``--flag=value`` of a boolean."""
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
+    if text in logconfig.BOOLS:
+        return logconfig.BOOLS[text]
     raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 

@@ -29,8 +29,9 @@ LOG_DRIVERS: dict[str, tuple[str, ...]] = {
 COMMON_OPTS = ("env", "env-regex", "labels", "labels-regex", "tag", "mode", "max-buffer-size")
 #: how each driver words an option it does not know
 _UNKNOWN_OPT = {"local": "unknown log opt '{key}' for log driver local"}
-_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-          "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+#: Go's strconv.ParseBool words
+BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+         "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def validate(driver: str, opts: dict[str, str]) -> None:
@@ -73,9 +74,9 @@ def _int(value: str) -> int:
 
 
 def _bool(value: str) -> bool:
-    if value not in _BOOLS:
+    if value not in BOOLS:
         raise InvalidParameter(f'strconv.ParseBool: parsing "{value}": invalid syntax')
-    return _BOOLS[value]
+    return BOOLS[value]
 
 
 def _json_file_values(opts: dict[str, str]) -> None:
