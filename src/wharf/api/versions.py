@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from wharf import MIN_API_VERSION
 from wharf.errors import InvalidParameter
 
 API_VERSION = "1.43"
-MIN_API_VERSION = "1.12"
 
 
 def _parts(version: str) -> tuple[int, ...]:
