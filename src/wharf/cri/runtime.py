@@ -56,6 +56,13 @@ class RuntimeService(rpc.RuntimeServiceServicer):
                            f'"{ref}" not found')
         return c
 
+    def _lookup(self, ref: str, kind: str) -> Container | None:
+        """``_find``, or None for what is gone (stop and remove of it succeed)."""
+        try:
+            return self._find(ref, kind)
+        except NotFound:
+            return None
+
     def _all(self, kind: str) -> list[Container]:
         return [c for c in self.containers.all() if _labels(c).get(lbl.KIND) == kind]
 
@@ -118,9 +125,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     @answering
     async def StopPodSandbox(self, request: pb.StopPodSandboxRequest,
                              context: Any) -> pb.StopPodSandboxResponse:
-        try:
-            sandbox = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
-        except NotFound:
+        sandbox = self._lookup(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        if sandbox is None:
             return pb.StopPodSandboxResponse()
         for c in self._pod_containers(sandbox.id):
             await self._stop(c.id, 0)
@@ -131,9 +137,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     @answering
     async def RemovePodSandbox(self, request: pb.RemovePodSandboxRequest,
                                context: Any) -> pb.RemovePodSandboxResponse:
-        try:
-            sandbox = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
-        except NotFound:
+        sandbox = self._lookup(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        if sandbox is None:
             return pb.RemovePodSandboxResponse()
         for c in self._pod_containers(sandbox.id):
             await self._remove(c.id)
@@ -202,9 +207,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     @answering
     async def StopContainer(self, request: pb.StopContainerRequest,
                             context: Any) -> pb.StopContainerResponse:
-        try:
-            c = self._find(request.container_id, lbl.CONTAINER_KIND)
-        except NotFound:
+        c = self._lookup(request.container_id, lbl.CONTAINER_KIND)
+        if c is None:
             return pb.StopContainerResponse()
         await self._stop(c.id, request.timeout)
         return pb.StopContainerResponse()
@@ -212,9 +216,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     @answering
     async def RemoveContainer(self, request: pb.RemoveContainerRequest,
                               context: Any) -> pb.RemoveContainerResponse:
-        try:
-            c = self._find(request.container_id, lbl.CONTAINER_KIND)
-        except NotFound:
+        c = self._lookup(request.container_id, lbl.CONTAINER_KIND)
+        if c is None:
             return pb.RemoveContainerResponse()
         await self._remove(c.id)
         return pb.RemoveContainerResponse()
