@@ -160,12 +160,13 @@ async def mounted(mounts: list[Mount], workdir: str, scratch: str, caches: Cache
                     await asyncio.to_thread(os.makedirs, data, 0o755, True)
                 entry["Source"] = data
             elif m.type == "secret":
-                if m.id not in session.secrets:
+                sid = m.secret_id()  # id=, else the target's base name, as the target was derived
+                if sid not in session.secrets:
                     if m.required:
-                        raise NotFound(f"secret {m.id}: not found")
+                        raise NotFound(f"secret {sid}: not found")
                     continue
                 secrets_dir = await stack.enter_async_context(_private_tmpfs(scratch))
-                entry["Source"] = await asyncio.to_thread(_write_secret, secrets_dir, m, session.secrets[m.id])
+                entry["Source"] = await asyncio.to_thread(_write_secret, secrets_dir, m, session.secrets[sid])
                 entry["ReadOnly"] = True
             elif m.type == "ssh":
                 agent = session.ssh.get(m.id or "default")
