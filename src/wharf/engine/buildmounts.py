@@ -143,6 +143,7 @@ async def mounted(mounts: list[Mount], workdir: str, scratch: str, caches: Cache
                   session: BuildSession, source_root: SourceRoot) -> AsyncIterator[StepMounts]:
     """The step's mounts, made for the time of the step and undone after it."""
     out = StepMounts()
+    first_ssh = next((i for i, m in enumerate(mounts) if m.type == "ssh"), -1)  # the one SSH_AUTH_SOCK names
     async with contextlib.AsyncExitStack() as stack:
         for i, m in enumerate(mounts):
             target = _target(m, i, workdir)
@@ -177,7 +178,7 @@ async def mounted(mounts: list[Mount], workdir: str, scratch: str, caches: Cache
                 if not stat.S_ISSOCK(os.stat(agent).st_mode):
                     raise InvalidParameter(f"ssh agent {m.id or 'default'}: {agent} is not a socket")
                 entry["Source"] = agent
-                if i == next(j for j, n in enumerate(mounts) if n.type == "ssh"):
+                if i == first_ssh:
                     out.env.append(f"SSH_AUTH_SOCK={target}")
             else:  # bind
                 root = await stack.enter_async_context(source_root(m.from_))
