@@ -19,15 +19,13 @@ shim.
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 import re
-import time
 from typing import Callable, Iterator
 
 from wharf.runtime import logfile
-from wharf.runtime.logfile import Entry
+from wharf.runtime.logfile import Entry, Timestamps
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$", re.IGNORECASE)
 _NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"\\<>&\x80-\xff]')
@@ -57,39 +55,6 @@ def encode_string(data: bytes) -> bytes:
         return b'"' + data + b'"'
     text = _ESCAPED.sub(_escape, data.decode("utf-8", "surrogateescape"))
     return b'"' + text.encode() + b'"'
-
-
-class Timestamps:
-    """RFC3339Nano UTC stamps; the date part is cached, as it changes once a second."""
-
-    def __init__(self) -> None:
-        self._sec = -1
-        self._head = ""
-
-    def format(self, ns: int) -> str:
-        sec, frac = divmod(ns, 1_000_000_000)
-        if sec != self._sec:
-            self._sec = sec
-            self._head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        digits = f"{frac:09d}".rstrip("0")
-        return f"{self._head}.{digits}Z" if digits else f"{self._head}Z"
-
-
-def parse_time(stamp: str) -> int:
-    """Nanoseconds since the epoch of an RFC3339Nano stamp (``Z`` or ``±hh:mm`` zone)."""
-    head, rest = stamp[:19], stamp[19:]
-    frac = ""
-    if rest.startswith("."):
-        end = 1
-        while end < len(rest) and rest[end].isdigit():
-            end += 1
-        frac, rest = rest[1:end], rest[end:]
-    offset = 0
-    if rest and rest != "Z":
-        sign = -1 if rest[0] == "-" else 1
-        offset = sign * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
-    secs = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S")) - offset
-    return secs * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
 def fixed_time(stamp: str) -> str:
@@ -125,10 +90,6 @@ class Framing:
             return Entry(rec.get("stream", ""), rec["time"], rec.get("log", "").encode())
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
-
-    @staticmethod
-    def time_ns(entry: Entry) -> int:
-        return parse_time(entry.time)
 
     @staticmethod
     def split(data: bytes) -> tuple[list[bytes], bytes]:

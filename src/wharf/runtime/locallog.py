@@ -22,8 +22,7 @@ import struct
 from typing import Callable, Iterator
 
 from wharf.runtime import logfile
-from wharf.runtime.jsonlog import Timestamps, parse_time
-from wharf.runtime.logfile import Entry
+from wharf.runtime.logfile import Entry, Timestamps
 
 #: moby's defaults for the local driver: max-size, max-file, compress
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
@@ -134,10 +133,6 @@ class Framing:
         except (ValueError, IndexError, UnicodeDecodeError):
             return None
         return Entry(source, self._stamps.format(ns), line if partial else line + b"\n")
-
-    @staticmethod
-    def time_ns(entry: Entry) -> int:
-        return parse_time(entry.time)
 
     @staticmethod
     def split(data: bytes) -> tuple[list[bytes], bytes]:

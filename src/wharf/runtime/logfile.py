@@ -28,6 +28,7 @@ imports it for every container, and the daemon reads logs without a shim.
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 from typing import Callable, Iterator, NamedTuple, Protocol
@@ -45,6 +46,39 @@ class Entry(NamedTuple):
     stream: str
     time: str
     data: bytes
+
+
+class Timestamps:
+    """RFC3339Nano UTC stamps; the date part is cached, as it changes once a second."""
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._head = ""
+
+    def format(self, ns: int) -> str:
+        sec, frac = divmod(ns, 1_000_000_000)
+        if sec != self._sec:
+            self._sec = sec
+            self._head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        digits = f"{frac:09d}".rstrip("0")
+        return f"{self._head}.{digits}Z" if digits else f"{self._head}Z"
+
+
+def parse_time(stamp: str) -> int:
+    """Nanoseconds since the epoch of an RFC3339Nano stamp (``Z`` or ``±hh:mm`` zone)."""
+    head, rest = stamp[:19], stamp[19:]
+    frac = ""
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end].isdigit():
+            end += 1
+        frac, rest = rest[1:end], rest[end:]
+    offset = 0
+    if rest and rest != "Z":
+        sign = -1 if rest[0] == "-" else 1
+        offset = sign * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
+    secs = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S")) - offset
+    return secs * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
 class Messages:
@@ -225,9 +259,6 @@ class Framing(Protocol):
     def decode(self, record: bytes) -> Entry | None:
         """The entry, or None for a record that cannot be read (skipped)."""
 
-    def time_ns(self, entry: Entry) -> int:
-        """The entry's time in nanoseconds since the epoch."""
-
 
 def rotated_files(path: str) -> list[str]:
     """The rotated files of the log at ``path`` (``.N`` or ``.N.gz``), oldest first."""
@@ -304,7 +335,7 @@ def read(path: str, framing: Framing, tail: int | None = None, since_ns: int | N
             if since_ns is None and until_ns is None:
                 yield entry
                 continue
-            t = framing.time_ns(entry)
+            t = parse_time(entry.time)
             if until_ns is not None and t >= until_ns:
                 if follow:
                     return

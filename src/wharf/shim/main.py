@@ -722,7 +722,7 @@ class Shim:
         self._end(lambda: self._tell_exit(FAILED_EXIT, message, False))
 
     def _write_exit(self, code: int, error: str, oom_killed: bool) -> None:
-        self.exit = {"exit_code": code, "finished_at": jsonlog.Timestamps().format(time.time_ns()),
+        self.exit = {"exit_code": code, "finished_at": logfile.Timestamps().format(time.time_ns()),
                      "oom_killed": oom_killed, "error": error}
         # No fsync: the engine reads it after its own kill -9 (the page cache has it);
         # after a power loss no container is left whose exit it could tell.

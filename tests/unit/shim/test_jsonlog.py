@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wharf.runtime import jsonlog
+from wharf.runtime import jsonlog, logfile
 
 
 def write(path: Path, *chunks: tuple[str, bytes], **opts: int) -> None:
@@ -36,11 +36,11 @@ def test_line_is_dockers_format_byte_for_byte(tmp_path: Path) -> None:
 
 
 def test_time_is_rfc3339nano_utc_with_trailing_zeros_trimmed() -> None:
-    stamps = jsonlog.Timestamps()
+    stamps = logfile.Timestamps()
     assert stamps.format(1_700_000_000_120_000_000) == "2023-11-14T22:13:20.12Z"
     assert stamps.format(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
-    assert jsonlog.parse_time("2023-11-14T22:13:20.12Z") == 1_700_000_000_120_000_000
-    assert jsonlog.parse_time("2023-11-14T23:13:20.000000001+01:00") == 1_700_000_000_000_000_001
+    assert logfile.parse_time("2023-11-14T22:13:20.12Z") == 1_700_000_000_120_000_000
+    assert logfile.parse_time("2023-11-14T23:13:20.000000001+01:00") == 1_700_000_000_000_000_001
     assert jsonlog.fixed_time("2023-11-14T22:13:20.12Z") == "2023-11-14T22:13:20.120000000Z"
     assert jsonlog.fixed_time("2023-11-14T22:13:20Z") == "2023-11-14T22:13:20.000000000Z"
 

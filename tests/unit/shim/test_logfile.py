@@ -70,5 +70,5 @@ def test_local_reads_back_with_tail_since_partial_and_rotation(tmp_path: Path) -
     assert [e.data for e in entries[-2:]] == [b"x" * 16384, b"x" * 3616 + b"\n"]
     assert entries[-3] == ("stderr", entries[-3].time, b"line 59\n")
     assert [e.data for e in locallog.read(str(log), tail=3)] == [e.data for e in entries[-3:]]
-    since = locallog.Framing.time_ns(entries[-3])
+    since = logfile.parse_time(entries[-3].time)
     assert [e.data for e in locallog.read(str(log), since_ns=since)][0] == b"line 59\n"
