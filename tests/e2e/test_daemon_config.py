@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from support.daemon import BIN, Daemon
+from support.polling import eventually
 
 pytestmark = pytest.mark.root
 
@@ -109,9 +110,7 @@ def test_a_daemon_started_from_daemon_json_only(make_wharfd):
     d.write_config({"debug": True, "labels": ["tier=prod"], "insecure-registries": ["reg.example:5000"],
                     "shutdown-timeout": 3})
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while _info(d, "{{.Debug}}") != "true" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: _info(d, "{{.Debug}}") == "true", timeout=30)
     assert _info(d, "{{.Debug}} {{.Labels}}") == "true [tier=prod]"
     assert "reg.example:5000" in _info(d, "{{json .RegistryConfig.IndexConfigs}}")
     assert "Reloaded configuration" in d.log() and \
@@ -119,9 +118,7 @@ def test_a_daemon_started_from_daemon_json_only(make_wharfd):
     # a file the start would refuse changes nothing
     d.write_config({"debug": False, "bogus": 1})
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while "Error reloading configuration" not in d.log() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: "Error reloading configuration" in d.log(), timeout=30)
     assert "don't match any configuration option: bogus" in d.log()
     assert _info(d, "{{.Debug}}") == "true"
 

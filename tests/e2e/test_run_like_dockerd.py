@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
 import pytest
+
+from support.polling import eventually
 
 pytestmark = pytest.mark.root
 
@@ -65,8 +66,6 @@ def test_must_show(make_wharfd):
     settings = json.loads(d.config_file.read_text())
     d.config_file.write_text(json.dumps({**settings, "debug": True}))
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while _ok(d.docker("info", "--format", "{{.Debug}}")) != "true":
-        assert time.monotonic() < deadline, d.log()
-        time.sleep(0.05)
+    assert eventually(lambda: _ok(d.docker("info", "--format", "{{.Debug}}")) == "true",
+                      timeout=30), d.log()
     d.docker("rm", "-f", cid)
