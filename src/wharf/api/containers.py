@@ -285,15 +285,15 @@ async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.
             task.cancel()
 
 
-def detach_keys(keys: str | None, words: str) -> bytes | None:
+def _detach_keys(keys: str | None) -> bytes | None:
     """The bytes of a ``detachKeys`` argument (None when not given); 400 in dockerd's
-    ``words`` ("Invalid detach keys (%s) provided") when it names an unknown key."""
+    words when it names an unknown key."""
     if not keys:
         return None
     try:
         return detachkeys.parse(keys)
     except ValueError:
-        raise InvalidParameter(words % keys) from None
+        raise InvalidParameter(f"Invalid detach keys ({keys}) provided") from None
 
 
 async def _replay(client: Hijacked, record: dict[str, Any], wanted: set[str], tty: bool,
@@ -311,7 +311,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     wanted = {s for s in STREAMS if boolean(request, s)}
     tty = bool(c.config.get("Tty"))
     stream, with_logs = boolean(request, "stream"), boolean(request, "logs")
-    keys = detach_keys(request.query.get("detachKeys"), "Invalid detach keys (%s) provided")
+    keys = _detach_keys(request.query.get("detachKeys"))
     if stream and not c.running and c.state["StartedAt"][:4] != "0001" and not with_logs:
         raise Conflict("You cannot attach to a stopped container, start it first")
     started = c.waiter("start")
