@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from wharf.build.suggest import suggestion
 from wharf.errors import InvalidParameter
+from wharf.runtime.jsonlog import parse_size
 
 TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING = ("shared", "private", "locked")
 _KEYS = ("type", "from", "source", "target", "readonly", "id", "sharing", "required", "size", "mode",
          "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env")
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
-          "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -78,11 +77,9 @@ def _number(key: str, value: str, base: int) -> int:
 
 def _ram_bytes(value: str) -> int:
     """go-units' RAMInBytes: ``64m``, ``1.5g``, ``100`` (binary units)."""
-    text = value.strip().lower()
-    digits = text.rstrip("bkmgtp")
     try:
-        return int(float(digits) * _UNITS[text[len(digits):]])
-    except (KeyError, ValueError):
+        return parse_size(value)
+    except ValueError:
         raise InvalidParameter(f"invalid value for size: {value}") from None
 
 
