@@ -99,26 +99,19 @@ def names() -> list[str]:
 def create(name: str, description: str, host: str, skip_tls_verify: bool = False,
            tls_files: dict[str, str] | None = None) -> None:
     """Store a new context; ``tls_files`` maps ca.pem/cert.pem/key.pem to files to copy."""
+    from wharf.fsutil import write_atomic  # here: only create writes, every command may read
     validate_name(name)
     if os.path.exists(meta_dir(name)):
         raise ContextError(f'context "{name}" already exists')
     meta = {"Name": name, "Metadata": {"Description": description} if description else {},
             "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_tls_verify}}}
     os.makedirs(meta_dir(name), 0o755, exist_ok=True)
-    _write(os.path.join(meta_dir(name), "meta.json"), jsonio.dumps(meta), 0o644)
+    write_atomic(os.path.join(meta_dir(name), "meta.json"), jsonio.dumps(meta), 0o644)
     for target, source in (tls_files or {}).items():
         with open(source, "rb") as f:
             data = f.read()
         os.makedirs(os.path.join(tls_dir(name), "docker"), 0o700, exist_ok=True)
-        _write(os.path.join(tls_dir(name), "docker", target), data, 0o600)
-
-
-def _write(path: str, data: bytes, mode: int) -> None:
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)
+        write_atomic(os.path.join(tls_dir(name), "docker", target), data, 0o600)
 
 
 def remove(name: str, force: bool) -> None:
