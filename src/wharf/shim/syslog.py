@@ -57,7 +57,6 @@ class Writer(Messages):
 
     def __init__(self, loop: Scope, opts: dict[str, Any]) -> None:
         super().__init__()
-        self.dropped = 0
         self.format = syslogfmt.Formatter(opts.get("syslog-format") or "",
                                           syslogfmt.facility_code(opts.get("syslog-facility") or ""),
                                           opts.get("tag") or "", socket.gethostname(), os.getpid())
