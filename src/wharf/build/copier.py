@@ -106,7 +106,7 @@ def chmod_bits(text: str) -> int | None:
 
 
 class Copy:
-    """One COPY/ADD into ``rootfs``: call ``add_path`` per source, ``add_bytes`` per heredoc."""
+    """One COPY/ADD into ``rootfs``: call ``add_source`` per source, ``add_bytes`` per heredoc."""
 
     def __init__(self, rootfs: str, dest: str, workdir: str, count: int, keyword: str,
                  who: Owner | None, mode: int | None, extract: bool, exclude: list[str] | None = None) -> None:
@@ -122,9 +122,6 @@ class Copy:
                                    "the destination must be a directory and end with a /")
         if os.path.isdir(secure_join(rootfs, self.dest)):
             self.to_dir = True
-
-    def add_path(self, src_root: str, rel: str) -> None:
-        self.add_source(Source(src_root, rel))
 
     def add_source(self, source: Source, unpack: bool = True) -> None:
         """One source; ``unpack=False`` copies an archive as it is (a downloaded URL)."""

@@ -31,7 +31,7 @@ def copy(ctx: Path, root: Path, sources: list[str], dest: str, workdir: str = "/
     op = copier.Copy(str(root), dest, workdir, len(found), "COPY", copier.owner(chown, str(root)),
                      copier.chmod_bits(chmod), extract=add)
     for rel in found:
-        op.add_path(str(ctx), rel)
+        op.add_source(copier.Source(str(ctx), rel))
 
 
 def test_file_and_directory_destination_rules(trees):
