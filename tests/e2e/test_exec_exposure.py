@@ -16,10 +16,10 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
-import time
 
 import pytest
 
+from support.polling import eventually
 from wharf.linux import sealed
 
 PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "exec_watch_probe.c")
@@ -55,9 +55,7 @@ def _exec(wharfd, cid: str, cmd: list[str], tty: bool = False,
 def _report(wharfd, cid: str, ctl) -> tuple[dict[str, int], str]:
     (ctl / "stop").touch()
     path = ctl / "report"
-    deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(path.exists)
     counts, _, details = path.read_text().partition("\n")
     return {k: int(v) for k, v in (kv.split("=") for kv in counts.split())}, details
 
