@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from wharf.api import build as api_build
 from wharf.cli import buildopts
 from wharf.cli.errors import CommandError
 
@@ -42,8 +43,12 @@ def test_build_contexts_and_session_header(tmp_path):
     assert told == {"src": "local", "base": "docker-image://busybox:1"} and local == {"src": str(tmp_path)}
     with pytest.raises(CommandError, match="unsupported build context"):
         buildopts.build_contexts(["x=https://example.com/repo.git"])
-    args = SimpleNamespace(secret=[], ssh=[], allow=["network.host"])
+    (tmp_path / "tok").write_bytes(b"\x00secret\xff")
+    args = SimpleNamespace(secret=[f"id=tok,src={tmp_path / 'tok'}"], ssh=[], allow=["network.host"])
     header = buildopts.session_header(args, told)
     doc = json.loads(base64.urlsafe_b64decode(header))
     assert doc["allow"] == ["network.host"] and doc["contexts"] == told
+    # what the daemon reads back from the header (wharf.api.build.session), byte for byte
+    lent = api_build.session(header)
+    assert (lent.secrets, lent.allow, lent.contexts) == ({"tok": b"\x00secret\xff"}, ["network.host"], told)
     assert buildopts.session_header(SimpleNamespace(secret=[], ssh=[], allow=[]), {}) == ""
