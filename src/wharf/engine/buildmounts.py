@@ -61,11 +61,12 @@ class CacheMounts:
     async def use(self, m: Mount, seed: str | None) -> AsyncIterator[str]:
         """The cache's directory for one step; made (from ``seed``, else empty) on first use."""
         cache_id = m.cache_id()
-        base = self._dir(cache_id)
-        lock = self._locks.setdefault(base, asyncio.Lock())
-        private = m.sharing == "private" and self._users.get(base, 0) > 0
+        shared = self._dir(cache_id)
+        lock = self._locks.setdefault(shared, asyncio.Lock())
+        private = m.sharing == "private" and self._users.get(shared, 0) > 0
         async with lock if m.sharing == "locked" else contextlib.nullcontext():
-            self._users[base] = self._users.get(base, 0) + 1
+            self._users[shared] = self._users.get(shared, 0) + 1
+            base = shared
             try:
                 if private:
                     base = await asyncio.to_thread(tempfile.mkdtemp, dir=self.scratch)
@@ -74,7 +75,7 @@ class CacheMounts:
                     await asyncio.to_thread(_make_cache, base, data, cache_id, m, seed)
                 yield data
             finally:
-                self._users[self._dir(cache_id)] -= 1
+                self._users[shared] -= 1
                 if private:
                     await asyncio.to_thread(shutil.rmtree, base, True)
 

@@ -26,3 +26,20 @@ def test_a_secret_named_by_its_target_alone_is_mounted(tmp_path: Path) -> None:
     target, source, value = asyncio.run(run())
     assert (target, value) == ("/etc/token", b"s3cret")
     assert not Path(source).exists()  # the tmpfs is gone with the step
+
+
+def test_a_private_cache_in_use_gives_a_throwaway_directory(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    caches = CacheMounts(str(tmp_path / "caches"), str(scratch))
+    m = runmount.parse("type=cache,target=/c,sharing=private")
+
+    async def run() -> tuple[str, str]:
+        async with caches.use(m, None) as first:
+            Path(first, "kept").write_text("x")
+            async with caches.use(m, None) as second:
+                assert not Path(second, "kept").exists()
+        return first, second
+    first, second = asyncio.run(run())
+    assert Path(first, "kept").exists() and not Path(second).exists()
+    assert caches.prune()[0] == ["/c"]  # no user left: the shared cache goes
