@@ -101,9 +101,11 @@ class NetworkService:
     def _ipam(self, routed: list[Any] = ()) -> Any:
         """A view over the leases (``routed``: the host's routes, for a new pool)."""
         from wharf.network.ipam import DEFAULT_POOLS, Ipam, PoolBase
-        mine = {ip_network(e["subnet"]) for e in self._ipam_state.values()}
+        if routed:  # only a new pool reads them: the other calls skip parsing every subnet
+            mine = {ip_network(e["subnet"]) for e in self._ipam_state.values()}
+            routed = [r for r in routed if r not in mine]
         pools = [PoolBase(p["base"], p["size"]) for p in self.config.default_address_pools]
-        return Ipam(self._ipam_state, [r for r in routed if r not in mine], pools or DEFAULT_POOLS)
+        return Ipam(self._ipam_state, routed, pools or DEFAULT_POOLS)
 
     @staticmethod
     def public(net: dict[str, Any]) -> dict[str, Any]:
