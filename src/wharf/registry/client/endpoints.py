@@ -61,8 +61,13 @@ def pull_endpoints(domain: str, mirrors: list[str]) -> list[Endpoint]:
     each mirror, then the Hub; any other registry is its own one endpoint."""
     if domain != DOCKER_HUB:
         return [Endpoint(domain)]
-    return [*(Endpoint(urlsplit(m).netloc, urlsplit(m).scheme, mirror=True) for m in mirrors),
-            Endpoint(DOCKER_HUB_HOST)]
+    return [*(endpoint_of(m, mirror=True) for m in mirrors), Endpoint(DOCKER_HUB_HOST)]
+
+
+def endpoint_of(url: str, mirror: bool) -> Endpoint:
+    """A mirror's or server's URL (``https://`` when it names no scheme) as an ``Endpoint``."""
+    parts = urlsplit(url if "://" in url else "https://" + url)
+    return Endpoint(parts.netloc, parts.scheme, mirror=mirror)
 
 
 def domain_of(server_address: str) -> str:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 import tomllib
-from urllib.parse import urlsplit
 
 from wharf.errors import InvalidParameter
-from wharf.registry.client.endpoints import Endpoint, registry_host
+from wharf.registry.client.endpoints import Endpoint, endpoint_of, registry_host
 
 
 def pull_hosts(certs_dir: str, domain: str) -> list[Endpoint] | None:
@@ -31,13 +30,8 @@ def pull_hosts(certs_dir: str, domain: str) -> list[Endpoint] | None:
         return None
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise InvalidParameter(f"{path}: {e}") from None
-    out = [_endpoint(url, mirror=True) for url, host in (doc.get("host") or {}).items()
+    out = [endpoint_of(url, mirror=True) for url, host in (doc.get("host") or {}).items()
            if "pull" in (host.get("capabilities") or ["pull"])]
     server = doc.get("server")
-    last = _endpoint(server, mirror=False) if server else Endpoint(registry_host(domain))
+    last = endpoint_of(server, mirror=False) if server else Endpoint(registry_host(domain))
     return [e for e in out if e.host != last.host or e.scheme != last.scheme] + [last]
-
-
-def _endpoint(url: str, mirror: bool) -> Endpoint:
-    parts = urlsplit(url if "://" in url else "https://" + url)
-    return Endpoint(parts.netloc, parts.scheme, mirror=mirror)
