@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from support.polling import eventually
 from wharf.runtime.spec import build
 from wharf.shim import client
 
@@ -74,15 +75,12 @@ class Bundle:
 
 def gone(pid: int, timeout: float = 10) -> bool:
     """Whether ``pid`` (not our child) exits within ``timeout`` (a zombie counts as gone)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def exited() -> bool:
         try:
-            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
-                return True
+            return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
         except (FileNotFoundError, ProcessLookupError):
             return True
-        time.sleep(0.02)
-    return False
+    return eventually(exited, timeout, 0.02)
 
 
 def ppid(pid: int) -> int:
@@ -94,10 +92,7 @@ def ppid(pid: int) -> int:
 
 def adopted(pid: int, host: int, timeout: float = 10) -> bool:
     """Whether ``pid`` becomes ``host``'s child: its helper may report before it exits."""
-    deadline = time.monotonic() + timeout
-    while ppid(pid) != host and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return ppid(pid) == host
+    return eventually(lambda: ppid(pid) == host, timeout, 0.01)
 
 
 def new_base() -> Path:
