@@ -18,6 +18,7 @@ A context's TLS material (``ca.pem``, ``cert.pem``, ``key.pem``) is used as dock
 from __future__ import annotations
 
 import os
+import sys
 TYPE_CHECKING = False  # typing costs the CLI ~6 ms of import time
 if TYPE_CHECKING:
     from typing import Any
@@ -129,8 +130,14 @@ def remove(name: str, force: bool) -> None:
 
 
 def current() -> str:
-    """config.json's ``currentContext`` (``default`` when unset)."""
-    return credentials.load().get("currentContext") or DEFAULT
+    """config.json's ``currentContext`` (``default`` when unset). A config.json
+    that is not JSON is warned about and the default used, as docker does: every
+    command reads this, and none may die of it."""
+    try:
+        return credentials.load().get("currentContext") or DEFAULT
+    except credentials.CredentialsError as e:
+        sys.stderr.write(f"WARNING: Error loading config file: {e}\n")
+        return DEFAULT
 
 
 def use(name: str) -> None:
