@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -199,16 +198,14 @@ def test_without_userland_proxy_published_ports_go_by_dnat_alone(make_wharfd):
     listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
                                text=True, check=True).stdout
     assert listening.strip() == ""  # reserved (bound), but no proxy listens
-    deadline = time.monotonic() + 30
-    while True:  # until the container's nc listens
+
+    def greeted() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                if s.recv(64) == b"hello\n":
-                    break
+                return s.recv(64) == b"hello\n"
         except OSError:  # refused or reset: not listening yet
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+            return False
+    assert eventually(greeted, timeout=30, interval=0.05)  # once the container's nc listens
     d.docker("rm", "-f", cid)
 
 
