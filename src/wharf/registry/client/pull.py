@@ -32,7 +32,6 @@ from wharf.registry.client.repository import Fetched, Repository
 from wharf.registry.client.sources import BlobSources, Source
 from wharf.threads import in_own_thread
 
-MAX_DOWNLOADS = 3
 T = TypeVar("T")
 Locked = Callable[[Callable[[], T]], Awaitable[T]]
 
@@ -89,7 +88,7 @@ class _Growing:
 
 class Puller:
     def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, workdir: str,
-                 sources: BlobSources, now: Callable[[], str], max_downloads: int = MAX_DOWNLOADS) -> None:
+                 sources: BlobSources, now: Callable[[], str], max_downloads: int) -> None:
         self.store, self.locked, self.emit = store, locked, emit
         self.workdir, self.sources, self.now = workdir, sources, now
         self.max_downloads = max_downloads

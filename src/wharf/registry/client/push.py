@@ -31,12 +31,10 @@ from wharf.registry.client.repository import TRANSFER_RETRY_DELAYS, Repository
 from wharf.registry.client.session import RegistryUnavailable
 from wharf.registry.client.sources import BlobSources, Source
 
-MAX_UPLOADS = 5
-
 
 class Pusher:
     def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, sources: BlobSources,
-                 max_uploads: int = MAX_UPLOADS) -> None:
+                 max_uploads: int) -> None:
         self.store, self.locked, self.emit, self.sources = store, locked, emit, sources
         self.max_uploads = max_uploads
 
