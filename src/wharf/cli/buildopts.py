@@ -157,9 +157,12 @@ def export(client: Any, image_id: str, out: Output) -> None:
     dest = os.path.realpath(out.dest)
     with tarfile.open(fileobj=_Body(resp), mode="r|") as tar:  # type: ignore[arg-type]
         for member in tar:
-            # Never outside DEST: no absolute or ".." names, no parent that is a symlink out.
-            parent = os.path.realpath(os.path.join(dest, os.path.dirname(member.name)))
-            if member.name.startswith("/") or ".." in member.name.split("/") or \
-                    os.path.commonpath([dest, parent]) != dest:
-                raise CommandError(f"refusing to write {member.name!r} outside {out.dest}")
+            # Never outside DEST: no absolute or ".." names, no parent that is a symlink
+            # out, no hard link to a file outside.
+            names = [member.name] + ([member.linkname] if member.islnk() else [])
+            for name in names:
+                parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
+                if name.startswith("/") or ".." in name.split("/") or \
+                        os.path.commonpath([dest, parent]) != dest:
+                    raise CommandError(f"refusing to write {member.name!r} outside {out.dest}")
             tar.extract(member, dest, set_attrs=True)

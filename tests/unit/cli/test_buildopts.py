@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import tarfile
 from types import SimpleNamespace
 
 import pytest
@@ -52,3 +54,38 @@ def test_build_contexts_and_session_header(tmp_path):
     lent = api_build.session(header)
     assert (lent.secrets, lent.allow, lent.contexts) == ({"tok": b"\x00secret\xff"}, ["network.host"], told)
     assert buildopts.session_header(SimpleNamespace(secret=[], ssh=[], allow=[]), {}) == ""
+
+
+def _tar_client(members: list[tuple[tarfile.TarInfo, bytes]]):
+    """A client whose rootfs answer is a tar of ``members``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    body = io.BytesIO(buf.getvalue())
+
+    class Resp:
+        def read_some(self, n: int) -> bytes:
+            return body.read(n)
+
+    class Client:
+        def request(self, *args, **kwargs):
+            return Resp()
+    return Client()
+
+
+def test_output_local_never_links_outside_dest(tmp_path):
+    """A hard link through a symlink that points out of DEST would tie a file of
+    the host into the output: refused, as names outside are."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host")
+    link = tarfile.TarInfo("up")
+    link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+    hard = tarfile.TarInfo("stolen")
+    hard.type, hard.linkname = tarfile.LNKTYPE, "up/secret"
+    dest = tmp_path / "dest"
+    with pytest.raises(CommandError, match="outside"):
+        buildopts.export(_tar_client([(link, b""), (hard, b"")]), "x",
+                         buildopts.output([f"type=local,dest={dest}"]))
+    assert not (dest / "stolen").exists()
