@@ -45,7 +45,8 @@ def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
     """A create's HostConfig as the request's API version defines it (dockerd's
     postContainersCreate): before 1.42 options that do not fit a mount's type,
     BindOptions.CreateMountpoint and ConsoleSize are ignored; from 1.42 such
-    options are refused and KernelMemory ignored; Annotations exist from 1.43."""
+    options are refused and KernelMemory ignored; Annotations exist from 1.43. Image
+    mounts (1.48) and ReadOnlyForceRecursive (1.44) are newer than any version served."""
     mounts = [m for m in host_config.get("Mounts") or [] if isinstance(m, dict)]
     if versions.at_least(request, "1.42"):
         host_config.pop("KernelMemory", None)
@@ -63,6 +64,11 @@ def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
                 m["BindOptions"].pop("CreateMountpoint", None)
     if not versions.at_least(request, "1.43"):
         host_config.pop("Annotations", None)
+    for m in mounts:  # the engine's shapes of later APIs (the CRI's): unknown to 1.43
+        if m.get("Type") == "image":
+            raise InvalidParameter('invalid mount config for type "image": mount type unknown')
+        if isinstance(m.get("BindOptions"), dict):
+            m["BindOptions"].pop("ReadOnlyForceRecursive", None)
 
 
 @routes.post("/containers/create")

@@ -21,10 +21,11 @@ from wharf.cri.errors import answering
 from wharf.cri.pb import api_pb2 as pb
 from wharf.cri.pb import api_pb2_grpc as rpc
 from wharf.cri.streaming import StreamServer
-from wharf.engine import observe, shims
+from wharf.engine import hostinfo, observe, shims
 from wharf.engine.container import Container, state_word
 from wharf.engine.core import Engine
 from wharf.engine.timefmt import parse_rfc3339
+from wharf.engine.volumes import mount_points
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 from wharf.threads import in_own_thread
 
@@ -80,8 +81,10 @@ class RuntimeService(rpc.RuntimeServiceServicer):
     async def Status(self, request: pb.StatusRequest, context: Any) -> pb.StatusResponse:
         ready = [pb.RuntimeCondition(type="RuntimeReady", status=True),
                  pb.RuntimeCondition(type="NetworkReady", status=True)]
+        features = pb.RuntimeHandlerFeatures(
+            recursive_read_only_mounts=hostinfo.recursive_read_only_mounts())
         return pb.StatusResponse(status=pb.RuntimeStatus(conditions=ready),
-                                 runtime_handlers=[pb.RuntimeHandler(name="")])
+                                 runtime_handlers=[pb.RuntimeHandler(name="", features=features)])
 
     @answering
     async def RuntimeConfig(self, request: pb.RuntimeConfigRequest,
@@ -270,10 +273,7 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             image=pb.ImageSpec(image=c.config.get("Image", "")), image_ref=c.record["Image"],
             image_id=c.record["Image"], reason=reason, message=state.get("Error") or "",
             labels=lbl.user_labels(labels), annotations=lbl.annotations(labels),
-            mounts=[pb.Mount(container_path=p["Destination"], host_path=p["Source"],
-                             readonly=not p.get("RW", True),
-                             propagation=specs.propagation(p.get("Propagation") or ""))
-                    for p in c.record.get("Mounts") or []],
+            mounts=[specs.status_mount(p) for p in mount_points(c)],
             log_path=labels.get(lbl.LOG_PATH, ""))
         return pb.ContainerStatusResponse(status=status)
 

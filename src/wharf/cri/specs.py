@@ -94,12 +94,15 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
         "IpcMode": "host" if sandbox_hc.get("IpcMode") == "host" else join,
         "UTSMode": "host" if host_net else join,
         "PidMode": pid_mode,
-        "Binds": [_bind(m) for m in config.mounts] or None,
+        "Mounts": [_mount(m) for m in config.mounts] or None,
         "Privileged": sec.privileged, "ReadonlyRootfs": sec.readonly_rootfs,
         "CapAdd": list(sec.capabilities.add_capabilities) or None,
         "CapDrop": list(sec.capabilities.drop_capabilities) or None,
         "GroupAdd": [str(g) for g in sec.supplemental_groups] or None,
         "SecurityOpt": _security_opts(sec) or None,
+        # given, they replace the defaults (as containerd); privileged has none
+        "MaskedPaths": list(sec.masked_paths) or None,
+        "ReadonlyPaths": list(sec.readonly_paths) or None,
         **resources(res), "OomScoreAdj": res.oom_score_adj,
         # the CRI log is copied from json-file (wharf.cri.crilog), whatever the daemon's default
         "LogConfig": {"Type": "json-file", "Config": {}},
@@ -139,9 +142,33 @@ def resources(res: pb.LinuxContainerResources) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def _bind(m: pb.Mount) -> str:
-    mode = ["ro" if m.readonly else "rw", _PROPAGATION.get(m.propagation, "rprivate")]
-    return f"{m.host_path}:{m.container_path}:{','.join(mode)}"
+def _mount(m: pb.Mount) -> dict[str, Any]:
+    """A CRI mount as a HostConfig.Mounts entry: an image volume (read-only, as the CRI
+    wants), or a bind whose missing host path is made (as containerd does), recursively
+    read-only when asked (the engine refuses that with a writable or non-private bind)."""
+    if m.image.image:
+        if not m.readonly:
+            raise InvalidParameter(f"image volume at {m.container_path} must be read-only")
+        return {"Type": "image", "Source": m.image.image, "Target": m.container_path,
+                "ReadOnly": True, "ImageOptions": {"Subpath": m.image_sub_path}}
+    return {"Type": "bind", "Source": m.host_path, "Target": m.container_path,
+            "ReadOnly": m.readonly,
+            "BindOptions": {"Propagation": _PROPAGATION.get(m.propagation, "rprivate"),
+                            "CreateMountpoint": True,
+                            "ReadOnlyForceRecursive": m.recursive_read_only}}
+
+
+def status_mount(point: dict[str, Any]) -> pb.Mount:
+    """An engine mount point as ContainerStatus's mount (an image volume with its image's ID)."""
+    out = pb.Mount(container_path=point["Destination"], readonly=not point["RW"],
+                   recursive_read_only=bool(point.get("RecursiveReadOnly")),
+                   propagation=propagation(point.get("Propagation") or ""))
+    if point["Type"] == "image":
+        out.image.image = out.image.image_ref = point["Source"]
+        out.image_sub_path = point.get("Subpath") or ""
+    else:
+        out.host_path = point["Source"]
+    return out
 
 
 def _user(sec: pb.LinuxContainerSecurityContext) -> str:

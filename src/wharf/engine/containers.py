@@ -22,7 +22,7 @@ from typing import Any, Awaitable
 
 from wharf.config import DaemonConfig
 from wharf.engine import filters as flt
-from wharf.engine import health
+from wharf.engine import health, imagemounts
 from wharf.engine import links, logconfig, mounts, names, security, shims, validate
 from wharf.engine import update as containerupdate
 from wharf.engine.container import PRIVATE, Container, dead_record, new_state, state_word
@@ -114,7 +114,9 @@ class ContainerService:
 
     def using_image(self, image_id: str) -> list[ContainerUse]:
         return [ContainerUse(c.id, c.running) for c in self._by_id.values()
-                if c.record["Image"] == image_id]
+                if c.record["Image"] == image_id or any(
+                    p["Type"] == "image" and p["Source"] == image_id
+                    for p in mount_points(c))]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -175,6 +177,7 @@ class ContainerService:
         points = await self.volumes.resolve(hc, [*(config.get("Volumes") or {}),
                                                  *(img.get("Volumes") or {})],
                                             self._volumes_from(hc.get("VolumesFrom") or []))
+        await imagemounts.resolve(points, self.images)
         cid = names.new_id()
         self._names[name] = cid  # reserved while the rw layer is made
         try:

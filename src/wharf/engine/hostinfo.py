@@ -6,6 +6,8 @@ import functools
 import os
 import platform
 
+from wharf.linux import syscalls
+
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
            "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -62,3 +64,10 @@ def ip_forwarding() -> bool:
             return f.read().strip() == "1"
     except OSError:
         return False
+
+
+@functools.cache
+def recursive_read_only_mounts() -> bool:
+    """Whether a bind can be made read-only with its submounts (mount_setattr, 5.12+):
+    what a ``ReadOnlyForceRecursive`` bind needs."""
+    return syscalls.has_mount_setattr()

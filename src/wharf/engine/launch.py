@@ -17,10 +17,11 @@ import subprocess
 from typing import Any, Callable
 
 from wharf.config import DaemonConfig
-from wharf.engine import etcfiles, logs, mounts, security
+from wharf.engine import etcfiles, imagemounts, logs, mounts, security
 from wharf.engine.container import Container
 from wharf.engine.images import ImageService
 from wharf.fsutil import write_json_atomic
+from wharf.image.store import ImageStore
 from wharf.errors import InvalidParameter
 from wharf.runtime import cgroups
 from wharf.runtime import spec as specs
@@ -87,14 +88,15 @@ def process_env(c: Container, tty: bool) -> list[str]:
     return extra + env
 
 
-def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
+def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageStore,
                   cgroups_path: str, joins: dict[str, str]) -> None:
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
     etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, config, cfg.get("Domainname") or "")
     binds = [{"destination": target, "type": "bind", "source": source,
               "options": ["rbind", "rprivate"]} for target, source in etc.items()]
-    binds += mounts.to_oci(c.private.get("MountPoints") or [], hc.get("Tmpfs"))
+    binds += mounts.to_oci(c.private.get("MountPoints") or [], hc.get("Tmpfs"),
+                           imagemounts.oci_mount(store))
     uid, gid, gids = specs.parse_user(cfg.get("User") or "", rootfs)
     gids = list(dict.fromkeys(gids + security.group_ids(hc.get("GroupAdd") or [], rootfs)))
     sec = security.inputs(hc)
@@ -112,7 +114,8 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig,
         init=INIT_BINARY if hc.get("Init") else None,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
-        sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"))
+        sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"),
+        masked_paths=hc.get("MaskedPaths"), readonly_paths=hc.get("ReadonlyPaths"))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_path = logs.log_file(c.record)
@@ -146,7 +149,7 @@ async def build_bundle(c: Container, bundle: str, images: ImageService,
     def build() -> None:
         os.makedirs(rootfs_path(bundle), 0o711, exist_ok=True)
         images.store.snapshots.mount(c.id, rootfs_path(bundle))
-        _write_bundle(c, bundle, config, cgroups_path(c, config), joins)
+        _write_bundle(c, bundle, config, images.store, cgroups_path(c, config), joins)
     await asyncio.to_thread(build)
 
 

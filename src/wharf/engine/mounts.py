@@ -2,15 +2,17 @@
 
 A create body is parsed once into mount points (Docker's ``MountPoints`` of
 config.v2.json, kept in the record's private part): binds, volumes (by name,
-or anonymous with the name still to be chosen) and tmpfs. ``inspect`` turns a
-point into Docker's ``Mounts`` entry, ``to_oci`` the points into OCI mounts at
-every start. Parsing is pure; volumes are created by the VolumeService.
+or anonymous with the name still to be chosen), tmpfs, and images (later
+APIs' ``Type: image``, an image's tree read-only; the CRI's image volumes).
+``inspect`` turns a point into Docker's ``Mounts`` entry, ``to_oci`` the
+points into OCI mounts at every start. Parsing is pure; volumes are created
+by the VolumeService, image points resolved by ``wharf.engine.imagemounts``.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from wharf.errors import InvalidParameter
 
@@ -91,8 +93,22 @@ def _mount_spec(m: dict[str, Any]) -> Point:
         propagation = options.get("Propagation") or "rprivate"
         if propagation not in _PROPAGATION:
             raise _invalid(kind, f"invalid propagation mode: {propagation}")
+        recursive_ro = bool(options.get("ReadOnlyForceRecursive"))  # API 1.44's
+        if recursive_ro and rw:
+            raise _invalid(kind, "option 'ReadOnlyForceRecursive' requires 'ReadOnly' to be true")
+        if recursive_ro and propagation not in ("private", "rprivate"):
+            raise _invalid(kind, "option 'ReadOnlyForceRecursive' requires 'Propagation' "
+                                 "to be 'rprivate'")
         return _point("bind", target, Source=source, RW=rw, Propagation=propagation,
-                      CreateSource=create)
+                      CreateSource=create, RecursiveReadOnly=recursive_ro)
+    if kind == "image":  # API 1.48's: read-only, its Source resolved to the image's ID
+        if not source:
+            raise _invalid(kind, "field Source must not be empty")
+        _absolute(kind, target)
+        subpath = (m.get("ImageOptions") or {}).get("Subpath") or ""
+        if os.path.isabs(subpath) or ".." in subpath.split("/"):
+            raise _invalid(kind, "subpath must be a relative path within the image")
+        return _point("image", target, Source=source, RW=False, Subpath=subpath)
     if kind == "volume":
         _absolute(kind, target)
         options = m.get("VolumeOptions") or {}
@@ -142,7 +158,7 @@ def merge_from(points: list[Point], other: list[Point], mode: str) -> list[Point
     taken = {p["Destination"] for p in points}
     out = list(points)
     for p in other:
-        if p["Type"] == "tmpfs" or p["Destination"] in taken:
+        if p["Type"] in ("tmpfs", "image") or p["Destination"] in taken:
             continue
         copy = {**p, "CopyData": False, "Anonymous": False}
         if mode:
@@ -169,13 +185,19 @@ def _tmpfs(destination: str, options: list[str], rw: bool) -> dict[str, Any]:
             "options": ["nosuid", "nodev", "noexec", *extra, *([] if rw else ["ro"])]}
 
 
-def to_oci(points: list[Point], tmpfs: dict[str, str] | None) -> list[dict[str, Any]]:
-    """OCI mounts, parents before children; bind sources that vanished are made again (as ``-v``)."""
+def to_oci(points: list[Point], tmpfs: dict[str, str] | None,
+           image_mount: Callable[[Point], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """OCI mounts, parents before children; bind sources that vanished are made again (as
+    ``-v``). ``image_mount`` makes the OCI mount of an image point."""
     out = []
     for p in points:
-        ro = [] if p["RW"] else ["ro"]
+        ro = [] if p["RW"] else ["ro", *(["rro"] if p.get("RecursiveReadOnly") else [])]
         if p["Type"] == "tmpfs":
             out.append(_tmpfs(p["Destination"], p.get("Options") or [], p["RW"]))
+            continue
+        if p["Type"] == "image":
+            assert image_mount is not None, "an image mount point needs image_mount"
+            out.append(image_mount(p))
             continue
         if p.get("CreateSource") and not os.path.lexists(p["Source"]):
             os.makedirs(p["Source"], exist_ok=True)  # what appeared since (a file too) is used

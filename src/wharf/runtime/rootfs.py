@@ -31,6 +31,8 @@ _PROPAGATION = {
     "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
 _IGNORED = {"rw", "defaults"}
+#: runc's option for a read-only bind whose submounts are read-only too (mount_setattr)
+RECURSIVE_READONLY = "rro"
 
 #: (name, major, minor) of the device nodes every container's /dev gets.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
@@ -66,7 +68,8 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroups_path: str = "") -> None:
     """One OCI mount entry at its destination inside ``rootfs`` (a ``cgroup`` one shows
     the cgroup at ``cgroups_path``)."""
     target = secure_join(rootfs, m["destination"])
-    flags, propagation, data = parse_options(m.get("options") or [])
+    options = m.get("options") or []
+    flags, propagation, data = parse_options([o for o in options if o != RECURSIVE_READONLY])
     kind = m.get("type") or ("bind" if flags & sc.MS_BIND else "")
     if kind == "cgroup":
         _make_target(target, False)
@@ -78,6 +81,8 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroups_path: str = "") -> None:
         extra = flags & ~(sc.MS_BIND | sc.MS_REC)
         if extra:  # bind ignores other flags: they need a remount
             sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | extra)
+        if RECURSIVE_READONLY in options:  # a remount reaches only the top mount
+            sc.mount_setattr(target, sc.MOUNT_ATTR_RDONLY)
     else:
         _make_target(target, False)
         try:

@@ -147,7 +147,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
           init: str | None = None, readonly_rootfs: bool = False,
           privileged: bool = False, annotations: dict[str, str] | None = None,
           seccomp: dict[str, Any] | None = None, devices: list[dict[str, Any]] | None = None,
-          sysctls: dict[str, str] | None = None) -> dict[str, Any]:
+          sysctls: dict[str, str] | None = None, masked_paths: list[str] | None = None,
+          readonly_paths: list[str] | None = None) -> dict[str, Any]:
     """The OCI runtime spec of one container.
 
     ``binds`` are OCI mounts added after the defaults (the per-container
@@ -158,6 +159,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     at /sbin/docker-init and the command becomes its argument, so every
     runtime runs it the same way. ``seccomp`` (OCI ``linux.seccomp``),
     ``devices`` (extra nodes) and ``sysctls`` come from ``wharf.engine.security``.
+    ``masked_paths``/``readonly_paths`` replace the defaults when given (Docker's
+    HostConfig fields, the CRI's security context); a privileged container has none.
     """
     if capabilities is None:
         capabilities = capslib.all_capabilities() if privileged else list(capslib.DEFAULT)
@@ -183,8 +186,10 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     linux: dict[str, Any] = {
         "namespaces": ns,
         "resources": (resources or Resources()).to_oci(privileged),
-        "maskedPaths": [] if privileged else list(MASKED_PATHS),
-        "readonlyPaths": [] if privileged else list(READONLY_PATHS),
+        "maskedPaths": [] if privileged else list(
+            MASKED_PATHS if masked_paths is None else masked_paths),
+        "readonlyPaths": [] if privileged else list(
+            READONLY_PATHS if readonly_paths is None else readonly_paths),
     }
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path

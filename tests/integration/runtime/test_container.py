@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wharf.linux import syscalls as sc
 from wharf.runtime import caps, cgroups, container, control
 from wharf.runtime.spec import Resources
 
@@ -62,6 +63,32 @@ def test_masked_and_readonly_paths(box: Box) -> None:
     assert out.splitlines()[0] == "0"
     assert "/proc/sys/kernel/ostype: Read-only file system" in out
     assert out.splitlines()[-1] == "0"
+
+
+def test_chosen_masked_and_readonly_paths_replace_the_defaults(box: Box) -> None:
+    (box.rootfs / "tmp").mkdir()
+    code, out = box.run(["sh", "-c", "wc -c < /etc/passwd; touch /tmp/f; "
+                         "head -c 1 /proc/timer_list | wc -c"],
+                        masked_paths=["/etc/passwd"], readonly_paths=["/tmp"])
+    assert out.splitlines()[0] == "0"
+    assert "/tmp/f: Read-only file system" in out
+    assert out.splitlines()[-1] == "1"  # the default masked paths are not
+
+
+def test_recursive_readonly_bind_reaches_its_submounts(box: Box, tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    sc.mount("tmpfs", str(sub), "tmpfs")
+    try:
+        outs = []
+        for extra in ([], ["rro"]):
+            bind = {"destination": "/mnt", "type": "bind", "source": str(tmp_path),
+                    "options": ["rbind", "rprivate", "ro", *extra]}
+            outs.append(box.run(["sh", "-c", "touch /mnt/sub/f && echo wrote"], binds=[bind])[1])
+    finally:
+        sc.umount2(str(sub), sc.MNT_DETACH)
+    assert outs[0] == "wrote\n"  # a plain read-only bind leaves its submounts writable
+    assert "Read-only file system" in outs[1]
 
 
 def test_readonly_rootfs_and_init(box: Box) -> None:

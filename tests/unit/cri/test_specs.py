@@ -50,5 +50,32 @@ def test_group_needs_a_user() -> None:
 def test_propagation_round_trip() -> None:
     for mode in (pb.PROPAGATION_PRIVATE, pb.PROPAGATION_HOST_TO_CONTAINER,
                  pb.PROPAGATION_BIDIRECTIONAL):
-        bind = specs._bind(pb.Mount(host_path="/h", container_path="/c", propagation=mode))
-        assert specs.propagation(bind.rsplit(",", 1)[1]) == mode
+        m = specs._mount(pb.Mount(host_path="/h", container_path="/c", propagation=mode))
+        assert specs.propagation(m["BindOptions"]["Propagation"]) == mode
+
+
+def _mounts(*mounts: pb.Mount, **security: object) -> dict[str, object]:
+    config = _container(**security)
+    config.mounts.extend(mounts)
+    return specs.container_body(config, "s", {}, {})["HostConfig"]
+
+
+def test_mounts_as_the_engine_takes_them() -> None:
+    [bind] = _mounts(pb.Mount(host_path="/h", container_path="/c", readonly=True,
+                              recursive_read_only=True))["Mounts"]
+    assert bind["ReadOnly"] and bind["BindOptions"]["ReadOnlyForceRecursive"]
+    assert bind["BindOptions"]["CreateMountpoint"]  # a missing host path is made, as containerd
+    image = pb.ImageSpec(image="sha256:" + "a" * 64)
+    [volume] = _mounts(pb.Mount(container_path="/v", readonly=True, image=image,
+                                image_sub_path="etc"))["Mounts"]
+    assert volume == {"Type": "image", "Source": image.image, "Target": "/v", "ReadOnly": True,
+                      "ImageOptions": {"Subpath": "etc"}}
+    with pytest.raises(InvalidParameter, match="read-only"):
+        _mounts(pb.Mount(container_path="/v", image=image))
+
+
+def test_masked_and_readonly_paths_replace_the_defaults_only_when_given() -> None:
+    hc = _mounts(masked_paths=["/bin/ls"], readonly_paths=["/tmp"])
+    assert hc["MaskedPaths"] == ["/bin/ls"] and hc["ReadonlyPaths"] == ["/tmp"]
+    hc = _mounts()
+    assert hc["MaskedPaths"] is None and hc["ReadonlyPaths"] is None
