@@ -56,7 +56,9 @@ class DaemonConfig:
     labels: list[str] = field(default_factory=list)
     #: name → {"path"}: OCI runtimes besides wharf's own, runc and crun (``--add-runtime``).
     runtimes: dict[str, dict[str, str]] = field(default_factory=dict)
-    storage_driver: str = "overlay2"
+    #: overlay2 or vfs; "" until the image store settles it (``wharf.image.drivers``):
+    #: then the data root's driver, as ``info`` shows it.
+    storage_driver: str = ""
     #: MTU of the default bridge's container interfaces (0: the kernel's, 1500).
     mtu: int = 0
     #: ``[{"base": "10.10.0.0/16", "size": 24}]``: where networks' subnets come from ([] = built in).

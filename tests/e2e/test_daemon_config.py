@@ -54,7 +54,7 @@ def test_bad_values_refused_with_dockerds_words(tmp_path):
     for args, words in ((["--log-driver", "nosuch"], "failed to set log opts: logger: no log "
                                                      "driver named 'nosuch' is registered"),
                         (["--log-opt", "color=red"], "unknown log opt 'color' for json-file"),
-                        (["--storage-driver", "vfs"], "driver not supported: vfs"),
+                        (["--storage-driver", "aufs"], "driver not supported: aufs"),
                         (["--default-ulimit", "nofiles=3"], "invalid ulimit type: nofiles"),
                         (["--default-runtime", "nosuch"],
                          "specified default runtime 'nosuch' does not exist"),

@@ -76,7 +76,8 @@ async def info(request: web.Request) -> web.Response:
         "Images": await engine.images.count(),
         "Driver": config.storage_driver,
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
-                         ["Native Overlay Diff", "true"], ["userxattr", "false"]],
+                         ["Native Overlay Diff", "true"], ["userxattr", "false"]]
+                        if config.storage_driver == "overlay2" else [],  # vfs: dockerd's has none
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
                     "Authorization": None, "Log": list(LOG_DRIVERS)},
         # KernelMemory and KernelMemoryTCP are left out, as dockerd 24 leaves them when unsupported

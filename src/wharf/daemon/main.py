@@ -23,6 +23,7 @@ from wharf.config import DaemonConfig
 from wharf.daemon import options
 from wharf.daemon.listen import TLSOptions, listen
 from wharf.engine.core import Engine
+from wharf.image.drivers import DriverError
 
 log = logging.getLogger("wharfd")
 DEFAULT_HOST = "unix:///run/wharf/wharf.sock"
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         f.write(str(os.getpid()))
     try:
         asyncio.run(serve(config, flags))
+    except DriverError as e:  # the data root's driver is another one: dockerd's words, no traceback
+        print(f"wharfd: failed to start daemon: {e}", file=sys.stderr)
+        return 1
     finally:
         try:
             os.unlink(pidfile)

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from wharf.config import DaemonConfig
 from wharf.engine import logconfig
+from wharf.image import drivers
 from wharf.errors import WharfError
 from wharf.registry.client.endpoints import validate_mirror
 from wharf.runtime.jsonlog import parse_size
@@ -179,7 +180,8 @@ OPTIONS: tuple[Option, ...] = (
            load=lambda v: {str(k): {"path": str(r.get("path") or k)} for k, r in v.items()},
            reload=True, help="register an additional OCI compatible runtime (name=path)"),
     Option("storage-driver", ("-s", "--storage-driver"), "storage_driver",
-           help="storage driver to use (overlay2)"),
+           help="storage driver to use (overlay2, vfs; default: the data root's, else "
+                "overlay2 where overlayfs mounts, else vfs)"),
     Option("bridge", ("-b", "--bridge", "--bridge-name"), "bridge_name",
            help="interface of the default bridge network (none: no default bridge)"),
     Option("bip", ("--bip",), "bip", help="default bridge's IP and prefix (10.9.0.1/24)"),
@@ -388,9 +390,8 @@ def check(config: DaemonConfig) -> None:
         seen[key] = value
     if config.cluster_store and not config.cluster_advertise:
         raise ConfigError("--cluster-store needs --cluster-advertise")
-    if config.storage_driver != "overlay2":
-        raise ConfigError(f"error initializing graphdriver: driver not supported: "
-                          f"{config.storage_driver}: wharf stores layers with overlay2 only")
+    if (problem := drivers.supported(config.storage_driver)) is not None:
+        raise ConfigError(problem)
     for n in ("max_concurrent_downloads", "max_concurrent_uploads"):
         if getattr(config, n) < 0:
             raise ConfigError(f"invalid {n.replace('_', '-')} value: {getattr(config, n)}")

@@ -48,6 +48,7 @@ from wharf.fsutil import empty_dir
 from wharf.image import layerdiff, reference
 from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
+from wharf.image.snapshot import Diff
 from wharf.linux import syscalls
 from wharf.threads import in_own_thread
 
@@ -160,7 +161,7 @@ class Builder:
     async def export_rootfs(self, ref: str, out: BinaryIO) -> None:
         """``wharf build --output``'s source: the image's whole filesystem as one tar."""
         image_id = (await self.images.get(ref)).id
-        async with self.rootfs(image_id) as (root, _upper):
+        async with self.rootfs(image_id) as (root, _diff):
             def write() -> None:
                 with layerdiff.LayerTarWriter(out) as tar:
                     tar.add_merged([root])
@@ -168,23 +169,23 @@ class Builder:
 
     # -- image commits -------------------------------------------------------
     async def commit(self, parent_id: str, state: ImageState, run_config: dict[str, Any],
-                     upper: str | None, container: str = "") -> str:
-        """A new image on ``parent_id``: ``upper``'s changes as a layer (none if empty)."""
+                     diff: Diff | None, container: str = "") -> str:
+        """A new image on ``parent_id``: ``diff``'s changes as a layer (none if empty)."""
         store = self.images.store
-        return await self.images.commit_upper(
-            parent_id, upper, lambda parent, layer: store.create(
+        return await self.images.commit_diff(
+            parent_id, diff, lambda parent, layer: store.create(
                 _image_config(parent, state, run_config, layer, container), parent=parent_id))
 
     @contextlib.asynccontextmanager
-    async def rootfs(self, image_id: str) -> AsyncIterator[tuple[str, str]]:
-        """The image's tree, writable: (merged root, upper dir whose changes make the layer)."""
+    async def rootfs(self, image_id: str) -> AsyncIterator[tuple[str, Diff]]:
+        """The image's tree, writable: (its root, the changes made there, read when asked)."""
         base = await asyncio.to_thread(tempfile.mkdtemp, dir=self.tmp)
         chains = (await self.images.get(image_id)).chain_ids if image_id else []
         try:
             if not chains:  # FROM scratch: a plain directory is the whole tree
                 root = os.path.join(base, "root")
                 os.mkdir(root, 0o755)
-                yield root, root
+                yield root, layerdiff.UpperDiff(root)
                 return
             sid = _SNAPSHOT_PREFIX + secrets.token_hex(8)
             target = os.path.join(base, "merged")
@@ -192,7 +193,7 @@ class Builder:
             try:
                 await self.images.mount_rw_layer(sid, target)
                 try:
-                    yield target, self.images.store.snapshots.upper_dir(sid)
+                    yield target, self.images.store.snapshots.diff(sid)
                 finally:
                     await self.images.unmount_rw_layer(sid, target)
             finally:
@@ -405,9 +406,9 @@ class _Build:
         key, run_config, hit = await self._layer_hit(new, text)
         if hit:
             return
-        async with self.b.rootfs(self.current) as (root, upper):
+        async with self.b.rootfs(self.current) as (root, diff):
             await asyncio.to_thread(change, root)
-            image_id = await self.b.commit(self.current, new, run_config, upper)
+            image_id = await self.b.commit(self.current, new, run_config, diff)
         await self._done(key, new, image_id)
 
     async def _copy(self, instr: Instruction, env: dict[str, str]) -> None:
@@ -476,7 +477,7 @@ class _Build:
         if image_id is None:
             yield os.path.join(os.path.dirname(self.ctx), "contexts", ref) if ref else self.ctx
             return
-        async with self.b.rootfs(image_id) as (root, _upper):
+        async with self.b.rootfs(image_id) as (root, _diff):
             yield root
 
     async def _image_behind(self, ref: str) -> str | None:
@@ -554,9 +555,9 @@ class _Build:
             code = int((await containers.wait(cid))["StatusCode"])
             if code != 0:
                 raise StepFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
-            upper = self.b.images.store.snapshots.upper_dir(cid)
-            await asyncio.to_thread(buildmounts.remove_stubs, upper, step.targets)
-            image_id = await self.b.commit(self.current, self.state, run_config, upper, cid)
+            diff = self.b.images.store.snapshots.diff(cid)
+            await asyncio.to_thread(buildmounts.remove_stubs, diff, step.targets)
+            image_id = await self.b.commit(self.current, self.state, run_config, diff, cid)
         finally:
             if not keep:
                 await self.say(f"Removing intermediate container {cid[:12]}\n")

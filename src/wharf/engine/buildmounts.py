@@ -38,6 +38,7 @@ from typing import Any, AsyncIterator, Callable
 from wharf.build.runmount import Mount
 from wharf.errors import InvalidParameter, NotFound
 from wharf.fsutil import remove_tree
+from wharf.image.snapshot import Diff
 from wharf.linux import syscalls
 from wharf.linux.paths import secure_join
 
@@ -247,17 +248,19 @@ async def _throwaway(source: str, scratch: str) -> AsyncIterator[str]:
         await asyncio.to_thread(shutil.rmtree, base, True)
 
 
-def remove_stubs(upper: str, targets: list[str]) -> None:
+def remove_stubs(diff: Diff, targets: list[str]) -> None:
     """Drop the mount points the runtime made (and their parents it made) from a layer.
 
     At a mount target, and in the directories down to it, the step wrote
     nothing of its own (the mount covered it): what is left there empty is
-    the runtime's stub, or a copy-up that the lower layers show anyway.
+    the runtime's stub, or a copy-up that the lower layers show anyway. What
+    the layers below have (``diff.needed``: a driver that keeps whole copies)
+    stays, or the layer would record it deleted.
     """
     for target in sorted(targets, key=len, reverse=True):
         path = target
-        while path not in ("", "/"):
-            host = os.path.join(upper, path.lstrip("/"))
+        while path not in ("", "/") and not diff.needed(path):
+            host = os.path.join(diff.top, path.lstrip("/"))
             try:
                 st = os.lstat(host)
             except FileNotFoundError:

@@ -46,7 +46,7 @@ def dead_record(cid: str, text: str, created: str, error: str) -> dict[str, Any]
         "Id": cid, "Created": found.get("Created", created), "Path": "", "Args": [],
         "State": {**new_state(), "Status": "dead", "Dead": True, "Error": error},
         "Image": found.get("Image", ""), "Name": "/" + found.get("Name", cid[:12]),
-        "LogPath": found.get("LogPath", ""), "RestartCount": 0, "Driver": "overlay2",
+        "LogPath": found.get("LogPath", ""), "RestartCount": 0,
         "HostConfig": {"NetworkMode": "none", "RestartPolicy": {"Name": "no"}},
         "Config": {"Image": found.get("Image", ""), "Labels": {}},
         "NetworkSettings": {"Networks": {}, "Ports": {}}, "Mounts": [], PRIVATE: {"Broken": True},

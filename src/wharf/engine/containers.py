@@ -191,11 +191,11 @@ class ContainerService:
                 "HostnamePath": os.path.join(directory, "hostname"),
                 "HostsPath": os.path.join(directory, "hosts"),
                 "LogPath": os.path.join(directory, f"{cid}-json.log"),
-                "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2",
+                "Name": "/" + name, "RestartCount": 0, "Driver": self.config.storage_driver,
                 "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
                 "AppArmorProfile": "", "ExecIDs": None, "HostConfig": hc,
                 PRIVATE: {"MountPoints": points},
-                "GraphDriver": {"Data": None, "Name": "overlay2"}, "Mounts": [mounts.inspect(p) for p in points],
+                "GraphDriver": {"Data": None, "Name": self.config.storage_driver}, "Mounts": [mounts.inspect(p) for p in points],
                 "Config": merged,
                 "NetworkSettings": {**_network_settings(hc),
                                     "Networks": self.networks.endpoint_settings(
@@ -845,7 +845,8 @@ class ContainerService:
             except ValueError as e:
                 log.error("container %s: broken record %s (%s): listed as dead", cid, path, e)
                 created = rfc3339nano(os.stat(path).st_mtime_ns)
-                record = dead_record(cid, text, created, f"broken record: {e}")
+                record = {**dead_record(cid, text, created, f"broken record: {e}"),
+                          "Driver": self.config.storage_driver}
             out.append((directory, record))
         return out, unfinished
 

@@ -30,10 +30,11 @@ from wharf.engine.events import EventBus
 from wharf.engine.timefmt import ZERO_TIME, parse_rfc3339, parse_timestamp, rfc3339nano
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.image import changes as image_changes
-from wharf.image import imagearchive, layerdiff, reference
+from wharf.image import drivers, imagearchive, layerdiff, reference
 from wharf.image.check import Check
 from wharf.image.layers import Layer
 from wharf.image.manifest import host_arch, platform_matches
+from wharf.image.snapshot import Diff
 from wharf.image.reference import Reference
 from wharf.image.store import BrokenImage, ImageRecord, ImageStore
 from wharf.threads import in_own_thread
@@ -66,7 +67,9 @@ def _now() -> str:
 
 class ImageService:
     def __init__(self, config: DaemonConfig, events: EventBus) -> None:
-        self.store = ImageStore(config.image_dir)
+        # the data root's driver, settled once and written back: info and inspect show it
+        config.storage_driver = drivers.choose(config.image_dir, config.storage_driver)
+        self.store = ImageStore(config.image_dir, config.storage_driver)
         self.events = events
         self._lock = threading.Lock()
         #: taken on the loop before ``_lock``: callers queue here, not on pool threads
@@ -443,7 +446,7 @@ class ImageService:
         new_ref = _tag_reference(repo, tag) if repo else None
         merged = {**container_config, **{k: v for k, v in (config or {}).items() if v not in (None, "", [], {})}}
         new_config = image_changes.apply(merged, changes or [])
-        upper = await asyncio.to_thread(self.store.snapshots.upper_dir, cid)
+        diff = await asyncio.to_thread(self.store.snapshots.diff, cid)
 
         def register(parent: ImageRecord | None, layer: Layer | None) -> str:
             assert parent is not None
@@ -462,21 +465,21 @@ class ImageService:
             if new_ref is not None:
                 self.store.tag(new_id, new_ref, created)
             return new_id
-        new_id = await self.commit_upper(image_id, upper, register)
+        new_id = await self.commit_diff(image_id, diff, register)
         if new_ref is not None:
             self._publish("tag", new_id, new_ref.familiar())
         return new_id
 
-    async def commit_upper(self, parent_id: str, upper: str | None,
-                           register: Callable[[ImageRecord | None, Layer | None], str]) -> str:
-        """``upper``'s changes as a layer on ``parent_id`` ("": none), then ``register``
+    async def commit_diff(self, parent_id: str, diff: Diff | None,
+                          register: Callable[[ImageRecord | None, Layer | None], str]) -> str:
+        """``diff``'s changes as a layer on ``parent_id`` ("": none), then ``register``
         (under the service lock, given the parent's record and the layer, None when
-        ``upper`` is empty) creates the image and returns its ID. The layer is unpacked
+        nothing changed) creates the image and returns its ID. The layer is unpacked
         outside the lock: a big commit blocks no other image call."""
         def do() -> str:
             pending = None
-            if upper and os.listdir(upper):
-                with _piped(lambda out: _write_upper(upper, out)) as layer_tar:
+            if diff is not None and not diff.empty():
+                with _piped(diff.write) as layer_tar:
                     pending = self.store.unpack_layer(layer_tar)
             try:
                 with self._lock:
@@ -492,14 +495,13 @@ class ImageService:
         """``GET /containers/{id}/export``: the merged filesystem as a tar, written to ``out``."""
         def do() -> None:
             with layerdiff.LayerTarWriter(out) as tar:
-                tar.add_merged(self.store.rw_dirs(cid))
+                tar.add_merged(self.store.snapshots.merged_dirs(cid))
         await in_own_thread(do)
 
     async def changes(self, cid: str) -> list[dict[str, Any]]:
         """``GET /containers/{id}/changes``: Docker's A/C/D list (kinds 1/0/2)."""
         def do() -> list[dict[str, Any]]:
-            upper, *lowers = self.store.rw_dirs(cid)
-            return [{"Path": path, "Kind": kind} for path, kind in layerdiff.changes(upper, lowers)]
+            return [{"Path": path, "Kind": kind} for path, kind in self.store.snapshots.changes(cid)]
         return await asyncio.to_thread(do)
 
     async def check(self) -> dict[str, Any]:
@@ -573,11 +575,6 @@ def _maybe_reference(text: str) -> Reference | None:
         return reference.parse(text)
     except InvalidParameter:
         return None
-
-
-def _write_upper(upper: str, out: BinaryIO) -> None:
-    with layerdiff.LayerTarWriter(out) as tar:
-        tar.add_upper(upper)
 
 
 @contextlib.contextmanager

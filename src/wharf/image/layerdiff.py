@@ -121,7 +121,7 @@ INIT_LAYER = {"dev", "dev/pts", "dev/shm", "dev/console", "proc", "sys", ".docke
               "etc/resolv.conf", "etc/hosts", "etc/hostname", "etc/mtab"}
 
 
-def _init_stub(rel: str, st: os.stat_result) -> bool:
+def is_init_stub(rel: str, st: os.stat_result) -> bool:
     """An init-layer path as the runtime left it: a directory, or an empty file."""
     return rel in INIT_LAYER and (stat.S_ISDIR(st.st_mode) or
                                   stat.S_ISREG(st.st_mode) and st.st_size == 0)
@@ -139,7 +139,7 @@ def changes(upper: str, lowers: list[str]) -> list[tuple[str, int]]:
     opaque_dirs: list[str] = []
     for rel, path, st in walk(upper):
         below = None if any(rel.startswith(d + "/") for d in opaque_dirs) else lookup(lowers, rel)
-        if below is None and _init_stub(rel, st):
+        if below is None and is_init_stub(rel, st):
             continue
         if is_whiteout(st):
             kind = DELETED
@@ -166,6 +166,26 @@ def _same_dir(a: os.stat_result, b: os.stat_result) -> bool:
     return a.st_mode == b.st_mode and a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
 
 
+class UpperDiff:
+    """An overlay upper dir (or a tree made from nothing) as a ``snapshot.Diff``: the
+    upper dir holds exactly the changes, whiteouts included."""
+
+    def __init__(self, upper: str) -> None:
+        self.top = upper
+
+    def empty(self) -> bool:
+        return not os.listdir(self.top)
+
+    def write(self, out: BinaryIO) -> None:
+        with LayerTarWriter(out) as tar:
+            tar.add_upper(self.top)
+
+    @staticmethod
+    def needed(rel: str) -> bool:
+        """Never: what the upper dir loses, the lower layers show again."""
+        return False
+
+
 class LayerTarWriter:
     """A tar stream of filesystem entries: hard links kept, user xattrs and capabilities kept."""
 
@@ -190,13 +210,13 @@ class LayerTarWriter:
         for rel, path, st in walk(upper):
             if is_whiteout(st):
                 parent, name = os.path.split(rel)
-                self._empty(os.path.join(parent, WHITEOUT_PREFIX + name))
+                self.empty(os.path.join(parent, WHITEOUT_PREFIX + name))
                 continue
             self.add(rel, path, st)
             if stat.S_ISDIR(st.st_mode) and is_opaque(path):
-                self._empty(f"{rel}/{WHITEOUT_OPAQUE}")
+                self.empty(f"{rel}/{WHITEOUT_OPAQUE}")
 
-    def _empty(self, name: str) -> None:
+    def empty(self, name: str) -> None:
         info = tarfile.TarInfo(name)
         info.mode = 0o600
         self.tar.addfile(info)

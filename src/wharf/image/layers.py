@@ -13,8 +13,9 @@ The short ``l/<LINK>`` names keep overlay's ``lowerdir=`` option small
 enough for many layers (the mount data is limited to one page).
 
 A layer is unpacked into ``tmp/`` (``unpack``, slow, no lock needed) and
-renamed into place with its metadata (``commit``, quick, under the caller's
-lock): a crash leaves either the whole layer or scratch that the next start
+renamed into place with its metadata (``commit``, under the caller's lock:
+quick, but for a driver that keeps each layer as a whole tree, which copies the
+parent's there): a crash leaves either the whole layer or scratch that the next start
 removes. The tar itself is not kept: its tar-split is recorded as it is
 unpacked (a tar that cannot be split is the image store's to keep as a blob).
 """
@@ -30,7 +31,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from wharf.image import tarsplit
 from wharf.image.archive import extract_layer
@@ -81,8 +82,11 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 
 
 class LayerStore:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, stack: Callable[[str, str | None], None] | None = None) -> None:
+        """``stack``: the storage driver's making of an unpacked ``diff/`` into what it
+        keeps, given the parent's (vfs: the whole tree); None keeps it as unpacked."""
         self.root = root
+        self.stack = stack
         self.links_dir = os.path.join(root, LINK_DIR)
         self.tmp_dir = os.path.join(root, "tmp")
         os.makedirs(self.links_dir, exist_ok=True)
@@ -187,6 +191,8 @@ class LayerStore:
             chain = chain_id(parent, unpacked.diff_id)
             if self.exists(chain):
                 return self.get(chain)
+            if self.stack is not None:
+                self.stack(os.path.join(unpacked.scratch, "diff"), self.diff_dir(parent) if parent else None)
             link = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=")
             layer = Layer(chain, unpacked.diff_id, parent, unpacked.size, link)
             with open(os.path.join(unpacked.scratch, "layer.json"), "w") as f:

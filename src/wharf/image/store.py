@@ -6,7 +6,8 @@ Layout of ``{data_root}/image``::
     imagedb/<hex>.json       {"parent", "last_tag_time"}: marks <hex> as an image
     repositories.json        the tag store (``refstore``)
     layers/                  read-only layers by chain ID (``layers``)
-    rw/<container id>/       writable layers (``overlay``)
+    driver                   the storage driver that keeps the layers (``drivers``)
+    rw/<container id>/       writable layers (``overlay``, ``vfs``)
 
 An image's ID is ``sha256:`` + the hash of its config JSON, the config being
 kept byte for byte in the content store. Every method here is blocking and
@@ -35,7 +36,7 @@ from wharf.image import reference
 from wharf.image.content import ContentStore, Writer, digest_hex, sha256_digest
 from wharf.image.layers import Layer, LayerStore, Unpacked, chain_ids
 from wharf.image.tarsplit import LayerTar
-from wharf.image.overlay import OverlaySnapshotter
+from wharf.image import drivers
 from wharf.image.reference import Reference
 from wharf.image.refstore import ReferenceStore, write_json_atomic
 
@@ -82,13 +83,15 @@ class ImageRecord:
 
 
 class ImageStore:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, driver: str = drivers.DEFAULT) -> None:
+        """``driver``: the one ``drivers.choose`` settled for this root."""
         self.root = root
         self.imagedb = os.path.join(root, "imagedb")
         os.makedirs(self.imagedb, exist_ok=True)
         self.content = ContentStore(os.path.join(root, "content"))
-        self.layers = LayerStore(os.path.join(root, "layers"))
-        self.snapshots = OverlaySnapshotter(os.path.join(root, "rw"), self.layers.root)
+        snapshotter = drivers.DRIVERS[driver]
+        self.layers = LayerStore(os.path.join(root, "layers"), snapshotter.stack_layer)
+        self.snapshots = snapshotter(os.path.join(root, "rw"), self.layers)
         self.refs = ReferenceStore(os.path.join(root, "repositories.json"))
         self._held: Counter[str] = Counter()  # chain -> readers (save, push, check) of its files
         self.broken: dict[str, str] = {}  # image ID -> what is wrong with it
@@ -353,25 +356,15 @@ class ImageStore:
         return self.commit_layer(self.unpack_layer(stream), parent)
 
     # -- container rw layers -------------------------------------------------
-    def rw_dirs(self, cid: str) -> list[str]:
-        """A container's layer directories, its upper dir first (overlay order)."""
-        return [self.snapshots.upper_dir(cid)] + [os.path.join(self.layers.root, link)
-                                                   for link in self.snapshots.lowers(cid)]
-
     def create_rw(self, cid: str, image_id: str) -> None:
         chains = self.record(image_id).chain_ids
         if not chains:
             raise WharfError(f"image {image_id} has no layers to mount")
-        self.snapshots.create(cid, self.layers.lower_links(chains[-1]),
-                              {"image_id": image_id, "chain_id": chains[-1]})
+        self.snapshots.create(cid, chains[-1], {"image_id": image_id, "chain_id": chains[-1]})
 
     def graph_driver(self, image_id: str) -> dict[str, Any]:
         """Docker's ``GraphDriver`` block of ``image inspect``."""
-        dirs = [self.layers.diff_dir(c) for c in reversed(self.record(image_id).chain_ids)]
-        data = {"UpperDir": dirs[0]} if dirs else {}
-        if len(dirs) > 1:
-            data["LowerDir"] = ":".join(dirs[1:])
-        return {"Name": "overlay2", "Data": data}
+        return self.snapshots.graph_driver(self.record(image_id).chain_ids)
 
 
 def _diff_ids(doc: Any) -> list[str]:

@@ -1,0 +1,133 @@
+"""``wharfd --storage-driver vfs``: every layer and container a full copy, and still
+everything a user does with images and containers works; a data root keeps its driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from support.polling import eventually
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
+from registries import wharf_registry  # noqa: E402
+
+
+def ok(d, *args: str, input: str | None = None) -> str:
+    r = d.docker(*args, input=input)
+    assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture
+def vfs(make_wharfd):
+    return make_wharfd(extra_args=["--storage-driver", "vfs"])
+
+
+def layer_dirs(d) -> set[str]:
+    return {n for n in os.listdir(d.data_root / "image" / "layers") if len(n) == 64}
+
+
+def test_info_run_commit_diff_cp_export_rm(vfs, tmp_path: Path) -> None:
+    assert ok(vfs, "info", "--format", "{{.Driver}}").strip() == "vfs"
+    ok(vfs, "run", "--name", "vc", "busybox", "sh", "-c",
+       "echo hi > /new; rm /bin/ls; echo more >> /etc/passwd")
+    assert ok(vfs, "inspect", "--format", "{{.Driver}} {{.GraphDriver.Name}}", "vc").split() == ["vfs", "vfs"]
+    assert ok(vfs, "diff", "vc").splitlines() == ["C /bin", "D /bin/ls", "C /etc", "C /etc/passwd", "A /new"]
+
+    (tmp_path / "in.txt").write_text("copied in")
+    ok(vfs, "cp", str(tmp_path / "in.txt"), "vc:/in.txt")
+    ok(vfs, "cp", "vc:/new", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "hi\n"
+
+    ok(vfs, "commit", "vc", "snap:1")
+    out = ok(vfs, "run", "--rm", "snap:1", "sh", "-c", "cat /new /in.txt; ls /bin/ls || echo no ls")
+    assert out == "hi\ncopied inno ls\n"
+    assert ok(vfs, "image", "inspect", "--format", "{{.GraphDriver.Name}}", "snap:1").strip() == "vfs"
+
+    ok(vfs, "export", "-o", str(tmp_path / "c.tar"), "vc")
+    with tarfile.open(tmp_path / "c.tar") as tar:
+        names = set(tar.getnames())
+    assert {"new", "in.txt", "bin/sh"} <= names and "bin/ls" not in names
+
+    ok(vfs, "rm", "vc")
+    assert os.listdir(vfs.data_root / "image" / "rw") == [".tmp"]
+    assert eventually(lambda: os.listdir(vfs.data_root / "image" / "rw" / ".tmp") == [])  # deleted after the answer
+    ok(vfs, "rmi", "snap:1")
+
+
+def test_build_with_several_steps(vfs, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "app.txt").write_text("from the context\n")
+    (ctx / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox
+        RUN mkdir -p /app && echo built > /app/built && rm /bin/ls
+        COPY app.txt /app/
+        WORKDIR /app
+        RUN --mount=type=tmpfs,target=/scratch cat built app.txt > both && rm built
+        ENV GREETING=hello
+        CMD ["sh", "-c", "cat both; ls /app; ls /bin/ls || echo $GREETING"]
+        """))
+    r = vfs.wharf("build", "-t", "built:1", str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ok(vfs, "run", "--rm", "built:1") == "built\nfrom the context\napp.txt\nboth\nhello\n"
+    history = json.loads(ok(vfs, "image", "inspect", "built:1"))[0]["RootFS"]["Layers"]
+    assert len(history) == 4  # busybox + RUN + COPY + RUN (no layer for a mount's stub)
+    ok(vfs, "rmi", "built:1")
+
+
+def test_save_load_push_pull_and_rmi_frees_the_disk(vfs, tmp_path: Path) -> None:
+    before = layer_dirs(vfs)
+    ok(vfs, "run", "--name", "vw", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /blob")
+    ok(vfs, "commit", "vw", "big:1")
+    ok(vfs, "rm", "vw")
+    assert len(layer_dirs(vfs)) == len(before) + 1
+
+    ok(vfs, "save", "-o", str(tmp_path / "big.tar"), "big:1")
+    ok(vfs, "rmi", "big:1")
+    assert layer_dirs(vfs) == before  # the copy of busybox in the new layer is gone with it
+    assert "Loaded image: big:1" in ok(vfs, "load", "-i", str(tmp_path / "big.tar"))
+    assert ok(vfs, "run", "--rm", "big:1", "sh", "-c", "wc -c < /blob").strip() == "3000000"
+
+    server = wharf_registry(tmp_path, "open")
+    try:
+        ref = f"{server.addr}/vfs/big:1"
+        ok(vfs, "tag", "big:1", ref)
+        ok(vfs, "push", ref)
+        ok(vfs, "rmi", ref, "big:1")
+        assert layer_dirs(vfs) == before
+        ok(vfs, "pull", ref)
+        assert ok(vfs, "run", "--rm", ref, "sh", "-c", "wc -c < /blob").strip() == "3000000"
+        ok(vfs, "rmi", ref)
+    finally:
+        server.stop()
+    assert layer_dirs(vfs) == before
+
+
+def test_a_data_root_keeps_its_driver(make_wharfd) -> None:
+    d = make_wharfd(extra_args=["--storage-driver", "vfs"])
+    d.stop()
+    d.extra_args = ["--storage-driver", "overlay2"]
+    with pytest.raises(RuntimeError, match="holds the images and containers of the vfs storage "
+                                           "driver, not overlay2"):
+        d.start()
+    d.extra_args = []  # no driver asked: the data root's own
+    d.start()
+    assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
+    assert "busybox:latest" in ok(d, "images", "--format", "{{.Repository}}:{{.Tag}}")
+
+    o = make_wharfd(with_busybox=False)
+    assert ok(o, "info", "--format", "{{.Driver}}").strip() == "overlay2"
+    o.stop()
+    o.extra_args = ["--storage-driver", "vfs"]
+    with pytest.raises(RuntimeError, match="of the overlay2 storage driver, not vfs: start with "
+                                           "--storage-driver overlay2"):
+        o.start()
+    o.extra_args = []
+    o.start()
