@@ -3,8 +3,10 @@ a busybox pod through runp, create, start, exec, logs, stop, rm, stopp, rmp."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -200,3 +202,79 @@ def test_pod_survives_a_daemon_restart(crictl: cri.Crictl, tmp_path: Path) -> No
     crictl.ok("stopp", pod_id)
     crictl.ok("rmp", pod_id)
     assert crictl.json("pods")["items"] == []
+
+
+def test_streaming_over_spdy(crictl: cri.Crictl, tmp_path: Path) -> None:
+    """crictl's default transport (SPDY/3.1, as the kubelet and critest): exec with stdin
+    and both streams, attach, and port-forward into the pod's network namespace."""
+    pod = _write(tmp_path / "pod.json", {
+        "metadata": {"name": "sp", "namespace": "default", "uid": "uid-4"}, "linux": {}})
+    web = _write(tmp_path / "web.json", {
+        "metadata": {"name": "web"},
+        "image": {"image": "registry.k8s.io/e2e-test-images/nginx:1.14-2"}, "linux": {}})
+    echo = _write(tmp_path / "echo.json", {
+        "metadata": {"name": "echo"}, "image": {"image": BUSYBOX}, "stdin": True,
+        "command": ["sh", "-c", "read line; echo got $line; read more"], "linux": {}})
+    pod_id = crictl.ok("runp", pod).strip()
+    try:
+        web_id = crictl.ok("create", pod_id, web, pod).strip()
+        echo_id = crictl.ok("create", pod_id, echo, pod).strip()
+        crictl.ok("start", web_id)
+        crictl.ok("start", echo_id)
+
+        streamed = subprocess.run([*crictl.argv, "exec", "-i", web_id,
+                                   "sh", "-c", "cat; echo err >&2; exit 4"], input="piped\n",
+                                  capture_output=True, text=True, timeout=60)
+        assert streamed.stdout == "piped\n" and streamed.stderr.startswith("err\n")
+        assert "exit code 4" in streamed.stderr
+
+        attached = subprocess.Popen([*crictl.argv, "attach", "-i", echo_id],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        try:
+            assert attached.stdin is not None and attached.stdout is not None
+            attached.stdin.write("hello\n")
+            attached.stdin.flush()
+            assert attached.stdout.readline() == "got hello\n"
+        finally:
+            attached.kill()
+            attached.communicate(timeout=30)
+
+        for transport in ("spdy", "websocket"):  # websocket: SPDY tunnelled in its messages
+            with _port_forward(crictl, pod_id, 80, transport) as forward:
+                assert polling.eventually(lambda: (_get("127.0.0.1", forward.local) or "")
+                                          .startswith("HTTP/1.1 200"), 30)
+        with _port_forward(crictl, pod_id, 81) as forward:  # nothing listens there
+            assert _get("127.0.0.1", forward.local) in ("", None)
+        assert "error forwarding port 81" in forward.stderr
+    finally:
+        crictl.ok("stopp", pod_id)
+        crictl.ok("rmp", pod_id)
+
+
+class _Forward:
+    local = 0  # the port crictl listens on
+    stderr = ""  # what it said, once stopped
+
+
+@contextlib.contextmanager
+def _port_forward(crictl: cri.Crictl, pod_id: str, port: int,
+                  transport: str = "spdy") -> Iterator[_Forward]:
+    """``crictl port-forward POD :PORT`` running until the block ends."""
+    proc = subprocess.Popen([*crictl.argv, "port-forward", "--transport", transport, pod_id,
+                             f":{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    forward = _Forward()
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 80"
+        assert line.startswith("Forwarding from 127.0.0.1:"), line + proc.stderr.read()
+        forward.local = int(line.split("127.0.0.1:", 1)[1].split()[0])
+        yield forward
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            forward.stderr = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            forward.stderr = proc.communicate()[1]

@@ -79,8 +79,8 @@ class CritestResult:
 
 def run_critest(d: Daemon, tmp: Path, focus: str | None = None) -> CritestResult:
     """critest against ``d``'s CRI socket, as containerd's reference setup: the critest
-    images loaded and mirrored from a loopback registry (``mirror_images``); exec and
-    attach over websocket (wharf's streaming server speaks no SPDY)."""
+    images loaded and mirrored from a loopback registry (``mirror_images``); exec, attach
+    and port forward over SPDY, critest's default transport (as the kubelet's)."""
     sys.path.insert(0, str(REPO / "tests" / "integration" / "registry_client"))
     from registries import wharf_registry
 
@@ -93,7 +93,7 @@ def run_critest(d: Daemon, tmp: Path, focus: str | None = None) -> CritestResult
         report = tmp / "critest.xml"
         run = subprocess.run(
             [str(tools / "critest"), "--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
-             "-websocket-exec", "-websocket-attach", "--ginkgo.junit-report", str(report),
+             "--ginkgo.junit-report", str(report),
              *(["--ginkgo.focus", focus] if focus else [])],
             capture_output=True, text=True, timeout=1800, cwd=tmp)
     finally:

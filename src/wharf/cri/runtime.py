@@ -1,4 +1,4 @@
-"""CRI's RuntimeService over the engine: pods, containers, exec, status.
+"""CRI's RuntimeService over the engine: pods, containers, exec, port forward, status.
 
 Every CRI object is an engine container (``wharf.cri.specs``, ``labels``):
 this service keeps no state of its own but the log copiers of running
@@ -335,6 +335,16 @@ class RuntimeService(rpc.RuntimeServiceServicer):
             raise Conflict(f"container {c.id} is not running")
         return pb.AttachResponse(url=self.streams.url(
             "attach", c.id, [], request.tty, request.stdin, request.stdout, request.stderr))
+
+    @answering
+    async def PortForward(self, request: pb.PortForwardRequest,
+                          context: Any) -> pb.PortForwardResponse:
+        """The URL's client names the ports in its streams (``request.port`` is advisory,
+        as for the kubelet)."""
+        c = self._find(request.pod_sandbox_id, lbl.SANDBOX_KIND)
+        if not c.running:
+            raise Conflict(f"pod sandbox {c.id} is not running")
+        return pb.PortForwardResponse(url=self.streams.url("portforward", c.id))
 
     @answering
     async def UpdateContainerResources(self, request: pb.UpdateContainerResourcesRequest,

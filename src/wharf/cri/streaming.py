@@ -1,15 +1,20 @@
-"""The CRI's streaming server: Exec and Attach over Kubernetes' websocket protocol.
+"""The CRI's streaming server: Exec, Attach and PortForward URLs, over websocket and SPDY.
 
-``Exec``/``Attach`` answer a one-use URL on a loopback HTTP server of the
-daemon's (as containerd's stream server); the client (the kubelet's proxy,
-crictl, critest with ``-websocket-*``) opens a websocket there speaking
-``v5.channel.k8s.io``: every binary message starts with its channel (0
-stdin, 1 stdout, 2 stderr, 3 error, 4 resize as ``{"Width","Height"}``, 255
-close of the channel in the next byte: stdin's EOF). The process's streams
-come from the shim (exec and attach requests, Docker's frames); at the end
-the error channel carries a ``metav1.Status`` (``Success``, or
-``NonZeroExitCode`` with the code) and the connection closes. SPDY and
-PortForward are not served.
+``Exec``/``Attach``/``PortForward`` answer a one-use URL on a loopback HTTP
+server of the daemon's (as containerd's stream server). The client opens it
+in one of Kubernetes' two ways:
+
+* a websocket (``GET``, the kubelet's proxy, crictl/critest's ``websocket``
+  transport): exec and attach speak ``v5.channel.k8s.io``, port forward
+  ``SPDY/3.1+portforward.k8s.io`` (SPDY carried in binary messages);
+* ``Upgrade: SPDY/3.1`` (``POST``, client-go's default): exec and attach
+  negotiate ``v4.channel.k8s.io`` (or v5: the same over SPDY) in
+  ``X-Stream-Protocol-Version``, port forward ``portforward.k8s.io``.
+
+Exec and attach relay the shim's stream (exec and attach requests, Docker's
+frames) through ``wharf.cri.channels`` and end with a ``metav1.Status``
+(``Success``, or ``NonZeroExitCode`` with the code); port forward is
+``wharf.cri.portforward``.
 """
 
 from __future__ import annotations
@@ -19,22 +24,28 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from wharf.cri import portforward
+from wharf.cri.channels import (CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, STREAM_TYPES,
+                                Channels, SpdyChannels, WebSocketChannels, wait_for_streams)
+from wharf.cri.spdyconn import Connection, Stream
 from wharf.engine import shims
 from wharf.engine.core import Engine
 from wharf.errors import NotFound, WharfError
 
-PROTOCOL = "v5.channel.k8s.io"
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+WS_PROTOCOL = "v5.channel.k8s.io"
+SPDY_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")  # the same over SPDY
+TUNNEL_PREFIX = "SPDY/3.1+"  # a websocket carrying SPDY (port forward)
 TOKEN_TTL = 60.0  # seconds a URL stays valid unused (the kubelet's default)
+STREAM_WAIT = 30.0  # seconds for the client to open its streams (the kubelet's default)
 
 
 @dataclass
 class _Pending:
-    kind: str  # "exec" | "attach"
+    kind: str  # "exec" | "attach" | "portforward"
     container_id: str
     cmd: list[str]
     tty: bool
@@ -53,7 +64,7 @@ class StreamServer:
 
     async def start(self, host: str = "127.0.0.1") -> None:
         app = web.Application()
-        app.router.add_get("/{kind:exec|attach}/{token}", self._serve)
+        app.router.add_route("*", "/{kind:exec|attach|portforward}/{token}", self._serve)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, 0)
@@ -65,27 +76,111 @@ class StreamServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def url(self, kind: str, container_id: str, cmd: list[str], tty: bool, stdin: bool,
-            stdout: bool, stderr: bool) -> str:
-        """A one-use URL for this exec or attach."""
+    def url(self, kind: str, container_id: str, cmd: list[str] | None = None, tty: bool = False,
+            stdin: bool = False, stdout: bool = False, stderr: bool = False) -> str:
+        """A one-use URL for this exec, attach or (of a sandbox) port forward."""
         now = time.monotonic()
         for token, p in list(self._pending.items()):
             if now - p.made > TOKEN_TTL:
                 del self._pending[token]
         token = secrets.token_urlsafe(16)
-        self._pending[token] = _Pending(kind, container_id, cmd, tty, stdin, stdout,
+        self._pending[token] = _Pending(kind, container_id, cmd or [], tty, stdin, stdout,
                                         stderr and not tty, now)
         return f"{self.base}/{kind}/{token}"
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        p = self._pending.pop(request.match_info["token"], None)
+        p = self._pending.get(request.match_info["token"])
         if p is None or p.kind != request.match_info["kind"]:
             raise web.HTTPNotFound()
-        ws = web.WebSocketResponse(protocols=(PROTOCOL,), autoping=True)
+        upgrade = request.headers.get("Upgrade", "").lower()
+        if upgrade == "websocket":
+            serve = self._websocket
+        elif upgrade == "spdy/3.1":
+            serve = self._spdy
+        else:
+            raise web.HTTPBadRequest(text="unable to upgrade: missing upgrade headers in request")
+        del self._pending[request.match_info["token"]]
+        return await serve(request, p)
+
+    # -- websocket -------------------------------------------------------------
+    async def _websocket(self, request: web.Request, p: _Pending) -> web.StreamResponse:
+        if p.kind != "portforward":
+            ws = web.WebSocketResponse(protocols=(WS_PROTOCOL,), autoping=True)
+            await ws.prepare(request)
+            await self._run(p, WebSocketChannels(ws))
+            return ws
+        forwarder = self._forwarder(p)
+        ws = web.WebSocketResponse(protocols=(TUNNEL_PREFIX + portforward.PROTOCOL,),
+                                   autoping=True)
         await ws.prepare(request)
+        conn = Connection(ws.send_bytes, forwarder.accept)
+
+        async def pump() -> None:
+            async for msg in ws:
+                conn.feed(msg.data if isinstance(msg.data, bytes) else b"")
+            conn.feed_eof()
+        reading = asyncio.ensure_future(pump())
+        try:
+            await forwarder.serve(conn)
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            await ws.close()
+        return ws
+
+    # -- SPDY ------------------------------------------------------------------
+    async def _spdy(self, request: web.Request, p: _Pending) -> web.StreamResponse:
+        offered = [v.strip() for h in request.headers.getall("X-Stream-Protocol-Version", [])
+                   for v in h.split(",") if v.strip()]
+        ours = (portforward.PROTOCOL,) if p.kind == "portforward" else SPDY_PROTOCOLS
+        chosen = next((v for v in offered if v in ours), None)
+        if chosen is None:
+            raise web.HTTPForbidden(
+                headers={"X-Accepted-Stream-Protocol-Versions": ", ".join(ours)},
+                text=f"unable to upgrade: unable to negotiate protocol: client supports "
+                     f"{offered}, server accepts {list(ours)}")
+        forwarder = self._forwarder(p) if p.kind == "portforward" else None
+        opened: asyncio.Queue[Stream] = asyncio.Queue()
+        accept = forwarder.accept if forwarder else _remotecommand_streams(opened)
+        resp = web.StreamResponse(status=101, headers={
+            "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": chosen})
+        await resp.prepare(request)
+        conn = Connection(resp.write, accept)
+        request.protocol.set_parser(_Feed(conn))  # the rest of the connection is SPDY
+        try:
+            if forwarder is not None:
+                await forwarder.serve(conn)
+            else:
+                wanted = {ERROR} | {ch for ch, on in ((STDIN, p.stdin), (STDOUT, p.stdout),
+                                                      (STDERR, p.stderr), (RESIZE, p.tty)) if on}
+                try:
+                    streams = await asyncio.wait_for(wait_for_streams(conn, opened, wanted),
+                                                     STREAM_WAIT)
+                except (KeyError, asyncio.TimeoutError):
+                    return resp
+                await self._run(p, SpdyChannels(conn, streams))
+        finally:
+            await conn.close()
+            if request.transport is not None:
+                request.transport.close()
+        return resp
+
+    def _forwarder(self, p: _Pending) -> portforward.Forwarder:
+        """For the sandbox's network namespace (its ``SandboxKey``; none on the host's)."""
+        gone = web.HTTPNotFound(text=f"pod sandbox {p.container_id} is not running")
+        try:
+            c = self.engine.containers.get(p.container_id)
+        except NotFound:
+            raise gone from None
+        if not c.running:
+            raise gone
+        return portforward.Forwarder(c.id, c.record["NetworkSettings"].get("SandboxKey") or "")
+
+    # -- exec and attach -------------------------------------------------------
+    async def _run(self, p: _Pending, ch: Channels) -> None:
         status: dict[str, Any] = {"metadata": {}, "status": "Success"}
         try:
-            code = await (self._exec(ws, p) if p.kind == "exec" else self._attach(ws, p))
+            code = await (self._exec(ch, p) if p.kind == "exec" else self._attach(ch, p))
             if code:
                 status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
                           "message": f"command terminated with non-zero exit code: {code}",
@@ -93,12 +188,9 @@ class StreamServer:
         except WharfError as e:
             status = {"metadata": {}, "status": "Failure", "message": e.message,
                       "reason": "InternalError"}
-        if not ws.closed:
-            await ws.send_bytes(bytes([ERROR]) + json.dumps(status).encode())
-            await ws.close()
-        return ws
+        await ch.finish(status)
 
-    async def _exec(self, ws: web.WebSocketResponse, p: _Pending) -> int:
+    async def _exec(self, ch: Channels, p: _Pending) -> int:
         execs = self.engine.execs
         ex = execs.get(execs.create(p.container_id, {
             "Cmd": p.cmd, "Tty": p.tty, "AttachStdin": p.stdin, "AttachStdout": p.stdout,
@@ -109,13 +201,13 @@ class StreamServer:
         async def resize(size: dict[str, int]) -> None:
             await execs.resize(ex.id, size.get("Height", 0), size.get("Width", 0))
         try:
-            code = await _relay(ws, reader, writer, p, resize)
+            code = await _relay(ch, reader, writer, p, resize)
         finally:
             writer.close()
             execs.finished(ex, code)
         return code
 
-    async def _attach(self, ws: web.WebSocketResponse, p: _Pending) -> int:
+    async def _attach(self, ch: Channels, p: _Pending) -> int:
         containers = self.engine.containers
         c = containers.get(p.container_id)
         bundle = containers.bundle(c)
@@ -129,39 +221,73 @@ class StreamServer:
             await shims.call(bundle, {"op": "resize", "height": size.get("Height", 0),
                                       "width": size.get("Width", 0)})
         try:
-            await _relay(ws, reader, writer, p, resize)
+            await _relay(ch, reader, writer, p, resize)
         finally:
             writer.close()
         return 0
 
 
-async def _relay(ws: web.WebSocketResponse, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, p: _Pending, resize: Any) -> int:
-    """Shim frames to the websocket and its stdin and resizes to the shim, until the
-    shim's stream ends (the process exited) or the client goes; the exit code (-1:
-    none was reported)."""
+async def _relay(ch: Channels, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 p: _Pending, resize: Callable[[dict[str, int]], Awaitable[None]]) -> int:
+    """Shim frames to the client and its stdin and resizes to the shim, until the
+    shim's stream ends (the process exited) or, for an attach, the client goes (an
+    exec's process is left to finish, its exit recorded); the exit code (-1: none was
+    reported)."""
     async def inbound() -> None:
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, data = msg.data[0], msg.data[1:]
-            if channel == STDIN and p.stdin:
-                writer.write(data)
-                await writer.drain()
-            elif channel == CLOSE and data[:1] == bytes([STDIN]) and p.stdin:
-                writer.write_eof()
-            elif channel == RESIZE:
-                await resize(json.loads(data))
+        async for channel, data in ch.inbound():
+            try:
+                if channel == STDIN and p.stdin:
+                    writer.write(data)
+                    await writer.drain()
+                elif channel == CLOSE and data[:1] == bytes([STDIN]) and p.stdin:
+                    writer.write_eof()
+                elif channel == RESIZE:
+                    await resize(data)
+            except (OSError, RuntimeError, WharfError):
+                pass  # the process closed its stdin, or exited: its output may go on
 
-    incoming = asyncio.ensure_future(inbound())
     code = -1
-    try:
+
+    async def outbound() -> None:
+        nonlocal code
         async for stream, payload in shims.read_frames(reader):
             if stream == shims.CONTROL:
                 code = int(json.loads(payload).get("exit_code", -1))
-            elif not ws.closed:
-                await ws.send_bytes(bytes([STDOUT if p.tty else stream]) + payload)
+            else:
+                await ch.send(STDOUT if p.tty else stream, payload)
+
+    incoming, outgoing = asyncio.ensure_future(inbound()), asyncio.ensure_future(outbound())
+    try:
+        await asyncio.wait((outgoing, incoming) if p.kind == "attach" else (outgoing,),
+                           return_when=asyncio.FIRST_COMPLETED)
+        if outgoing.done():
+            outgoing.result()
         return code
     finally:
-        incoming.cancel()
-        await asyncio.gather(incoming, return_exceptions=True)
+        for task in (incoming, outgoing):
+            task.cancel()
+        await asyncio.gather(incoming, outgoing, return_exceptions=True)
+
+
+def _remotecommand_streams(opened: asyncio.Queue[Stream]) -> Callable[[Stream], str | None]:
+    """``Connection``'s check of an exec's or attach's new stream: a known type."""
+    def accept(stream: Stream) -> str | None:
+        if stream.header("streamType") not in STREAM_TYPES:
+            return f"unexpected stream type {stream.header('streamType')!r}"
+        opened.put_nowait(stream)
+        return None
+    return accept
+
+
+class _Feed:
+    """What aiohttp feeds an upgraded connection's bytes to (as its websocket reader)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.conn.feed(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.conn.feed_eof()
