@@ -20,9 +20,10 @@ from support import cri
 
 EXPECTED = Path(__file__).with_name("critest_expected_failures.txt")
 #: specs that run only when the runtime has the feature (Status' handler features, the
-#: CRI fields it honours): recursive read-only mounts, image volumes, masked/read-only paths
+#: CRI fields it honours): recursive read-only mounts, image volumes, masked/read-only
+#: paths, user namespaces
 FEATURES = (r"Container Mount Readonly", r"Image Volume", r"should support MaskedPaths",
-            r"should support ReadonlyPaths")
+            r"should support ReadonlyPaths", r"UserNamespaces")
 
 
 def expected_failures() -> set[str]:

@@ -64,6 +64,7 @@ def _as_of_version(request: web.Request, host_config: dict[str, Any]) -> None:
                 m["BindOptions"].pop("CreateMountpoint", None)
     if not versions.at_least(request, "1.43"):
         host_config.pop("Annotations", None)
+    host_config.pop("IDMapping", None)  # the engine's, for the CRI: no API version has it
     for m in mounts:  # the engine's shapes of later APIs (the CRI's): unknown to 1.43
         if m.get("Type") == "image":
             raise InvalidParameter('invalid mount config for type "image": mount type unknown')

@@ -82,7 +82,8 @@ class RuntimeService(rpc.RuntimeServiceServicer):
         ready = [pb.RuntimeCondition(type="RuntimeReady", status=True),
                  pb.RuntimeCondition(type="NetworkReady", status=True)]
         features = pb.RuntimeHandlerFeatures(
-            recursive_read_only_mounts=hostinfo.recursive_read_only_mounts())
+            recursive_read_only_mounts=hostinfo.recursive_read_only_mounts(),
+            user_namespaces=True)  # pods' (``specs.id_mapping``; wharf.runtime.userns)
         return pb.StatusResponse(status=pb.RuntimeStatus(conditions=ready),
                                  runtime_handlers=[pb.RuntimeHandler(name="", features=features)])
 

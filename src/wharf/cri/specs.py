@@ -67,6 +67,7 @@ def sandbox_body(config: pb.PodSandboxConfig, image: str, cni: bool) -> dict[str
         "Privileged": linux.security_context.privileged,
         "Dns": list(dns.servers) or None, "DnsSearch": list(dns.searches) or None,
         "DnsOptions": list(dns.options) or None,
+        "IDMapping": id_mapping(ns),
     }
     return {
         "Image": image, "Hostname": "" if host_net else config.hostname,
@@ -106,8 +107,9 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
         **resources(res), "OomScoreAdj": res.oom_score_adj,
         # the CRI log is copied from json-file (wharf.cri.crilog), whatever the daemon's default
         "LogConfig": {"Type": "json-file", "Config": {}},
-        # the pod's resolver: each container writes its own resolv.conf from these
-        **{k: sandbox_hc.get(k) for k in ("Dns", "DnsSearch", "DnsOptions")},
+        # the pod's resolver (each container writes its own resolv.conf from these) and
+        # user namespace mappings (each container gets a namespace of its own with them)
+        **{k: sandbox_hc.get(k) for k in ("Dns", "DnsSearch", "DnsOptions", "IDMapping")},
     }
     body: dict[str, Any] = {
         "Image": config.image.image, "Hostname": sandbox_labels.get(lbl.HOSTNAME) or "",
@@ -124,6 +126,23 @@ def container_body(config: pb.ContainerConfig, sandbox_id: str, sandbox_hc: dict
     elif config.args:
         body["Cmd"] = list(config.args)
     return body
+
+
+def id_mapping(ns: pb.NamespaceOption) -> dict[str, Any] | None:
+    """A pod's user namespace (mode POD) as the engine's ``HostConfig.IDMapping``; None
+    for the host's (NODE, or none asked). As containerd: one uid and one gid range,
+    each mapping the container's root; CONTAINER and TARGET modes are refused."""
+    if not ns.HasField("userns_options") or ns.userns_options.mode == pb.NODE:
+        return None
+    u = ns.userns_options
+    if u.mode != pb.POD:
+        raise InvalidParameter(f"unsupported user namespace mode: {pb.NamespaceMode.Name(u.mode)}")
+    if len(u.uids) != 1 or len(u.gids) != 1:
+        raise InvalidParameter("user namespace: exactly one uid and one gid mapping are supported")
+    if u.uids[0].container_id != 0 or u.gids[0].container_id != 0:
+        raise InvalidParameter("user namespace: the container's id 0 must be mapped")
+    return {key: [{"ContainerID": m.container_id, "HostID": m.host_id, "Size": m.length}]
+            for key, m in (("UIDMappings", u.uids[0]), ("GIDMappings", u.gids[0]))}
 
 
 def propagation(docker_mode: str) -> int:

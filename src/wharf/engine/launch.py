@@ -115,7 +115,8 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageS
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")), privileged=bool(hc.get("Privileged")),
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
         sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"),
-        masked_paths=hc.get("MaskedPaths"), readonly_paths=hc.get("ReadonlyPaths"))
+        masked_paths=hc.get("MaskedPaths"), readonly_paths=hc.get("ReadonlyPaths"),
+        id_mappings=_id_mappings(hc.get("IDMapping")))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_path = logs.log_file(c.record)
@@ -132,6 +133,19 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageS
         # ...and with no log to replay from (none, syslog), its exit waits for that attach
         "attach_waiting": c.attached,
     }, 0o644, durable=False)
+
+
+def _id_mappings(mapping: dict[str, Any] | None
+                 ) -> tuple[list[dict[str, int]], list[dict[str, int]]] | None:
+    """``HostConfig.IDMapping`` (the engine's, for the CRI's pod user namespaces; the
+    Docker API has none): its uid and gid mappings in OCI's shape."""
+    if not mapping:
+        return None
+
+    def oci(ranges: list[dict[str, int]]) -> list[dict[str, int]]:
+        return [{"containerID": r["ContainerID"], "hostID": r["HostID"], "size": r["Size"]}
+                for r in ranges]
+    return oci(mapping.get("UIDMappings") or []), oci(mapping.get("GIDMappings") or [])
 
 
 def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:

@@ -36,7 +36,7 @@ HOST_CONFIG_TYPES: dict[str, type] = {
     "CpusetCpus": str, "CpusetMems": str, "Devices": list, "MemoryReservation": int,
     "MemorySwap": int, "MemorySwappiness": int, "OomKillDisable": bool, "PidsLimit": int,
     "Ulimits": list, "Init": bool, "LogConfig": dict, "Mounts": list, "BlkioWeight": int,
-    "MaskedPaths": list, "ReadonlyPaths": list,
+    "MaskedPaths": list, "ReadonlyPaths": list, "IDMapping": dict,
 }
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 MIN_MEMORY = 6 * 1024 * 1024

@@ -26,16 +26,18 @@ import termios
 from typing import Any, Callable, Iterable
 
 from wharf.linux import syscalls as sc
-from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, startgate, sysctl
+from wharf.runtime import caps, cgroups, devices, rootfs, seccomp, startgate, sysctl, userns
 
 #: OCI namespace type -> (/proc/PID/ns name, clone flag)
 NAMESPACES = {
     "pid": ("pid", sc.CLONE_NEWPID), "network": ("net", sc.CLONE_NEWNET),
     "ipc": ("ipc", sc.CLONE_NEWIPC), "uts": ("uts", sc.CLONE_NEWUTS),
     "mount": ("mnt", sc.CLONE_NEWNS), "cgroup": ("cgroup", sc.CLONE_NEWCGROUP),
+    "user": ("user", sc.CLONE_NEWUSER),
 }
-#: join order for exec: the mount namespace last, so /proc/PID paths stay valid until then
-_JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount")
+#: join order for exec: the mount namespace late, so /proc/PID paths stay valid until then;
+#: the user namespace last (joining the others needs the host's capabilities)
+_JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "mount", "user")
 #: how often a parent waiting for its child's exec checks that it is not stopped (s)
 _STOP_CHECK = 0.05
 
@@ -101,11 +103,16 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
     join: list[tuple[int, int]] = []
     new_flags = 0
     pid_ns: str | None = None
+    user: list[int] = []  # the user namespace's fd, entered last (``wharf.runtime.userns``)
     try:
         for ns in linux.get("namespaces") or []:
             _, flag = NAMESPACES[ns["type"]]
             if ns["type"] == "pid":
                 pid_ns = ns.get("path") or "new"
+            elif ns["type"] == "user":
+                user.append(os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC) if ns.get("path")
+                            else userns.create(linux.get("uidMappings") or [],
+                                               linux.get("gidMappings") or []))
             elif ns.get("path"):
                 join.append((os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC), flag))
             else:
@@ -126,6 +133,8 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
         def placed() -> None:  # a cgroup namespace is rooted where the process is
             if new_flags & sc.CLONE_NEWCGROUP:
                 sc.unshare(sc.CLONE_NEWCGROUP)
+            for fd in user:
+                sc.setns(fd, sc.CLONE_NEWUSER)
 
         def setup() -> None:
             sysctl.apply(linux.get("sysctl") or {})
@@ -140,13 +149,14 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
                 cg.create()
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
                           seccomp.program_for(spec), init=True, placed=placed,
-                          gate=lambda: startgate.wait(bundle), keep=[fd for fd, _ in join])
+                          gate=lambda: startgate.wait(bundle),
+                          keep=[fd for fd, _ in join] + user)
         except BaseException:
             if cg:
                 cg.destroy()
             raise
     finally:
-        for fd, _ in join:
+        for fd in [fd for fd, _ in join] + user:
             os.close(fd)
 
 

@@ -148,7 +148,9 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
           privileged: bool = False, annotations: dict[str, str] | None = None,
           seccomp: dict[str, Any] | None = None, devices: list[dict[str, Any]] | None = None,
           sysctls: dict[str, str] | None = None, masked_paths: list[str] | None = None,
-          readonly_paths: list[str] | None = None) -> dict[str, Any]:
+          readonly_paths: list[str] | None = None,
+          id_mappings: tuple[list[dict[str, int]], list[dict[str, int]]] | None = None
+          ) -> dict[str, Any]:
     """The OCI runtime spec of one container.
 
     ``binds`` are OCI mounts added after the defaults (the per-container
@@ -161,6 +163,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     ``devices`` (extra nodes) and ``sysctls`` come from ``wharf.engine.security``.
     ``masked_paths``/``readonly_paths`` replace the defaults when given (Docker's
     HostConfig fields, the CRI's security context); a privileged container has none.
+    ``id_mappings`` (uid and gid mappings, OCI's shape) put it in a user namespace of
+    its own.
     """
     if capabilities is None:
         capabilities = capslib.all_capabilities() if privileged else list(capslib.DEFAULT)
@@ -191,6 +195,9 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
         "readonlyPaths": [] if privileged else list(
             READONLY_PATHS if readonly_paths is None else readonly_paths),
     }
+    if id_mappings:
+        ns.append({"type": "user"})
+        linux["uidMappings"], linux["gidMappings"] = id_mappings
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path
     if seccomp:

@@ -91,6 +91,27 @@ def test_recursive_readonly_bind_reaches_its_submounts(box: Box, tmp_path: Path)
     assert "Read-only file system" in outs[1]
 
 
+def test_user_namespace_with_the_specs_mappings(box: Box) -> None:
+    mapping = [{"containerID": 0, "hostID": 1000, "size": 100000}]
+    code, out = box.run(["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; "
+                         "stat -c %u /bin/busybox; hostname"],
+                        id_mappings=(mapping, mapping))
+    assert code == 0, out
+    lines = out.split()
+    assert lines[:6] == ["0", "1000", "100000"] * 2
+    # root inside; the image's files (host root's) show as the overflow uid
+    assert lines[6:] == ["0", "65534", "box"]
+    init = box.start(["sleep", "30"], id_mappings=(mapping, mapping))
+    sp = box.spec(["sleep", "30"], id_mappings=(mapping, mapping))
+    r, w = os.pipe()
+    process = {**sp["process"], "args": ["cat", "/proc/self/uid_map"]}
+    pid = container.spawn_exec(init, sp, process, (0, w, w))
+    os.close(w)
+    out = os.fdopen(r).read()
+    assert os.waitpid(pid, 0)[1] == 0
+    assert out.split() == ["0", "1000", "100000"]  # an exec joins its user namespace
+
+
 def test_readonly_rootfs_and_init(box: Box) -> None:
     code, out = box.run(["sh", "-c", "cat /proc/1/cmdline | head -c 17; echo; touch /x"],
                         readonly_rootfs=True, init="/usr/bin/tini-static")

@@ -79,3 +79,23 @@ def test_masked_and_readonly_paths_replace_the_defaults_only_when_given() -> Non
     assert hc["MaskedPaths"] == ["/bin/ls"] and hc["ReadonlyPaths"] == ["/tmp"]
     hc = _mounts()
     assert hc["MaskedPaths"] is None and hc["ReadonlyPaths"] is None
+
+
+def _userns(mode: int, *ranges: tuple[int, int, int]) -> pb.NamespaceOption:
+    ids = [pb.IDMapping(container_id=c, host_id=h, length=n) for c, h, n in ranges]
+    return pb.NamespaceOption(userns_options=pb.UserNamespace(mode=mode, uids=ids, gids=ids))
+
+
+def test_pod_user_namespaces() -> None:
+    assert specs.id_mapping(pb.NamespaceOption()) is None
+    assert specs.id_mapping(_userns(pb.NODE)) is None
+    mapping = specs.id_mapping(_userns(pb.POD, (0, 1000, 100000)))
+    assert mapping == {"UIDMappings": [{"ContainerID": 0, "HostID": 1000, "Size": 100000}],
+                       "GIDMappings": [{"ContainerID": 0, "HostID": 1000, "Size": 100000}]}
+    for refused in (_userns(pb.POD, (0, 1000, 10), (10, 2000, 10)), _userns(pb.POD, (1, 1000, 9)),
+                    _userns(pb.CONTAINER), _userns(pb.TARGET)):
+        with pytest.raises(InvalidParameter):
+            specs.id_mapping(refused)
+    # the pod's containers get the sandbox's mappings
+    body = specs.container_body(_container(), "s", {"IDMapping": mapping}, {})
+    assert body["HostConfig"]["IDMapping"] == mapping
