@@ -9,7 +9,8 @@ the caller unpacks into a scratch directory and throws it away on failure.
 
 Docker's whiteouts (``.wh.<name>``, ``.wh..wh..opq``) become what overlayfs
 understands: a 0/0 character device and the ``trusted.overlay.opaque``
-xattr. Compressed archives (gzip, zstd, bzip2, xz) are detected by magic
+xattr (``user.overlay.opaque`` in a rootless daemon's user namespace).
+Compressed archives (gzip, zstd, bzip2, xz) are detected by magic
 number, as Docker's ``DetectCompression``; gzip is read with zlib-ng (about
 2.5x the stdlib's speed). The digest returned (the layer's diff ID) is that
 of the uncompressed tar.
@@ -34,11 +35,16 @@ import zstandard
 from zlib_ng import gzip_ng
 
 from wharf.errors import InvalidParameter
+from wharf.linux import userns
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
-OPAQUE_XATTR = "trusted.overlay.opaque"
+#: overlayfs's own marks: trusted.* for the host's root; user.* in a user namespace
+#: (rootless), where trusted.* cannot be written and mounts say ``userxattr``.
+OVERLAY_XATTR_PREFIX = "user.overlay." if userns.inside() else "trusted.overlay."
+OVERLAY_MOUNT_OPTIONS = ",userxattr" if userns.inside() else ""
+OPAQUE_XATTR = OVERLAY_XATTR_PREFIX + "opaque"
 _KEPT_XATTRS = ("user.", "security.capability")
 _CHUNK = 1 << 20
 #: chunks read ahead of the tar parser
@@ -346,6 +352,7 @@ class _Unpacker:
             os.chmod(path, member.mode & 0o7777)
         for key, value in member.pax_headers.items():
             name = key[len("SCHILY.xattr."):]
-            if key.startswith("SCHILY.xattr.") and name.startswith(_KEPT_XATTRS):
+            if (key.startswith("SCHILY.xattr.") and name.startswith(_KEPT_XATTRS)
+                    and not name.startswith(OVERLAY_XATTR_PREFIX)):  # no forged overlay marks
                 os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)

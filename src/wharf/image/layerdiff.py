@@ -17,12 +17,12 @@ import stat
 import tarfile
 from typing import BinaryIO, Iterator
 
-from wharf.image.archive import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from wharf.image.archive import (OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, WHITEOUT_OPAQUE,
+                                 WHITEOUT_PREFIX)
 
 CHUNK = 1 << 20
 #: Docker's change kinds (``GET /containers/{id}/changes``)
 MODIFIED, ADDED, DELETED = 0, 1, 2
-_OVERLAY_XATTR_PREFIX = "trusted.overlay."
 
 
 def is_whiteout(st: os.stat_result) -> bool:
@@ -257,7 +257,7 @@ class LayerTarWriter:
         except OSError:
             return
         for name in names:
-            if name.startswith(_OVERLAY_XATTR_PREFIX):
+            if name.startswith(OVERLAY_XATTR_PREFIX):
                 continue
             value = os.getxattr(path, name, follow_symlinks=False)
             info.pax_headers[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")

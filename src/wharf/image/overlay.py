@@ -24,6 +24,7 @@ from typing import Any
 
 from wharf.errors import NotFound, WharfError
 from wharf.image import layerdiff
+from wharf.image.archive import OVERLAY_MOUNT_OPTIONS
 from wharf.image.snapshot import Snapshotter
 from wharf.linux import syscalls
 
@@ -65,7 +66,7 @@ class OverlaySnapshotter(Snapshotter):
         common case); else relative short links, by mount(8) started in the layer dir."""
         rw = self._dir(cid)
         lowers = self.lowers(cid)
-        rest = f"upperdir={rw}/upper,workdir={rw}/work"
+        rest = f"upperdir={rw}/upper,workdir={rw}/work{OVERLAY_MOUNT_OPTIONS}"
         absolute = ":".join(os.path.join(self.layers.root, link) for link in lowers)
         os.makedirs(target, exist_ok=True)
         if len(data := f"lowerdir={absolute},{rest}") <= MOUNT_DATA_MAX:
