@@ -2,11 +2,13 @@
 # Install what wharf needs on a Debian machine (idempotent): the kernel-side
 # tools, busybox-static and tini for images and --init, git for ADD of git
 # sources in builds, containernetworking-plugins for CRI pods on CNI networks
-# (--cni-conf-dir), a venv with wharf.
+# (--cni-conf-dir), uidmap (newuidmap/newgidmap) and slirp4netns for wharfd
+# --rootless (docs/rootless.md), a venv with wharf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap git containernetworking-plugins)
+PKGS=(python3 python3-venv busybox-static tini runc iproute2 nftables procps util-linux debootstrap git containernetworking-plugins
+  uidmap slirp4netns)
 # --test: what the test suite checks wharf against (real dockerd, registry,
 # skopeo, etcd) and drives it with (openssl for TLS certificates).
 if [ "${1:-}" = "--test" ]; then
@@ -51,3 +53,6 @@ fi
 # environment with PYTHONDONTWRITEBYTECODE would otherwise recompile each time.
 .venv/bin/python -m compileall -q src >/dev/null
 getent group wharf >/dev/null || groupadd --system wharf
+# wharfd --rootless: slirp4netns opens /dev/net/tun as the user. Debian's udev makes
+# it 0666; a machine without udev (a VM's bare /dev) leaves the kernel's 0600.
+[ ! -c /dev/net/tun ] || chmod 0666 /dev/net/tun

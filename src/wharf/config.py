@@ -98,6 +98,17 @@ class DaemonConfig:
     #: CNI network configs of pods ("" or none there: pods on the default bridge network).
     cni_conf_dir: str = ""
     cni_bin_dir: str = "/usr/lib/cni"
+    #: ``--rootless``: run by a user, inside a user namespace (``wharf.daemon.rootless``).
+    rootless: bool = False
+    #: The rootless parent's port API (a unix socket): published ports are bound on the
+    #: host through it. "" = this daemon's own network namespace is the host's.
+    port_driver: str = ""
+
+    @property
+    def cgroup_driver(self) -> str:
+        """``info``'s Cgroup Driver: "none" for a rootless daemon, which cannot write the
+        host's cgroups (Docker's rootless cgroupfs driver says the same); else "cgroupfs"."""
+        return "none" if self.rootless else "cgroupfs"
 
     def runtime_path(self, name: str) -> str | None:
         """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None
@@ -131,3 +142,28 @@ class DaemonConfig:
     @property
     def bundles_dir(self) -> str:
         return os.path.join(self.exec_root, "containers")
+
+
+def rootless_defaults() -> DaemonConfig:
+    """A user's daemon, in the places dockerd-rootless.sh gives dockerd: state under
+    ``$XDG_DATA_HOME`` (``~/.local/share``)/wharf, run-state and the socket under
+    ``$XDG_RUNTIME_DIR``, settings under ``$XDG_CONFIG_HOME`` (``~/.config``)/wharf; no
+    CRI (a kubelet is root's); the socket's group is the user's own (root's, inside its
+    user namespace, where the host's groups are not mapped); no live restore (the next
+    daemon is in new namespaces: it could not reach the old one's bridge). ValueError
+    without ``XDG_RUNTIME_DIR``, as that script."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        raise ValueError("XDG_RUNTIME_DIR needs to be set for rootless mode")
+    home = os.path.expanduser("~")
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+    return DaemonConfig(
+        rootless=True, data_root=os.path.join(data, "wharf"),
+        exec_root=os.path.join(runtime, "wharf"), hosts=[f"unix://{runtime}/wharf.sock"],
+        pidfile=os.path.join(runtime, "wharf.pid"), cri_socket="", group="0", live_restore=False,
+        certs_dir=os.path.join(config_home(), "wharf", "certs.d"))
+
+
+def config_home() -> str:
+    """``$XDG_CONFIG_HOME``, else ``~/.config``: where a rootless daemon's settings live."""
+    return os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")

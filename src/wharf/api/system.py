@@ -69,6 +69,7 @@ async def info(request: web.Request) -> web.Response:
     counts = engine.containers.counts()
     os_name, os_version = hostinfo.operating_system()
     runtimes = {**{name: {"path": name} for name in BUILTIN_RUNTIMES}, **config.runtimes}
+    cgroups = config.cgroup_driver != "none"  # dockerd reports no limit support then
     return params.json_response({
         "ID": engine.id,
         "Containers": counts["total"], "ContainersRunning": counts["running"],
@@ -81,13 +82,13 @@ async def info(request: web.Request) -> web.Response:
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
                     "Authorization": None, "Log": list(LOG_DRIVERS)},
         # KernelMemory and KernelMemoryTCP are left out, as dockerd 24 leaves them when unsupported
-        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
-        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
+        **dict.fromkeys(("MemoryLimit", "SwapLimit", "CpuCfsPeriod", "CpuCfsQuota", "CPUShares",
+                         "CPUSet", "PidsLimit", "OomKillDisable"), cgroups),
         "IPv4Forwarding": hostinfo.ip_forwarding(), "BridgeNfIptables": False,
         "BridgeNfIp6tables": False, "Debug": config.debug,
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "LoggingDriver": config.log_driver, "CgroupDriver": "cgroupfs",
+        "LoggingDriver": config.log_driver, "CgroupDriver": config.cgroup_driver,
         "CgroupVersion": hostinfo.cgroup_version(), "NEventsListener": engine.events.listeners,
         "KernelVersion": hostinfo.kernel_version(), "OperatingSystem": os_name,
         "OSVersion": os_version, "OSType": "linux", "Architecture": hostinfo.architecture(),
@@ -115,8 +116,9 @@ async def info(request: web.Request) -> web.Response:
         "LiveRestoreEnabled": config.live_restore, "Isolation": "", "InitBinary": "docker-init",
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": ["name=seccomp,profile=default"],
-        "Warnings": [],
+        "SecurityOptions": ["name=seccomp,profile=default",
+                            *(["name=rootless"] if config.rootless else [])],
+        "Warnings": [] if cgroups else [hostinfo.no_cgroups_warning()],
     })
 
 

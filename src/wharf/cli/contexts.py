@@ -64,8 +64,8 @@ def validate_name(name: str) -> None:
 
 
 def default_host() -> str:
-    from wharf.client.http import DEFAULT_HOST
-    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    from wharf.client.http import default_host
+    return default_host()
 
 
 def default_context() -> dict[str, Any]:

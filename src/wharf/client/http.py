@@ -27,6 +27,19 @@ DEFAULT_HOST = "unix:///run/wharf/wharf.sock"
 _CHUNK = 65536
 
 
+def default_host() -> str:
+    """The daemon of the ``default`` context: DOCKER_HOST; else, for a user other than
+    root, that user's rootless daemon when its socket exists (``$XDG_RUNTIME_DIR/wharf.sock``,
+    what ``docker context use rootless`` points the docker CLI at); else root's."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.geteuid() != 0 and os.path.exists(os.path.join(runtime, "wharf.sock")):
+        return f"unix://{runtime}/wharf.sock"
+    return DEFAULT_HOST
+
+
 class APIError(Exception):
     """The daemon answered with an error status; ``message`` is its ``{"message"}``."""
 
@@ -286,7 +299,7 @@ class Client:
                  tls: Any = None) -> None:
         """``tls``: an ``ssl.SSLContext`` (``wharf.client.tls.context``); by default
         DOCKER_TLS_VERIFY/DOCKER_CERT_PATH decide, as for the docker CLI."""
-        self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        self.host = host or default_host()
         self.timeout = timeout
         if tls is None and os.environ.get("DOCKER_TLS_VERIFY"):
             from wharf.client.tls import context

@@ -20,8 +20,9 @@ from typing import Any
 
 from wharf.api.server import make_runner
 from wharf.config import DaemonConfig
-from wharf.daemon import options
+from wharf.daemon import options, rootless
 from wharf.daemon.listen import TLSOptions, listen
+from wharf.engine import hostinfo
 from wharf.engine.core import Engine
 from wharf.image.drivers import DriverError
 
@@ -130,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     pidfile = config.pidfile
     logging.basicConfig(level=_log_level(config), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.rootless:
+        config.port_driver = rootless.inside()
+        if not config.port_driver:  # the user's process: it runs this daemon again, inside
+            try:
+                return rootless.run(sys.argv[1:] if argv is None else argv, config)
+            except rootless.RootlessError as e:
+                print(f"wharfd: {e}", file=sys.stderr)
+                return 1
+        log.warning(hostinfo.no_cgroups_warning())
     # pyroute2 logs a dump of every netlink message at debug level, and resets
     # its logger's level when it is first imported: import it, then quieten it.
     import pyroute2.config.log  # noqa: F401

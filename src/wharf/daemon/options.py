@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from wharf.config import DaemonConfig
+from wharf.config import DaemonConfig, config_home, rootless_defaults
 from wharf.engine import logconfig
 from wharf.image import drivers
 from wharf.errors import WharfError
@@ -253,6 +253,9 @@ OPTIONS: tuple[Option, ...] = (
            help="CNI network configs of pods (none: pods on the default bridge)"),
     Option("cni-bin-dir", ("--cni-bin-dir",), "cni_bin_dir", parse=os.path.abspath,
            help="where the CNI plugins are"),
+    _bool_option("rootless", ("--rootless",), "rootless",
+                 "run as a non-root user, in a user namespace (state under $XDG_DATA_HOME "
+                 "and $XDG_RUNTIME_DIR)"),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 
@@ -363,16 +366,25 @@ def build(settings: dict[str, Any], base: DaemonConfig | None = None) -> DaemonC
     return config
 
 
+def default_config_file(rootless: bool) -> str:
+    """daemon.json unless ``--config-file``: a rootless daemon's is the user's, as dockerd's
+    (``$XDG_CONFIG_HOME/wharf/daemon.json``)."""
+    return os.path.join(config_home(), "wharf", "daemon.json") if rootless else DEFAULT_CONFIG_FILE
+
+
 def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespace]:
     """Flags, then daemon.json; raises ConfigError (dockerd's message) or exits on a bad flag."""
     p = parser()
     namespace = p.parse_args(argv)
     flags = flag_values(namespace)
     path = getattr(namespace, "config_file", None)
-    config_file = os.path.abspath(path) if path else DEFAULT_CONFIG_FILE
+    config_file = os.path.abspath(path) if path else default_config_file(bool(flags.get("rootless")))
     settings = file_values(config_file, read_file(config_file, path is not None), flags)
     settings.update(flags)
-    config = build(settings)
+    try:
+        config = build(settings, rootless_defaults() if settings.get("rootless") else None)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     config.config_file = config_file
     check(config)
     return config, namespace
@@ -410,7 +422,8 @@ def reloaded(config: DaemonConfig, flags: dict[str, Any]) -> dict[str, Any]:
     key left out keeps its value, but max-concurrent-* go back to their defaults.
     Raises ConfigError for a file the start would refuse."""
     path = config.config_file
-    settings = file_values(path, read_file(path, path != DEFAULT_CONFIG_FILE), flags)
+    settings = file_values(path, read_file(path, path != default_config_file(config.rootless)),
+                           flags)
     defaults = DaemonConfig()
     out = {}
     for o in OPTIONS:

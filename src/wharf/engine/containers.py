@@ -49,6 +49,9 @@ ATTACH_DRAIN = 5.0  # seconds an auto-remove waits for attach streams to finish
 #: what every container record has (one without them is broken)
 _RECORD_KEYS = ("Name", "Created", "State", "Image", "Config", "HostConfig", "Path", "Args")
 TRASH = ".trash"  # removed containers' directories, deleted after the answer (see _to_trash)
+#: ``update``'s warning where there is no cgroup to apply limits to (rootless on v1).
+NO_CGROUP_LIMITS = ("Resource limits are recorded but not applied: a rootless daemon "
+                    "without cgroups cannot limit containers")
 #: A cgroup file of a container whose exit removed the cgroup: gone (ENOENT), or
 #: open while the directory was removed (ENODEV).
 _CGROUP_GONE = (errno.ENOENT, errno.ENODEV)
@@ -604,7 +607,9 @@ class ContainerService:
                 raise Conflict(f"Cannot update container {c.id}: container is marked for "
                                'removal and cannot be "update"')
             hc = containerupdate.merged(c.id, c.host_config, changes)
-            if c.state["Running"] and not c.state.get("Restarting"):
+            if not self.cgroups_path(c):  # rootless without cgroups: as limits at create
+                warnings.append(NO_CGROUP_LIMITS)
+            elif c.state["Running"] and not c.state.get("Restarting"):
                 await asyncio.to_thread(containerupdate.apply, c.id, self.cgroups_path(c), hc,
                                         changes)
             c.record["HostConfig"] = hc
@@ -635,6 +640,9 @@ class ContainerService:
                 raise Conflict(f"Container {c.id} is not running")
             if c.state["Paused"]:
                 raise Conflict(f"Container {c.id} is already paused")
+            if not self.cgroups_path(c):
+                raise Conflict(f"Cannot pause container {c.id}: a rootless daemon has no "
+                               "cgroups to freeze it with")
             try:
                 await asyncio.to_thread((await self._cgroup(c)).freeze)
             except OSError as e:  # its cgroup went with its exit, not yet handled here

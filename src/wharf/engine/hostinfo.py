@@ -44,6 +44,15 @@ def cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
+def no_cgroups_warning() -> str:
+    """dockerd's words for a rootless daemon without cgroups (``info``, and its log at start)."""
+    if cgroup_version() == "2":
+        return ("WARNING: Running in rootless-mode without cgroups. Systemd is required to "
+                "enable cgroups in rootless-mode.")
+    return ("WARNING: Running in rootless-mode without cgroups. To enable cgroups in "
+            "rootless-mode, you need to boot the system in cgroup v2 mode.")
+
+
 def kernel_version() -> str:
     return os.uname().release
 

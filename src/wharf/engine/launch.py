@@ -116,7 +116,8 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageS
         no_new_privs=sec.no_new_privs, seccomp=sec.seccomp, devices=sec.devices,
         sysctls=sec.sysctls, rlimits=rlimits(hc, config), annotations=hc.get("Annotations"),
         masked_paths=hc.get("MaskedPaths"), readonly_paths=hc.get("ReadonlyPaths"),
-        id_mappings=_id_mappings(hc.get("IDMapping")))
+        id_mappings=_id_mappings(hc.get("IDMapping")),
+        rootfs_propagation=mounts.root_propagation(c.private.get("MountPoints") or []))
     # The bundle is rebuilt at every start and lives under the exec root: no fsync.
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_path = logs.log_file(c.record)
@@ -199,7 +200,10 @@ def _is_mountpoint(path: str) -> bool:
 
 
 def cgroups_path(c: Container, config: DaemonConfig) -> str:
-    """``/{cgroup parent}/{id}``: the container's cgroup, under each hierarchy's root."""
+    """``/{cgroup parent}/{id}``: the container's cgroup, under each hierarchy's root;
+    "" (no cgroup, so no limits: moby's ToRootless) for the cgroup driver ``none``."""
+    if config.cgroup_driver == "none":
+        return ""
     parent = c.host_config.get("CgroupParent") or config.cgroup_parent
     return f"/{parent.strip('/')}/{c.id}"
 
@@ -207,6 +211,8 @@ def cgroups_path(c: Container, config: DaemonConfig) -> str:
 def _destroy_cgroup(path: str) -> None:
     """Kill stragglers and remove the cgroup (the shim does it too; a shim that died
     or failed half-way does not)."""
+    if not path:  # the cgroup driver none
+        return
     try:
         cgroups.open(path).destroy()
     except OSError as e:

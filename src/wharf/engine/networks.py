@@ -510,7 +510,8 @@ class NetworkService:
         for binding in wanted:
             if not binding.host_ip and self.config.ip != "0.0.0.0":  # dockerd's --ip
                 binding = replace(binding, host_ip=self.config.ip)
-            proxy = await portproxy.publish(binding, address, self.config.userland_proxy)
+            proxy = await portproxy.publish(binding, address, self.config.userland_proxy,
+                                            self.config.port_driver)
             proxies.append(proxy)
             published.setdefault(binding.key, None)
             published[binding.key] = (published[binding.key] or []) + [

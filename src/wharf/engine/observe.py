@@ -9,6 +9,7 @@ keeps the rows of the container's pids, as dockerd does.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from typing import Any, AsyncIterator
@@ -30,7 +31,7 @@ def _empty_sample() -> dict[str, Any]:
 
 
 def _sample(c: Container, cgroups_path: str) -> dict[str, Any]:
-    if not c.running:
+    if not c.running or not cgroups_path:  # no cgroup (rootless): nothing is counted
         return _empty_sample()
     try:
         return cgroups.open(cgroups_path).stats()
@@ -59,8 +60,24 @@ async def stats(c: Container, cgroups_path: str, stream: bool,
         await asyncio.sleep(INTERVAL)
 
 
-def _top(cgroups_path: str, ps_args: str) -> dict[str, Any]:
-    pids = set(cgroups.open(cgroups_path).pids())
+def _pids(cgroups_path: str, init_pid: int) -> set[int]:
+    """The container's processes: its cgroup's; without one (the cgroup driver ``none``
+    of a rootless daemon), those in its init's PID namespace."""
+    if cgroups_path:
+        return set(cgroups.open(cgroups_path).pids())
+    ns = os.readlink(f"/proc/{init_pid}/ns/pid")
+    out = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") == ns:
+                out.add(int(entry))
+        except OSError:  # gone meanwhile
+            continue
+    return out
+
+
+def _top(cgroups_path: str, init_pid: int, ps_args: str) -> dict[str, Any]:
+    pids = _pids(cgroups_path, init_pid)
     args = ps_args.split() if ps_args else ["-ef"]
     proc = subprocess.run(["ps", *args], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -81,4 +98,4 @@ def _top(cgroups_path: str, ps_args: str) -> dict[str, Any]:
 async def top(c: Container, cgroups_path: str, ps_args: str) -> dict[str, Any]:
     if not c.running:
         raise Conflict(f"Container {c.id} is not running")
-    return await asyncio.to_thread(_top, cgroups_path, ps_args)
+    return await asyncio.to_thread(_top, cgroups_path, c.state["Pid"], ps_args)

@@ -14,8 +14,11 @@ import asyncio
 import errno
 import socket
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Callable
 
 from wharf.errors import WharfError
+from wharf.network import hostports
 from wharf.network.ports import PortBinding
 
 #: Docker's docker-proxy forgets a UDP "connection" after this many idle seconds.
@@ -41,15 +44,23 @@ class Proxy:
             self._closers.pop()()
 
 
-async def publish(binding: PortBinding, container_ip: str, relay: bool = True) -> Proxy:
+async def publish(binding: PortBinding, container_ip: str, relay: bool = True,
+                  port_driver: str = "") -> Proxy:
     """Bind the host side of ``binding`` and relay it to ``container_ip``.
 
     A zero host port takes a kernel-chosen ephemeral one; a host range the
     first free port in it. Raises ``PortAllocated`` when nothing can be bound.
     Without ``relay`` (dockerd's ``--userland-proxy=false``) the port is only
     reserved: bound, never listened on, so all traffic is the firewall's DNAT.
+    With a ``port_driver`` (a rootless daemon's parent, ``wharf.network.hostports``)
+    the port is bound in the host's network namespace, and always relayed: no
+    DNAT of this daemon's reaches the host's.
     """
-    sock = _bind(binding)
+    if port_driver:
+        sock = await asyncio.to_thread(_bind, binding, partial(hostports.bind, port_driver))
+        relay = True
+    else:
+        sock = _bind(binding, hostports.open_socket)
     port = sock.getsockname()[1]
     proxy = Proxy(replace(binding, host_port=port, host_port_end=port),
                   (container_ip, binding.container_port))
@@ -65,19 +76,14 @@ async def publish(binding: PortBinding, container_ip: str, relay: bool = True) -
     return proxy
 
 
-def _bind(binding: PortBinding) -> socket.socket:
+def _bind(binding: PortBinding,
+          open_socket: Callable[[str, str, int], socket.socket]) -> socket.socket:
     host = binding.host_ip or "0.0.0.0"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    kind = socket.SOCK_STREAM if binding.proto == "tcp" else socket.SOCK_DGRAM
     candidates = binding.host_ports or range(0, 1)
     for port in candidates:
-        sock = socket.socket(family, kind)
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock = open_socket(binding.proto, host, port)
         except OSError as e:
-            sock.close()
             if e.errno != errno.EADDRINUSE:
                 raise WharfError(f"Error starting userland proxy: listen {binding.proto} "
                                  f"{host}:{port}: {e.strerror}") from None

@@ -98,11 +98,16 @@ def mount_one(rootfs: str, m: dict[str, Any], cgroups_path: str = "") -> None:
 
 
 def populate_dev(dev: str) -> None:
-    """Device nodes and the usual symlinks in a fresh /dev tmpfs."""
+    """Device nodes and the usual symlinks in a fresh /dev tmpfs (binds of the host's
+    nodes where mknod is not allowed)."""
     for name, major, minor in DEVICES:
         path = os.path.join(dev, name)
-        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-        os.chmod(path, 0o666)
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(path, 0o666)
+        except PermissionError:  # in a user namespace (rootless): the host's node, as runc
+            _make_target(path, True)
+            sc.mount(os.path.join("/dev", name), path, None, sc.MS_BIND)
     for name, target in _DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
     if os.path.exists("/proc/kcore"):  # runc's rule: no dangling /dev/core without it
@@ -156,10 +161,14 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     """The whole filesystem setup, ending inside the new root."""
     # rslave (runc's default root propagation), not rprivate: a bind asking for slave or
     # shared propagation must still receive the host's mounts; every other mount of the
-    # spec says rprivate for itself.
-    sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
-    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    # spec says rprivate for itself. rshared (``rootfsPropagation``, for a shared bind)
+    # keeps the host's shared mounts peers of ours, so a mount made in such a bind
+    # reaches the host; the rootfs itself is then made private (runc's
+    # rootfsParentMountPrivate), so the container's own mounts (/proc...) do not.
     linux = spec.get("linux") or {}
+    sc.mount(None, "/", None, sc.MS_REC | _PROPAGATION[linux.get("rootfsPropagation") or "slave"])
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    sc.mount(None, rootfs, None, sc.MS_PRIVATE)
     fresh_dev = False
     for m in spec.get("mounts") or []:
         mount_one(rootfs, m, linux.get("cgroupsPath") or "")

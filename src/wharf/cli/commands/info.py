@@ -57,5 +57,5 @@ def human(info: dict[str, Any]) -> str:
     mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
     if mirrors:  # as docker's, only when there are some
         lines += [" Registry Mirrors:", *(f"  {m}" for m in mirrors)]
-    lines += [f" WARNING: {w}" for w in info.get("Warnings") or []]
+    lines += info.get("Warnings") or []  # in dockerd's own words, "WARNING: ..."
     return "\n".join(lines) + "\n"
