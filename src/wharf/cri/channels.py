@@ -65,6 +65,9 @@ class SpdyChannels:
 
     def __init__(self, conn: Connection, streams: dict[int, Stream]) -> None:
         self.conn, self.streams = conn, streams
+        for channel in (STDOUT, STDERR, ERROR):  # the client only reads these
+            if channel in streams:
+                streams[channel].discard()
 
     async def send(self, channel: int, data: bytes) -> None:
         stream = self.streams.get(channel)

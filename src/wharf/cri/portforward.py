@@ -66,9 +66,11 @@ class Forwarder:
             await conn.close()
 
     async def _forward(self, data: Stream, error: Stream, port: int) -> None:
+        error.discard()  # the client only reads it
         try:
             sock = await asyncio.to_thread(self._dial, port)
         except OSError as e:
+            data.discard()
             await error.write(f"error forwarding port {port} to pod {self.pod}: {e}".encode())
             await error.close()
             await data.close()

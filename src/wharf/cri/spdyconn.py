@@ -22,59 +22,72 @@ from wharf.cri import spdy
 log = logging.getLogger("wharf.cri")
 #: bytes queued for the peer before a writer waits (the peer does no flow control)
 WRITE_BACKLOG = 1 << 20
+#: bytes received and not yet read before the connection stops reading (nor does it)
+READ_BACKLOG = 1 << 20
 
 
 class Stream:
     """One client-opened stream: ``read`` its data (b"" once the client finished
-    or reset it), ``write`` to it, ``close`` our half (FIN), ``reset`` both."""
+    or reset it), ``write`` to it, ``close`` our half (FIN); or ``discard`` what
+    comes on one this side never reads."""
 
     def __init__(self, conn: Connection, stream_id: int, headers: dict[str, str]) -> None:
         self.conn, self.id, self.headers = conn, stream_id, headers
         self._inbound: asyncio.Queue[bytes] = asyncio.Queue()
-        self.remote_done = False
-        self.local_done = False
+        self._remote_done = self._local_done = self._discarding = False
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
 
     async def read(self) -> bytes:
-        if self.remote_done and self._inbound.empty():
-            return b""
         data = await self._inbound.get()
         if not data:
             self._inbound.put_nowait(b"")  # every later read sees the end too
+        self.conn._consumed(len(data))
         return data
 
+    def discard(self) -> None:
+        self._discarding = True
+        while not self._inbound.empty():
+            self.conn._consumed(len(self._inbound.get_nowait()))
+        if self._remote_done:
+            self._inbound.put_nowait(b"")
+
     async def write(self, data: bytes) -> None:
-        if data and not self.local_done and not self.conn.closed.is_set():
+        if data and not self._local_done and not self.conn.closed.is_set():
             await self.conn.send(self.conn.encoder.data(self.id, data))
 
     async def close(self) -> None:
-        if not self.local_done:
-            self.local_done = True
+        if not self._local_done:
+            self._local_done = True
             await self.conn.send(self.conn.encoder.data(self.id, b"", fin=True))
 
-    async def reset(self) -> None:
-        if not (self.local_done and self.remote_done):
-            self.local_done = True
-            self._end()
-            await self.conn.send(self.conn.encoder.rst_stream(self.id))
+    def _received(self, data: bytes) -> None:
+        if data and not self._remote_done and not self._discarding:
+            self._inbound.put_nowait(data)
+            self.conn._buffered(len(data))
 
     def _end(self) -> None:
-        if not self.remote_done:
-            self.remote_done = True
+        if not self._remote_done:
+            self._remote_done = True
             self._inbound.put_nowait(b"")
 
 
 class Connection:
+    """``pause(True)`` is asked to stop reading from the client while more than
+    READ_BACKLOG bytes wait to be read, ``pause(False)`` to go on."""
+
     def __init__(self, write: Callable[[bytes], Awaitable[None]],
-                 accept: Callable[[Stream], str | None]) -> None:
-        self._write, self._accept = write, accept
+                 accept: Callable[[Stream], str | None],
+                 pause: Callable[[bool], None] = lambda paused: None) -> None:
+        self._write, self._accept, self._pause = write, accept, pause
         self.decoder, self.encoder = spdy.Decoder(), spdy.Encoder()
         self.streams: dict[int, Stream] = {}
         self.closed = asyncio.Event()
         self._last_id = 0
         self._gone_away = False
+        self._unread = 0
+        self._paused = False
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._backlog = 0
         self._drained = asyncio.Event()
@@ -99,9 +112,8 @@ class Connection:
     def _dispatch(self, frame: spdy.Frame) -> None:
         if isinstance(frame, spdy.Data):
             stream = self.streams.get(frame.stream_id)
-            if stream is not None and not stream.remote_done:
-                if frame.data:
-                    stream._inbound.put_nowait(frame.data)
+            if stream is not None:
+                stream._received(frame.data)
                 if frame.fin:
                     stream._end()
         elif isinstance(frame, spdy.SynStream):
@@ -109,7 +121,7 @@ class Connection:
         elif isinstance(frame, spdy.RstStream):
             stream = self.streams.pop(frame.stream_id, None)
             if stream is not None:
-                stream.local_done = True
+                stream._local_done = True
                 stream._end()
         elif isinstance(frame, spdy.Ping):
             self._queue(self.encoder.ping(frame.id))
@@ -132,6 +144,18 @@ class Connection:
         self._queue(self.encoder.syn_reply(sid))
         if frame.fin:
             stream._end()
+
+    def _buffered(self, size: int) -> None:
+        self._unread += size
+        if self._unread > READ_BACKLOG and not self._paused:
+            self._paused = True
+            self._pause(True)
+
+    def _consumed(self, size: int) -> None:
+        self._unread -= size
+        if self._paused and self._unread <= READ_BACKLOG // 2:
+            self._paused = False
+            self._pause(False)
 
     # -- output ---------------------------------------------------------------
     async def send(self, frame: bytes) -> None:
@@ -171,8 +195,11 @@ class Connection:
             return
         self.closed.set()
         self._drained.set()
+        if self._paused:
+            self._paused = False
+            self._pause(False)
         for stream in self.streams.values():
-            stream.local_done = True
+            stream._local_done = True
             stream._end()
         if not self._writer.done() and self._writer is not asyncio.current_task():
             self._out.put_nowait(None)

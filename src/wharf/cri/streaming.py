@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from wharf.cri import portforward
 from wharf.cri.channels import (CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, STREAM_TYPES,
@@ -113,11 +113,19 @@ class StreamServer:
         ws = web.WebSocketResponse(protocols=(TUNNEL_PREFIX + portforward.PROTOCOL,),
                                    autoping=True)
         await ws.prepare(request)
-        conn = Connection(ws.send_bytes, forwarder.accept)
+        room = asyncio.Event()
+        room.set()
+        conn = Connection(ws.send_bytes, forwarder.accept,
+                          lambda paused: room.clear() if paused else room.set())
 
         async def pump() -> None:
-            async for msg in ws:
-                conn.feed(msg.data if isinstance(msg.data, bytes) else b"")
+            while await room.wait():
+                msg = await ws.receive()
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                WSMsgType.ERROR):
+                    break
+                if msg.type == WSMsgType.BINARY:
+                    conn.feed(msg.data)
             conn.feed_eof()
         reading = asyncio.ensure_future(pump())
         try:
@@ -145,7 +153,11 @@ class StreamServer:
         resp = web.StreamResponse(status=101, headers={
             "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": chosen})
         await resp.prepare(request)
-        conn = Connection(resp.write, accept)
+        transport = request.transport
+        assert transport is not None  # prepare() would have failed
+        conn = Connection(resp.write, accept,
+                          lambda paused: (transport.pause_reading if paused
+                                          else transport.resume_reading)())
         request.protocol.set_parser(_Feed(conn))  # the rest of the connection is SPDY
         try:
             if forwarder is not None:
@@ -161,8 +173,7 @@ class StreamServer:
                 await self._run(p, SpdyChannels(conn, streams))
         finally:
             await conn.close()
-            if request.transport is not None:
-                request.transport.close()
+            transport.close()
         return resp
 
     def _forwarder(self, p: _Pending) -> portforward.Forwarder:

@@ -13,7 +13,7 @@ import pytest
 from wharf.cri import spdy
 from wharf.cri.channels import RESIZE, STDIN, SpdyChannels
 from wharf.cri.portforward import Forwarder
-from wharf.cri.spdyconn import Connection, Stream
+from wharf.cri.spdyconn import READ_BACKLOG, Connection, Stream
 
 
 def test_dictionary_is_spdy3s() -> None:
@@ -57,7 +57,8 @@ def test_other_versions_are_refused() -> None:
 class Client:
     """The client's side of a Connection: frames in, the server's frames out."""
 
-    def __init__(self, accept: Callable[[Stream], str | None]) -> None:
+    def __init__(self, accept: Callable[[Stream], str | None],
+                 pause: Callable[[bool], None] = lambda paused: None) -> None:
         self.enc, self.dec = spdy.Encoder(), spdy.Decoder()
         self.got: list[spdy.Frame] = []
         self.arrived = asyncio.Event()
@@ -65,7 +66,7 @@ class Client:
         async def write(data: bytes) -> None:
             self.got.extend(self.dec.feed(data))
             self.arrived.set()
-        self.conn = Connection(write, accept)
+        self.conn = Connection(write, accept, pause)
 
     def send(self, *frames: bytes) -> None:
         self.conn.feed(b"".join(frames))
@@ -98,6 +99,30 @@ def test_streams_are_replied_refused_and_read() -> None:
         assert c.got[4:] == [spdy.Data(1, b"out"), spdy.Data(1, b"", fin=True),
                              spdy.GoAway(3)]  # the last stream answered, refused ones too
         assert c.conn.closed.is_set()
+    run(main)
+
+
+def test_reading_pauses_while_much_waits_unread() -> None:
+    """The client does no flow control: the connection stops reading it while more than
+    READ_BACKLOG bytes wait, and goes on once half of that is read; what comes on a
+    stream this side never reads is dropped, not kept."""
+    async def main() -> None:
+        paused: list[bool] = []
+        c = Client(lambda s: None, paused.append)
+        c.send(c.enc.syn_stream(1, {"streamType": "stdin"}),
+               c.enc.syn_stream(3, {"streamType": "stdout"}))
+        c.conn.streams[3].discard()
+        chunk = b"x" * (READ_BACKLOG // 4)
+        c.send(*[c.enc.data(3, chunk)] * 8)
+        assert paused == []
+        c.send(*[c.enc.data(1, chunk)] * 5)
+        assert paused == [True]
+        for _ in range(2):
+            await c.conn.streams[1].read()
+        assert paused == [True]  # 3/4 of the backlog still wait
+        await c.conn.streams[1].read()
+        assert paused == [True, False]
+        c.conn.feed_eof()
     run(main)
 
 
