@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.daemon import Daemon
 from support.polling import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
@@ -22,6 +24,27 @@ def ok(d, *args: str, input: str | None = None) -> str:
     r = d.docker(*args, input=input)
     assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
     return r.stdout
+
+
+class OverlayRoot:
+    """A data root on overlayfs, as a daemon run inside a container has it: overlayfs
+    refuses an upper dir there. Mounted at the daemon's start, unmounted at its purge
+    (``Daemon.disk``'s part)."""
+
+    def __init__(self, base: Path, mountpoint: Path) -> None:
+        self.dirs = [base / n for n in ("ovl-lower", "ovl-upper", "ovl-work")]
+        self.mountpoint = mountpoint
+
+    def mount(self) -> None:
+        for d in self.dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        lower, upper, work = self.dirs
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={lower},upperdir={upper},workdir={work}", str(self.mountpoint)],
+                       check=True, capture_output=True)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.mountpoint)], capture_output=True)
 
 
 @pytest.fixture
@@ -131,3 +154,23 @@ def test_a_data_root_keeps_its_driver(make_wharfd) -> None:
         o.start()
     o.extra_args = []
     o.start()
+
+
+def test_a_data_root_on_overlayfs_falls_back_to_vfs_and_its_whiteouts_work(tmp_path: Path) -> None:
+    d = Daemon()
+    d.disk = OverlayRoot(d.base, d.data_root)
+    try:
+        d.start()
+        assert "falling back to the vfs storage driver" in d.log()
+        assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
+        r = d.wharf("image", "bootstrap", "busybox")
+        assert r.returncode == 0, r.stderr
+        ok(d, "run", "--name", "gone", "busybox", "sh", "-c", "rm /bin/ls /etc/passwd; echo x > /x")
+        ok(d, "commit", "gone", "gone:1")
+        ok(d, "rm", "gone")
+        out = ok(d, "run", "--rm", "gone:1", "sh", "-c", "for p in /bin/ls /etc/passwd /x; do [ -e $p ] && echo $p; done")
+        assert out == "/x\n"  # the deletions are in the image
+        ok(d, "rmi", "gone:1")
+    finally:
+        problems = d.shutdown()
+    assert not problems, problems

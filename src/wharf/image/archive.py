@@ -180,11 +180,15 @@ def decompressed(stream: BinaryIO, head: bytes | None = None) -> BinaryIO:
 
 
 def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | None = None,
-                  on_member: Callable[[tarfile.TarInfo], object] | None = None) -> Extracted:
+                  on_member: Callable[[tarfile.TarInfo], object] | None = None,
+                  overlay_marks: bool = True) -> Extracted:
     """Unpack a (possibly compressed) layer tar into the existing empty ``dest``.
 
     ``tee`` gets every byte of the uncompressed tar, ``on_member`` each member
-    before its data is read (what a tar-split recorder needs)."""
+    before its data is read (what a tar-split recorder needs). Without
+    ``overlay_marks`` whiteouts stay empty ``.wh.`` files, for a storage driver
+    that applies them itself (vfs: on a data root on overlayfs, a 0/0 device
+    made there would vanish into a whiteout of the mount's own)."""
     ahead = _ReadAhead(decompressed(stream))
     try:
         reader = _Teeing(ahead, tee)
@@ -192,7 +196,7 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
             archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
         except tarfile.ReadError as e:
             raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-        size = _Unpacker(dest).run(_tar_entries(archive, on_member))
+        size = _Unpacker(dest, overlay_marks=overlay_marks).run(_tar_entries(archive, on_member))
         reader.drain()  # zero blocks after the end marker are part of the digest
         return Extracted("sha256:" + ahead.hash.hexdigest(), size)
     finally:
@@ -231,9 +235,10 @@ def clean_name(name: str) -> str:
 
 
 class _Unpacker:
-    def __init__(self, root: str, digests: ContentDigests | None = None) -> None:
+    def __init__(self, root: str, digests: ContentDigests | None = None, overlay_marks: bool = True) -> None:
         self.root = root
         self.digests = digests
+        self.overlay_marks = overlay_marks
         self.is_root = os.geteuid() == 0
         self.size = 0
         self.dirs: list[tuple[str, tarfile.TarInfo]] = []
@@ -255,6 +260,11 @@ class _Unpacker:
         rel = clean_name(member.name)
         parent, base = os.path.split(rel)
         parent_path = self._ensure_dir(parent, member.name)
+        if base.startswith(WHITEOUT_PREFIX) and not self.overlay_marks:  # kept as named
+            path = os.path.join(parent_path, base)
+            self._clear(path, keep_dir=False)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+            return
         if base == WHITEOUT_OPAQUE:
             os.setxattr(parent_path, OPAQUE_XATTR, b"y", follow_symlinks=False)
             return

@@ -84,7 +84,8 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 class LayerStore:
     def __init__(self, root: str, stack: Callable[[str, str | None], None] | None = None) -> None:
         """``stack``: the storage driver's making of an unpacked ``diff/`` into what it
-        keeps, given the parent's (vfs: the whole tree); None keeps it as unpacked."""
+        keeps, given the parent's (vfs: the whole tree), whiteouts left to it as the
+        tar's ``.wh.`` files; None keeps it as unpacked, whiteouts as overlayfs marks."""
         self.root = root
         self.stack = stack
         self.links_dir = os.path.join(root, LINK_DIR)
@@ -142,7 +143,8 @@ class LayerStore:
             os.mkdir(diff, 0o755)
             with open(split_path, "w+b") as split:
                 recorder = tarsplit.Recorder(split, spill, diff)
-                result = extract_layer(stream, diff, recorder.feed, recorder.member)
+                result = extract_layer(stream, diff, recorder.feed, recorder.member,
+                                       overlay_marks=self.stack is None)
                 recorder.finish()
                 split.flush()
                 os.fsync(split.fileno())

@@ -106,13 +106,15 @@ class OverlaySnapshotter(Snapshotter):
 
 def can_mount(scratch: str) -> str | None:
     """Why overlayfs cannot mount in ``scratch`` (a directory on the data root's
-    filesystem), or None when it can: a mount of one empty layer, undone at once."""
+    filesystem), or None when it can: a mount of one empty layer, with the options
+    the layers' mounts get (``userxattr`` in a rootless daemon), undone at once."""
     dirs = [os.path.join(scratch, n) for n in ("lower", "upper", "work", "merged")]
     for d in dirs:
         os.mkdir(d, 0o700)
     lower, upper, work, merged = dirs
     try:
-        syscalls.mount("overlay", merged, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+        syscalls.mount("overlay", merged, "overlay", 0,
+                       f"lowerdir={lower},upperdir={upper},workdir={work}{OVERLAY_MOUNT_OPTIONS}")
     except OSError as e:
         return e.strerror or str(e)
     syscalls.umount2(merged)

@@ -2,8 +2,10 @@
 every container is a full copy (moby's ``daemon/graphdriver/vfs``).
 
 A layer's ``diff/`` is its parent's tree copied, with the layer's tar applied
-on top (``stack_layer``: the unpacked entries moved in, whiteouts deleting what
-they name, an opaque directory emptied first). A container's layer is::
+on top (``stack_layer``: the unpacked entries moved in, the tar's ``.wh.``
+files, unpacked as they are named, deleting what they name, an opaque
+directory emptied first; no overlayfs marks, which a data root on overlayfs
+could not hold). A container's layer is::
 
     rw/<cid>/fs/      a copy of its image's top layer, bind-mounted as its rootfs
 
@@ -24,13 +26,10 @@ import subprocess
 from typing import Any
 
 from wharf.errors import WharfError
-from wharf.image import layerdiff
+from wharf.image.archive import WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 from wharf.image.naivediff import NaiveDiff, changes
 from wharf.image.snapshot import Snapshotter
 from wharf.linux import syscalls
-
-_OVERLAY_XATTR_PREFIX = "trusted.overlay."
-
 
 def copy_tree(src: str, dst: str) -> None:
     """``dst`` (not existing yet) made a copy of ``src``, everything kept."""
@@ -56,36 +55,44 @@ def stack_layer(diff: str, parent: str | None) -> None:
 
 
 def _apply(src: str, dst: str) -> None:
-    """Move the entries of the unpacked directory ``src`` into the tree ``dst``."""
-    for name in os.listdir(src):
+    """Move the entries of the unpacked directory ``src`` into the tree ``dst``; its
+    ``.wh.`` files (kept as the tar named them) delete what they name there."""
+    names = os.listdir(src)
+    if WHITEOUT_OPAQUE in names:  # the layer's directory hides everything below it
+        for child in os.listdir(dst):
+            _remove(os.path.join(dst, child))
+    for name in names:  # deletions first: a layer may delete a name and make it anew
+        if name.startswith(WHITEOUT_PREFIX) and not name.startswith(WHITEOUT_META_PREFIX):
+            _remove(os.path.join(dst, name[len(WHITEOUT_PREFIX):]))
+    for name in names:
+        if name.startswith(WHITEOUT_PREFIX):
+            continue
         s, d = os.path.join(src, name), os.path.join(dst, name)
         st = os.lstat(s)
         try:
             dst_st: os.stat_result | None = os.lstat(d)
         except FileNotFoundError:
             dst_st = None
-        if layerdiff.is_whiteout(st):
-            if dst_st is not None:
-                _remove(d, dst_st)
-            continue
         if stat.S_ISDIR(st.st_mode):
             if dst_st is not None and not stat.S_ISDIR(dst_st.st_mode):
-                _remove(d, dst_st)
+                _remove(d)
                 dst_st = None
             if dst_st is None:
                 os.mkdir(d, 0o700)
-            elif layerdiff.is_opaque(s):
-                for child in os.listdir(d):
-                    _remove(os.path.join(d, child), os.lstat(os.path.join(d, child)))
             _apply(s, d)
             _copy_metadata(s, st, d)
             continue
         if dst_st is not None:
-            _remove(d, dst_st)
+            _remove(d)
         os.rename(s, d)
 
 
-def _remove(path: str, st: os.stat_result) -> None:
+def _remove(path: str) -> None:
+    """Delete what is at ``path``, if anything."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
     if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(path)
     else:
@@ -93,12 +100,11 @@ def _remove(path: str, st: os.stat_result) -> None:
 
 
 def _copy_metadata(src: str, st: os.stat_result, dst: str) -> None:
-    """A directory's owner, mode, xattrs (not overlayfs' markers) and times."""
+    """A directory's owner, mode, xattrs and times."""
     os.lchown(dst, st.st_uid, st.st_gid)  # before chmod: chown clears setuid bits
     os.chmod(dst, stat.S_IMODE(st.st_mode))
     for name in os.listxattr(src, follow_symlinks=False):
-        if not name.startswith(_OVERLAY_XATTR_PREFIX):
-            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False), follow_symlinks=False)
+        os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False), follow_symlinks=False)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
