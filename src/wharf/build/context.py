@@ -11,7 +11,7 @@ headers built, size known), so the CLI sends it with a Content-Length and
 each file's data by ``sendfile``.
 
 Daemon side: the tar is untrusted. It is read in whole body chunks
-(``wharf.build.tarstream``) and unpacked by the layer unpacker (which
+(``wharf.image.tarstream``) and unpacked by the layer unpacker (which
 refuses absolute names, ``..``, writes through symlinks and hard links out
 of the root), hashing each file as it is written: the COPY checksums use
 those digests and never read the context back. The Dockerfile is read
@@ -227,7 +227,7 @@ def extract_context(stream: BinaryIO, dest: str) -> ContentDigests:
     hands over what has arrived). Returns the content digest of every file,
     taken as it was written, for the COPY checksums.
     """
-    from wharf.build.tarstream import TarChunks  # the daemon's side only: the CLI never loads these
+    from wharf.image.tarstream import TarChunks  # the daemon's side only: the CLI never loads these
     from wharf.image.archive import decompressed, extract_entries, is_compressed
 
     head = b""

@@ -12,8 +12,11 @@ understands: a 0/0 character device and the ``trusted.overlay.opaque``
 xattr (``user.overlay.opaque`` in a rootless daemon's user namespace).
 Compressed archives (gzip, zstd, bzip2, xz) are detected by magic
 number, as Docker's ``DetectCompression``; gzip is read with zlib-ng (about
-2.5x the stdlib's speed). The digest returned (the layer's diff ID) is that
-of the uncompressed tar.
+2.5x the stdlib's speed), on a thread of its own that also hashes. The tar is
+parsed in place (``wharf.image.tarstream``): each file is written straight
+from the chunks it arrived in, never copied through tarfile's buffers (which
+only takes over at a GNU sparse file, a rare thing it can unpack). The digest
+returned (the layer's diff ID) is that of the uncompressed tar.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from zlib_ng import gzip_ng
 
 from wharf.errors import InvalidParameter
 from wharf.linux import userns
+from wharf.image.tarstream import SparseEntry, TarChunks
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
@@ -91,7 +95,7 @@ class _ReadAhead:
         self._raw = raw
         self.hash = hashlib.sha256()
         self._ready: queue.Queue[bytes | BaseException] = queue.Queue(_AHEAD)
-        self._left = memoryview(b"")
+        self._left = b""
         self._ended = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wharf-layer-read", daemon=True)
@@ -121,9 +125,11 @@ class _ReadAhead:
             item = self._ready.get()
             if isinstance(item, BaseException):
                 raise item
-            self._left, self._ended = memoryview(item), not item
-        size = len(self._left) if n < 0 else min(n, len(self._left))
-        data, self._left = bytes(self._left[:size]), self._left[size:]
+            self._left, self._ended = item, not item
+        if 0 <= n < len(self._left):
+            data, self._left = self._left[:n], self._left[n:]
+        else:  # the whole chunk, not a copy of it
+            data, self._left = self._left, b""
         return data
 
     def close(self) -> None:
@@ -192,11 +198,7 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
     ahead = _ReadAhead(decompressed(stream))
     try:
         reader = _Teeing(ahead, tee)
-        try:
-            archive = tarfile.open(fileobj=reader, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
-        except tarfile.ReadError as e:
-            raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-        size = _Unpacker(dest, overlay_marks=overlay_marks).run(_tar_entries(archive, on_member))
+        size = _Unpacker(dest, overlay_marks=overlay_marks).run(_layer_entries(reader, on_member))
         reader.drain()  # zero blocks after the end marker are part of the digest
         return Extracted("sha256:" + ahead.hash.hexdigest(), size)
     finally:
@@ -204,10 +206,23 @@ def extract_layer(stream: BinaryIO, dest: str, tee: Callable[[bytes], object] | 
 
 
 def extract_entries(entries: Iterable[Entry], dest: str, digests: ContentDigests | None = None) -> int:
-    """Unpack entries parsed elsewhere (``wharf.build.tarstream``) with the same checks; returns
+    """Unpack entries parsed elsewhere (``wharf.build.context``) with the same checks; returns
     the bytes of file content. With ``digests``, each file's content is hashed as it is written,
     so a caller that needs the checksums never reads the files back."""
     return _Unpacker(dest, digests).run(entries)
+
+
+def _layer_entries(reader: _Teeing, on_member: Callable[[tarfile.TarInfo], object] | None) -> Iterator[Entry]:
+    """The entries of a layer tar, parsed in place; from a GNU sparse file on, by tarfile
+    (which unpacks those), starting over from that entry's first header."""
+    try:
+        for member, data in TarChunks(reader.read, chunk=_CHUNK).entries():
+            if on_member is not None:
+                on_member(member)
+            yield member, data
+    except SparseEntry as sparse:
+        rest = io.BufferedReader(_Prefixed(sparse.replay, reader), _CHUNK)  # type: ignore[arg-type]
+        yield from _tar_entries(tarfile.open(fileobj=rest, mode="r|", bufsize=_CHUNK), on_member)
 
 
 def _tar_entries(archive: tarfile.TarFile,

@@ -122,9 +122,14 @@ def test_gnu_sparse_and_renamed_paths_keep_the_tar(store: ImageStore, tmp_path: 
     with open(src / "holes", "wb") as f:
         f.truncate(8 << 20)
         f.write(b"start")
-    sparse = subprocess.run(["tar", "--sparse", "-C", str(src), "-cf", "-", "holes"],
-                            check=True, capture_output=True).stdout
-    _round_trip(store, sparse, split=False)
+    (src / "after").write_bytes(b"x" * 5000)  # read on by tarfile, from the sparse file's headers on
+    for fmt in ("gnu", "posix"):  # a GNU sparse header; pax records ahead of the entry
+        sparse = subprocess.run(["tar", "--sparse", f"--format={fmt}", "-C", str(src), "-cf", "-", "holes", "after"],
+                                check=True, capture_output=True).stdout
+        _round_trip(store, sparse, split=False)
+        layer = store.layers.diff_dir(store.register_layer(io.BytesIO(sparse)).chain_id)
+        assert Path(layer, "holes").read_bytes() == (src / "holes").read_bytes()
+        assert Path(layer, "after").read_bytes() == b"x" * 5000
     twice = _tar(tarfile.PAX_FORMAT, (_info("f", size=3), b"one"), (_info("f", size=3), b"two"))
     _round_trip(store, twice, split=False)
     big = os.urandom(3 << 20)  # the tar so far is rebuilt from the files when the repeat shows up

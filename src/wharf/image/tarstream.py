@@ -1,16 +1,21 @@
 """Reading a tar stream in big chunks: headers parsed in place, file data handed on as slices.
 
 ``tarfile``'s stream mode copies every byte through several buffers in
-small pieces; for a build context (often one large file) that copying was
-most of the daemon's time. Here the source hands over whatever it has
-(``read(n)`` may return fewer bytes, b"" at the end), and a regular file's
-data goes to the consumer as memoryview slices of those very chunks.
+small pieces under the GIL; for a layer or a build context (often a few
+large files) that copying was most of the daemon's time. Here the source
+hands over whatever it has (``read(n)`` may return fewer bytes, b"" at the
+end), and a regular file's data goes to the consumer as memoryview slices of
+those very chunks.
 
 Headers are parsed by ``tarfile.TarInfo.frombuf``; pax ('x', 'g') and GNU
-long-name ('L', 'K') records are applied as tarfile applies them. A stream
-that ends after an entry without the end marker (the docker CLI's
-``-f -`` context stops right after the last file's data) ends cleanly; one
-that ends inside an entry is an error.
+long-name ('L', 'K') records are applied as tarfile applies them, and each
+entry gets tarfile's ``offset`` (its first header) and ``offset_data`` (its
+data), what a tar-split recorder needs. GNU sparse files are not read here:
+``SparseEntry`` hands the bytes of the entry's headers back so that a reader
+that does them (tarfile) can go on from there. A stream that ends after an
+entry without the end marker (the docker CLI's ``-f -`` context stops right
+after the last file's data) ends cleanly; one that ends inside an entry is
+an error.
 """
 
 from __future__ import annotations
@@ -22,10 +27,23 @@ from wharf.errors import InvalidParameter
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _PAX_FIELDS = {"path": "name", "linkpath": "linkname", "uname": "uname", "gname": "gname"}
 _PAX_NUMBERS = {"size": int, "uid": int, "gid": int, "mtime": float}
 
 Entry = tuple[tarfile.TarInfo, Iterator[memoryview]]
+
+
+class SparseEntry(InvalidParameter):
+    """A GNU sparse file, which this reader does not unpack.
+
+    ``replay``: the stream from the entry's first header on, as far as it was
+    read; the rest is still in the source.
+    """
+
+    def __init__(self, name: str, replay: bytes) -> None:
+        super().__init__(f'archive/tar: unsupported sparse file "{name}"')
+        self.replay = replay
 
 
 class TarChunks:
@@ -34,21 +52,23 @@ class TarChunks:
     def __init__(self, read: Callable[[int], bytes], head: bytes = b"", chunk: int = 1 << 20) -> None:
         self._read, self._chunk = read, chunk
         self._buf = memoryview(head)
+        self._pos = 0  # stream offset of the next byte handed out
 
     def _take(self, n: int) -> memoryview:
         """Up to ``n`` bytes, from the current chunk (reading one if it is used up); empty at the end."""
         if not self._buf:
             self._buf = memoryview(self._read(self._chunk))
         piece, self._buf = self._buf[:n], self._buf[n:]
+        self._pos += len(piece)
         return piece
 
-    def _exact(self, n: int, what: str) -> bytes:
-        """``n`` bytes, or b"" when the stream ends before the first of them."""
+    def _exact(self, n: int, what: str, may_end: bool = False) -> bytes:
+        """``n`` bytes; b"" when ``may_end`` and the stream ends before the first of them."""
         parts, got = [], 0
         while got < n:
             piece = self._take(n - got)
             if not piece:
-                if got == 0:
+                if got == 0 and may_end:
                     return b""
                 raise InvalidParameter(f"archive/tar: unexpected EOF in {what}")
             parts.append(piece)
@@ -71,18 +91,23 @@ class TarChunks:
     def entries(self) -> Iterator[Entry]:
         """Each entry with an iterator of its data; data the consumer leaves unread is skipped."""
         global_headers: dict[str, str] = {}
-        pending: dict[str, str] = {}  # pax 'x' and GNU long names: for the next entry only
         while True:
-            block = self._exact(BLOCK, "a header")
-            if not block or block == _ZERO_BLOCK:
-                return
-            try:
-                info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
-            except tarfile.TarError as e:
-                raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
-            if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            start = self._pos
+            held: list[bytes] = []  # the entry's headers so far, for a SparseEntry
+            pending: dict[str, str] = {}  # pax 'x' and GNU long names: for this entry only
+            while True:
+                block = self._exact(BLOCK, "a header", may_end=True)
+                if not block or block == _ZERO_BLOCK:
+                    return
+                held.append(block)
+                try:
+                    info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+                except tarfile.TarError as e:
+                    raise InvalidParameter(f"archive/tar: invalid tar header ({e})") from None
+                if info.type not in _EXTENDED:
+                    break
                 payload = self._exact(info.size, "an extended header")
-                self._skip_padding(info.size)
+                held += [payload, self._exact(-info.size % BLOCK, "an extended header")]
                 if info.type == tarfile.XGLTYPE:
                     global_headers.update(_pax_records(payload))
                 elif info.type == tarfile.XHDTYPE:
@@ -90,11 +115,11 @@ class TarChunks:
                 else:
                     key = "path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"
                     pending[key] = payload.rstrip(b"\0").decode("utf-8", "surrogateescape")
-                continue
-            if info.type == tarfile.GNUTYPE_SPARSE:
-                raise InvalidParameter(f'archive/tar: unsupported sparse file "{info.name}"')
-            _apply_pax(info, {**global_headers, **pending})
-            pending = {}
+            headers = {**global_headers, **pending}
+            if info.type == tarfile.GNUTYPE_SPARSE or any(k.startswith("GNU.sparse") for k in headers):
+                raise SparseEntry(headers.get("path", info.name), b"".join(held) + self._buf)
+            _apply_pax(info, headers)
+            info.offset, info.offset_data = start, self._pos
             has_data = info.isreg() or info.type not in tarfile.SUPPORTED_TYPES  # as tarfile decides
             data = self._data(info.size if has_data else 0, info.name)
             yield info, data
@@ -125,8 +150,6 @@ def _pax_records(payload: bytes) -> dict[str, str]:
 
 def _apply_pax(info: tarfile.TarInfo, headers: dict[str, str]) -> None:
     for key, value in headers.items():
-        if key.startswith("GNU.sparse"):
-            raise InvalidParameter(f'archive/tar: unsupported sparse file "{info.name}"')
         if key in _PAX_FIELDS:
             setattr(info, _PAX_FIELDS[key], value)
         elif key in _PAX_NUMBERS:
