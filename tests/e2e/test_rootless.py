@@ -190,6 +190,13 @@ def test_container_root_is_root_inside(daemon: User) -> None:
     assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
 
 
+def test_privileged_gets_the_hosts_devices(daemon: User) -> None:
+    """No mknod in a user namespace: the host's nodes are bound in, as runc does."""
+    r = daemon.wharf("run", "--rm", "--privileged", "busybox", "sh", "-c",
+                     "echo x > /dev/null && test -c /dev/zero && id -u")
+    assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+
+
 def test_container_processes_belong_to_the_user_on_the_host(daemon: User) -> None:
     """Container root is the user; container uid 1000 is a subordinate uid."""
     seconds = f"1{secrets.randbelow(10**6)}7"  # a command line no other process has

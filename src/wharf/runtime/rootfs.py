@@ -15,6 +15,7 @@ import stat
 from typing import Any
 
 from wharf.linux import syscalls as sc
+from wharf.linux import userns
 from wharf.linux.paths import secure_join
 from wharf.runtime import cgroupview
 
@@ -106,14 +107,28 @@ def populate_dev(dev: str) -> None:
             os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
             os.chmod(path, 0o666)
         except PermissionError:  # in a user namespace (rootless): the host's node, as runc
-            _make_target(path, True)
-            sc.mount(os.path.join("/dev", name), path, None, sc.MS_BIND)
+            _bind_node(os.path.join("/dev", name), path)
     for name, target in _DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
     if os.path.exists("/proc/kcore"):  # runc's rule: no dangling /dev/core without it
         os.symlink("/proc/kcore", os.path.join(dev, "core"))
     if os.path.isdir(os.path.join(dev, "pts")):
         os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+
+
+def _bind_node(source: str, target: str) -> None:
+    _make_target(target, True)
+    sc.mount(source, target, None, sc.MS_BIND)
+
+
+def bind_host_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
+    """Before pivot_root, in a user namespace (rootless), where mknod is refused: each
+    OCI device the host has at the same path, bound into the rootfs (runc's way there);
+    ``devices.create`` then keeps them."""
+    for dev in devices:
+        target = secure_join(rootfs, dev["path"])
+        if os.path.exists(dev["path"]) and not os.path.lexists(target):
+            _bind_node(dev["path"], target)
 
 
 def bind_console(pts: str) -> None:
@@ -175,6 +190,8 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
         fresh_dev |= m["destination"] == "/dev" and m.get("type") == "tmpfs"
     if fresh_dev:
         populate_dev(secure_join(rootfs, "/dev"))
+    if userns.inside():
+        bind_host_devices(rootfs, linux.get("devices") or [])
     pivot(rootfs)
     mask(linux.get("maskedPaths") or [])
     make_readonly(linux.get("readonlyPaths") or [])
