@@ -60,6 +60,7 @@ class Stream:
     async def close(self) -> None:
         if not self._local_done:
             self._local_done = True
+            self._retire()
             await self.conn.send(self.conn.encoder.data(self.id, b"", fin=True))
 
     def _received(self, data: bytes) -> None:
@@ -71,6 +72,12 @@ class Stream:
         if not self._remote_done:
             self._remote_done = True
             self._inbound.put_nowait(b"")
+        self._retire()
+
+    def _retire(self) -> None:
+        """Done both ways: the connection forgets it (a long port forward opens many)."""
+        if self._local_done and self._remote_done:
+            self.conn.streams.pop(self.id, None)
 
 
 class Connection:
@@ -119,7 +126,7 @@ class Connection:
         elif isinstance(frame, spdy.SynStream):
             self._open(frame)
         elif isinstance(frame, spdy.RstStream):
-            stream = self.streams.pop(frame.stream_id, None)
+            stream = self.streams.get(frame.stream_id)
             if stream is not None:
                 stream._local_done = True
                 stream._end()
@@ -198,7 +205,7 @@ class Connection:
         if self._paused:
             self._paused = False
             self._pause(False)
-        for stream in self.streams.values():
+        for stream in list(self.streams.values()):
             stream._local_done = True
             stream._end()
         if not self._writer.done() and self._writer is not asyncio.current_task():

@@ -173,6 +173,7 @@ def test_port_forward_relays_a_connection_and_reports_a_refused_one() -> None:
             await c.until(lambda g: spdy.Data(1, b"", fin=True) in g)
             assert not [f for f in c.got if isinstance(f, spdy.Data) and f.stream_id == 1
                         and f.data]  # nothing on the error stream
+            assert c.conn.streams == {}  # both done both ways: forgotten
 
             h = {"port": str(closed_port), "requestID": "1"}
             c.send(c.enc.syn_stream(5, {**h, "streamType": "error"}, fin=True),
