@@ -238,6 +238,16 @@ def test_published_port_serves_on_the_host(daemon: User) -> None:
         assert eventually(lambda: s.connect_ex(("127.0.0.1", WEB_PORT)) != 0)
 
 
+def test_privileged_port_is_refused_with_the_fix(daemon: User) -> None:
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        if int(f.read()) <= 80:
+            pytest.skip("this host lets users bind port 80")
+    r = daemon.wharf("run", "--rm", "-p", "127.0.0.1:80:80", "busybox", "true")
+    assert r.returncode == 125
+    assert "cannot expose privileged port 80, you can add " \
+           "'net.ipv4.ip_unprivileged_port_start=80' to /etc/sysctl.conf" in r.stderr
+
+
 def test_info_says_rootless_without_cgroups(daemon: User) -> None:
     """On a cgroup v1 host, Docker's warning; limits are dropped, not refused; pause,
     which needs a cgroup, is refused."""

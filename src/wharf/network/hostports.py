@@ -15,6 +15,7 @@ The parent's port API is a unix socket; one request per connection: a JSON line
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 
@@ -37,6 +38,18 @@ def open_socket(proto: str, host: str, port: int) -> socket.socket:
     return sock
 
 
+def privileged_port_hint(port: int) -> str:
+    """RootlessKit's words for a port below the host's unprivileged start (1024)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            current = f.read().strip()
+    except OSError:
+        current = "1024"
+    return (f"cannot expose privileged port {port}, you can add "
+            f"'net.ipv4.ip_unprivileged_port_start={port}' to /etc/sysctl.conf (currently "
+            f"{current}), or choose a larger port number (>= {current})")
+
+
 def bind(api: str, proto: str, host: str, port: int) -> socket.socket:
     """``open_socket`` done by the parent behind ``api``, in the host's network namespace."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -56,10 +69,12 @@ def serve(conn: socket.socket) -> None:
     """The parent's side of one request on ``conn`` (blocking; the caller closes ``conn``)."""
     conn.settimeout(TIMEOUT)
     request = json.loads(conn.makefile("rb").readline())
+    port = int(request["port"])
     try:
-        sock = open_socket(request["proto"], request["host"], int(request["port"]))
+        sock = open_socket(request["proto"], request["host"], port)
     except OSError as e:
-        conn.sendall(json.dumps({"errno": e.errno, "error": e.strerror}).encode())
+        why = privileged_port_hint(port) if e.errno == errno.EACCES else e.strerror
+        conn.sendall(json.dumps({"errno": e.errno, "error": why}).encode())
         return
     with sock:
         socket.send_fds(conn, [b'{"errno": 0}'], [sock.fileno()])

@@ -57,3 +57,16 @@ def test_a_parent_that_is_gone_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         hostports.bind(str(tmp_path / "none.sock"), "tcp", "127.0.0.1", 0)
     assert not os.path.exists(tmp_path / "none.sock")
+
+
+def test_a_privileged_port_says_how_to_allow_it(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root may bind any port")
+    parent = _parent(tmp_path / "api.sock", 1)
+    try:
+        with pytest.raises(OSError) as refused:
+            hostports.bind(str(tmp_path / "api.sock"), "tcp", "127.0.0.1", 80)
+        assert refused.value.errno == errno.EACCES
+        assert "net.ipv4.ip_unprivileged_port_start=80" in refused.value.strerror
+    finally:
+        parent.join()
