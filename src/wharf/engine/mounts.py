@@ -185,6 +185,14 @@ def _tmpfs(destination: str, options: list[str], rw: bool) -> dict[str, Any]:
             "options": ["nosuid", "nodev", "noexec", *extra, *([] if rw else ["ro"])]}
 
 
+def root_propagation(points: list[Point]) -> str:
+    """OCI ``rootfsPropagation``: rshared when a bind is shared (moby's rule: its mounts
+    must reach the host), else the runtime's default (rslave)."""
+    shared = any(p["Type"] == "bind" and p["Propagation"] in ("shared", "rshared")
+                 for p in points)
+    return "rshared" if shared else ""
+
+
 def to_oci(points: list[Point], tmpfs: dict[str, str] | None,
            image_mount: Callable[[Point], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """OCI mounts, parents before children; bind sources that vanished are made again (as

@@ -138,9 +138,16 @@ def bind_console(pts: str) -> None:
 
 
 def pivot(rootfs: str) -> None:
-    """Make ``rootfs`` the root and detach the old one (runc's pivot_root(".", ".") trick)."""
-    os.chdir(rootfs)
-    sc.pivot_root(".", ".")
+    """Make ``rootfs`` the root and detach the old one (runc's pivot_root(".", ".") trick):
+    from the old root (a fd of it: the kernel promises no cwd after pivot_root), made
+    rslave first so the detach does not reach the host, and the new root left alone."""
+    old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.chdir(rootfs)
+        sc.pivot_root(".", ".")
+        os.fchdir(old_root)
+    finally:
+        os.close(old_root)
     sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
     sc.umount2(".", sc.MNT_DETACH)
     os.chdir("/")
@@ -178,12 +185,16 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     # shared propagation must still receive the host's mounts; every other mount of the
     # spec says rprivate for itself. rshared (``rootfsPropagation``, for a shared bind)
     # keeps the host's shared mounts peers of ours, so a mount made in such a bind
-    # reaches the host; the rootfs itself is then made private (runc's
-    # rootfsParentMountPrivate), so the container's own mounts (/proc...) do not.
+    # reaches the host; the root and the mount holding the rootfs are then made private
+    # (runc's rootfsParentMountPrivate): pivot_root refuses shared ones, and the
+    # container's own mounts (/proc...) must not reach the host.
     linux = spec.get("linux") or {}
-    sc.mount(None, "/", None, sc.MS_REC | _PROPAGATION[linux.get("rootfsPropagation") or "slave"])
+    propagation = _PROPAGATION[linux.get("rootfsPropagation") or "rslave"]
+    sc.mount(None, "/", None, sc.MS_REC | propagation)
+    if propagation & sc.MS_SHARED:
+        for path in ("/", _mount_point(rootfs)):
+            sc.mount(None, path, None, sc.MS_PRIVATE)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-    sc.mount(None, rootfs, None, sc.MS_PRIVATE)
     fresh_dev = False
     for m in spec.get("mounts") or []:
         mount_one(rootfs, m, linux.get("cgroupsPath") or "")
@@ -197,6 +208,14 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     make_readonly(linux.get("readonlyPaths") or [])
     if (spec.get("root") or {}).get("readonly"):
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _mount_point(path: str) -> str:
+    """The mount point of the mount ``path`` is on (the longest one above it)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in f]
+    inside = [p for p in points if path == p or path.startswith(p.rstrip("/") + "/")]
+    return max(inside, key=len)
 
 
 def ensure_cwd(cwd: str) -> None:

@@ -149,8 +149,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
           seccomp: dict[str, Any] | None = None, devices: list[dict[str, Any]] | None = None,
           sysctls: dict[str, str] | None = None, masked_paths: list[str] | None = None,
           readonly_paths: list[str] | None = None,
-          id_mappings: tuple[list[dict[str, int]], list[dict[str, int]]] | None = None
-          ) -> dict[str, Any]:
+          id_mappings: tuple[list[dict[str, int]], list[dict[str, int]]] | None = None,
+          rootfs_propagation: str = "") -> dict[str, Any]:
     """The OCI runtime spec of one container.
 
     ``binds`` are OCI mounts added after the defaults (the per-container
@@ -164,7 +164,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     ``masked_paths``/``readonly_paths`` replace the defaults when given (Docker's
     HostConfig fields, the CRI's security context); a privileged container has none.
     ``id_mappings`` (uid and gid mappings, OCI's shape) put it in a user namespace of
-    its own.
+    its own. ``rootfs_propagation`` is OCI's ``linux.rootfsPropagation`` (rslave when
+    empty, runc's default).
     """
     if capabilities is None:
         capabilities = capslib.all_capabilities() if privileged else list(capslib.DEFAULT)
@@ -198,6 +199,8 @@ def build(*, args: list[str], rootfs: str, env: list[str] | None = None, cwd: st
     if id_mappings:
         ns.append({"type": "user"})
         linux["uidMappings"], linux["gidMappings"] = id_mappings
+    if rootfs_propagation:
+        linux["rootfsPropagation"] = rootfs_propagation
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path
     if seccomp:

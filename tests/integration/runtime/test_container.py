@@ -91,6 +91,29 @@ def test_recursive_readonly_bind_reaches_its_submounts(box: Box, tmp_path: Path)
     assert "Read-only file system" in outs[1]
 
 
+def test_shared_bind_sends_the_containers_mounts_to_the_host(box: Box, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "m").mkdir(parents=True)
+    sc.mount(str(src), str(src), None, sc.MS_BIND | sc.MS_REC)
+    try:
+        sc.mount(None, str(src), None, sc.MS_SHARED | sc.MS_REC)
+        bind = {"destination": "/mnt", "type": "bind", "source": str(src),
+                "options": ["rbind", "rshared"]}
+        sp = box.spec(["sh", "-c", "mount -t tmpfs x /mnt/m && touch /mnt/m/made-inside"],
+                      binds=[bind], capabilities=caps.effective_set(cap_add=["SYS_ADMIN"]),
+                      rootfs_propagation="rshared")
+        r, w = os.pipe()
+        pid = container.spawn(str(box.bundle), sp, (0, w, w))
+        os.close(w)
+        out = os.fdopen(r).read()
+        assert os.waitpid(pid, 0)[1] == 0, out
+        assert os.listdir(src / "m") == ["made-inside"]  # the host sees the container's mount
+    finally:
+        for path in (src / "m", src):
+            while any(line.split()[4] == str(path) for line in open("/proc/self/mountinfo")):
+                sc.umount2(str(path), sc.MNT_DETACH)
+
+
 def test_user_namespace_with_the_specs_mappings(box: Box) -> None:
     mapping = [{"containerID": 0, "hostID": 1000, "size": 100000}]
     code, out = box.run(["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; "

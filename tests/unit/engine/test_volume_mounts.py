@@ -75,3 +75,10 @@ def test_refused_with_dockers_words(hc, message):
     with pytest.raises(InvalidParameter) as err:
         mounts.parse(hc, [])
     assert message in err.value.message
+
+
+def test_a_shared_bind_makes_the_root_propagation_rshared(tmp_path):
+    def root(mode: str) -> str:
+        return mounts.root_propagation(mounts.parse({"Binds": [f"{tmp_path}:/a:{mode}"]}, []))
+    assert root("rshared") == root("shared") == "rshared"  # its mounts must reach the host
+    assert root("rslave") == root("ro") == ""  # the runtime's default, rslave
