@@ -103,6 +103,8 @@ def user() -> Iterator[User]:
     missing = [t for t in NEEDED if shutil.which(t) is None]
     if missing:
         pytest.skip(f"missing {', '.join(missing)}: run scripts/setup.sh --test")
+    if not os.stat("/dev/net/tun").st_mode & 0o006:
+        pytest.skip("/dev/net/tun is not open to users (slirp4netns): run scripts/setup.sh")
     name = f"wrl{secrets.token_hex(4)}"
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
     made: list[User] = []
