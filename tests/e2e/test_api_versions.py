@@ -156,3 +156,28 @@ def test_bind_create_mountpoint_from_1_42(wharfd, busybox, tmp_path):
         assert (source / "f").read_text() == "in\n"
     finally:
         wharfd.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})
+
+
+def test_the_engines_cri_shapes_are_not_docker_api(wharfd, busybox, tmp_path):
+    """Image mounts (API 1.48), ReadOnlyForceRecursive (1.44) and the engine's IDMapping
+    (the CRI's pod user namespaces) are newer than any version served: refused or
+    dropped, as dockerd 24 does."""
+    image = {"Image": busybox, "HostConfig": {"Mounts": [
+        {"Type": "image", "Source": busybox, "Target": "/img"}]}}
+    status, refused = wharfd.api("POST", "/containers/create", image)
+    assert status == 400
+    assert refused["message"] == 'invalid mount config for type "image": mount type unknown'
+    mapping = [{"ContainerID": 0, "HostID": 1000, "Size": 100000}]
+    body = {"Image": busybox, "Cmd": ["cat", "/proc/self/uid_map"],
+            "HostConfig": {"NetworkMode": "none",
+                           "IDMapping": {"UIDMappings": mapping, "GIDMappings": mapping}}}
+    status, c = wharfd.api("POST", "/containers/create", body)
+    assert status == 201, c
+    try:
+        assert "IDMapping" not in wharfd.api("GET", f"/containers/{c['Id']}/json")[1]["HostConfig"]
+        assert wharfd.api("POST", f"/containers/{c['Id']}/start")[0] == 204
+        assert wharfd.wharf("wait", c["Id"]).stdout.strip() == "0"
+        # the host's user namespace: every id mapped to itself
+        assert wharfd.wharf("logs", c["Id"]).stdout.split() == ["0", "0", "4294967295"]
+    finally:
+        wharfd.api("DELETE", f"/containers/{c['Id']}", params={"force": 1})
