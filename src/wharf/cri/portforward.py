@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import Protocol
 
 from wharf.cri.spdyconn import Connection, Stream
 from wharf.network import netns
@@ -24,6 +25,18 @@ from wharf.network import netns
 log = logging.getLogger("wharf.cri")
 PROTOCOL = "portforward.k8s.io"
 DIAL_TIMEOUT = 5.0  # seconds per address, containerd's
+
+
+class Channel(Protocol):
+    """A data or error stream as ``forward`` uses it (a SPDY stream, a websocket channel)."""
+
+    async def read(self) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 class Forwarder:
@@ -50,7 +63,7 @@ class Forwarder:
         pair[kind] = stream
         if len(pair) == 2:
             del self._pairs[request]
-            task = asyncio.ensure_future(self._forward(pair["data"], pair["error"], int(port)))
+            task = asyncio.ensure_future(self.forward(pair["data"], pair["error"], int(port)))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return None
@@ -65,7 +78,8 @@ class Forwarder:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await conn.close()
 
-    async def _forward(self, data: Stream, error: Stream, port: int) -> None:
+    async def forward(self, data: Channel, error: Channel, port: int) -> None:
+        """One connection to ``port`` in the pod, relayed until both ends are done."""
         error.discard()  # the client only reads it
         try:
             sock = await asyncio.to_thread(self._dial, port)

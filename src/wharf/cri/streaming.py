@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from wharf.cri import portforward
+from wharf.cri import portforward, wsports
 from wharf.cri.channels import (CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, STREAM_TYPES,
                                 Channels, SpdyChannels, WebSocketChannels, wait_for_streams)
 from wharf.cri.spdyconn import Connection, Stream
@@ -110,30 +110,18 @@ class StreamServer:
             await self._run(p, WebSocketChannels(ws))
             return ws
         forwarder = self._forwarder(p)
-        ws = web.WebSocketResponse(protocols=(TUNNEL_PREFIX + portforward.PROTOCOL,),
-                                   autoping=True)
-        await ws.prepare(request)
-        room = asyncio.Event()
-        room.set()
-        conn = Connection(ws.send_bytes, forwarder.accept,
-                          lambda paused: room.clear() if paused else room.set())
-
-        async def pump() -> None:
-            while await room.wait():
-                msg = await ws.receive()
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                                WSMsgType.ERROR):
-                    break
-                if msg.type == WSMsgType.BINARY:
-                    conn.feed(msg.data)
-            conn.feed_eof()
-        reading = asyncio.ensure_future(pump())
+        tunnel = TUNNEL_PREFIX + portforward.PROTOCOL
+        ws = web.WebSocketResponse(protocols=(tunnel, wsports.PROTOCOL), autoping=True)
+        if ws.can_prepare(request).protocol == tunnel:
+            await ws.prepare(request)
+            await _tunnel(ws, forwarder)
+            return ws
         try:
-            await forwarder.serve(conn)
-        finally:
-            reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
-            await ws.close()
+            wanted = wsports.ports(request.query.getall("port", []))
+        except ValueError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        await ws.prepare(request)
+        await wsports.serve(ws, forwarder, wanted)
         return ws
 
     # -- SPDY ------------------------------------------------------------------
@@ -278,6 +266,31 @@ async def _relay(ch: Channels, reader: asyncio.StreamReader, writer: asyncio.Str
         for task in (incoming, outgoing):
             task.cancel()
         await asyncio.gather(incoming, outgoing, return_exceptions=True)
+
+
+async def _tunnel(ws: web.WebSocketResponse, forwarder: portforward.Forwarder) -> None:
+    """Port forward over SPDY carried in the websocket's binary messages."""
+    room = asyncio.Event()
+    room.set()
+    conn = Connection(ws.send_bytes, forwarder.accept,
+                      lambda paused: room.clear() if paused else room.set())
+
+    async def pump() -> None:
+        while await room.wait():
+            msg = await ws.receive()
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                            WSMsgType.ERROR):
+                break
+            if msg.type == WSMsgType.BINARY:
+                conn.feed(msg.data)
+        conn.feed_eof()
+    reading = asyncio.ensure_future(pump())
+    try:
+        await forwarder.serve(conn)
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        await ws.close()
 
 
 def _remotecommand_streams(opened: asyncio.Queue[Stream]) -> Callable[[Stream], str | None]:

@@ -4,6 +4,7 @@ these answers come before any container is looked at)."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -43,3 +44,43 @@ def test_a_request_that_upgrades_to_nothing_keeps_the_url() -> None:
     status, body, _, again = _ask("portforward", {})
     assert status == 400 and "missing upgrade headers" in body
     assert again == 400
+
+
+def test_port_forward_over_websocket_channels() -> None:
+    """A client that does not tunnel SPDY (``v4.channel.k8s.io``, ports in the query), to
+    a host-network pod: each channel opens with its port, data goes both ways on channel
+    0, and the websocket closes when the pod's end of the connection does."""
+    async def main() -> tuple[int, list[bytes], bytes, Any, int]:
+        async def upper(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write((await reader.readline()).upper())
+            writer.close()
+        pod = await asyncio.start_server(upper, "127.0.0.1", 0)
+        port = pod.sockets[0].getsockname()[1]
+        sandbox = SimpleNamespace(id="c0ffee", running=True,
+                                  record={"NetworkSettings": {"SandboxKey": ""}})
+        server = StreamServer(SimpleNamespace(  # type: ignore[arg-type]
+            containers=SimpleNamespace(get=lambda ref: sandbox)))
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                url = server.url("portforward", sandbox.id)
+                async with session.get(f"{url}?port=0") as r:
+                    refused = r.status
+                url = server.url("portforward", sandbox.id)
+                async with session.ws_connect(f"{url}?port={port}",
+                                              protocols=("v4.channel.k8s.io",)) as ws:
+                    greetings = [(await ws.receive_bytes()) for _ in range(2)]
+                    await ws.send_bytes(b"\x00hello pod\n")
+                    answer = await ws.receive_bytes()
+                    end = await ws.receive()
+                    return port, greetings, answer, end.type, refused
+        finally:
+            await server.stop()
+            pod.close()
+            await pod.wait_closed()
+    port, greetings, answer, end, refused = asyncio.run(main())
+    assert refused == 400  # no port 0
+    le = port.to_bytes(2, "little")
+    assert sorted(greetings) == [b"\x00" + le, b"\x01" + le]
+    assert answer == b"\x00HELLO POD\n"
+    assert end == aiohttp.WSMsgType.CLOSE
