@@ -15,7 +15,8 @@ it binds published ports for the daemon on its port API
 (``wharf.network.hostports``).
 
 TERM, INT and HUP sent to the parent go to wharfd. When wharfd exits, the child
-exits with its status, and the parent stops slirp4netns, removes its state
+exits with its status (and when the parent dies, SIGKILL ends the child, its init
+and so everything in its PID namespace), and the parent stops slirp4netns, removes its state
 directory (``$XDG_RUNTIME_DIR/wharfd-rootless``: the port API socket,
 ``child_pid`` for ``nsenter``) and exits with that status too.
 """
@@ -94,11 +95,12 @@ def run(argv: list[str], config: DaemonConfig) -> int:
     api_path = os.path.join(state, "api.sock")
     api = _listen(api_path)
     ours, theirs = socket.socketpair()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
         api.close()
         ours.close()
-        _child(theirs, argv, api_path)
+        _child(theirs, argv, api_path, parent)
     theirs.close()
     slirp = None
     try:
@@ -185,6 +187,14 @@ def _serve(api: socket.socket, child: int) -> int:
                     log.warning("rootless port driver: %s", e)
 
 
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when ``parent`` dies (a parent killed with -9 takes its
+    namespaces' processes with it: the init's death ends its PID namespace)."""
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() not in (parent, 0):  # it died before that (0: a parent outside our
+        os._exit(1)                      # PID namespace, which cannot be told)
+
+
 def exit_status(status: int) -> int:
     """A wait status as a shell reports it: the exit code, or 128 + the killing signal."""
     code = os.waitstatus_to_exitcode(status)
@@ -201,7 +211,7 @@ def _mount_sysfs(spare: str) -> None:
     sc.umount2(spare, sc.MNT_DETACH)
 
 
-def _child(sync: socket.socket, argv: list[str], api_path: str) -> NoReturn:
+def _child(sync: socket.socket, argv: list[str], api_path: str, parent: int) -> NoReturn:
     """In new user, mount, network and PID namespaces: wait to be mapped, become root,
     set the mounts up, start the namespace's init, pass the parent's signals on to it
     and exit with its status.
@@ -219,6 +229,7 @@ def _child(sync: socket.socket, argv: list[str], api_path: str) -> NoReturn:
         os.setresgid(0, 0, 0)
         os.setgroups([])
         os.setresuid(0, 0, 0)
+        _die_with(parent)  # after the new credentials, which clear it
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)  # none of ours reach the host
         _mount_sysfs(os.path.join(os.path.dirname(api_path), "cgroup"))
         sc.interface_up("lo")
@@ -240,9 +251,11 @@ def _init(argv: list[str], api_path: str) -> NoReturn:
 def _run_forwarding(start: Callable[[], object]) -> NoReturn:
     """Fork a process that runs ``start``; pass TERM, INT and HUP on to it, reap every
     child meanwhile, and exit with its status when it exits."""
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            _die_with(parent)
             start()
         finally:
             os._exit(1)
