@@ -41,7 +41,10 @@ class _Flag:
     def __init__(self, names: tuple[str, ...], action: str, dest: str, type: Callable[[str], Any] | None,
                  default: Any, help: str, metavar: str | None, choices: Any) -> None:
         self.short = next((n[1:] for n in names if len(n) == 2 and n[0] == "-" and n[1] != "-"), None)
-        self.long = next((n[2:] for n in names if n.startswith("--")), None)
+        longs = [n[2:] for n in names if n.startswith("--")]
+        self.long = longs[0] if longs else None
+        # Further long names are hidden aliases, as docker's deprecated ``--net``.
+        self.hidden_longs = tuple(longs[1:])
         self.action = action
         self.dest = dest
         self.type = type
@@ -148,7 +151,7 @@ class FlagSet:
 
     def _find_long(self, name: str) -> _Flag:
         for flag in self.flags:
-            if flag.long == name:
+            if flag.long == name or name in flag.hidden_longs:
                 return flag
         if name == "help":
             raise HelpRequested()

@@ -122,3 +122,13 @@ def test_every_command_module_has_help() -> None:
         except ModuleNotFoundError:
             continue  # the image commands land separately
         assert main.main([*name.split(), "--help"]) == 0, name
+
+
+def test_deprecated_net_is_a_hidden_alias_of_network() -> None:
+    """docker still takes ``run --net=host`` (hidden, deprecated) for ``--network``."""
+    parser = FlagSet("wharf run", interspersed=False)
+    parser.add_argument("--network", "--net", dest="network", default="default")
+    parser.add_argument("image")
+    assert parser.parse_args(["--net=host", "busybox"]).network == "host"
+    assert parser.parse_args(["--net", "none", "busybox"]).network == "none"
+    assert "--net " not in parser.format_help()
