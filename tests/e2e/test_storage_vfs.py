@@ -79,8 +79,8 @@ def test_info_run_commit_diff_cp_export_rm(vfs, tmp_path: Path) -> None:
     assert {"new", "in.txt", "bin/sh"} <= names and "bin/ls" not in names
 
     ok(vfs, "rm", "vc")
-    assert os.listdir(vfs.data_root / "image" / "rw") == [".tmp"]
-    assert eventually(lambda: os.listdir(vfs.data_root / "image" / "rw" / ".tmp") == [])  # deleted after the answer
+    rw = vfs.data_root / "image" / "rw"  # run --rm's and rm's copies go after the answers
+    assert eventually(lambda: os.listdir(rw) == [".tmp"] and os.listdir(rw / ".tmp") == []), os.listdir(rw)
     ok(vfs, "rmi", "snap:1")
 
 
@@ -117,6 +117,8 @@ def test_save_load_push_pull_and_rmi_frees_the_disk(vfs, tmp_path: Path) -> None
     assert layer_dirs(vfs) == before  # the copy of busybox in the new layer is gone with it
     assert "Loaded image: big:1" in ok(vfs, "load", "-i", str(tmp_path / "big.tar"))
     assert ok(vfs, "run", "--rm", "big:1", "sh", "-c", "wc -c < /blob").strip() == "3000000"
+    r = vfs.wharf("image", "check")  # every layer's tar rebuilt from its whole tree hashes right
+    assert r.returncode == 0 and "no problems found" in r.stdout, r.stdout + r.stderr
 
     server = wharf_registry(tmp_path, "open")
     try:
@@ -131,6 +133,11 @@ def test_save_load_push_pull_and_rmi_frees_the_disk(vfs, tmp_path: Path) -> None
     finally:
         server.stop()
     assert layer_dirs(vfs) == before
+
+
+def test_daemon_json_chooses_vfs(make_wharfd) -> None:
+    d = make_wharfd(with_busybox=False, daemon_json={"storage-driver": "vfs"})
+    assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
 
 
 def test_a_data_root_keeps_its_driver(make_wharfd) -> None:
