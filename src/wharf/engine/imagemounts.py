@@ -61,7 +61,7 @@ def _source_dirs(store: ImageStore, image_id: str, subpath: str) -> list[str]:
     every layer below it."""
     parts = [part for part in subpath.split("/") if part not in ("", ".")]
     out = []
-    layers = [store.layers.diff_dir(chain) for chain in reversed(store.record(image_id).chain_ids)]
+    layers = store.snapshots.image_dirs(store.record(image_id).chain_ids)  # vfs: one, the whole tree
     for layer in layers:
         path: str | None = layer
         hides = False

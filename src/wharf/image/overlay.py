@@ -96,8 +96,11 @@ class OverlaySnapshotter(Snapshotter):
                     total += st.st_size
         return total
 
+    def image_dirs(self, chains: list[str]) -> list[str]:
+        return [self.layers.diff_dir(c) for c in reversed(chains)]
+
     def graph_driver(self, chains: list[str]) -> dict[str, Any]:
-        dirs = [self.layers.diff_dir(c) for c in reversed(chains)]
+        dirs = self.image_dirs(chains)
         data = {"UpperDir": dirs[0]} if dirs else {}
         if len(dirs) > 1:
             data["LowerDir"] = ":".join(dirs[1:])

@@ -130,5 +130,10 @@ class Snapshotter(abc.ABC):
         """Bytes of the regular files the container wrote (Docker's SizeRw)."""
 
     @abc.abstractmethod
+    def image_dirs(self, chains: list[str]) -> list[str]:
+        """Directories whose merge (top first) is the tree of an image with these layers
+        (bottom first): what an image mount shows."""
+
+    @abc.abstractmethod
     def graph_driver(self, chains: list[str]) -> dict[str, Any]:
         """Docker's ``GraphDriver`` block of an image with these layers (bottom first)."""

@@ -145,5 +145,9 @@ class VfsSnapshotter(Snapshotter):
     def size(self, cid: str) -> int:
         return self.diff(cid).size()
 
+    def image_dirs(self, chains: list[str]) -> list[str]:
+        """The top layer alone: it is the whole tree."""
+        return [self.layers.diff_dir(chains[-1])] if chains else []
+
     def graph_driver(self, chains: list[str]) -> dict[str, Any]:
         return {"Name": self.name, "Data": None}

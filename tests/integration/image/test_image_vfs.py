@@ -14,6 +14,7 @@ from integration.image.test_image_overlay import base, mounts_under, run  # noqa
 from unit.image.image_tars import make_tar
 from wharf.config import DaemonConfig
 from wharf.engine.events import EventBus
+from wharf.engine import imagemounts, mounts
 from wharf.engine.images import ImageService
 from wharf.image import drivers
 
@@ -80,6 +81,16 @@ def test_a_container_is_a_copy_whose_changes_are_found_by_comparison(base: Path)
         assert {"f", "added/x", "o/new", "d"} <= set(tar.getnames()) and "d/kept" not in tar.getnames()
     run(svc.remove_rw_layer(cid))
     assert mounts_under(base) == [] and svc.store.snapshots.ids() == []
+
+
+def test_an_image_mount_is_the_top_layer_alone(base: Path) -> None:
+    """Its lower layers still hold what the top one deleted: never shown."""
+    svc = service(base)
+    image_id = two_layer_image(svc)
+    point = mounts.parse({"Mounts": [{"Type": "image", "Source": image_id, "Target": "/v",
+                                      "ImageOptions": {"Subpath": "d"}}]}, [])[0]
+    m = imagemounts.oci_mount(svc.store)(point)
+    assert m["type"] == "bind" and sorted(os.listdir(m["source"])) == ["kept"]
 
 
 def test_removing_the_image_frees_its_copies(base: Path) -> None:

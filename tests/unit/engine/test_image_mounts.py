@@ -19,7 +19,7 @@ def _store(tmp_path: Path, layers: int) -> SimpleNamespace:
         (tmp_path / str(n)).mkdir()
     return SimpleNamespace(
         record=lambda image_id: SimpleNamespace(chain_ids=[str(n) for n in range(layers)]),
-        layers=SimpleNamespace(diff_dir=lambda chain: str(tmp_path / chain)))
+        snapshots=SimpleNamespace(image_dirs=lambda chains: [str(tmp_path / c) for c in reversed(chains)]))
 
 
 def _mount(store: SimpleNamespace, subpath: str = "") -> dict[str, object]:
