@@ -78,3 +78,18 @@ def test_a_created_rm_container_is_removed_at_restart_as_under_docker(make_wharf
     d.restart(kill=True)
     names = d.wharf("ps", "-a", "--format", "{{.Names}}").stdout.split()
     assert "kept" in names and "gone" not in names
+
+
+def test_a_restored_container_keeps_its_pid_and_start_time(make_wharfd):
+    """A start writes the record once, before the process runs (no pid yet): after a
+    kill -9 of wharfd, inspect still shows the pid (asked of the shim) and the start
+    time it showed before, and a stop reaches the process."""
+    d = make_wharfd()
+    cid = d.wharf("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    before = d.api("GET", f"/containers/{cid}/json")[1]["State"]
+    d.restart(kill=True)
+    after = d.api("GET", f"/containers/{cid}/json")[1]["State"]
+    assert after["Running"] and after["Pid"] == before["Pid"] > 0
+    assert after["StartedAt"] == before["StartedAt"]
+    assert d.wharf("stop", "-t", "0", cid).returncode == 0
+    assert d.wharf("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "137"

@@ -52,6 +52,9 @@ TRASH = ".trash"  # removed containers' directories, deleted after the answer (s
 #: ``update``'s warning where there is no cgroup to apply limits to (rootless on v1).
 NO_CGROUP_LIMITS = ("Resource limits are recorded but not applied: a rootless daemon "
                     "without cgroups cannot limit containers")
+#: The State of a container whose process runs (with its Pid and StartedAt).
+_STARTED = {"Running": True, "Paused": False, "Restarting": False, "OOMKilled": False,
+            "Dead": False, "ExitCode": 0, "Error": ""}
 #: A cgroup file of a container whose exit removed the cgroup: gone (ENOENT), or
 #: open while the directory was removed (ENODEV).
 _CGROUP_GONE = (errno.ENOENT, errno.ENODEV)
@@ -126,11 +129,13 @@ class ContainerService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _save(self, c: Container, durable: bool = True, must: bool = False) -> None:
+    async def _save(self, c: Container, durable: bool = True, must: bool = False,
+                    state: dict[str, Any] | None = None) -> None:
         """``durable=False`` for the run-state of a start or an exit: after a power loss
         no container is running whatever the record says (the restore at boot finds
         no shim), and a kill -9 of the daemon loses nothing in the page cache. Two
-        fsyncs fewer per ``run --rm``.
+        fsyncs fewer per ``run --rm``. ``state``: fields of ``State`` that the record
+        on disk gets ahead of memory (a start's, saved before its process runs).
 
         On a full disk a change of state (a start, an exit, a stop, a pause) has
         happened whatever the disk says: it is kept in memory and logged, so the
@@ -138,8 +143,9 @@ class ContainerService:
         disk (a create, a rename) is refused. A broken record is never written over."""
         if c.private.get("Broken"):
             return
+        record = c.record if state is None else {**c.record, "State": {**c.state, **state}}
         try:
-            await asyncio.to_thread(write_json_atomic, c.record_path, c.record, 0o600, durable)
+            await asyncio.to_thread(write_json_atomic, c.record_path, record, 0o600, durable)
         except OSError as e:
             if must or not disk_full(e):
                 raise
@@ -338,7 +344,7 @@ class ContainerService:
                         self.networks.make_sandbox(c))
             await self.volumes.attach(c, rootfs_path(bundle))
             gate = await asyncio.to_thread(startgate.Gate, bundle)
-            result = await self._launch_behind_gate(c, bundle, gate)
+            result, started_at = await self._launch_behind_gate(c, bundle, gate)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
@@ -357,30 +363,35 @@ class ContainerService:
             c.state.update(ExitCode=code, Error=message, Restarting=False, Running=False)
             await self._save(c)
             raise InvalidParameter(message)
-        c.state.update(Running=True, Paused=False, Restarting=False, OOMKilled=False, Dead=False,
-                       Pid=int(result["pid"]), ExitCode=0, Error="",
-                       StartedAt=rfc3339nano(time.time_ns()))
-        await self._save(c, durable=False)
+        # The record on disk says so since the gate opened (``_launch_behind_gate``).
+        c.state.update(_STARTED, Pid=int(result["pid"]), StartedAt=started_at)
         self.events.publish("container", "start", c.id, c.event_attributes())
         self._watch(c)
         c.notify("start")
 
     async def _launch_behind_gate(self, c: Container, bundle: str,
-                                  gate: startgate.Gate) -> dict[str, Any]:
+                                  gate: startgate.Gate) -> tuple[dict[str, Any], str]:
         """The shim sets the container up while its network is plumbed; the runtime
-        execs once the gate opens (``wharf.runtime.startgate``)."""
+        execs once the gate opens (``wharf.runtime.startgate``). Returns the launch's
+        answer and the start time.
+
+        The start is saved once, just before the gate opens: running, with its
+        endpoints (in no other file) and start time; its pid only in memory, once
+        known (a restore asks the shim). A daemon killed from then on finds the
+        container running if its shim is, else its exit in ``exit.json``; a failed
+        launch is saved again, with its error."""
         launch = asyncio.ensure_future(self.launcher.launch(bundle))
         try:
-            joined = await self.networks.attach(c)
+            await self.networks.attach(c)
             await self.networks.write_etc(c)
-            if joined:  # its endpoints are in no other file: a daemon killed once the
-                await self._save(c, durable=False)  # gate is open adopts it with them
+            started_at = rfc3339nano(time.time_ns())
+            await self._save(c, durable=False, state={**_STARTED, "StartedAt": started_at})
         except BaseException:
             gate.release(False)
             await asyncio.gather(launch, return_exceptions=True)
             raise
         gate.release(True)
-        return await launch
+        return await launch, started_at
 
     def _link_env(self, c: Container) -> list[str]:
         """The legacy links' variables, on the default bridge only (as Docker): from each
@@ -870,6 +881,7 @@ class ContainerService:
                 c.state.update(Running=True, Restarting=False, Pid=int(shim["pid"]), ExitCode=0,
                                Error="", StartedAt=rfc3339nano(time.time_ns()))
                 await self._save(c)
+            c.state["Pid"] = int(shim["pid"])  # a start saves none (``_launch_behind_gate``)
             log.info("reattached to %s", c.id)
             await self.networks.restore_container(c)
             self._watch(c)

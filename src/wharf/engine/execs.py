@@ -95,6 +95,9 @@ class ExecService:
                 detachkeys.parse(keys)
             except ValueError:
                 raise InvalidParameter(f"Invalid escape keys ({keys}) provided") from None
+        # The start moves a process into the container's cgroup: its RCU grace period
+        # (``cgroups.prime_moves``) is paid from now, while the client sends the start.
+        asyncio.get_running_loop().run_in_executor(None, cgroups.prime_moves)
         self._forget_gone()
         ex = Exec(secrets.token_hex(32), c.id, {**body, "Cmd": cmd, "DetachKeys": keys})
         self._execs[ex.id] = ex

@@ -391,12 +391,11 @@ class NetworkService:
         settings["SandboxKey"] = path
         settings["SandboxID"] = c.id
 
-    async def attach(self, c: Container) -> bool:
+    async def attach(self, c: Container) -> None:
         """Endpoints, ports and DNS in the sandbox (then ``write_etc``): while the runtime
-        sets the container up, which waits at its start gate until these are done.
-        True if it made endpoints (which only the container's record keeps)."""
+        sets the container up, which waits at its start gate until these are done."""
         if not self.netns_join(c):
-            return False
+            return
         settings = c.record["NetworkSettings"]
         async with self._lock:
             joined = 0
@@ -410,7 +409,6 @@ class NetworkService:
             if self._proxies.get(c.id):
                 await self._apply_firewall()
         await self._start_dns(c)
-        return joined > 0
 
     async def write_etc(self, c: Container) -> None:
         """/etc/hosts and /etc/resolv.conf with the addresses ``attach`` gave the container
