@@ -127,11 +127,6 @@ class DaemonConfig:
         return os.path.join(self.data_root, "image")
 
     @property
-    def downloads_dir(self) -> str:
-        """Layers being pulled; emptied at every start (a pull a restart cut short)."""
-        return os.path.join(self.data_root, "distribution", "downloads")
-
-    @property
     def network_dir(self) -> str:
         return os.path.join(self.data_root, "network")
 

@@ -291,3 +291,37 @@ def test_ssh_agent_socket_and_cache_subdirectory(wharfd, busybox, tmp_path):
     missing = build(wharfd, ctx, "--ssh", "default", ok=False)  # the test has no SSH_AUTH_SOCK ...
     if not os.environ.get("SSH_AUTH_SOCK"):
         assert "invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set" in missing.stderr
+
+
+def test_bind_mounts_key_the_cache_by_what_they_show(wharfd, busybox, tmp_path):
+    """A RUN whose bind mount shows other content runs again: an image name that now names
+    another image, a named context or a context file that changed."""
+    dep = write(tmp_path / "dep", {"Dockerfile": "FROM busybox\nCOPY x /x\n", "x": "one\n"})
+    extra = write(tmp_path / "extra", {"y": "one\n"})
+    tag = f"wharf-test-bind-{os.urandom(3).hex()}:latest"
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"""
+        FROM busybox
+        RUN --mount=type=bind,from={tag},source=/x,target=/m cat /m > /from-image
+        RUN --mount=type=bind,from=extra,target=/m cat /m/y > /from-dir
+        RUN --mount=type=bind,source=z,target=/m cat /m > /from-context
+    """, "z": "one\n"})
+
+    def again(cached: int) -> list[str]:
+        out = tmp_path / f"out-{os.urandom(3).hex()}"
+        r = build(wharfd, ctx, "--build-context", f"extra={extra}", "-o", str(out))
+        assert r.stdout.count("Using cache") == cached, r.stdout
+        return [(out / name).read_text().strip() for name in ("from-image", "from-dir", "from-context")]
+
+    try:
+        build(wharfd, dep, "-t", tag)
+        assert again(0) == ["one", "one", "one"]
+        assert again(3) == ["one", "one", "one"]
+        (dep / "x").write_text("two\n")
+        build(wharfd, dep, "-t", tag)
+        assert again(0) == ["two", "one", "one"]
+        (extra / "y").write_text("two\n")
+        assert again(1) == ["two", "two", "one"]
+        (ctx / "z").write_text("two\n")
+        assert again(2) == ["two", "two", "two"]
+    finally:
+        wharfd.wharf("rmi", "-f", tag)

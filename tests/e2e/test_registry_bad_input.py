@@ -29,12 +29,12 @@ def fake() -> Iterator[FakeRegistry]:
 
 
 def stored(d) -> dict[str, set[str]]:
-    """What the daemon holds on disk: layers, blobs, images, downloads in flight."""
+    """What the daemon holds on disk: layers, blobs, images, layers being unpacked."""
     image = d.data_root / "image"
     return {"layers": {p.name for p in (image / "layers").iterdir() if len(p.name) == 64},
             "blobs": {p.name for p in (image / "content" / "sha256").iterdir()},
             "images": {p.name for p in (image / "imagedb").iterdir()},
-            "downloads": {p.name for p in (d.data_root / "distribution" / "downloads").iterdir()}}
+            "unpacking": {p.name for p in (image / "layers" / "tmp").iterdir()}}
 
 
 def test_unknown_repository_and_tag(d, tmp_path: Path) -> None:

@@ -103,11 +103,11 @@ def test_pull_gzip_zstd_and_uncompressed_layers(compression: str, puller, fake: 
 
 
 def stored(d) -> dict[str, set[str]]:
-    """What the daemon holds on disk: layers, images, downloads in flight."""
+    """What the daemon holds on disk: layers, images, layers being unpacked."""
     image = d.data_root / "image"
     return {"layers": {p.name for p in (image / "layers").iterdir() if len(p.name) == 64},
             "images": {p.name for p in (image / "imagedb").iterdir()},
-            "downloads": {p.name for p in (d.data_root / "distribution" / "downloads").iterdir()}}
+            "unpacking": {p.name for p in (image / "layers" / "tmp").iterdir()}}
 
 
 @pytest.mark.parametrize("honour_range", [True, False], ids=["range", "whole"])
@@ -123,7 +123,7 @@ def test_pull_resumes_a_dropped_blob(honour_range: bool, puller, fake: FakeRegis
         gets = [r for r, hit in zip(fake.ranges, [h for h in fake.hits if "/blobs/" in h]) if hit.endswith(layer)]
         assert gets == [None, f"bytes={1 << 20}-", f"bytes={2 << 20}-" if honour_range else f"bytes={1 << 20}-"]
         ok(puller, "image", "check")
-        assert stored(puller)["downloads"] == set()
+        assert stored(puller)["unpacking"] == set()
     finally:
         puller.wharf("rmi", ref)
 

@@ -26,23 +26,30 @@ _TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IF
               stat.S_IFDIR: "5", stat.S_IFIFO: "6"}
 
 
-def _header(name: str, st: os.stat_result, link: str, uid: int, gid: int) -> bytes:
-    kind = stat.S_IFMT(st.st_mode)
+def entry_hash(name: str, mode: int, uid: int, gid: int, size: int, link: str = "", rdev: int = 0,
+               digest: str = "") -> str:
+    """Hex digest of one entry from its metadata (``mode`` with its type bits) and, for a
+    regular file, its content's sha256: the same whether the entry is on disk or in a tar
+    kept in memory (``wharf.build.received``)."""
+    kind = stat.S_IFMT(mode)
     is_dev = kind in (stat.S_IFCHR, stat.S_IFBLK)
     fields = [
         ("name", name + "/" if kind == stat.S_IFDIR else name),
-        ("mode", str(st.st_mode)),
+        ("mode", str(mode)),
         ("uid", str(uid)),
         ("gid", str(gid)),
-        ("size", str(st.st_size if kind == stat.S_IFREG else 0)),
+        ("size", str(size if kind == stat.S_IFREG else 0)),
         ("typeflag", _TYPEFLAGS.get(kind, "0")),
         ("linkname", link),
         ("uname", ""),
         ("gname", ""),
-        ("devmajor", str(os.major(st.st_rdev) if is_dev else 0)),
-        ("devminor", str(os.minor(st.st_rdev) if is_dev else 0)),
+        ("devmajor", str(os.major(rdev) if is_dev else 0)),
+        ("devminor", str(os.minor(rdev) if is_dev else 0)),
     ]
-    return "".join(k + v for k, v in fields).encode("utf-8", "surrogateescape")
+    h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
+    if kind == stat.S_IFREG:
+        h.update(digest.encode())
+    return h.hexdigest()
 
 
 def path_hash(root: str, rel: str, uid: int | None = None, gid: int | None = None,
@@ -54,12 +61,10 @@ def path_hash(root: str, rel: str, uid: int | None = None, gid: int | None = Non
     path = os.path.join(root, rel)
     st = os.lstat(path)
     link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
-    h = hashlib.sha256(_header(rel.strip("/"), st, link, st.st_uid if uid is None else uid,
-                               st.st_gid if gid is None else gid))
-    if stat.S_ISREG(st.st_mode):
-        known = digests.get((st.st_dev, st.st_ino)) if digests else None
-        h.update((known or _content_digest(path)).encode())
-    return h.hexdigest()
+    known = digests.get((st.st_dev, st.st_ino)) if digests else None
+    digest = (known or _content_digest(path)) if stat.S_ISREG(st.st_mode) else ""
+    return entry_hash(rel.strip("/"), st.st_mode, st.st_uid if uid is None else uid,
+                      st.st_gid if gid is None else gid, st.st_size, link, st.st_rdev, digest)
 
 
 def _content_digest(path: str) -> str:
@@ -74,7 +79,7 @@ def source_hash(root: str, rel: str, digests: ContentDigests | None = None) -> s
     """``file:<hex>`` for a non-directory, ``dir:<hex>`` over every entry under a directory."""
     path = os.path.join(root, rel)
     if not os.path.isdir(path) or os.path.islink(path):
-        return "file:" + path_hash(root, rel, digests=digests)
+        return file_hash(path_hash(root, rel, digests=digests))
     hashes = []
     rel = rel.strip("/")
     if rel and rel != ".":
@@ -84,7 +89,17 @@ def source_hash(root: str, rel: str, digests: ContentDigests | None = None) -> s
         for name in dirnames + sorted(filenames):
             sub = os.path.relpath(os.path.join(dirpath, name), root)
             hashes.append(path_hash(root, sub, digests=digests))
-    return "dir:" + _joined(sorted(hashes))
+    return dir_hash(hashes)
+
+
+def file_hash(entry: str) -> str:
+    """A source that is one non-directory entry."""
+    return "file:" + entry
+
+
+def dir_hash(entries: list[str]) -> str:
+    """A directory source: the hashes of it and every entry below it, in any order."""
+    return "dir:" + _joined(sorted(entries))
 
 
 def content_hash(data: bytes) -> str:

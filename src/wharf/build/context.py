@@ -10,13 +10,14 @@ context is added under a random ``.dockerfile.<hex>`` name that
 headers built, size known), so the CLI sends it with a Content-Length and
 each file's data by ``sendfile``.
 
-Daemon side: the tar is untrusted. It is read in whole body chunks
-(``wharf.image.tarstream``) and unpacked by the layer unpacker (which
-refuses absolute names, ``..``, writes through symlinks and hard links out
-of the root), hashing each file as it is written: the COPY checksums use
-those digests and never read the context back. The Dockerfile is read
-through symlinks that may not leave the context, and the build files that
-``.dockerignore`` excludes are removed so ``COPY . .`` does not pick them up.
+Daemon side: the tar is untrusted. ``context_entries`` reads it in whole
+body chunks (``wharf.image.tarstream``); ``wharf.build.received`` keeps a
+plain context in memory or unpacks it with the layer unpacker (which refuses
+absolute names, ``..``, writes through symlinks and hard links out of the
+root), hashing each file as it arrives: the COPY checksums use those digests
+and never read the context back. The Dockerfile is read through symlinks
+that may not leave the context, and the build files that ``.dockerignore``
+excludes are removed so ``COPY . .`` does not pick them up.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 from wharf.build.dockerignore import PatternMatcher, keep_build_files, read_patterns
 from wharf.errors import NotFound
 from wharf.linux.paths import secure_join
 
 if TYPE_CHECKING:
-    from wharf.image.archive import ContentDigests
+    from wharf.image.archive import ContentDigests, Entry
 
 DOCKERIGNORE = ".dockerignore"
 #: Where ``--build-context name=DIR`` trees travel inside the context tar (moved aside at unpack).
@@ -220,26 +221,31 @@ def _walk(root: str, matcher: PatternMatcher, rel: str = ""):
             yield from _walk(root, matcher, path)
 
 
-def extract_context(stream: BinaryIO, dest: str) -> ContentDigests:
-    """Unpack an untrusted (possibly compressed) context tar into the empty ``dest``.
+def context_entries(stream: BinaryIO) -> Iterator[Entry]:
+    """The entries of an untrusted (possibly compressed) context tar, each with its data.
 
     ``stream.read(n)`` may return fewer than ``n`` bytes (the request body
-    hands over what has arrived). Returns the content digest of every file,
-    taken as it was written, for the COPY checksums.
+    hands over what has arrived); the data comes as slices of those chunks.
     """
     from wharf.image.tarstream import TarChunks  # the daemon's side only: the CLI never loads these
-    from wharf.image.archive import decompressed, extract_entries, is_compressed
+    from wharf.image.archive import decompressed, is_compressed
 
     head = b""
     while len(head) < 6 and (more := stream.read(_CHUNK)):
         head += more
     if is_compressed(head):
         unpacked = decompressed(stream, head)
-        chunks = TarChunks(unpacked.read1, chunk=_CHUNK)  # type: ignore[attr-defined]
-    else:
-        chunks = TarChunks(stream.read, head, _CHUNK)
+        return TarChunks(unpacked.read1, chunk=_CHUNK).entries()  # type: ignore[attr-defined]
+    return TarChunks(stream.read, head, _CHUNK).entries()
+
+
+def extract_context(stream: BinaryIO, dest: str) -> ContentDigests:
+    """Unpack an untrusted context tar into the empty ``dest``. Returns the content digest
+    of every file, taken as it was written, for the COPY checksums."""
+    from wharf.image.archive import extract_entries
+
     digests: ContentDigests = {}
-    extract_entries(chunks.entries(), dest, digests)
+    extract_entries(context_entries(stream), dest, digests)
     return digests
 
 
@@ -258,9 +264,13 @@ def remove_ignored_build_files(root: str, dockerfile: str) -> None:
     data = _read(root, DOCKERIGNORE)
     if data is None:
         return
-    matcher = PatternMatcher(read_patterns(data.decode("utf-8", "surrogateescape")))
-    for name in (DOCKERIGNORE, dockerfile):
-        if matcher.matches(name):
-            path = secure_join(root, name)
-            if os.path.lexists(path) and not os.path.isdir(path):
-                os.unlink(path)
+    for name in ignored_build_files(data, dockerfile):
+        path = secure_join(root, name)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            os.unlink(path)
+
+
+def ignored_build_files(dockerignore: bytes, dockerfile: str) -> list[str]:
+    """Which of ``.dockerignore`` and the Dockerfile that ``.dockerignore`` excludes."""
+    matcher = PatternMatcher(read_patterns(dockerignore.decode("utf-8", "surrogateescape")))
+    return [name for name in (DOCKERIGNORE, dockerfile) if matcher.matches(name)]

@@ -18,6 +18,7 @@ import posixpath
 import shutil
 import stat
 from dataclasses import dataclass
+from typing import Protocol
 
 from wharf.build import gomatch
 from wharf.build.dockerignore import PatternMatcher
@@ -43,44 +44,65 @@ class Source:
     under: str = ""
 
 
-def resolve(root: str, src: str, keyword: str, parents: bool) -> list[Source]:
+class Tree(Protocol):
+    """What resolving sources asks of a source root: on disk (``DiskTree``), or a build
+    context still in memory (``wharf.build.received``)."""
+
+    def exists(self, rel: str) -> bool:
+        """Whether the clean relative path ``rel`` names an entry (through symlinks inside)."""
+
+    def paths(self) -> list[str]:
+        """Every path below the root, each directory's subdirectories then files by name,
+        then the subdirectories' in turn (``os.walk``'s order): wildcards match in it."""
+
+
+class DiskTree:
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(secure_join(self.root, rel))
+
+    def paths(self) -> list[str]:
+        paths = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in dirnames + sorted(filenames):
+                paths.append(os.path.relpath(os.path.join(dirpath, name), self.root))
+        return paths
+
+
+def resolve(root: str, src: str, keyword: str, parents: bool, tree: Tree | None = None) -> list[Source]:
     """One COPY source; with ``--parents`` each match keeps its path below the pivot
-    (``a/./b/c`` keeps ``b/c``; without ``/./`` the whole path), BuildKit's rule."""
+    (``a/./b/c`` keeps ``b/c``; without ``/./`` the whole path), BuildKit's rule.
+    ``tree``: what stands for ``root`` if not the directory itself."""
     if not parents:
-        return [Source(root, rel) for rel in resolve_sources(root, [src], keyword)]
+        return [Source(root, rel) for rel in resolve_sources(root, [src], keyword, tree)]
     pivot, sep, pattern = src.partition("/./")
     if not sep:
         pivot, pattern = "", src
     pivot = posixpath.normpath("/" + pivot).lstrip("/")
     return [Source(root, rel, posixpath.relpath(rel, pivot or "."))
-            for rel in resolve_sources(root, [posixpath.join(pivot, pattern)], keyword)]
+            for rel in resolve_sources(root, [posixpath.join(pivot, pattern)], keyword, tree)]
 
 
-def resolve_sources(root: str, patterns: list[str], keyword: str) -> list[str]:
+def resolve_sources(root: str, patterns: list[str], keyword: str, tree: Tree | None = None) -> list[str]:
     """The relative paths the COPY sources name (wildcards expanded, in order)."""
+    tree = tree or DiskTree(root)
     out: list[str] = []
     for pattern in patterns:
         clean = posixpath.normpath("/" + pattern).lstrip("/")
         if gomatch.has_wildcards(clean):
-            found = [rel for rel in _all_paths(root) if gomatch.match(clean, rel)]
+            found = [rel for rel in tree.paths() if gomatch.match(clean, rel)]
             if not found:
                 raise NotFound(f"{keyword} failed: no source files were specified")
             out += found
             continue
-        if not os.path.lexists(secure_join(root, clean)):
+        if not tree.exists(clean):
             raise NotFound(f"{keyword} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {clean or '.'}: file does not exist")
         out.append(clean)
     return out
-
-
-def _all_paths(root: str) -> list[str]:
-    paths = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in dirnames + sorted(filenames):
-            paths.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return paths
 
 
 def owner(chown: str, rootfs: str) -> Owner | None:

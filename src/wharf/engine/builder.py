@@ -25,10 +25,11 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, AsyncIterator, Awaitable, BinaryIO, Callable
 
 from wharf import __version__
-from wharf.build import checksum, config_ops, context, copier, runmount
+from wharf.build import checksum, config_ops, context, copier, received, runmount
 from wharf.build.cache import BuildCache
 from wharf.build.config_ops import ImageState
 from wharf.build.expand import BuildArgs, declare_meta_args, expand, expand_from, expand_heredoc, \
@@ -46,7 +47,6 @@ from wharf.engine.timefmt import rfc3339nano
 from wharf.errors import InvalidParameter, NotFound, WharfError
 from wharf.fsutil import empty_dir
 from wharf.image import layerdiff, reference
-from wharf.image.archive import ContentDigests
 from wharf.image.manifest import host_arch
 from wharf.image.snapshot import Diff
 from wharf.linux import syscalls
@@ -122,15 +122,16 @@ class Builder:
         try:
             ctx = os.path.join(workdir, "context")
             os.mkdir(ctx)
-            digests = await in_own_thread(context.extract_context, stream, ctx)
+            got = await in_own_thread(received.receive, stream, ctx)
             if "local" in opts.session.contexts.values():  # --build-context name=DIR trees
+                await asyncio.to_thread(got.to_disk)
                 named = os.path.join(ctx, context.NAMED_CONTEXTS)
                 await asyncio.to_thread(os.rename, named, os.path.join(workdir, "contexts"))
             name = opts.dockerfile or "Dockerfile"
-            text = await asyncio.to_thread(context.read_dockerfile, ctx, name)
-            await asyncio.to_thread(context.remove_ignored_build_files, ctx, name)
+            text = await asyncio.to_thread(got.dockerfile, name)
+            await asyncio.to_thread(got.drop_ignored_build_files, name)
             dockerfile = parse_dockerfile(text)
-            image_id = await _Build(self, dockerfile, ctx, digests, opts, emit).run()
+            image_id = await _Build(self, dockerfile, got, opts, emit).run()
         finally:
             self._discard(workdir)
         if opts.quiet:
@@ -227,10 +228,9 @@ def _image_config(parent: Any, state: ImageState, run_config: dict[str, Any], la
 class _Build:
     """One build's progress: the step counter, each stage's image, the current state."""
 
-    def __init__(self, builder: Builder, dockerfile: Dockerfile, ctx: str, digests: ContentDigests,
+    def __init__(self, builder: Builder, dockerfile: Dockerfile, ctx: received.ReceivedContext,
                  opts: BuildOptions, emit: Emit) -> None:
         self.b, self.df, self.ctx, self.opts, self._emit = builder, dockerfile, ctx, opts, emit
-        self.digests = digests  # the context files' content digests, taken as they were unpacked
         self.args = BuildArgs(opts.buildargs)
         self.stage_images: dict[int, str] = {}
         self.step = 0
@@ -426,25 +426,34 @@ class _Build:
         body_hashes = [checksum.content_hash(data) for _, data in bodies]
         # An image never changes: the checksums of its paths are remembered by image ID, so a
         # cached COPY --from is found without mounting the image.
-        image = await self._image_behind(str(flags.get("from", "")))
+        ref, parents = str(flags.get("from", "")), flags.get("parents") == "true"
+        image = await self._image_behind(ref)
         memo = image and checksum.cache_key(image, {"sources": paths, "parents": flags.get("parents", "")})
         if memo and (known := self.b.cache.get("sources:" + memo)) is not None:
             text = f"{keyword} {shown}{checksum.combined(known.split(',') + body_hashes)} in {dest} "
             if (await self._layer_hit(self.state, text))[2]:
                 return
-        async with self._source_root(str(flags.get("from", ""))) as src_root, contextlib.AsyncExitStack() as stack:
+        if not ref and not remote:  # the context's checksums need none of its files on disk
+            def context_hashes() -> list[str]:
+                return [self.ctx.source_hash(s.rel) for src in paths for s in self.ctx.resolve(src, keyword, parents)]
+            hashes = await asyncio.to_thread(context_hashes)
+            text = f"{keyword} {shown}{checksum.combined(hashes + body_hashes)} in {dest} "
+            if (await self._layer_hit(self.state, text))[2]:
+                return
+        async with self._source_root(ref) as src_root, contextlib.AsyncExitStack() as stack:
             sources: list[copier.Source] = []
             for src in paths:
                 if src not in remote:
-                    sources += await asyncio.to_thread(copier.resolve, src_root, src, keyword, flags.get("parents") == "true")
+                    sources += await asyncio.to_thread(
+                        self.ctx.resolve if src_root == self.ctx.root else partial(copier.resolve, src_root),
+                        src, keyword, parents)
                     continue
                 scratch = await stack.enter_async_context(self._scratch())
                 got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true", checksum_flag)
                              if buildfetch.is_git(src) else buildfetch.download(src, scratch, checksum_flag))
                 sources.append(copier.Source(got.root, got.rel))
-            digests = {src_root: self.digests} if src_root == self.ctx else {}
-            hashes = await asyncio.to_thread(lambda: [checksum.source_hash(s.root, s.rel, digests.get(s.root))
-                                                      for s in sources])
+            hashes = await asyncio.to_thread(lambda: [self.ctx.source_hash(s.rel) if s.root == self.ctx.root
+                                                      else checksum.source_hash(s.root, s.rel) for s in sources])
             if memo:
                 self.b.cache.put("sources:" + memo, ",".join(hashes))
             text = f"{keyword} {shown}{checksum.combined(hashes + body_hashes)} in {dest} "
@@ -475,7 +484,7 @@ class _Build:
         """Where COPY reads: the context, or (``--from``) a named build context, a stage or an image."""
         image_id = await self._image_behind(ref)
         if image_id is None:
-            yield os.path.join(os.path.dirname(self.ctx), "contexts", ref) if ref else self.ctx
+            yield self._named_dir(ref) if ref else await asyncio.to_thread(self.ctx.files)
             return
         async with self.b.rootfs(image_id) as (root, _diff):
             yield root
@@ -516,16 +525,25 @@ class _Build:
                                        self._source_root) as step:
             await self._run_in_container(cmd, run_config, key, network, step)
 
+    def _named_dir(self, name: str) -> str:
+        """Where ``--build-context name=DIR`` was moved aside at unpack."""
+        return os.path.join(os.path.dirname(self.ctx.root), "contexts", name)
+
     async def _mount_sums(self, instr: Instruction, mounts: list[runmount.Mount]) -> list[str]:
-        """What the mounts bring into the key: each as written, and what a bind shows."""
+        """What the mounts bring into the key: each as written, and what a bind or a cache's
+        ``from`` shows by content: the context's or a named directory's checksum, or the
+        image's ID (a stage's, or the one a name stands for now, pulled if not here)."""
         sums = list(instr.flags.get("mount", []))
         for m in mounts:
-            if m.type == "bind" and not m.from_:
-                sums.append(await asyncio.to_thread(checksum.source_hash, self.ctx, m.source.strip("/") or ".",
-                                                    self.digests))
-            elif m.type in ("bind", "cache") and m.from_:
-                stage = self.df.stage(m.from_)
-                sums.append(self.stage_images.get(stage.index, "") if stage else m.from_)
+            if m.type not in ("bind", "cache") or (m.type == "cache" and not m.from_):
+                continue
+            source = m.source.strip("/") or "."
+            if not m.from_:
+                sums.append(await asyncio.to_thread(self.ctx.source_hash, source))
+            elif (image_id := await self._image_behind(m.from_)) is not None:
+                sums.append(image_id)
+            else:
+                sums.append(await asyncio.to_thread(checksum.source_hash, self._named_dir(m.from_), source))
         return sums
 
     async def _run_in_container(self, cmd: list[str], run_config: dict[str, Any], key: str, network: str,

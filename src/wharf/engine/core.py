@@ -15,7 +15,6 @@ from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService
 from wharf.engine.volumes import VolumeService
-from wharf.fsutil import empty_dir
 from wharf.runtime import cgroups
 
 
@@ -25,10 +24,6 @@ class Engine:
         for path in (config.data_root, config.containers_dir, config.image_dir,
                      config.exec_root, config.bundles_dir):
             os.makedirs(path, 0o711, exist_ok=True)
-        # Made on the first pull (the service is the API's, made on first use), but a pull
-        # a restart cut short is cleared now; emptied, not re-made: a full disk starts too.
-        if os.path.isdir(config.downloads_dir):
-            empty_dir(config.downloads_dir)
         self.id = _engine_id(config.data_root)
         self.events = EventBus()
         self.images = ImageService(config, self.events)

@@ -75,9 +75,7 @@ class DistributionService:
         self.images = images
         self.store = images.store
         self.events = events
-        self.workdir = config.downloads_dir  # emptied by the Engine at start
-        os.makedirs(self.workdir, exist_ok=True)
-        self.sources = BlobSources(os.path.join(os.path.dirname(self.workdir), "sources"))
+        self.sources = BlobSources(os.path.join(config.data_root, "distribution", "sources"))
         self.config = config
         self.tokens = TokenCache()
         self.schemes: dict[str, str] = {}
@@ -112,7 +110,7 @@ class DistributionService:
         """``POST /images/create?fromImage=``: one tag, one digest, or every tag."""
         ref, all_tags = pull_reference(image, tag)
         wanted = parse_platform(platform)
-        puller = Puller(self.store, self._locked, emit, self.workdir, self.sources, _now,
+        puller = Puller(self.store, self._locked, emit, self.sources, _now,
                         self.config.max_concurrent_downloads)  # as it is now: SIGHUP may change it
 
         async def pull_from(repo: Repository) -> bool:

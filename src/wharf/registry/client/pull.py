@@ -14,9 +14,8 @@ nothing registered.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
@@ -33,6 +32,8 @@ from wharf.registry.client.sources import BlobSources, Source
 from wharf.threads import in_own_thread
 
 T = TypeVar("T")
+#: bytes of a layer downloaded ahead of its unpack, at most (then the download waits)
+PIPE_LIMIT = 8 << 20
 Locked = Callable[[Callable[[], T]], Awaitable[T]]
 
 
@@ -43,54 +44,91 @@ class Pulled:
     tag_updated: bool
 
 
-class _Growing:
-    """A file read while the download appends to it: ``read(n)`` waits until ``n`` bytes are
-    there (as a file's, fewer only at the end of the download), or for the download's
-    failure (raised here, so the unpack stops).
+class _Stopped(Exception):
+    """The unpack ended before the download did: its own error says why."""
 
-    The unpack runs as the layer arrives instead of after it, and the file, not memory,
-    holds what the one is ahead of the other. Reads are reported (the ``Extracting`` bar).
+
+class _Pipe:
+    """The download's bytes on their way to the unpack (a thread), held in memory.
+
+    ``read(n)`` hands over what has arrived (one chunk, or ``n`` bytes of it),
+    waiting until something has or the download ended (b""), or raising the
+    download's failure (so the unpack stops). The blob is never written out
+    and read back: the unpack runs as the layer arrives. At most ``limit``
+    bytes wait; beyond, ``write`` waits until the unpack takes them (and the
+    registry's connection with it), so a slow disk never fills memory; once
+    the unpack stopped (``close``), ``write`` raises ``_Stopped``. Reads are
+    reported (the ``Extracting`` bar).
     """
 
-    def __init__(self, path: str, on_bytes: Callable[[int], None]) -> None:
-        self._f = open(path, "rb")
-        self._on_bytes = on_bytes
+    def __init__(self, on_bytes: Callable[[int], None], limit: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._on_bytes, self._limit = on_bytes, limit
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._held = 0
         self._changed = threading.Condition()
-        self._written = 0
-        self._ended = False
+        self._ended = self._closed = False
         self._error: BaseException | None = None
+        self._room: asyncio.Future[None] | None = None  # the download waits on it
 
-    def wrote(self, n: int) -> None:
+    async def write(self, chunk: bytes) -> None:
         with self._changed:
-            self._written += n
-            self._changed.notify_all()
+            if self._closed:
+                raise _Stopped()
+            self._chunks.append(chunk)
+            self._held += len(chunk)
+            self._changed.notify()
+            if self._held <= self._limit:
+                return
+            self._room = room = self._loop.create_future()
+        await room
 
     def end(self, error: BaseException | None = None) -> None:
         with self._changed:
             self._ended, self._error = True, error
-            self._changed.notify_all()
+            self._changed.notify()
 
     def read(self, n: int = -1) -> bytes:
         with self._changed:
-            while (not self._ended and self._error is None and
-                   (n < 0 or self._written - self._f.tell() < n)):
+            while not self._chunks and not self._ended and self._error is None:
                 self._changed.wait()
             if self._error is not None:
                 raise self._error
-            available = self._written - self._f.tell()
-        data = self._f.read(available if n < 0 else min(n, available))
+            if not self._chunks:
+                return b""
+            data = self._chunks.popleft()
+            if 0 <= n < len(data):
+                data, rest = data[:n], data[n:]
+                self._chunks.appendleft(rest)
+            self._held -= len(data)
+            if self._held <= self._limit:
+                self._make_room()
         self._on_bytes(len(data))
         return data
 
     def close(self) -> None:
-        self._f.close()
+        """The unpack's side is done (whether or not it read to the end)."""
+        with self._changed:
+            self._closed = True
+            self._chunks.clear()
+            self._make_room()
+
+    def _make_room(self) -> None:
+        if self._room is not None:  # the download waits: let it go on
+            self._loop.call_soon_threadsafe(_settle, self._room)
+            self._room = None
+
+
+def _settle(room: asyncio.Future[None]) -> None:
+    if not room.done():
+        room.set_result(None)
 
 
 class Puller:
-    def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit, workdir: str,
+    def __init__(self, store: ImageStore, locked: Locked[Any], emit: Emit,
                  sources: BlobSources, now: Callable[[], str], max_downloads: int) -> None:
         self.store, self.locked, self.emit = store, locked, emit
-        self.workdir, self.sources, self.now = workdir, sources, now
+        self.sources, self.now = sources, now
         self.max_downloads = max_downloads
 
     async def resolve(self, repo: Repository, ref: Reference,
@@ -164,15 +202,17 @@ class Puller:
                            slots: asyncio.Semaphore) -> Any:
         """Download, verify and unpack one layer; the pending layer for ``commit_layer``."""
         id = short(desc.digest)
-        fd, path = tempfile.mkstemp(dir=self.workdir)
         loop = asyncio.get_running_loop()
         downloaded = False
         extracting = Meter(lambda m: downloaded and loop.call_soon_threadsafe(self.emit, m), id, "Extracting",
                            desc.size)  # shown once the download is complete, as Docker's
-        growing = _Growing(path, extracting.add)
+        pipe = _Pipe(extracting.add, PIPE_LIMIT)
 
         def unpack() -> Any:
-            item = self.store.unpack_layer(growing)  # type: ignore[arg-type]
+            try:
+                item = self.store.unpack_layer(pipe)  # type: ignore[arg-type]
+            finally:
+                pipe.close()
             if item[0].diff_id != diff_id:
                 self.store.discard_layer(item)
                 raise DigestMismatch(f"layer {desc.digest}: its content is {item[0].diff_id}, "
@@ -180,30 +220,26 @@ class Puller:
             return item
         unpacking: asyncio.Future[Any] | None = None
         try:
-            with open(fd, "wb") as out:
-                def write(chunk: bytes) -> None:
-                    out.write(chunk)
-                    out.flush()  # what ``wrote`` counts is in the file for the unpack to read
-                    growing.wrote(len(chunk))
-                async with slots:
-                    unpacking = asyncio.ensure_future(in_own_thread(unpack))  # waits on the download
-                    meter = Meter(self.emit, id, "Downloading", desc.size)
-                    await repo.download(desc, write, meter.add, lambda delay: self.emit(retrying(delay, id)))
-                    self.emit(status("Verifying Checksum", id))
-                    self.emit(status("Download complete", id))
+            async with slots:
+                unpacking = asyncio.ensure_future(in_own_thread(unpack))  # waits on the download
+                meter = Meter(self.emit, id, "Downloading", desc.size)
+                try:
+                    await repo.download(desc, pipe.write, meter.add, lambda delay: self.emit(retrying(delay, id)))
+                except _Stopped:
+                    await unpacking  # its error (a refused entry) is the layer's
+                    raise
+                self.emit(status("Verifying Checksum", id))
+                self.emit(status("Download complete", id))
             downloaded = True
-            growing.end()
+            pipe.end()
             return await unpacking
         except BaseException as e:
-            growing.end(e)
+            pipe.end(e)
             if unpacking is not None:
                 for result in await asyncio.gather(unpacking, return_exceptions=True):
                     if not isinstance(result, BaseException):
                         self.store.discard_layer(result)
             raise
-        finally:
-            growing.close()
-            os.unlink(path)
 
     def _commit(self, repo: Repository, ref: Reference, manifest: mf.Manifest, diff_ids: list[str],
                 config_bytes: bytes, pending: dict[int, Any], digest: str) -> Pulled:

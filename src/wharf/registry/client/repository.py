@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 import aiohttp
 from yarl import URL
@@ -30,6 +30,7 @@ _READ = 1 << 20
 #: with a countdown)
 TRANSFER_RETRY_DELAYS = (1, 2, 4, 8)
 OnBytes = Callable[[int], None]
+Write = Callable[[bytes], Awaitable[None]]
 
 
 class Streamed(Protocol):
@@ -100,12 +101,16 @@ class Repository:
         if desc.size > limit:
             raise InvalidParameter(f"blob {desc.digest} is too large ({desc.size} bytes)")
         chunks: list[bytes] = []
-        await self.download(desc, chunks.append)
+
+        async def keep(chunk: bytes) -> None:
+            chunks.append(chunk)
+        await self.download(desc, keep)
         return b"".join(chunks)
 
-    async def download(self, desc: mf.Descriptor, write: Callable[[bytes], object],
+    async def download(self, desc: mf.Descriptor, write: Write,
                        on_bytes: OnBytes | None = None, on_retry: OnBytes | None = None) -> None:
-        """Stream a blob into ``write``; DigestMismatch if its bytes are not what ``desc`` names.
+        """Stream a blob into ``write`` (which may make the download wait: a slow consumer
+        slows the connection); DigestMismatch if its bytes are not what ``desc`` names.
 
         A connection lost mid-blob is resumed where it broke with a ``Range``
         request (a registry that answers 200 instead has the bytes we hold
@@ -127,7 +132,7 @@ class Repository:
         if "sha256:" + got.hasher.hexdigest() != desc.digest or got.size != desc.size:
             raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}")
 
-    async def _download_from(self, desc: mf.Descriptor, got: "_Received", write: Callable[[bytes], object],
+    async def _download_from(self, desc: mf.Descriptor, got: "_Received", write: Write,
                              on_bytes: OnBytes | None) -> None:
         """One GET of the blob from ``got.size`` on; what arrives is hashed and written."""
         headers = {"Range": f"bytes={got.size}-"} if got.size else {}
@@ -145,7 +150,7 @@ class Repository:
                 if got.size > desc.size:
                     raise DigestMismatch(f"blob {desc.digest} is larger than its {desc.size} bytes")
                 got.hasher.update(chunk)
-                write(chunk)
+                await write(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
 
