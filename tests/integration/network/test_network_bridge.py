@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import secrets
 
 import pytest
-from pyroute2.netlink.exceptions import NetlinkError
 
 from netlab import Lab, Listener, ask, reachable, sh
 
@@ -129,7 +130,15 @@ def test_a_failed_join_leaves_no_veth(lab: Lab) -> None:
     ns, ep = lab.container(net, 2)
     eid = secrets.token_hex(32)
     lab.links.append(host_ifname(eid))
-    with pytest.raises(NetlinkError):  # the same address twice on one interface name
+    with pytest.raises(OSError) as failed:  # eth0 is taken in that namespace
         lab.driver.join(net, eid, ep.address, ns, ifname="eth0")
+    assert failed.value.errno == errno.EEXIST
     assert not lab.driver.endpoint_exists(eid)
     assert lab.driver.endpoint_exists(ep.endpoint_id)
+
+
+def test_the_network_mtu_is_on_both_ends_of_the_veth(lab: Lab) -> None:
+    net = dataclasses.replace(lab.network(), mtu=1400)
+    ns, ep = lab.container(net, 2)
+    assert "mtu 1400" in sh("ip", "link", "show", ep.host_ifname).stdout
+    assert "mtu 1400" in sh("ip", "-n", ns.rsplit("/", 1)[1], "link", "show", "eth0").stdout
