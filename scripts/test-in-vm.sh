@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run the project's tests (pytest ARGS, default: tests) as root inside a KVM
-# guest that boots cgroup v2 only: the proof that wharf's cgroup v2 path works
-# on a real cgroup2 kernel, which this (cgroup v1) machine cannot give.
+# Run the project's tests (pytest ARGS, default: tests) as root inside a qemu
+# guest (KVM, or emulated) that boots cgroup v2 only: the proof that wharf's
+# cgroup v2 path works on a real cgroup2 kernel, which this (cgroup v1)
+# machine cannot give.
 #
 # The guest is Debian's own: a debootstrap rootfs (the host's suite, from the
 # host's Debian mirror) with linux-image-amd64 installed in it, whose kernel
@@ -19,9 +20,16 @@ CHECKOUT="$PWD"
 CACHE="${WHARF_VM_CACHE:-/var/cache/wharf-vm}"
 VCPUS="${WHARF_VM_CPUS:-2}"
 MEM_MB="${WHARF_VM_MEM_MB:-1536}"
-# A guest that hangs (under TCG its kernel once soft-locked with both vCPUs
-# spinning) is killed after this many seconds, and the run fails.
+# No run may hold its caller (CI) for long: the guest is killed, and the run
+# fails with its console's tail, when it runs past VM_TIMEOUT seconds in all,
+# has shown no sign of life (scripts/vm/guest.sh's heartbeat) within
+# BOOT_TIMEOUT, or then none for HANG_TIMEOUT (a kernel that locked up: under
+# TCG one once did, both vCPUs spinning). A test that hangs fails alone, past
+# TEST_TIMEOUT (pytest-timeout), and the run goes on.
 VM_TIMEOUT="${WHARF_VM_TIMEOUT:-1800}"
+BOOT_TIMEOUT="${WHARF_VM_BOOT_TIMEOUT:-300}"
+HANG_TIMEOUT="${WHARF_VM_HANG_TIMEOUT:-180}"
+TEST_TIMEOUT="${WHARF_VM_TEST_TIMEOUT:-600}"
 
 # What the guest has besides minbase: the kernel, Python for the venv, the
 # tools wharfd runs (ip, nft, mount, tini for --init, busybox for its image),
@@ -44,18 +52,24 @@ STUB
 
 die() { echo "test-in-vm: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, and the guest's tests run as root)"
-[ -w /dev/kvm ] || die "no usable /dev/kvm: the cgroup v2 tests need a KVM guest"
-# A PVM host (kvm_pvm: KVM without hardware virtualization, for nested VMs)
-# runs only guests whose kernel was built for PVM, and Debian's is not: it
-# hangs before its first message. There the guest runs under qemu's TCG
-# (emulated, several times slower) unless WHARF_VM_ACCEL says otherwise.
-if [ -z "${WHARF_VM_ACCEL:-}" ] && [ -d /sys/module/kvm_pvm ]; then
-  echo "test-in-vm: /dev/kvm is PVM here, which cannot boot Debian's kernel: emulating (TCG, slow)" >&2
-  WHARF_VM_ACCEL=tcg
+# KVM where it can boot Debian's kernel, else qemu emulates (TCG: several
+# times slower, same guest). A PVM host (kvm_pvm: KVM without hardware
+# virtualization, for nested VMs) runs only kernels built as PVM guests: with
+# `-cpu host` qemu dies setting MSR 0x10a (ARCH_CAPABILITIES), and with any
+# other model Debian's kernel hangs right after its real-mode setup.
+if [ -z "${WHARF_VM_ACCEL:-}" ]; then
+  WHARF_VM_ACCEL=kvm
+  if [ ! -w /dev/kvm ]; then
+    WHARF_VM_ACCEL=tcg slow="no /dev/kvm"
+  elif [ -d /sys/module/kvm_pvm ]; then
+    WHARF_VM_ACCEL=tcg slow="/dev/kvm is PVM, which cannot boot Debian's kernel"
+  fi
+  [ "$WHARF_VM_ACCEL" = kvm ] || echo "test-in-vm: $slow: emulating (TCG, slow)" >&2
 fi
-ACCEL="${WHARF_VM_ACCEL:-kvm}"
+ACCEL="$WHARF_VM_ACCEL"
 CPU=host
-[ "$ACCEL" = kvm ] || CPU=max
+# Multi-threaded TCG: each vCPU a host thread of its own.
+[ "$ACCEL" = kvm ] || { CPU=max; ACCEL=tcg,thread=multi; }
 for tool in qemu-system-x86_64 debootstrap mke2fs; do
   command -v "$tool" >/dev/null || die "$tool missing: run scripts/setup.sh --test"
 done
@@ -71,7 +85,9 @@ MIRROR="$(apt-get indextargets --format '$(REPO_URI)' 'Identifier: Packages' 2>/
 
 key="$(printf '%s\n' "$SUITE" "${GUEST_PKGS[*]}" "$STUB" | sha256sum | cut -c1-16)"
 IMAGE_DIR="$CACHE/image-$key"
-WHEELS="$CACHE/wheels-$(sha256sum pyproject.toml | cut -c1-16)"
+# Besides wharf's own: pytest-timeout, which fails a test that hangs in the guest.
+GUEST_WHEELS=(pytest-timeout)
+WHEELS="$CACHE/wheels-$(cat pyproject.toml <(echo "${GUEST_WHEELS[*]}") | sha256sum | cut -c1-16)"
 mkdir -p "$CACHE"
 
 build_image() {
@@ -106,7 +122,7 @@ build_wheels() {
   [ -x .venv/bin/pip ] || die ".venv missing: run scripts/setup.sh --test"
   # wharf's dependencies with the test extra, and the build backend pip needs
   # for the guest's editable install; the guest has Debian's same Python.
-  .venv/bin/pip wheel -q --disable-pip-version-check -w "$tmp" ".[test]" "setuptools>=64" wheel \
+  .venv/bin/pip wheel -q --disable-pip-version-check -w "$tmp" ".[test]" "${GUEST_WHEELS[@]}" "setuptools>=64" wheel \
     2>"$CACHE/wheels.log" || { cat "$CACHE/wheels.log" >&2; die "pip wheel failed"; }
   rm -f "$tmp"/wharf-*.whl
   mv "$tmp" "$WHEELS"
@@ -125,38 +141,81 @@ build_wheels() {
 RUN_DIR="$(mktemp -d "$CACHE/run-XXXXXX")"
 cleanup() {
   # qemu dies with this script; a clean run has powered it off already
-  local pid
-  pid="$(cat "$RUN_DIR/qemu.pid" 2>/dev/null)" || pid=""
-  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
+  stop_qemu
   rm -rf "$RUN_DIR"
+}
+stop_qemu() {
+  # SIGTERM, then SIGKILL after 10 s: a stopped or wedged qemu ignores the first.
+  local pid i
+  pid="$(cat "$RUN_DIR/qemu.pid" 2>/dev/null)" || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 (($#)) || set -- tests
-printf '%s\0' "$@" >"$RUN_DIR/args"
+# pytest's arguments; the caller's own --timeout comes later and wins.
+printf '%s\0' "--timeout=$TEST_TIMEOUT" "$@" >"$RUN_DIR/args"
 echo "$RUN_DIR" >"$RUN_DIR/path"
 mkdir "$RUN_DIR/wharf"
 tar -C "$CHECKOUT" --exclude=./.venv --exclude=./.git -cf - . | tar -C "$RUN_DIR/wharf" -xf -
 /usr/bin/python3 -m venv "$RUN_DIR/venv"
 "$RUN_DIR/venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$WHEELS" \
-  -e "$RUN_DIR/wharf[test]" 2>"$RUN_DIR/pip.log" || { cat "$RUN_DIR/pip.log" >&2; die "pip install failed"; }
+  -e "$RUN_DIR/wharf[test]" "${GUEST_WHEELS[@]}" 2>"$RUN_DIR/pip.log" || { cat "$RUN_DIR/pip.log" >&2; die "pip install failed"; }
 "$RUN_DIR/venv/bin/python" -m compileall -q "$RUN_DIR/wharf/src" "$RUN_DIR/wharf/tests" >/dev/null
 [ -x /usr/local/bin/docker ] && cp /usr/local/bin/docker "$RUN_DIR/docker"
 
-timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$MEM_MB" \
+# The kernel's command line: cgroup v2 only; the image as /; the console on
+# the serial port; a panic powers off at once (-no-reboot). Under TCG:
+# mitigations=off (the emulated guest runs only these tests, and its
+# speculation barriers cost emulated time on every syscall), tsc=reliable
+# (a starved vCPU otherwise has its TSC judged unstable and every clock read
+# goes to the emulated HPET), and a softlockup watchdog that waits 60 s, not
+# 20 (a vCPU the busy host does not schedule is not a locked-up kernel).
+APPEND="root=/dev/vda rw console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0 cgroup_no_v1=all init=/usr/local/sbin/wharf-vm-init"
+[ "$ACCEL" = kvm ] || APPEND+=" mitigations=off tsc=reliable watchdog_thresh=30"
+APPEND+="${WHARF_VM_KERNEL_ARGS:+ $WHARF_VM_KERNEL_ARGS}"
+
+qemu-system-x86_64 -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp "$VCPUS" -m "$MEM_MB" \
   -display none -monitor none -serial stdio -no-reboot \
   -nic user,restrict=on,model=virtio-net-pci \
-  -kernel "$IMAGE_DIR/vmlinuz" -initrd "$IMAGE_DIR/initrd.img" \
-  -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0 cgroup_no_v1=all init=/usr/local/sbin/wharf-vm-init" \
+  -kernel "$IMAGE_DIR/vmlinuz" -initrd "$IMAGE_DIR/initrd.img" -append "$APPEND" \
   -drive "file=$IMAGE_DIR/root.img,format=raw,if=virtio,snapshot=on" \
   -virtfs "local,path=$CHECKOUT,mount_tag=src,security_model=none,readonly=on" \
   -virtfs "local,path=$RUN_DIR,mount_tag=run,security_model=none" \
   -pidfile "$RUN_DIR/qemu.pid" </dev/null \
-  | grep -av --line-buffered -e '\] reboot: Power down' &
+  | tee "$RUN_DIR/console" | grep -av --line-buffered -e '\] reboot: Power down' &
 # (the power-off's kernel lines are left out: pytest's summary stays the last line)
-wait $! || true
+console=$!
+
+# Watch the guest until its console closes (qemu exited): why it must be
+# stopped, if it must, is the run's failure message.
+why="" started=$SECONDS
+while kill -0 "$console" 2>/dev/null; do
+  sleep 2
+  now=$(date +%s)
+  beat="$(stat -c %Y "$RUN_DIR/heartbeat" 2>/dev/null)" || beat=""
+  if ((SECONDS - started > VM_TIMEOUT)); then
+    why="the guest ran past WHARF_VM_TIMEOUT (${VM_TIMEOUT}s)"
+  elif [ -z "$beat" ] && ((SECONDS - started > BOOT_TIMEOUT)); then
+    why="the guest did not boot: no sign of life within WHARF_VM_BOOT_TIMEOUT (${BOOT_TIMEOUT}s)"
+  elif [ -n "$beat" ] && ((now - beat > HANG_TIMEOUT)); then
+    why="the guest hung: no sign of life for $((now - beat))s (WHARF_VM_HANG_TIMEOUT)"
+  else
+    continue
+  fi
+  stop_qemu
+  break
+done
+{ wait "$console"; } 2>/dev/null || true  # (not bash's "Killed" notice for a stopped qemu)
 rm -f "$RUN_DIR/qemu.pid"  # qemu has exited: its stdout is closed
-[ -f "$RUN_DIR/status" ] || die "the guest stopped (or hung past ${VM_TIMEOUT}s) before the tests finished"
-exit "$(cat "$RUN_DIR/status")"
+[ -z "$why" ] && [ -f "$RUN_DIR/status" ] && exit "$(cat "$RUN_DIR/status")"
+echo "test-in-vm: FAILED: ${why:-the guest stopped before the tests finished}; its console's last lines:" >&2
+[ -s "$RUN_DIR/console" ] || echo "  (none)" >&2
+tail -n 40 "$RUN_DIR/console" | sed 's/^/  | /' >&2
+exit 2

@@ -3,7 +3,9 @@
 # the only hierarchy, enables every controller at its root as systemd does
 # (wharf delegates below that itself), runs pytest with the host's arguments
 # on the checkout and venv the host prepared, and hands back its status
-# through the run share; then powers the guest off.
+# through the run share; then powers the guest off. Meanwhile it touches the
+# share's heartbeat every few seconds: the host kills a guest whose heartbeat
+# stops (a kernel that locked up), rather than wait for its overall timeout.
 set -uo pipefail
 status=1
 run_dir=/mnt/run
@@ -39,6 +41,7 @@ mkdir -p "$path"
 umount /mnt/run
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,msize=262144 run "$path"
 run_dir="$path"
+while touch "$run_dir/heartbeat"; do sleep 5; done &
 [ -f "$run_dir/docker" ] && install -m 755 "$run_dir/docker" /usr/local/bin/docker
 getent group wharf >/dev/null || groupadd --system wharf
 
