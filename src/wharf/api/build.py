@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import json
 from typing import Any
 
@@ -33,26 +34,30 @@ SESSION_HEADER = "X-Wharf-Build-Session"
 
 
 class _BodyChunks:
-    """``read(n)`` for the builder's thread: ``n`` body bytes (fewer only at the end).
+    """``read(n)`` for the builder's thread: up to ``n`` body bytes, as they arrived.
 
     One trip between the thread and the event loop per ``n`` bytes (the
     context reader asks for a MiB), not per socket read (at most 256 KiB):
     waking the thread and the loop for each of those cost more CPU than
-    hashing the data.
+    hashing the data. The pieces of a trip are handed out one by one, not
+    joined (a copy of the whole context).
     """
 
     def __init__(self, request: web.Request) -> None:
         self._content, self._loop = request.content, asyncio.get_running_loop()
+        self._pieces: collections.deque[bytes] = collections.deque()
 
     def read(self, n: int) -> bytes:
-        return asyncio.run_coroutine_threadsafe(self._gather(n), self._loop).result()
+        if not self._pieces:
+            self._pieces += asyncio.run_coroutine_threadsafe(self._gather(n), self._loop).result()
+        return self._pieces.popleft() if self._pieces else b""
 
-    async def _gather(self, n: int) -> bytes:
+    async def _gather(self, n: int) -> list[bytes]:
         pieces, got = [], 0
         while got < n and (piece := await self._content.read(n - got)):
             pieces.append(piece)
             got += len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return pieces
 
 
 def _json_param(request: web.Request, name: str, kind: type) -> Any:
