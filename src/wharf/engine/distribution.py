@@ -28,6 +28,7 @@ from wharf.image import manifest as mf
 from wharf.image import reference
 from wharf.image.reference import Reference
 from wharf.registry.client.auth import AuthConfig, TokenCache
+from wharf.registry.client.certs import reach
 from wharf.registry.client.endpoints import Endpoint, Policy, domain_of, pull_endpoints, registry_host
 from wharf.registry.client.hosts import pull_hosts
 from wharf.registry.client.progress import Emit, status
@@ -83,9 +84,11 @@ class DistributionService:
     def _session(self, http: Any, domain: str, auth: AuthConfig,
                  endpoint: Endpoint | None = None) -> Session:
         endpoint = endpoint or Endpoint(registry_host(domain))
-        # insecure-registries as they are now: SIGHUP may have changed them
-        return Session(http, endpoint.host, auth, Policy(self.config.insecure_registries),
-                       self.tokens, self.schemes, endpoint.scheme)
+        # insecure-registries as they are now (SIGHUP may have changed them), and the
+        # host's certs.d files as they are now (no restart)
+        policy = Policy(self.config.insecure_registries)
+        return Session(http, endpoint.host, auth, reach(self.config.certs_dir, endpoint, policy),
+                       self.tokens, self.schemes)
 
     async def _from_pull_endpoint(self, http: Any, ref: Reference, auth: AuthConfig,
                                   fetch: Callable[[Repository], Awaitable[T]]) -> T:

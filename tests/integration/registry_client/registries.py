@@ -4,6 +4,8 @@
   registry server's test helpers.
 * ``DistributionRegistry``: Debian's ``docker-registry`` (distribution 2.8)
   with its own config, storage and htpasswd.
+* ``TLSRegistry``: wharf's registry app in this process, over TLS, asking
+  clients for a certificate when given a CA (``--tls-ca``'s context).
 * ``FakeRegistry``: a tiny in-process registry serving exactly the documents
   and blobs a test gives it, so a test can serve what no honest registry
   would (a blob whose bytes do not match its digest, a foreign-only index).
@@ -29,6 +31,9 @@ from typing import Any, Callable, Iterator
 import bcrypt
 import zstandard
 from aiohttp import web
+
+from wharf.registry.server.app import ServerConfig, make_app
+from wharf.registry.server.serve import server_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
 from regserver import RegistryServer, free_port  # noqa: E402,F401
@@ -303,6 +308,24 @@ class CuttingProxy(_OnItsLoop):
         for writer in (client_w, server_w):
             writer.close()
 
+
+
+class TLSRegistry(_OnItsLoop):
+    """wharf's open registry app storing under ``root``, serving ``server_context(cert, key,
+    client_ca)`` on 127.0.0.1 (no subprocess: it starts as fast on a busy machine)."""
+
+    def __init__(self, root: Path, cert: Path, key: Path, client_ca: Path | None = None) -> None:
+        self.root, self.cert, self.key, self.client_ca = root, cert, key, client_ca
+        super().__init__()
+
+    async def _start(self) -> None:
+        context = server_context(str(self.cert), str(self.key), str(self.client_ca) if self.client_ca else None)
+        self._runner = web.AppRunner(make_app(ServerConfig(root=str(self.root))), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=context).start()
+
+    async def _finish(self) -> None:
+        await self._runner.cleanup()
 
 
 def serving(factory: Callable[[], Any]) -> Iterator[Any]:

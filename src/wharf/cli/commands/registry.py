@@ -25,6 +25,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--token-service", default="wharf-registry", help="serve: service name in tokens")
     parser.add_argument("--tls-cert", help="serve: TLS certificate file (PEM)")
     parser.add_argument("--tls-key", help="serve: TLS private key file (PEM)")
+    parser.add_argument("--tls-ca", help="serve: require client certificates signed by this CA (PEM)")
     parser.add_argument("--dry-run", action="store_true", help="gc: only list the blobs that would be deleted")
 
 
@@ -41,11 +42,14 @@ def serve(args: Any) -> int:
         raise CommandError(f"invalid --addr {args.addr!r}: want host:port", status=125)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("--tls-cert and --tls-key go together", status=125)
+    if args.tls_ca and not args.tls_cert:
+        raise CommandError("--tls-ca needs --tls-cert and --tls-key", status=125)
     from wharf.registry.server.serve import ServerConfig, serve as run_server
     config = ServerConfig(root=args.root, htpasswd=args.htpasswd, token_realm=args.token_realm,
                           token_service=args.token_service)
     try:
-        run_server(config, host.strip("[]") or "0.0.0.0", int(port), args.tls_cert, args.tls_key)
+        run_server(config, host.strip("[]") or "0.0.0.0", int(port), args.tls_cert, args.tls_key,
+                   args.tls_ca)
     except OSError as err:      # unreadable htpasswd or certificate, address in use
         raise CommandError(f"wharf registry serve: {err}") from None
     return 0

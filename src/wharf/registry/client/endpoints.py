@@ -5,7 +5,7 @@ Docker Hub's name (``docker.io``) is not where its registry lives
 index address ``https://index.docker.io/v1/``. Like dockerd, plain HTTP is
 allowed for loopback registries and those listed as insecure (flag
 wharfd's ``--insecure-registry``): for them HTTPS is tried first, without certificate checks, then
-HTTP.
+HTTP (a loopback registry with TLS files in certs.d is checked: ``certs``).
 
 docker.io pulls go to the daemon's registry mirrors first (``--registry-mirror``,
 in order), then to Docker Hub itself: ``pull_endpoints``. A mirror is reached
@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from wharf.registry.client.certs import HostTLS
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_HOST = "registry-1.docker.io"
@@ -36,6 +40,8 @@ class Endpoint:
     #: the scheme a mirror's URL names; None: the ``Policy``'s (HTTPS, then HTTP if insecure)
     scheme: str | None = None
     mirror: bool = False
+    #: hosts.toml's ``ca``/``client``/``skip_verify`` for it; None: its certs.d files (``certs``)
+    tls: HostTLS | None = None
 
 
 def validate_mirror(url: str) -> str:
@@ -81,6 +87,19 @@ def domain_of(server_address: str) -> str:
     return host
 
 
+def _name(host: str) -> str:
+    """``h:5000`` → ``h``, ``[::1]:5000`` → ``::1``."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    return name.strip("[]")
+
+
+def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
 class Policy:
     """Which URL schemes each registry host may be reached by."""
 
@@ -90,15 +109,19 @@ class Policy:
 
     def insecure(self, host: str) -> bool:
         """Loopback, or listed by host:port, host, or CIDR of its address."""
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-        name = name.strip("[]")
-        if host in self._names or name in self._names or name == "localhost":
+        name = _name(host)
+        if name == "localhost" or self.listed(host):
             return True
-        try:
-            address = ipaddress.ip_address(name)
-        except ValueError:
-            return False
-        return address.is_loopback or any(address in net for net in self._nets)
+        address = _address(name)
+        return address is not None and address.is_loopback
+
+    def listed(self, host: str) -> bool:
+        """Named by ``--insecure-registry`` (host:port, host, or a CIDR of its address)."""
+        name = _name(host)
+        if host in self._names or name in self._names:
+            return True
+        address = _address(name)
+        return address is not None and any(address in net for net in self._nets)
 
     def schemes(self, host: str) -> tuple[str, ...]:
         return ("https", "http") if self.insecure(host) else ("https",)

@@ -21,7 +21,7 @@ import aiohttp
 
 from wharf.errors import Forbidden, InvalidParameter, NotFound, Unauthorized, WharfError
 from wharf.registry.client.auth import AuthConfig, Challenge, TokenCache, parse_challenges
-from wharf.registry.client.endpoints import Policy
+from wharf.registry.client.certs import Reach, tls_words
 
 #: pauses between attempts: four tries over about two seconds
 RETRY_DELAYS = (0.2, 0.6, 1.2)
@@ -65,26 +65,27 @@ def registry_error(status: int, body: bytes, reason: str = "") -> WharfError:
 
 
 def _network_reason(url: str, host: str, error: BaseException) -> str:
-    cause = getattr(error, "os_error", None) or error
+    cause = getattr(error, "certificate_error", None) or getattr(error, "os_error", None) or error
     if isinstance(cause, ConnectionRefusedError):
         return f"dial tcp {host}: connect: connection refused"
     if isinstance(cause, ConnectionResetError) or isinstance(error, aiohttp.ServerDisconnectedError):
         return f"read tcp {host}: connection reset by peer"
     if isinstance(error, asyncio.TimeoutError):
         return f"dial tcp {host}: i/o timeout"
-    if isinstance(cause, (ssl.SSLError, aiohttp.ClientSSLError)):
+    if isinstance(cause, ssl.SSLError):
+        return tls_words(cause, host)
+    if isinstance(cause, aiohttp.ClientSSLError):
         return f"tls: {cause}"
     return str(cause) or type(cause).__name__
 
 
 class Session:
-    def __init__(self, http: aiohttp.ClientSession, host: str, auth: AuthConfig, policy: Policy,
-                 tokens: TokenCache, schemes: dict[str, str], scheme: str | None = None) -> None:
+    def __init__(self, http: aiohttp.ClientSession, host: str, auth: AuthConfig, reach: Reach,
+                 tokens: TokenCache, schemes: dict[str, str]) -> None:
         self.http = http
         self.host = host
-        self.scheme = scheme  # a mirror's, from its URL; None: found by ``ping``
         self.auth = auth
-        self._policy = policy
+        self._reach = reach  # schemes and TLS, as the operation began (certs.d read then)
         self._tokens = tokens
         self._schemes = schemes  # host -> the scheme that worked last time (shared per daemon)
         self.base = ""
@@ -101,7 +102,7 @@ class Session:
                 resp = await self.http.request(
                     method, url, headers=headers, params=params, allow_redirects=True,
                     data=body() if callable(body) else body,
-                    ssl=False if url.startswith("https:") and self._policy.insecure(self.host) else True)
+                    ssl=self._reach.ssl)  # the token realm and redirects too, as dockerd's transport
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
                 error = e
             else:
@@ -120,8 +121,8 @@ class Session:
         """Find the scheme that answers ``/v2/`` and the challenge it sends, once."""
         if self.base:
             return
-        known = self.scheme or self._schemes.get(self.host)
-        schemes = (known,) if known else self._policy.schemes(self.host)
+        known = self._schemes.get(self.host)
+        schemes = (known,) if known in self._reach.schemes else self._reach.schemes
         failure: RegistryUnavailable | None = None
         for scheme in schemes:
             url = f"{scheme}://{self.host}/v2/"
