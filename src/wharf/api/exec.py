@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from wharf.api import params, versions
 from wharf.api.containers import relay
 from wharf.api.params import integer, json_body, json_response
 from wharf.api.streams import hijack
+from wharf.engine.execs import Exec, ExecService
 from wharf.errors import InvalidParameter, WharfError
 from wharf.shim.frames import frame
 
@@ -51,9 +53,16 @@ async def start(request: web.Request) -> web.StreamResponse:
         execs.track(ex, *await execs.start(ex))
         return web.Response(status=200)
     tty = bool(body.get("Tty", ex.tty))
-    client = await hijack(request, multiplexed=not tty)
+    # The process starts while the client reads the upgrade answer (``hijack`` waits
+    # for that): its output waits in the shim stream until the relay begins.
+    starting = asyncio.ensure_future(execs.start(ex))
     try:
-        reader, writer = await execs.start(ex)
+        client = await hijack(request, multiplexed=not tty)
+    except BaseException:
+        _track_once_started(execs, ex, starting)
+        raise
+    try:
+        reader, writer = await starting
     except WharfError as e:
         message = e.message.encode() + b"\r\n"
         await client.write(message if tty else frame(1, message))
@@ -68,6 +77,15 @@ async def start(request: web.Request) -> web.StreamResponse:
         writer.close()
         execs.finished(ex, int(control.get("exit_code", 126)))
     return client.response
+
+
+def _track_once_started(execs: ExecService, ex: Exec, starting: asyncio.Future[Any]) -> None:
+    """The client left before the upgrade: a process that started runs on, and its
+    exit code is still learnt (as when the client leaves later)."""
+    def started(task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            execs.track(ex, *task.result())
+    starting.add_done_callback(started)
 
 
 @routes.get("/exec/{id}/json")
