@@ -52,7 +52,11 @@ def make_wharfd() -> Iterator[Any]:
 def wharfd() -> Iterator[Daemon]:
     """The session's shared daemon (one per xdist worker)."""
     d = Daemon()
-    d.start()
+    try:
+        d.start()
+    except Exception:
+        d.purge()  # what a daemon that never answered made (start() killed it)
+        raise
     yield d
     problems = d.shutdown()
     assert not problems, "leaked:\n" + "\n".join(problems)

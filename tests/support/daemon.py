@@ -27,7 +27,7 @@ DOCKER = "/usr/local/bin/docker"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: How long a wharfd may take to answer its first ping: more in an emulated
 #: guest (scripts/test-in-vm.sh), where its imports alone take many seconds.
-START_TIMEOUT = float(os.environ.get("WHARF_TEST_START_TIMEOUT", "30"))
+START_TIMEOUT = float(os.environ.get("WHARF_TEST_START_TIMEOUT", "60"))
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -111,6 +111,7 @@ class Daemon:
             except OSError:
                 pass
             time.sleep(0.05)
+        self.stop(kill=True)  # never leave a slow daemon running behind the error
         raise RuntimeError(f"wharfd did not answer within {timeout}s:\n{self.log()}")
 
     def write_config(self, settings: dict[str, Any]) -> None:
