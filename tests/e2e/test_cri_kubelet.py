@@ -19,6 +19,7 @@ from typing import Any
 
 from support import cri, polling
 
+IPTABLES_TABLES = ("nat", "filter", "mangle")
 HOST_DIRS = ("/var/log/pods", "/var/log/containers", "/var/lib/kubelet")
 MANIFEST = {
     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "duo", "namespace": "default"},
@@ -35,6 +36,12 @@ def _tools() -> Path:
     found = cri.tools_dir("k8s", "WHARF_K8S_TOOLS")
     assert found is not None, "no kubelet: set WHARF_K8S_TOOLS or keep ../shared/tools/k8s"
     return found
+
+
+def _nft_tables() -> set[str]:
+    """``ip nat``-style names of the host's nftables tables (iptables-nft's included)."""
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+    return {line.removeprefix("table ").strip() for line in out.splitlines() if line.startswith("table ")}
 
 
 def _free_port() -> int:
@@ -54,6 +61,7 @@ def test_kubelet_runs_a_static_pod(make_wharfd: Any, tmp_path: Path) -> None:
     root.mkdir()
     (manifests / "duo.json").write_text(json.dumps(MANIFEST))
     existed = {p for p in HOST_DIRS if os.path.exists(p)}
+    tables = _nft_tables()
     node = f"wharf-{os.getpid()}"
     log = open(tmp_path / "kubelet.log", "wb")
     kubelet = subprocess.Popen([
@@ -64,7 +72,9 @@ def test_kubelet_runs_a_static_pod(make_wharfd: Any, tmp_path: Path) -> None:
         "--enforce-node-allocatable=", "--address=127.0.0.1", f"--port={_free_port()}",
         "--read-only-port=0", "--healthz-port=0", f"--hostname-override={node}",
         "--pod-infra-container-image=registry.k8s.io/pause:3.9",
-        "--image-gc-high-threshold=100", "--image-gc-low-threshold=99", "--eviction-hard="],
+        "--image-gc-high-threshold=100", "--image-gc-low-threshold=99", "--eviction-hard=",
+        # no KUBE-FIREWALL: its drop of DNAT to 127.0.0.0/8 would hit every later test
+        "--make-iptables-util-chains=false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def client_restarted_after_talking() -> bool:
@@ -90,3 +100,6 @@ def test_kubelet_runs_a_static_pod(make_wharfd: Any, tmp_path: Path) -> None:
         for p in HOST_DIRS:
             if p not in existed:
                 shutil.rmtree(p, ignore_errors=True)
+        for table in _nft_tables() - tables:  # its iptables canary chains' tables, not
+            if table.split()[-1] in IPTABLES_TABLES:  # other tests' daemons' own tables
+                subprocess.run(["nft", "delete", "table", *table.split()], check=True)
