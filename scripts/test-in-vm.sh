@@ -217,5 +217,5 @@ rm -f "$RUN_DIR/qemu.pid"  # qemu has exited: its stdout is closed
 [ -z "$why" ] && [ -f "$RUN_DIR/status" ] && exit "$(cat "$RUN_DIR/status")"
 echo "test-in-vm: FAILED: ${why:-the guest stopped before the tests finished}; its console's last lines:" >&2
 [ -s "$RUN_DIR/console" ] || echo "  (none)" >&2
-tail -n 40 "$RUN_DIR/console" | sed 's/^/  | /' >&2
+tail -n 40 "$RUN_DIR/console" | awk '{ print "  | " $0 }' >&2  # (awk ends the last line)
 exit 2

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # update (memory, cpu, pids); the container's own cgroup view and namespace;
 # the runtime's cgroup placement, OOM, pids, freezer, device filter and runc;
 # stats; pause through the API and across a daemon restart; the cgroup
-# version in info. Emulated, about 10 minutes beside the host suite.
+# version in info. Emulated: 4 to 5 minutes alone, up to 10 beside the host suite.
 VM_TESTS=(tests/e2e/test_isolation.py tests/e2e/test_update.py tests/e2e/test_container_view.py
   tests/integration/runtime tests/e2e/test_api_live_restore.py
   tests/e2e/test_docker_cli.py::test_ps_inspect_logs_top_stats
