@@ -38,14 +38,12 @@ from typing import Any, AsyncIterator, Callable
 from wharf.build.runmount import Mount
 from wharf.errors import InvalidParameter, NotFound
 from wharf.fsutil import remove_tree
+from wharf.image.archive import is_opaque
 from wharf.image.snapshot import Diff
 from wharf.linux import syscalls
 from wharf.linux.paths import secure_join
 
 SourceRoot = Callable[[str], contextlib.AbstractAsyncContextManager[str]]
-_OPAQUE = "trusted.overlay.opaque"
-
-
 class CacheMounts:
     """The cache mounts' directories, shared by every build of the daemon."""
 
@@ -266,7 +264,7 @@ def remove_stubs(diff: Diff, targets: list[str]) -> None:
             except FileNotFoundError:
                 break
             if stat.S_ISDIR(st.st_mode):
-                if os.listdir(host) or _opaque(host):
+                if os.listdir(host) or is_opaque(host):
                     break
                 os.rmdir(host)
             elif stat.S_ISREG(st.st_mode) and st.st_size == 0 and path == target:
@@ -275,9 +273,3 @@ def remove_stubs(diff: Diff, targets: list[str]) -> None:
                 break
             path = os.path.dirname(path)
 
-
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, _OPAQUE, follow_symlinks=False) == b"y"
-    except OSError:
-        return False

@@ -18,11 +18,9 @@ from typing import Any, Callable
 from wharf.engine.images import ImageService
 from wharf.engine.mounts import Point
 from wharf.errors import InvalidParameter, WharfError
+from wharf.image.archive import is_opaque
 from wharf.image.overlay import MOUNT_DATA_MAX
 from wharf.image.store import ImageStore
-
-_OPAQUE = "trusted.overlay.opaque"
-
 
 async def resolve(points: list[Point], images: ImageService) -> None:
     """Each image point's Source as the image's ID (NotFound for an image not here);
@@ -76,16 +74,10 @@ def _source_dirs(store: ImageStore, image_id: str, subpath: str) -> list[str]:
             if not stat.S_ISDIR(st.st_mode):
                 path, hides = None, True
                 break
-            hides |= _opaque(path)
+            hides |= is_opaque(path)
         if path is not None:
             out.append(path)
         if hides:
             break
     return out
 
-
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, _OPAQUE, follow_symlinks=False) == b"y"
-    except OSError:
-        return False

@@ -162,6 +162,14 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _MAGICS = (b"\x1f\x8b", _ZSTD_MAGIC, b"BZh", b"\xfd7zXZ\x00")
 
 
+def is_opaque(path: str) -> bool:
+    """Whether overlayfs's opaque mark (of this daemon's namespace) hides what is below ``path``."""
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
 def is_compressed(head: bytes) -> bool:
     """Whether a stream starting with ``head`` (6 bytes suffice) is gzip, zstd, bzip2 or xz."""
     return head.startswith(_MAGICS)
