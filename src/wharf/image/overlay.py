@@ -4,7 +4,9 @@ Layout (besides ``snapshot``'s)::
 
     rw/<cid>/upper/   the container's changes
     rw/<cid>/work/    overlayfs scratch
-    rw/<cid>/lower    "l/A:l/B:...": the image's layers, top first
+    rw/<cid>/meta.json's "lower"   "l/A:l/B:...": the image's layers, top first
+                                   (a ``lower`` file beside it in layers made
+                                   before wharf kept it there, still read)
 
 A layer is kept as unpacked: its own files, whiteouts as overlayfs has them.
 
@@ -34,22 +36,24 @@ MOUNT_DATA_MAX = os.sysconf("SC_PAGE_SIZE") - 1
 class OverlaySnapshotter(Snapshotter):
     name = "overlay2"
 
-    def _fill(self, scratch: str, chain: str) -> None:
+    def _fill(self, scratch: str, chain: str) -> dict[str, str]:
         os.mkdir(os.path.join(scratch, "upper"), 0o755)
         os.mkdir(os.path.join(scratch, "work"), 0o700)
-        with open(os.path.join(scratch, "lower"), "w") as f:
-            f.write(":".join(self.layers.lower_links(chain)))
+        return {"lower": ":".join(self.layers.lower_links(chain))}
 
     def upper_dir(self, cid: str) -> str:
         return os.path.join(self._dir(cid), "upper")
 
     def lowers(self, cid: str) -> list[str]:
         """The image's layer links (``l/<LINK>``), top first."""
-        try:
-            with open(os.path.join(self._dir(cid), "lower")) as f:
-                return f.read().split(":")
-        except FileNotFoundError:
-            raise NotFound(f"no rw layer for container {cid}") from None
+        lower = self.meta(cid).get("lower")
+        if lower is None:  # a layer made by an older wharf: its own file
+            try:
+                with open(os.path.join(self._dir(cid), "lower")) as f:
+                    lower = f.read()
+            except FileNotFoundError:
+                raise NotFound(f"no rw layer for container {cid}") from None
+        return lower.split(":")
 
     def merged_dirs(self, cid: str) -> list[str]:
         return [self.upper_dir(cid)] + [os.path.join(self.layers.root, link) for link in self.lowers(cid)]

@@ -3,7 +3,7 @@ writable layers, and the interface the rest of the engine sees.
 
 Layout (the driver adds its own files to each layer)::
 
-    rw/<cid>/meta.json   {"image_id", "chain_id"}
+    rw/<cid>/meta.json   {"image_id", "chain_id"} and what the driver records
     rw/.tmp/             scratch
 
 Scratch lives in ``rw/.tmp``, emptied (never re-made) at every start: a layer
@@ -78,17 +78,19 @@ class Snapshotter(abc.ABC):
         """Make the (unmounted) rw layer over layer ``chain`` and everything below it."""
         scratch = tempfile.mkdtemp(dir=self.tmp_dir)
         try:
-            self._fill(scratch, chain)
+            recorded = self._fill(scratch, chain)
             with open(os.path.join(scratch, "meta.json"), "w") as f:
-                json.dump(meta, f)
+                json.dump({**meta, **recorded}, f)
             os.rename(scratch, self._dir(cid))
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
 
     @abc.abstractmethod
-    def _fill(self, scratch: str, chain: str) -> None:
-        """The driver's files of a new rw layer over ``chain``, made in ``scratch``."""
+    def _fill(self, scratch: str, chain: str) -> dict[str, str]:
+        """The driver's files of a new rw layer over ``chain``, made in ``scratch``,
+        and what it records in ``meta.json`` (one file: each new one is an inode to
+        allocate per container)."""
 
     def meta(self, cid: str) -> dict[str, str]:
         try:

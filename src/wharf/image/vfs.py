@@ -112,8 +112,9 @@ class VfsSnapshotter(Snapshotter):
     name = "vfs"
     stack_layer = staticmethod(stack_layer)
 
-    def _fill(self, scratch: str, chain: str) -> None:
+    def _fill(self, scratch: str, chain: str) -> dict[str, str]:
         copy_tree(self.layers.diff_dir(chain), os.path.join(scratch, "fs"))
+        return {}
 
     def _fs(self, cid: str) -> str:
         return os.path.join(self._dir(cid), "fs")

@@ -409,8 +409,6 @@ class Shim:
     # -- start -----------------------------------------------------------
     def start(self) -> None:
         """Spawn the container in a helper; the launcher hears back in ``_spawned``."""
-        write_atomic(os.path.join(self.bundle, "shim.pid"), str(os.getpid()).encode(),
-                     durable=False)
         bundle, runtime, cgroups_path = self.bundle, self.runtime, self.cgroups_path
         stdio, console = self.init.stdio, self.init.console
 
@@ -439,7 +437,6 @@ class Shim:
         self.first_output_until = time.monotonic() + FIRST_OUTPUT_GRACE
         self.init.started(pid, fds[0] if fds else None)
         self.host.adopt(pid, self, self._init_exited)
-        write_atomic(os.path.join(self.bundle, "init.pid"), str(pid).encode(), durable=False)
         self._listen()
         self._answer({"pid": pid})
         if early is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import secrets
 import shutil
@@ -134,3 +135,19 @@ def test_whiteouts_in_a_layer_hide_files_below(svc: ImageService, base: Path) ->
     finally:
         run(svc.unmount_rw_layer("w" * 64, str(target)))
         run(svc.remove_rw_layer("w" * 64))
+
+
+def test_a_layer_made_by_an_older_wharf_still_mounts(svc: ImageService, base: Path) -> None:
+    """Older wharfs kept the lowerdirs in a ``lower`` file; their containers still start."""
+    image_id = run(svc.import_tar(io.BytesIO(make_tar(("file", "motd", "hello"))), repo="img"))
+    cid, target = "c" * 64, base / "c"
+    run(svc.create_rw_layer(cid, image_id))
+    rw = base / "data/image/rw" / cid
+    assert sorted(p.name for p in rw.iterdir()) == ["meta.json", "upper", "work"]
+    meta = json.loads((rw / "meta.json").read_text())
+    (rw / "lower").write_text(meta.pop("lower"))  # the layout before
+    (rw / "meta.json").write_text(json.dumps(meta))
+    run(svc.mount_rw_layer(cid, str(target)))
+    assert (target / "motd").read_text() == "hello"
+    run(svc.unmount_rw_layer(cid, str(target)))
+    run(svc.remove_rw_layer(cid))

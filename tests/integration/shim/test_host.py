@@ -39,9 +39,8 @@ def test_containers_and_execs_are_the_hosts_children(root: Root) -> None:
         answers = [launcher.start(str(b.path)) for b in bundles]
         host = answers[0]["shim_pid"]
         assert {a["shim_pid"] for a in answers} == {host}
-        for b, a in zip(bundles, answers):
+        for a in answers:
             assert adopted(a["pid"], host)  # the init, PID 1 of a new pid namespace
-            assert (b.path / "shim.pid").read_text() == str(host)
         sock, pid = client.exec_(str(bundles[0].path), "s", {**SH, "args": ["sleep", "60"]},
                                  tty=False, stdin=False)
         with sock:
