@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +108,9 @@ def test_the_engine_side_runs_from_a_sealed_copy(wharfd, busybox):
     /proc/PID/exe is a memfd no one can ever write, not even the host's root."""
     cid = wharfd.wharf("run", "-d", busybox, "sleep", "60", check=True).stdout.strip()
     try:
-        shim = (wharfd.exec_root / "containers" / cid / "shim.pid").read_text().strip()
+        init = wharfd.wharf("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout.strip()
+        shim = next(line.split()[1] for line in Path(f"/proc/{init}/status").read_text().splitlines()
+                    if line.startswith("PPid:"))  # the init is the shim host's child
         assert os.readlink(f"/proc/{shim}/exe").startswith("/memfd:wharf-python")
         with open(f"/proc/{shim}/exe", "rb") as f:  # writable: busy now, sealed for ever
             assert os.fstat(f.fileno()).st_nlink == 0

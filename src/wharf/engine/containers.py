@@ -340,11 +340,11 @@ class ContainerService:
         c.private["LinkEnv"] = self._link_env(c)
         gate: startgate.Gate | None = None
         try:
-            await _both(build_bundle(c, bundle, self.images, self.config, joins),
-                        self.networks.make_sandbox(c))
+            shim_opts = await _both(build_bundle(c, bundle, self.images, self.config, joins),
+                                    self.networks.make_sandbox(c))
             await self.volumes.attach(c, rootfs_path(bundle))
             gate = await asyncio.to_thread(startgate.Gate, bundle)
-            result, started_at = await self._launch_behind_gate(c, bundle, gate)
+            result, started_at = await self._launch_behind_gate(c, bundle, gate, shim_opts)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
@@ -370,7 +370,8 @@ class ContainerService:
         c.notify("start")
 
     async def _launch_behind_gate(self, c: Container, bundle: str,
-                                  gate: startgate.Gate) -> tuple[dict[str, Any], str]:
+                                  gate: startgate.Gate, shim_opts: dict[str, Any]
+                                  ) -> tuple[dict[str, Any], str]:
         """The shim sets the container up while its network is plumbed; the runtime
         execs once the gate opens (``wharf.runtime.startgate``). Returns the launch's
         answer and the start time.
@@ -380,7 +381,7 @@ class ContainerService:
         known (a restore asks the shim). A daemon killed from then on finds the
         container running if its shim is, else its exit in ``exit.json``; a failed
         launch is saved again, with its error."""
-        launch = asyncio.ensure_future(self.launcher.launch(bundle))
+        launch = asyncio.ensure_future(self.launcher.launch(bundle, shim_opts))
         try:
             await self.networks.attach(c)
             await self.networks.write_etc(c)
@@ -920,12 +921,15 @@ class ContainerService:
         await self.launcher.close()
 
 
-async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
+async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> Any:
     """Run two independent steps at once; both have ended (so a cleanup after a failure
-    never races the other) before the first error, if any, is raised."""
-    for outcome in await asyncio.gather(first, second, return_exceptions=True):
+    never races the other) before the first error, if any, is raised. Returns the
+    first's result."""
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
+    return outcomes[0]
 
 
 def _cannot_remove(c: Container) -> Conflict:

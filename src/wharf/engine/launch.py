@@ -1,5 +1,5 @@
 """From a container record to a running shim: the bundle (OCI ``config.json``,
-``shim.json``, rootfs mount, /etc files) and the launcher that forks shims.
+the shim options, rootfs mount, /etc files) and the launcher that forks shims.
 
 The bundle is rebuilt on every start from the record (and the rw layer), so a
 record is the only state that must survive; ``cleanup_bundle`` undoes it
@@ -89,7 +89,9 @@ def process_env(c: Container, tty: bool) -> list[str]:
 
 
 def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageStore,
-                  cgroups_path: str, joins: dict[str, str]) -> None:
+                  cgroups_path: str, joins: dict[str, str]) -> dict[str, Any]:
+    """Write the OCI spec (and the etc files); return the shim's options. Those go in
+    the start request, not a file: one inode less to allocate per start."""
     hc, cfg = c.host_config, c.config
     rootfs = rootfs_path(bundle)
     etc = etcfiles.write_all(c.dir, cfg["Hostname"], hc, config, cfg.get("Domainname") or "")
@@ -122,7 +124,7 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageS
     write_json_atomic(os.path.join(bundle, "config.json"), spec, 0o644, durable=False)
     log_path = logs.log_file(c.record)
     os.makedirs(os.path.dirname(log_path), exist_ok=True)  # local's local-logs/
-    write_json_atomic(os.path.join(bundle, "shim.json"), {
+    return {
         "id": c.id, "runtime": config.runtime_path(hc.get("Runtime") or config.default_runtime),
         "log_driver": logs.driver(c.record), "log_path": log_path,
         "log_opts": logs.shim_options(c.record),
@@ -133,7 +135,7 @@ def _write_bundle(c: Container, bundle: str, config: DaemonConfig, store: ImageS
         "attach": bool(cfg.get("AttachStdout") or cfg.get("AttachStderr") or c.attached),
         # ...and with no log to replay from (none, syslog), its exit waits for that attach
         "attach_waiting": c.attached,
-    }, 0o644, durable=False)
+    }
 
 
 def _id_mappings(mapping: dict[str, Any] | None
@@ -155,17 +157,17 @@ def _console_size(hc: dict[str, Any]) -> tuple[int, int] | None:
 
 
 async def build_bundle(c: Container, bundle: str, images: ImageService,
-                       config: DaemonConfig, joins: dict[str, str]) -> None:
-    """Mount the rootfs and write everything a shim needs to start the container
-    (in one trip to a worker thread)."""
+                       config: DaemonConfig, joins: dict[str, str]) -> dict[str, Any]:
+    """Mount the rootfs and write the bundle (in one trip to a worker thread); returns
+    the shim's options, which the start request carries."""
     if config.runtime_path(c.host_config.get("Runtime") or config.default_runtime) is None:
         raise InvalidParameter(f"unknown or invalid runtime name: {c.host_config['Runtime']}")
 
-    def build() -> None:
+    def build() -> dict[str, Any]:
         os.makedirs(rootfs_path(bundle), 0o711, exist_ok=True)
         images.store.snapshots.mount(c.id, rootfs_path(bundle))
-        _write_bundle(c, bundle, config, images.store, cgroups_path(c, config), joins)
-    await asyncio.to_thread(build)
+        return _write_bundle(c, bundle, config, images.store, cgroups_path(c, config), joins)
+    return await asyncio.to_thread(build)
 
 
 def _remove_bundle_files(bundle: str) -> None:
@@ -270,15 +272,16 @@ class Launcher:
                     waiter.set_result({"error": "the shim launcher exited", "kind": "shim"})
             self._waiting.clear()
 
-    async def launch(self, bundle: str) -> dict[str, Any]:
-        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed).
-        One launch per bundle at a time (the container's lock sees to it)."""
+    async def launch(self, bundle: str, opts: dict[str, Any]) -> dict[str, Any]:
+        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed);
+        ``opts``: the shim's (``build_bundle``'s). One launch per bundle at a time (the
+        container's lock sees to it)."""
         assert self._writer is not None and self._reader_task is not None
         if self._reader_task.done():
             return {"error": "the shim launcher exited", "kind": "shim"}
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[bundle] = waiter
-        self._writer.write(json.dumps({"bundle": bundle}).encode() + b"\n")
+        self._writer.write(json.dumps({"bundle": bundle, "opts": opts}).encode() + b"\n")
         return await waiter
 
     async def close(self) -> None:

@@ -43,7 +43,7 @@ _SHIM_OPTS = {"json-file": ("max-size", "max-file", "compress"),
 
 
 def shim_options(record: dict[str, Any]) -> dict[str, str]:
-    """The driver's options as the shim takes them (shim.json's ``log_opts``); for
+    """The driver's options as the shim takes them (the shim options' ``log_opts``); for
     syslog with its ``tag`` resolved (moby's default ``{{.ID}}``)."""
     name = driver(record)
     opts = (record["HostConfig"].get("LogConfig") or {}).get("Config") or {}

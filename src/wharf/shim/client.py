@@ -61,12 +61,12 @@ class Launcher:
         self._answers: dict[str, dict[str, Any]] = {}
         self._reading = False
 
-    def start(self, bundle: str) -> dict[str, Any]:
-        """Start the container of ``bundle``: ``{"shim_pid", "pid"}`` or ``{"shim_pid", "error",
-        "kind"}`` (``shim_pid``: the shim host serving it).
+    def start(self, bundle: str, opts: dict[str, Any]) -> dict[str, Any]:
+        """Start the container of ``bundle`` with the shim options ``opts``: ``{"shim_pid",
+        "pid"}`` or ``{"shim_pid", "error", "kind"}`` (``shim_pid``: the shim host serving it).
         One start per bundle at a time."""
         with self._cond:
-            self._sock.sendall(json.dumps({"bundle": bundle}).encode() + b"\n")
+            self._sock.sendall(json.dumps({"bundle": bundle, "opts": opts}).encode() + b"\n")
             while bundle not in self._answers:
                 if self._reading:
                     self._cond.wait()

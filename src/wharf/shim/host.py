@@ -3,7 +3,7 @@
 The launcher (``wharf.shim.launcher``) forks it at its first start request
 (fork, setsid, fork: nobody's child but init's, in its own session, so it
 outlives wharfd and the launcher) and relays every start request to it over
-a socket pair, the *launcher link*: ``{"bundle"}`` in, ``{"bundle",
+a socket pair, the *launcher link*: ``{"bundle", "opts"}`` in, ``{"bundle",
 "shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error", "kind"}`` out.
 A Python process per container cost ~2.4 MB of private memory each (CPython
 writes to the pages it forked with); one host costs that once.
@@ -151,11 +151,12 @@ class Host:
         *lines, self.inbuf = self.inbuf.split(b"\n")
         for line in lines:
             if line.strip():
-                self._start(json.loads(line)["bundle"])
+                request = json.loads(line)
+                self._start(request["bundle"], request["opts"])
 
-    def _start(self, bundle: str) -> None:
+    def _start(self, bundle: str, opts: dict[str, Any]) -> None:
         try:
-            shim = shim_main.Shim(self, bundle)
+            shim = shim_main.Shim(self, bundle, opts)
         except Exception as e:  # noqa: BLE001 - a broken bundle: say so
             self.answer(bundle, {"error": f"shim: {e}", "kind": "shim"})
             return

@@ -1,8 +1,8 @@
 """The shim launcher: a fork server wharfd starts once, at boot.
 
 ``python -m wharf.shim.launcher EXEC_ROOT``, with stdin and stdout one end of a
-socketpair to the daemon. Each request line ``{"bundle": path}`` (a bundle
-under EXEC_ROOT) is answered, once the container has exec'd or failed, by one
+socketpair to the daemon. Each request line ``{"bundle": path, "opts": {...}}``
+(a bundle under EXEC_ROOT, the shim's options) is answered, once the container has exec'd or failed, by one
 line ``{"bundle", "shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error",
 "kind"}``; requests for different bundles may overlap.
 
@@ -119,7 +119,8 @@ class Launcher:
 
     def _request(self, line: bytes) -> None:
         try:
-            bundle = json.loads(line)["bundle"]
+            request = json.loads(line)
+            bundle, opts = request["bundle"], request["opts"]
         except (ValueError, KeyError, TypeError):
             self._answer({"bundle": None, "shim_pid": None, "error": "bad request", "kind": "shim"})
             return
@@ -133,7 +134,7 @@ class Launcher:
             self.sel.register(self.host, selectors.EVENT_READ)
         self.pending.add(bundle)
         try:
-            self.host.sendall(json.dumps({"bundle": bundle}).encode() + b"\n")
+            self.host.sendall(json.dumps({"bundle": bundle, "opts": opts}).encode() + b"\n")
         except OSError:
             self._host_gone()
 

@@ -348,11 +348,11 @@ class Shim:
     """The state of one container on the host: made at its start request, gone once
     its exit is told and its clients have what was sent to them."""
 
-    def __init__(self, host: "Host", bundle: str) -> None:
+    def __init__(self, host: "Host", bundle: str, opts: dict[str, Any]) -> None:
         self.host = host
         self.bundle = bundle
         self.loop = host.loop.scope(self)
-        self.opts: dict[str, Any] = _read_json(os.path.join(bundle, "shim.json"))
+        self.opts = opts  # the start request's: no file, one inode less per start
         spec = _read_json(os.path.join(bundle, "config.json"))  # only a few fields are kept
         self.cgroups_path: str | None = (spec.get("linux") or {}).get("cgroupsPath")
         self.runtime = host.runtime(self.opts.get("runtime") or "wharf")

@@ -3,7 +3,7 @@
 The shim needs four things from a runtime: spawn the init, spawn an exec'd
 process, say whether the kernel OOM-killed the container, and clean up (the
 cgroup) after it. ``load_runtime`` picks the implementation named in
-``shim.json``; anything with these methods can drive a ``Shim``. Runtimes
+the shim options' ``runtime``; anything with these methods can drive a ``Shim``. Runtimes
 keep no per-container state (the host shares one among its containers):
 what they need comes from the bundle's path and the spec.
 """
@@ -134,7 +134,7 @@ def _id(bundle: str) -> str:
 
 
 def load_runtime(name: str) -> Runtime:
-    """The runtime ``shim.json`` names: "wharf" (in-process) or an OCI runtime binary."""
+    """The runtime the shim options name: "wharf" (in-process) or an OCI runtime binary."""
     if name == "wharf":
         return InProcess()
     if shutil.which(name) is None:

@@ -24,7 +24,7 @@ BUSYBOX = "/bin/busybox"
 
 
 class Bundle:
-    """A bundle directory: rootfs, config.json, shim.json."""
+    """A bundle directory (rootfs, config.json) and its shim options."""
 
     def __init__(self, base: Path, runtime: str) -> None:
         self.cid = base.name
@@ -32,6 +32,7 @@ class Bundle:
         self.path = base
         self.log_path = base / "ctr-json.log"
         self.shim_pid = 0
+        self.opts: dict[str, Any] = {}
 
     def write(self, args: list[str], tty: bool = False, open_stdin: bool = False,
               stdin_once: bool = False, attach: bool = False, log_opts: dict | None = None) -> None:
@@ -44,17 +45,17 @@ class Bundle:
         spec = build(args=args, rootfs=str(rootfs), env=["PATH=/bin"], tty=tty, hostname="shimtest",
                      console_size=(24, 80) if tty else None, cgroups_path=f"/{self.cid}/ctr")
         (self.path / "config.json").write_text(json.dumps(spec))
-        (self.path / "shim.json").write_text(json.dumps({
+        self.opts = {
             "id": self.cid, "runtime": self.runtime, "log_path": str(self.log_path),
             "log_opts": log_opts or {}, "tty": tty, "open_stdin": open_stdin,
-            "stdin_once": stdin_once, "attach": attach}))
+            "stdin_once": stdin_once, "attach": attach}
 
     def start(self) -> dict[str, Any]:
         """Start the container through a launcher of its own (the bundle its exec root),
         closed at once: its shim host then serves this container alone and exits after it."""
         launcher = client.Launcher(str(self.path))
         try:
-            answer = launcher.start(str(self.path))
+            answer = launcher.start(str(self.path), self.opts)
         finally:
             launcher.close()
         self.shim_pid = answer["shim_pid"] or 0

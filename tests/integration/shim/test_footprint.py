@@ -32,7 +32,7 @@ def test_each_container_adds_well_under_a_docker_shim_to_the_host(root: Root, ca
         latencies, answers = [], []
         for b in bundles:
             t0 = time.perf_counter()
-            answers.append(launcher.start(str(b.path)))
+            answers.append(launcher.start(str(b.path), b.opts))
             latencies.append((time.perf_counter() - t0) * 1000)
             # measured once the spawn helper is gone (while it lives, it shares the host's pages)
             assert adopted(answers[-1]["pid"], answers[-1]["shim_pid"])

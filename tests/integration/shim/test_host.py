@@ -36,7 +36,7 @@ def test_containers_and_execs_are_the_hosts_children(root: Root) -> None:
     bundles = [root.make(["sleep", "60"]) for _ in range(2)]
     launcher = client.Launcher(str(root.path))
     try:
-        answers = [launcher.start(str(b.path)) for b in bundles]
+        answers = [launcher.start(str(b.path), b.opts) for b in bundles]
         host = answers[0]["shim_pid"]
         assert {a["shim_pid"] for a in answers} == {host}
         for a in answers:
@@ -58,7 +58,7 @@ def test_concurrent_execs_each_get_their_exit_code(root: Root) -> None:
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
-        started = launcher.start(str(b.path))
+        started = launcher.start(str(b.path), b.opts)
         init = started["pid"]
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(
@@ -78,7 +78,7 @@ def test_a_failed_spawn_fails_the_exec_alone(root: Root) -> None:
     b = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
-        started = launcher.start(str(b.path))
+        started = launcher.start(str(b.path), b.opts)
         init = started["pid"]
         with pytest.raises(client.ShimError) as e:
             client.exec_(str(b.path), "x", {**SH, "args": ["/nope"]}, tty=False, stdin=False)
@@ -96,7 +96,7 @@ def test_the_host_lifts_its_fd_limit_but_containers_keep_the_usual_one(root: Roo
     b = root.make(["sh", "-c", "ulimit -n; read x"], open_stdin=True, tty=True)
     launcher = client.Launcher(str(root.path))
     try:
-        answer = launcher.start(str(b.path))
+        answer = launcher.start(str(b.path), b.opts)
         limits = Path(f"/proc/{answer['shim_pid']}/limits").read_text().splitlines()
         soft, hard = next(line for line in limits if line.startswith("Max open files")).split()[3:5]
         assert soft == hard  # a few fds per container: the soft limit would cap the host
@@ -122,8 +122,8 @@ def test_a_container_whose_shim_fails_takes_no_other_down(root: Root) -> None:
     healthy = root.make(["sleep", "60"])
     launcher = client.Launcher(str(root.path))
     try:
-        ok = launcher.start(str(healthy.path))
-        bad = launcher.start(str(broken.path))
+        ok = launcher.start(str(healthy.path), healthy.opts)
+        bad = launcher.start(str(broken.path), broken.opts)
         assert bad["shim_pid"] == ok["shim_pid"]
         assert client.wait(str(broken.path), timeout=30)["exit_code"] == 255
         assert gone(bad["pid"])  # killed with its cgroup
@@ -146,11 +146,11 @@ def test_an_old_generation_host_serves_its_containers_then_exits(root: Root) -> 
     old_b = root.make(["sh", "-c", "read x; echo got:$x; exit 4"], open_stdin=True)
     new_b = root.make(["sleep", "60"])
     first = client.Launcher(str(root.path))
-    old = first.start(str(old_b.path))
+    old = first.start(str(old_b.path), old_b.opts)
     first.close()  # wharfd restarted: a new launcher, a new host
     second = client.Launcher(str(root.path))
     try:
-        new = second.start(str(new_b.path))
+        new = second.start(str(new_b.path), new_b.opts)
         assert new["shim_pid"] != old["shim_pid"]
         assert run_exec(str(old_b.path), "e", ["echo", "old"]) == (b"old\n", 0)
         sock = client.attach(str(old_b.path), stdin=True, stdout=False, stderr=False)
@@ -170,10 +170,10 @@ def test_a_dead_host_is_replaced_at_the_next_start(root: Root) -> None:
     first, second = root.make(["sleep", "60"]), root.make(["sh", "-c", "echo again"])
     launcher = client.Launcher(str(root.path))
     try:
-        dead = launcher.start(str(first.path))
+        dead = launcher.start(str(first.path), first.opts)
         os.kill(dead["shim_pid"], signal.SIGKILL)
         assert gone(dead["shim_pid"])
-        new = launcher.start(str(second.path))
+        new = launcher.start(str(second.path), second.opts)
         assert new["pid"] > 0 and new["shim_pid"] != dead["shim_pid"]
         assert client.wait(str(second.path))["exit_code"] == 0
         assert [r["log"] for r in second.log()] == ["again\n"]

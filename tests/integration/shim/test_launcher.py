@@ -18,7 +18,7 @@ def test_concurrent_starts_each_get_their_answer(root: Root) -> None:
     launcher = client.Launcher(str(root.path))
     try:
         with ThreadPoolExecutor(5) as pool:
-            answers = list(pool.map(launcher.start, [str(b.path) for b in [*bundles, bad]]))
+            answers = list(pool.map(lambda b: launcher.start(str(b.path), b.opts), [*bundles, bad]))
     finally:
         launcher.close()
     assert len({a["shim_pid"] for a in answers}) == 1  # one host serves them all
@@ -34,7 +34,7 @@ def test_concurrent_starts_each_get_their_answer(root: Root) -> None:
 def test_bundle_outside_the_root_is_refused(root: Root, tmp_path: Path) -> None:
     launcher = client.Launcher(str(root.path))
     try:
-        answer = launcher.start(str(tmp_path))
+        answer = launcher.start(str(tmp_path), {})
     finally:
         launcher.close()
     assert answer["shim_pid"] is None and "not a directory under" in answer["error"]
@@ -43,7 +43,7 @@ def test_bundle_outside_the_root_is_refused(root: Root, tmp_path: Path) -> None:
 def test_killing_the_launcher_leaves_the_host_and_containers_running(root: Root) -> None:
     b = root.make(["sh", "-c", "read x; echo after:$x; exit 4"], open_stdin=True)
     launcher = client.Launcher(str(root.path))
-    answer = launcher.start(str(b.path))
+    answer = launcher.start(str(b.path), b.opts)
     os.kill(launcher.proc.pid, signal.SIGKILL)
     launcher.proc.wait()
     launcher.close()

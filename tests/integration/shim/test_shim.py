@@ -25,8 +25,6 @@ def test_output_lands_in_the_log_with_its_stream_and_exit_json(bundle) -> None:
     assert logged == [("stderr", "err\n"), ("stdout", "out\n"), ("stdout", "partial")]
     done = bundle.exit()
     assert done["exit_code"] == 3 and done["oom_killed"] is False and done["finished_at"].endswith("Z")
-    assert (bundle.path / "init.pid").read_text() == str(answer["pid"])
-    assert (bundle.path / "shim.pid").read_text() == str(shim_pid)
     assert not (bundle.path / "shim.sock").exists()
 
 
@@ -66,7 +64,7 @@ def test_attach_gets_live_output_and_sends_stdin(bundle) -> None:
 
 def test_exec_streams_output_and_ends_with_its_exit_code(bundle) -> None:
     bundle.write(["sleep", "30"])
-    bundle.start()
+    init_pid = bundle.start()["pid"]
     process = {"args": ["sh", "-c", "echo in-exec; echo oops >&2; exit 5"], "cwd": "/",
                "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
     sock, pid = client.exec_(str(bundle.path), "e1", process, tty=False, stdin=False)
@@ -74,7 +72,7 @@ def test_exec_streams_output_and_ends_with_its_exit_code(bundle) -> None:
     got = frames_until_eof(sock)
     assert (1, b"in-exec\n") in got and (2, b"oops\n") in got
     assert got[-1][0] == frames.CONTROL and json.loads(got[-1][1]) == {"exit_code": 5}
-    os.kill(int((bundle.path / "init.pid").read_text()), 9)
+    os.kill(init_pid, 9)
     bundle.reap()
     assert bundle.exit()["exit_code"] == 137
 
