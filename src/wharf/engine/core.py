@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 
 from wharf.config import DaemonConfig
 from wharf.engine.containers import ContainerService
@@ -24,6 +25,8 @@ class Engine:
         for path in (config.data_root, config.containers_dir, config.image_dir,
                      config.exec_root, config.bundles_dir):
             os.makedirs(path, 0o711, exist_ok=True)
+        # Earlier versions kept partial layer downloads here; pulls now stream in memory.
+        shutil.rmtree(os.path.join(config.data_root, "distribution", "downloads"), ignore_errors=True)
         self.id = _engine_id(config.data_root)
         self.events = EventBus()
         self.images = ImageService(config, self.events)
