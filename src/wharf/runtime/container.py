@@ -289,7 +289,9 @@ def _await_report(err_r: int, pid: int) -> bytes:
     while True:
         ready, _, _ = select.select([err_r], [], [], _STOP_CHECK)
         if not ready:
-            if _stopped(pid):
+            # execve closes the pipe before the new program can be stopped: a process
+            # found stopped whose pipe is readable now exec'd (a tracer caught it after).
+            if _stopped(pid) and not select.select([err_r], [], [], 0)[0]:
                 raise SpawnError("the process was stopped before it could start")
             continue
         chunk = os.read(err_r, 65536)
