@@ -215,7 +215,13 @@ def _index(ipr: IPRoute, ifname: str) -> int | None:
 
 
 def _kind(ipr: IPRoute, idx: int) -> str | None:
-    link = ipr.get_links(idx)[0]
+    """The link's kind; None for one gone since it was listed (a container's exit)."""
+    try:
+        link = ipr.get_links(idx)[0]
+    except NetlinkError as e:
+        if e.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise
     info = link.get("IFLA_LINKINFO")
     return info.get("IFLA_INFO_KIND") if info else None
 

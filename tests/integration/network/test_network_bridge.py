@@ -7,11 +7,12 @@ import errno
 import secrets
 
 import pytest
+from pyroute2 import IPRoute
 
 from netlab import Lab, Listener, ask, reachable, sh
 
 from wharf.network import netns
-from wharf.network.bridge import host_ifname, mac_for, routed_subnets
+from wharf.network.bridge import _kind, host_ifname, mac_for, routed_subnets
 from wharf.network.ipam import Ipam, PoolBase
 
 
@@ -142,3 +143,11 @@ def test_the_network_mtu_is_on_both_ends_of_the_veth(lab: Lab) -> None:
     ns, ep = lab.container(net, 2)
     assert "mtu 1400" in sh("ip", "link", "show", ep.host_ifname).stdout
     assert "mtu 1400" in sh("ip", "-n", ns.rsplit("/", 1)[1], "link", "show", "eth0").stdout
+
+
+def test_a_link_gone_between_the_listing_and_the_look_is_no_veth() -> None:
+    """prune at start lists a bridge's ports, then asks each one's kind: a container's
+    veth deleted in between (its exit) is skipped, never a failed daemon start."""
+    with IPRoute() as ipr:
+        gone = max(link["index"] for link in ipr.get_links()) + 1000
+        assert _kind(ipr, gone) is None
