@@ -29,7 +29,7 @@ vm_log="$(mktemp)"
 ./scripts/test-in-vm.sh -q "${VM_TESTS[@]}" \
   --deselect tests/integration/runtime/test_container.py::test_spawn_is_cheap >"$vm_log" 2>&1 &
 vm=$!
-trap 'kill "$vm" 2>/dev/null; rm -f "$vm_log"' EXIT
+trap 'kill "$vm" 2>/dev/null || true; rm -f "$vm_log"' EXIT  # the guest may be gone: no errexit here
 
 host=0
 .venv/bin/pytest -n "${WHARF_TEST_WORKERS:-4}" -q "$@" tests || host=$?
