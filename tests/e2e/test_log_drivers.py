@@ -138,7 +138,10 @@ def test_follow_goes_on_across_rotations(wharfd, busybox, tmp_path, driver):
     cid = _ok(wharfd.docker(
         "run", "-d", "--log-driver", driver, "--log-opt", "max-size=4k", "--log-opt", "max-file=2",
         "-v", f"{tmp_path}:/sync", busybox, "sh", "-c",
-        f"echo ready; for b in 0 1 2 3 4; do read x </sync/go; {batch}; done; echo last")).strip()
+        # ``until``: a read that opened the FIFO as the last writer was closing gets EOF,
+        # not the next "go" (the batch would run early and rotate lines away unseen)
+        f"echo ready; for b in 0 1 2 3 4; do until read x </sync/go; do :; done; {batch}; done;"
+        " echo last")).strip()
     try:
         follower = subprocess.Popen([DOCKER, "logs", "-f", cid], stdout=subprocess.PIPE,
                                     text=True, env=wharfd.env)
