@@ -27,6 +27,11 @@ PROTOCOL = "portforward.k8s.io"
 DIAL_TIMEOUT = 5.0  # seconds per address, containerd's
 
 
+def valid_port(text: str) -> bool:
+    """A TCP port number, as the kubelet parses one from a header or the URL."""
+    return text.isdigit() and 0 < int(text) < 65536
+
+
 class Channel(Protocol):
     """A data or error stream as ``forward`` uses it (a SPDY stream, a websocket channel)."""
 
@@ -51,7 +56,7 @@ class Forwarder:
     def accept(self, stream: Stream) -> str | None:
         """``Connection``'s check of a new stream (the kubelet's rules)."""
         port = stream.header("port")
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not valid_port(port):
             return f"invalid port {port!r}"
         kind = stream.header("streamType")
         if kind not in ("data", "error"):

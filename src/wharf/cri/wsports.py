@@ -18,7 +18,7 @@ import struct
 
 from aiohttp import WSMsgType, web
 
-from wharf.cri.portforward import Forwarder
+from wharf.cri.portforward import Forwarder, valid_port
 
 PROTOCOL = "v4.channel.k8s.io"
 
@@ -28,7 +28,7 @@ def ports(query: list[str]) -> list[int]:
     out = []
     for value in query:
         for text in value.split(","):
-            if not text.isdigit() or not 0 < int(text) < 65536:
+            if not valid_port(text):
                 raise ValueError(f'unable to parse "{value}" as a port')
             out.append(int(text))
     if not out:
