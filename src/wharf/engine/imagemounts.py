@@ -22,6 +22,7 @@ from wharf.image.archive import is_opaque
 from wharf.image.overlay import MOUNT_DATA_MAX
 from wharf.image.store import ImageStore
 
+
 async def resolve(points: list[Point], images: ImageService) -> None:
     """Each image point's Source as the image's ID (NotFound for an image not here);
     a Subpath that is no directory of the image is refused."""

@@ -31,6 +31,7 @@ from wharf.image.naivediff import NaiveDiff, changes
 from wharf.image.snapshot import Snapshotter
 from wharf.linux import syscalls
 
+
 def copy_tree(src: str, dst: str) -> None:
     """``dst`` (not existing yet) made a copy of ``src``, everything kept."""
     proc = subprocess.run(["cp", "-a", "--reflink=auto", "--", src, dst], capture_output=True, text=True)
