@@ -878,11 +878,11 @@ class ContainerService:
         was_running = c.state["Running"] and not c.state.get("Restarting")
         shim = await shims.state(bundle)
         if shim is not None:
-            if not was_running:  # the daemon died between the launch and the record
-                c.state.update(Running=True, Restarting=False, Pid=int(shim["pid"]), ExitCode=0,
-                               Error="", StartedAt=rfc3339nano(time.time_ns()))
-                await self._save(c)
             c.state["Pid"] = int(shim["pid"])  # a start saves none (``_launch_behind_gate``)
+            if not was_running:  # the daemon died between the launch and the record
+                c.state.update(Running=True, Restarting=False, ExitCode=0, Error="",
+                               StartedAt=rfc3339nano(time.time_ns()))
+                await self._save(c)
             log.info("reattached to %s", c.id)
             await self.networks.restore_container(c)
             self._watch(c)
