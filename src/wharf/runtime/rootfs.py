@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from typing import Any
 
@@ -213,9 +214,15 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
 def _mount_point(path: str) -> str:
     """The mount point of the mount ``path`` is on (the longest one above it)."""
     with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4].encode().decode("unicode_escape") for line in f]
+        points = [_unescape(line.split()[4]) for line in f]
     inside = [p for p in points if path == p or path.startswith(p.rstrip("/") + "/")]
     return max(inside, key=len)
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as ``\\ooo``
+    and every other byte as it is (so UTF-8 names stay UTF-8)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def ensure_cwd(cwd: str) -> None:
