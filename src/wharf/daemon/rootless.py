@@ -178,7 +178,7 @@ def _serve(api: socket.socket, child: int) -> int:
             ready = {key.fileobj for key, _ in sel.select()}
             if pidfd in ready:
                 os.close(pidfd)
-                return exit_status(os.waitpid(child, 0)[1])
+                return sc.exit_code(os.waitpid(child, 0)[1])
             conn, _ = api.accept()
             with conn:
                 try:
@@ -193,12 +193,6 @@ def _die_with(parent: int) -> None:
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() not in (parent, 0):  # it died before that (0: a parent outside our
         os._exit(1)                      # PID namespace, which cannot be told)
-
-
-def exit_status(status: int) -> int:
-    """A wait status as a shell reports it: the exit code, or 128 + the killing signal."""
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
 
 
 def _mount_sysfs(spare: str) -> None:
@@ -264,4 +258,4 @@ def _run_forwarding(start: Callable[[], object]) -> NoReturn:
     while True:
         done, status = os.wait()
         if done == pid:
-            os._exit(exit_status(status))
+            os._exit(sc.exit_code(status))

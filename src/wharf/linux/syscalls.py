@@ -305,3 +305,10 @@ def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int =
     attr = ctypes.create_string_buffer(128)
     struct.pack_into("=IIII", attr, 0, target_fd, prog_fd, attach_type, flags)
     _bpf(_BPF_PROG_ATTACH, attr, "bpf prog attach")
+
+
+def exit_code(status: int) -> int:
+    """A wait status as Docker and a shell report it: the process's own exit code, or
+    128 + the signal that killed it."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

@@ -31,6 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from wharf.fsutil import disk_full, write_atomic
+from wharf.linux.syscalls import exit_code
 from wharf.runtime import jsonlog, locallog, logfile
 from wharf.shim import frames, spawner, syslog
 from wharf.shim.loop import READ_SIZE, Outbox
@@ -63,12 +64,6 @@ FAILED_EXIT = 255
 
 def set_winsize(fd: int, height: int, width: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
-def exit_code(status: int) -> int:
-    """Docker's exit code: the process's own, or 128+signal when a signal killed it."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
 
 
 def _read_json(path: str) -> Any:
