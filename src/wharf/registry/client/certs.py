@@ -28,7 +28,7 @@ import ssl
 from dataclasses import dataclass
 
 from wharf.errors import InvalidParameter
-from wharf.registry.client.endpoints import Endpoint, Policy
+from wharf.registry.client.endpoints import Endpoint, Policy, host_name
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def tls_words(error: ssl.SSLError, host: str) -> str:
         code = error.verify_code
         why = ("certificate signed by unknown authority" if code in _UNKNOWN_AUTHORITY else
                "certificate has expired or is not yet valid" if code in _EXPIRED else
-               f"certificate is not valid for {host.rsplit(':', 1)[0]}" if code in _NAME_MISMATCH else
+               f"certificate is not valid for {host_name(host)}" if code in _NAME_MISMATCH else
                str(error.verify_message))
         return f"tls: failed to verify certificate: x509: {why}"
     reason = str(error.reason or "")

@@ -87,7 +87,7 @@ def domain_of(server_address: str) -> str:
     return host
 
 
-def _name(host: str) -> str:
+def host_name(host: str) -> str:
     """``h:5000`` → ``h``, ``[::1]:5000`` → ``::1``."""
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
     return name.strip("[]")
@@ -109,7 +109,7 @@ class Policy:
 
     def insecure(self, host: str) -> bool:
         """Loopback, or listed by host:port, host, or CIDR of its address."""
-        name = _name(host)
+        name = host_name(host)
         if name == "localhost" or self.listed(host):
             return True
         address = _address(name)
@@ -117,7 +117,7 @@ class Policy:
 
     def listed(self, host: str) -> bool:
         """Named by ``--insecure-registry`` (host:port, host, or a CIDR of its address)."""
-        name = _name(host)
+        name = host_name(host)
         if host in self._names or name in self._names:
             return True
         address = _address(name)
