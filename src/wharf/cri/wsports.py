@@ -19,6 +19,7 @@ import struct
 from aiohttp import WSMsgType, web
 
 from wharf.cri.portforward import Forwarder, valid_port
+from wharf.cri.spdyconn import READ_BACKLOG
 
 PROTOCOL = "v4.channel.k8s.io"
 
@@ -43,11 +44,17 @@ class _Channel:
         self.ws, self.number = ws, number
         self.inbound: asyncio.Queue[bytes] = asyncio.Queue()
         self._discarding = False
+        self._unread = 0
+        self._room = asyncio.Event()  # set while fewer than READ_BACKLOG bytes wait
+        self._room.set()
 
     async def read(self) -> bytes:
         data = await self.inbound.get()
         if not data:
             self.inbound.put_nowait(b"")
+        self._unread -= len(data)
+        if self._unread < READ_BACKLOG:
+            self._room.set()
         return data
 
     async def write(self, data: bytes) -> None:
@@ -57,14 +64,24 @@ class _Channel:
     async def close(self) -> None:
         """No frame says so: the pod's end of a port ends its relay (what the client
         still sends is dropped), and the websocket closes when every port's ended."""
+        self.discard()
         self.inbound.put_nowait(b"")
 
     def discard(self) -> None:
         self._discarding = True
+        self._room.set()
 
     def received(self, data: bytes) -> None:
         if not self._discarding:
             self.inbound.put_nowait(data)
+            self._unread += len(data)
+            if self._unread >= READ_BACKLOG:
+                self._room.clear()
+
+    async def room(self) -> None:
+        """Until the pod has read enough of what the client sent (SPDY's pause, here by
+        no longer reading the websocket): a fast client cannot fill wharfd's memory."""
+        await self._room.wait()
 
 
 async def serve(ws: web.WebSocketResponse, forwarder: Forwarder, wanted: list[int]) -> None:
@@ -79,7 +96,9 @@ async def serve(ws: web.WebSocketResponse, forwarder: Forwarder, wanted: list[in
     async def pump() -> None:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY and msg.data and msg.data[0] < len(channels):
-                channels[msg.data[0]].received(msg.data[1:])
+                channel = channels[msg.data[0]]
+                channel.received(msg.data[1:])
+                await channel.room()
         for channel in channels:
             channel.received(b"")
     reading = asyncio.ensure_future(pump())

@@ -9,7 +9,9 @@ from typing import Any
 
 import aiohttp
 
+from wharf.cri.spdyconn import READ_BACKLOG
 from wharf.cri.streaming import StreamServer
+from wharf.cri.wsports import _Channel
 
 
 def _ask(kind: str, headers: dict[str, str]) -> tuple[int, str, Any, int]:
@@ -84,3 +86,19 @@ def test_port_forward_over_websocket_channels() -> None:
     assert sorted(greetings) == [b"\x00" + le, b"\x01" + le]
     assert answer == b"\x00HELLO POD\n"
     assert end == aiohttp.WSMsgType.CLOSE
+
+
+def test_a_websocket_port_channel_stops_taking_input_the_pod_has_not_read() -> None:
+    """The websocket is no longer read while 1 MiB waits for the pod (memory stays bounded)."""
+    async def scenario() -> None:
+        channel = _Channel(None, 0)  # type: ignore[arg-type]  # only read and received here
+        channel.received(b"x" * READ_BACKLOG)
+        waiting = asyncio.ensure_future(channel.room())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        assert await channel.read() == b"x" * READ_BACKLOG
+        await asyncio.wait_for(waiting, 1)
+        channel.discard()
+        channel.received(b"y" * 2 * READ_BACKLOG)  # a closed port's input is dropped
+        await asyncio.wait_for(channel.room(), 1)
+    asyncio.run(scenario())
