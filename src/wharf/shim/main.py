@@ -685,6 +685,10 @@ class Shim:
         for conn in self.waiters:
             conn.finish(answer)
         for conn in list(self.conns):
+            if conn.proc is not None and conn.proc is not self.init and conn.proc.status is None:
+                # an exec not reaped yet dies with the container's PID namespace: say so
+                # (SIGKILL's 137), or its client learns no exit code at all
+                conn.out.write(frames.control({"exit_code": 128 + 9}))
             conn.finish()
         self.exit_deadline = time.monotonic() + DRAIN_TIMEOUT
 
