@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from engines import quiet  # noqa: E402
 from support import cri  # noqa: E402
 from support.daemon import Daemon  # noqa: E402
+from wharf.linux import mountinfo  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 RUNS, PODS = 10, 10
@@ -126,10 +127,8 @@ def main() -> None:
             subprocess.run(["ip", "link", "del", "bchctd0"], capture_output=True)
             for p in made:
                 subprocess.run(["find", p, "-depth", "-type", "d", "-delete"], capture_output=True)
-            for m in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
-                target = m.split()[4]
-                if target.startswith(str(root)):
-                    subprocess.run(["umount", "-l", target], capture_output=True)
+            for target in mountinfo.below(str(root)):
+                subprocess.run(["umount", "-l", target], capture_output=True)
         d = Daemon(log_level="info", extra_args=[
             "--cni-conf-dir", str(conflist(root / "w", "bchwrf0", "10.233.79.0/24"))])
         d.start()

@@ -6,12 +6,11 @@ import subprocess
 import time
 
 from support.daemon import BIN
+from wharf.linux import mountinfo
 
 
 def _build_mounts(d) -> list[str]:
-    prefix = str(d.data_root / "builder" / "tmp") + "/"
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    return mountinfo.below(str(d.data_root / "builder" / "tmp"))
 
 
 def test_kill_during_copy_then_restart(make_wharfd, tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from support.smalldisk import SmallDisk
+from wharf.linux import mountinfo
 
 BIN = Path(sys.executable).parent
 DOCKER = "/usr/local/bin/docker"
@@ -215,10 +216,8 @@ class Daemon:
     def leftovers(self) -> list[str]:
         """Kernel objects and processes of this daemon that still exist."""
         found = []
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            target = line.split()[4]
-            if target.startswith(str(self.base)) and not self._is_disk(target):
-                found.append(f"mount {target}")
+        found += [f"mount {target}" for target in mountinfo.below(str(self.base))
+                  if not self._is_disk(target)]
         for ctrl in _hierarchies():
             cg = ctrl / self.cgroup_parent
             if cg.is_dir():
@@ -274,8 +273,7 @@ class Daemon:
         for state in (CGROUP_ROOT / "freezer" / self.cgroup_parent).rglob("freezer.state"):
             state.write_text("THAWED")
         time.sleep(0.2)
-        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-        for target in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
+        for target in mountinfo.below(str(self.base)):
             if not self._is_disk(target):
                 subprocess.run(["umount", "-l", target], capture_output=True)
         if self.disk is not None:

@@ -49,7 +49,7 @@ from wharf.fsutil import empty_dir
 from wharf.image import layerdiff, reference
 from wharf.image.manifest import host_arch
 from wharf.image.snapshot import Diff
-from wharf.linux import syscalls
+from wharf.linux import mountinfo, syscalls
 from wharf.threads import in_own_thread
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -102,9 +102,7 @@ class Builder:
 
     def _collect_leftovers(self) -> None:
         """What a daemon that died mid-build left: mounts and rw snapshots of build steps."""
-        with open("/proc/self/mountinfo") as f:
-            targets = [line.split()[4] for line in f]
-        for target in sorted((t for t in targets if t.startswith(self.tmp + "/")), reverse=True):
+        for target in mountinfo.below(self.tmp):
             syscalls.umount2(target, syscalls.MNT_DETACH)
         empty_dir(self.tmp)  # kept, not re-made: a start on a full disk needs no block
         snapshots = self.images.store.snapshots

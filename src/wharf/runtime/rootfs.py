@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from typing import Any
 
+from wharf.linux import mountinfo
 from wharf.linux import syscalls as sc
 from wharf.linux import userns
 from wharf.linux.paths import secure_join
@@ -193,7 +193,7 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     propagation = _PROPAGATION[linux.get("rootfsPropagation") or "rslave"]
     sc.mount(None, "/", None, sc.MS_REC | propagation)
     if propagation & sc.MS_SHARED:
-        for path in ("/", _mount_point(rootfs)):
+        for path in ("/", mountinfo.holding(rootfs)):
             sc.mount(None, path, None, sc.MS_PRIVATE)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
     fresh_dev = False
@@ -209,20 +209,6 @@ def prepare(spec: dict[str, Any], rootfs: str) -> None:
     make_readonly(linux.get("readonlyPaths") or [])
     if (spec.get("root") or {}).get("readonly"):
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
-
-
-def _mount_point(path: str) -> str:
-    """The mount point of the mount ``path`` is on (the longest one above it)."""
-    with open("/proc/self/mountinfo") as f:
-        points = [_unescape(line.split()[4]) for line in f]
-    inside = [p for p in points if path == p or path.startswith(p.rstrip("/") + "/")]
-    return max(inside, key=len)
-
-
-def _unescape(field: str) -> str:
-    """A mountinfo path: the kernel writes space, tab, newline and backslash as ``\\ooo``
-    and every other byte as it is (so UTF-8 names stay UTF-8)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def ensure_cwd(cwd: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from wharf.errors import InvalidParameter
 from wharf.fsutil import read_json, write_json_atomic
+from wharf.linux import mountinfo
 from wharf.linux import syscalls as sc
 from wharf.runtime.rootfs import parse_options
 
@@ -60,11 +61,6 @@ def validate_name(name: str) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def is_mounted(path: str) -> bool:
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
 
 
 class LocalDriver:
@@ -115,7 +111,7 @@ class LocalDriver:
 
     def mount(self, vol: Volume) -> None:
         """Mount an option-described volume on its ``_data`` (once; later calls do nothing)."""
-        if not vol.needs_mount or is_mounted(vol.data):
+        if not vol.needs_mount or mountinfo.is_mount_point(vol.data):
             return
         flags, _, data = parse_options(vol.options.get("o", "").split(","))
         kind = vol.options.get("type") or None
@@ -124,12 +120,12 @@ class LocalDriver:
         sc.mount(vol.options.get("device") or kind or "none", vol.data, kind, flags, data or None)
 
     def unmount(self, vol: Volume) -> None:
-        if vol.needs_mount and is_mounted(vol.data):
+        if vol.needs_mount and mountinfo.is_mount_point(vol.data):
             sc.umount2(vol.data, sc.MNT_DETACH)
 
     def remove(self, vol: Volume) -> None:
         """Delete the volume; a mounted ``_data`` is unmounted first, never deleted through."""
         self.unmount(vol)
-        if is_mounted(vol.data):
+        if mountinfo.is_mount_point(vol.data):
             raise OSError(f"{vol.data} is still mounted")
         shutil.rmtree(vol.root)

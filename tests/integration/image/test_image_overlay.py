@@ -17,18 +17,13 @@ from unit.image.image_tars import make_tar
 from wharf.config import DaemonConfig
 from wharf.engine.events import EventBus
 from wharf.engine.images import ImageService
-
-
-def mounts_under(path: Path) -> list[str]:
-    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if line.split()[4].startswith(str(path))]
+from wharf.linux import mountinfo
 
 
 def mount_options(target: Path) -> str:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        if fields[4] == str(target):
-            return fields[-1]
+    for m in mountinfo.mounts():
+        if m.mount_point == str(target):
+            return m.super_options
     raise AssertionError(f"{target} is not mounted")
 
 
@@ -37,7 +32,7 @@ def base() -> Iterator[Path]:
     path = Path("/tmp") / f"wharf-test-{secrets.token_hex(4)}"
     path.mkdir()
     yield path
-    for target in sorted(mounts_under(path), reverse=True):
+    for target in mountinfo.below(str(path)):
         os.system(f"umount -l {target}")
     shutil.rmtree(path, ignore_errors=True)
 
@@ -77,7 +72,7 @@ def test_two_containers_share_the_image_layers(svc: ImageService, base: Path) ->
         run(svc.unmount_rw_layer(cid, str(target)))
         run(svc.unmount_rw_layer(cid, str(target)))  # twice is fine
         run(svc.remove_rw_layer(cid))
-    assert mounts_under(base) == []
+    assert mountinfo.below(str(base)) == []
     assert svc.store.snapshots.ids() == []
 
 

@@ -10,8 +10,9 @@ import stat
 import pytest
 
 from wharf.errors import InvalidParameter
+from wharf.linux.mountinfo import is_mount_point, mount_points
 from wharf.volume import copyup
-from wharf.volume.local import LocalDriver, is_mounted
+from wharf.volume.local import LocalDriver
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_tmpfs_option_volume_is_mounted_with_its_size_and_removed_cleanly(driver
     driver.mount(vol)
     driver.mount(vol)  # a second user does not stack a second mount
     try:
-        assert is_mounted(vol.data)
+        assert is_mount_point(vol.data)
         assert os.statvfs(vol.data).f_blocks * os.statvfs(vol.data).f_frsize == 1 << 20
         with pytest.raises(OSError) as err, open(os.path.join(vol.data, "big"), "wb") as f:
             f.write(b"x" * (2 << 20))
@@ -44,7 +45,20 @@ def test_tmpfs_option_volume_is_mounted_with_its_size_and_removed_cleanly(driver
         assert err.value.errno == 28  # ENOSPC
     finally:
         driver.remove(vol)
-    assert not is_mounted(vol.data) and not os.path.exists(vol.root)
+    assert not is_mount_point(vol.data) and not os.path.exists(vol.root)
+
+
+def test_a_data_root_with_spaces_and_accents_still_mounts_a_volume_once(tmp_path):
+    """The kernel writes a space in mountinfo as \\040: the driver must still see its mount."""
+    d = LocalDriver(str(tmp_path / "data root é" / "volumes"))
+    vol = d.create("fast", {}, {"type": "tmpfs", "device": "tmpfs"})
+    d.mount(vol)
+    try:
+        d.mount(vol)
+        assert mount_points().count(vol.data) == 1
+    finally:
+        d.remove(vol)
+    assert vol.data not in mount_points() and not os.path.exists(vol.root)
 
 
 def test_bind_option_volume_shows_the_device_directory(driver, tmp_path):
@@ -56,7 +70,7 @@ def test_bind_option_volume_shows_the_device_directory(driver, tmp_path):
         assert open(os.path.join(vol.data, "index.html")).read() == "hello"
     finally:
         driver.unmount(vol)
-    assert not is_mounted(vol.data)
+    assert not is_mount_point(vol.data)
 
 
 @pytest.mark.parametrize("name,options,message", [
