@@ -231,13 +231,9 @@ def test_exec_joins_namespaces(box: Box) -> None:
     assert int(lines[2]) > 1  # a pid inside the container's namespace
 
 
-def test_spawn_is_cheap(box: Box) -> None:
-    """Reported as the runtime's cost per start (fork, namespaces, mounts, cgroup, exec)."""
-    start = time.perf_counter()
-    code, _ = box.run(["true"])
-    elapsed = time.perf_counter() - start
-    assert code == 0
-    assert elapsed < 0.5
+def test_a_command_that_succeeds_exits_0(box: Box) -> None:
+    """What it costs is bench/spawn.py's to say."""
+    assert box.run(["true"]) == (0, "")
 
 
 def test_control_of_in_process_containers(box: Box) -> None:
