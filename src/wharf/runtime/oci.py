@@ -1,7 +1,9 @@
 """The same OCI bundle, run by an external runtime binary (runc, crun).
 
-Both speak the same CLI (``create``/``start``/``kill``/``state``/``delete``/
-``pause``/``resume``/``exec``), so one class drives either. ``spawn`` and
+Both speak the same CLI (``create``/``start``/``delete``/``exec``), so one class
+drives either. Pause, stats and signals need no runtime: the engine freezes
+the container's cgroup and signals its init's pid, whichever runtime started
+it (runc's ``state`` reads the same freezer, so it agrees). ``spawn`` and
 ``spawn_exec`` mirror ``wharf.runtime.container`` so the shim can treat
 runtimes alike; the container's init is forked by the runtime, so the caller
 must be a child subreaper to ``waitpid`` it.
@@ -70,20 +72,8 @@ class OCIRuntime:
     def start(self, container_id: str) -> None:
         self.run("start", container_id)
 
-    def kill(self, container_id: str, sig: int, all_processes: bool = False) -> None:
-        self.run("kill", *(("--all",) if all_processes else ()), container_id, str(sig))
-
-    def state(self, container_id: str) -> dict[str, Any]:
-        return json.loads(self.run("state", container_id))
-
     def delete(self, container_id: str, force: bool = False) -> None:
         self.run("delete", *(("--force",) if force else ()), container_id)
-
-    def pause(self, container_id: str) -> None:
-        self.run("pause", container_id)
-
-    def resume(self, container_id: str) -> None:
-        self.run("resume", container_id)
 
     def spawn(self, container_id: str, bundle: str, stdio: tuple[int, int, int] = (0, 1, 2),
               tty: bool = False) -> tuple[int, int | None]:

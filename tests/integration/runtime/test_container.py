@@ -12,7 +12,7 @@ import pytest
 
 from wharf.linux import mountinfo
 from wharf.linux import syscalls as sc
-from wharf.runtime import caps, cgroups, container, control
+from wharf.runtime import caps, cgroups, container
 from wharf.runtime.spec import Resources
 
 from rtbox import Box
@@ -236,22 +236,23 @@ def test_a_command_that_succeeds_exits_0(box: Box) -> None:
     assert box.run(["true"]) == (0, "")
 
 
-def test_control_of_in_process_containers(box: Box) -> None:
+def test_pause_stats_and_signals_by_cgroup_and_pid(box: Box) -> None:
+    """What the engine does to a running container: freeze its cgroup, read its stats
+    there, signal its init's pid."""
     pid = box.start(["sleep", "30"], resources=Resources(pids_limit=20))
-    target = control.Target("c", pid, box.cgroups_path)
-    control.pause(target)
     cg = cgroups.open(box.cgroups_path)
+    cg.freeze()
     if V2:
         assert Path(cg.dir(), "cgroup.freeze").read_text().strip() == "1"
     else:
         assert Path(cg.dir("freezer"), "freezer.state").read_text().strip() == "FROZEN"
-    control.resume(target)
-    stats = control.stats(target)
+    cg.thaw()
+    stats = cg.stats()
     assert stats["pids_stats"] == {"current": 1, "limit": 20}
     assert stats["memory_stats"]["usage"] > 0
-    control.kill(target, 15)  # PID 1 without a handler ignores it, as in Docker
+    os.kill(pid, 15)  # PID 1 without a handler ignores it, as in Docker
     time.sleep(0.1)
-    control.kill(target, 9)
+    os.kill(pid, 9)
     assert box.wait(pid) == -9
 
 

@@ -1,4 +1,5 @@
-"""runc runs the very bundle spec.build makes, driven through wharf.runtime.oci/control."""
+"""runc runs the very bundle spec.build makes (through wharf.runtime.oci), and the engine
+pauses, measures and signals what it started as it does its own containers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from rtbox import Box
 from wharf.linux import syscalls
-from wharf.runtime import cgroups, container, control
+from wharf.runtime import cgroups, container
 from wharf.runtime.oci import OCIRuntime
 
 pytestmark = pytest.mark.skipif(shutil.which("runc") is None, reason="runc not installed")
@@ -62,16 +63,20 @@ def test_runc_errors_keep_dockers_kinds(box: Box, runc: OCIRuntime) -> None:
     assert 'exec: "nosuch": executable file not found in $PATH' in e.value.message
 
 
-def test_control_through_runc(box: Box, runc: OCIRuntime) -> None:
+def test_a_runc_container_is_paused_measured_and_killed_by_its_cgroup_and_pid(
+        box: Box, runc: OCIRuntime) -> None:
+    """The engine freezes the cgroup and signals the pid whichever runtime started it:
+    runc must agree it is paused."""
     cid = f"wharf-test-{secrets.token_hex(4)}"
     pid, _ = runc.spawn(cid, _bundle(box, ["sleep", "30"]))
-    target = control.Target(cid, pid, box.cgroups_path, "runc", runc.root)
+    cg = cgroups.open(box.cgroups_path)
     try:
-        control.pause(target)
-        assert runc.state(cid)["status"] == "paused"
-        control.resume(target)
-        assert control.stats(target)["pids_stats"]["current"] == 1
-        control.kill(target, signal.SIGKILL)
+        cg.freeze()
+        assert json.loads(runc.run("state", cid))["status"] == "paused"
+        cg.thaw()
+        assert json.loads(runc.run("state", cid))["status"] == "running"
+        assert cg.stats()["pids_stats"]["current"] == 1
+        os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
     finally:
