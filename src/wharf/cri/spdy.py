@@ -186,11 +186,6 @@ class Encoder:
         return self._control(SYN_REPLY, FLAG_FIN if fin else 0,
                              struct.pack(">I", stream_id) + self._headers(headers or {}))
 
-    def syn_stream(self, stream_id: int, headers: dict[str, str], fin: bool = False) -> bytes:
-        """A stream this side opens (the tests' client: the daemon never opens one)."""
-        return self._control(SYN_STREAM, FLAG_FIN if fin else 0,
-                             struct.pack(">IIH", stream_id, 0, 0) + self._headers(headers))
-
     def rst_stream(self, stream_id: int, status: int = CANCEL) -> bytes:
         return self._control(RST_STREAM, 0, struct.pack(">II", stream_id, status))
 
