@@ -7,12 +7,17 @@ dict), and finishes with a ``metav1.Status``. ``WebSocketChannels`` is
 channel 3); ``SpdyChannels`` is ``v4.channel.k8s.io`` over SPDY (one stream
 per channel, by its ``streamType`` header: stdin's FIN is its end, the resize
 stream a run of JSON objects, the status written to the error stream).
+
+A resize message that is not a terminal size (not JSON, not an object, a size
+that is no uint16) is dropped, logged at debug, as the kubelet's decoder drops
+it: the attach and its stdin go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any, AsyncIterator, Protocol
 
 from aiohttp import WSMsgType, web
@@ -22,6 +27,32 @@ from wharf.cri.spdyconn import Connection, Stream
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 STREAM_TYPES = {"stdin": STDIN, "stdout": STDOUT, "stderr": STDERR, "error": ERROR,
                 "resize": RESIZE}
+_SIZE_FIELDS = {"width": "Width", "height": "Height"}
+#: More than this waiting for the end of one resize object is no resize (one is ~30 bytes).
+_MAX_RESIZE_TEXT = 4096
+
+log = logging.getLogger("wharf.cri")
+
+
+def terminal_size(value: Any) -> dict[str, int] | None:
+    """``{"Width", "Height"}`` of a decoded resize message as Go decodes it into
+    remotecommand's TerminalSize (uint16 fields, names in any case, others ignored, a
+    missing one 0); None for one Go refuses."""
+    if not isinstance(value, dict):
+        return None
+    size = {"Width": 0, "Height": 0}
+    for key, number in value.items():
+        field = _SIZE_FIELDS.get(key.lower())
+        if field is None or number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 0xFFFF:
+            return None
+        size[field] = number
+    return size
+
+
+def _dropped(message: Any) -> None:
+    log.debug("ignoring a malformed terminal resize message: %.100r", message)
 
 
 class Channels(Protocol):
@@ -50,7 +81,14 @@ class WebSocketChannels:
             if channel == CLOSE:
                 yield CLOSE, data[:1]
             elif channel == RESIZE:
-                yield RESIZE, json.loads(data)
+                try:
+                    size = terminal_size(json.loads(data))
+                except ValueError:  # not JSON, or not UTF-8
+                    size = None
+                if size is None:
+                    _dropped(data)
+                else:
+                    yield RESIZE, size
             else:
                 yield channel, data
 
@@ -86,13 +124,21 @@ class SpdyChannels:
             decoder, text = json.JSONDecoder(), ""
             while data := await stream.read():
                 text += data.decode(errors="replace")
-                while text.strip():
+                while text := text.lstrip():
                     try:
-                        size, end = decoder.raw_decode(text.lstrip())
-                    except ValueError:
-                        break  # the rest of the object is still coming
-                    text = text.lstrip()[end:]
-                    events.put_nowait((RESIZE, size))
+                        value, end = decoder.raw_decode(text)
+                    except json.JSONDecodeError as e:
+                        if _incomplete(e) and len(text) <= _MAX_RESIZE_TEXT:
+                            break  # the rest of the object is still coming
+                        _dropped(text)  # what follows may be whole objects again
+                        text = ""
+                        break
+                    text = text[end:]
+                    size = terminal_size(value)
+                    if size is None:
+                        _dropped(value)
+                    else:
+                        events.put_nowait((RESIZE, size))
 
         pumps = [asyncio.ensure_future(fn(self.streams[ch])) for ch, fn in
                  ((STDIN, stdin), (RESIZE, resize)) if ch in self.streams]
@@ -114,6 +160,11 @@ class SpdyChannels:
             await self.streams[ERROR].write(json.dumps(status).encode())
             await self.streams[ERROR].close()
         await self.conn.close()
+
+
+def _incomplete(e: json.JSONDecodeError) -> bool:
+    """Whether the text ended inside a JSON value (more may come), not went wrong."""
+    return e.pos >= len(e.doc) or e.msg.startswith("Unterminated string")
 
 
 async def wait_for_streams(conn: Connection, opened: asyncio.Queue[Stream],

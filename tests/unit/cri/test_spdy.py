@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from wharf.cri import spdy
-from wharf.cri.channels import RESIZE, STDIN, SpdyChannels
+from wharf.cri.channels import CLOSE, RESIZE, STDIN, SpdyChannels
 from wharf.cri.portforward import Forwarder
 from wharf.cri.spdyconn import READ_BACKLOG, Connection, Stream
 
@@ -135,24 +135,38 @@ def test_reading_pauses_while_much_waits_unread() -> None:
     run(main)
 
 
-def test_resize_events_are_json_objects_across_frames() -> None:
+def _sizes_and_stdin(*resize_data: bytes) -> list[tuple[int, Any]]:
+    """The inbound events of an attach whose resize stream carries ``resize_data`` (one
+    frame each) and whose stdin sends "in": the sizes and stdin's data and end (asserted)."""
     async def main() -> list[tuple[int, Any]]:
         c = Client(lambda s: None)
         c.send(c.enc.syn_stream(1, {"streamType": "resize"}),
                c.enc.syn_stream(3, {"streamType": "stdin"}),
-               c.enc.data(1, b'{"Width":80,"Height":2'), c.enc.data(1, b'4}\n{"Width":1,'),
-               c.enc.data(1, b'"Height":2}', fin=True), c.enc.data(3, b"in", fin=True))
+               *(c.enc.data(1, data, fin=i == len(resize_data) - 1)
+                 for i, data in enumerate(resize_data)),
+               c.enc.data(3, b"in", fin=True))
         channels = SpdyChannels(c.conn, {RESIZE: c.conn.streams[1], STDIN: c.conn.streams[3]})
         events = []
         async for event in channels.inbound():
             events.append(event)
-            if len(events) == 4:
+            if event[0] == CLOSE:
                 c.conn.feed_eof()  # the client goes: inbound ends
         return events
     events = run(main)
-    assert [e for e in events if e[0] == RESIZE] == [
+    assert [e for e in events if e[0] != RESIZE] == [(STDIN, b"in"), (CLOSE, bytes([STDIN]))]
+    return [e for e in events if e[0] == RESIZE]
+
+
+def test_resize_events_are_json_objects_across_frames() -> None:
+    assert _sizes_and_stdin(b'{"Width":80,"Height":2', b'4}\n{"Width":1,', b'"Height":2}') == [
         (RESIZE, {"Width": 80, "Height": 24}), (RESIZE, {"Width": 1, "Height": 2})]
-    assert [e for e in events if e[0] != RESIZE] == [(STDIN, b"in"), (255, bytes([STDIN]))]
+
+
+def test_a_malformed_resize_on_its_stream_is_dropped_and_the_next_one_read() -> None:
+    """What is no terminal size (not JSON, not an object, a size past uint16) is dropped
+    (the kubelet's decoder drops it); the sizes after it, and stdin, still come."""
+    assert _sizes_and_stdin(b'}{oops\n', b'[1, 2] {"Width": 70000} "x"\n',
+                            b'{"Width":80,"Height":24}') == [(RESIZE, {"Width": 80, "Height": 24})]
 
 
 def test_port_forward_relays_a_connection_and_reports_a_refused_one() -> None:

@@ -4,6 +4,8 @@ these answers come before any container is looked at)."""
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +14,7 @@ import aiohttp
 from wharf.cri.spdyconn import READ_BACKLOG
 from wharf.cri.streaming import StreamServer
 from wharf.cri.wsports import _Channel
+from wharf.shim.frames import frame
 
 
 def _ask(kind: str, headers: dict[str, str]) -> tuple[int, str, Any, int]:
@@ -102,3 +105,47 @@ def test_a_websocket_port_channel_stops_taking_input_the_pod_has_not_read() -> N
         channel.received(b"y" * 2 * READ_BACKLOG)  # a closed port's input is dropped
         await asyncio.wait_for(channel.room(), 1)
     asyncio.run(scenario())
+
+
+def test_a_malformed_resize_is_ignored_and_the_attach_goes_on(tmp_path: Path) -> None:
+    """Terminal sizes come on channel 4: one that is no size (not JSON, not an object, a
+    negative or fractional width, not UTF-8) is dropped, as the kubelet drops it; the
+    attach stays, its stdin still reaches the container, and good sizes still apply.
+    The container is a fake shim on the bundle's socket that echoes stdin's lines."""
+    sizes: list[tuple[int, int]] = []
+
+    async def shim(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = json.loads(await reader.readline())
+        writer.write(b"{}\n")
+        if request["op"] == "resize":
+            sizes.append((request["width"], request["height"]))
+        else:  # attach
+            while line := await reader.readline():
+                writer.write(frame(1, line))
+        await writer.drain()
+        writer.close()
+
+    async def main() -> tuple[bytes, bool]:
+        container = SimpleNamespace(id="c0ffee")
+        server = StreamServer(SimpleNamespace(containers=SimpleNamespace(  # type: ignore[arg-type]
+            get=lambda ref: container, bundle=lambda c: str(tmp_path))))
+        shims = await asyncio.start_unix_server(shim, str(tmp_path / "shim.sock"))
+        await server.start()
+        try:
+            url = server.url("attach", container.id, tty=True, stdin=True, stdout=True)
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(url, protocols=("v5.channel.k8s.io",)) as ws:
+                    for bad in (b"not json", b"[80, 24]", b'{"Width": -1}', b'{"Width": 8.5}',
+                                b"\xff", b""):
+                        await ws.send_bytes(b"\x04" + bad)
+                    await ws.send_bytes(b'\x04{"width": 80, "Height": 24, "extra": 1}')
+                    await ws.send_bytes(b"\x00hello\n")
+                    echoed = await asyncio.wait_for(ws.receive_bytes(), 30)
+                    return echoed, ws.closed
+        finally:
+            await server.stop()
+            shims.close()
+            await shims.wait_closed()
+    echoed, closed = asyncio.run(main())
+    assert (echoed, closed) == (b"\x01hello\n", False)
+    assert sizes == [(80, 24)]
