@@ -103,12 +103,18 @@ class DaemonConfig:
     #: The rootless parent's port API (a unix socket): published ports are bound on the
     #: host through it. "" = this daemon's own network namespace is the host's.
     port_driver: str = ""
+    #: A rootless daemon's delegated cgroup v2 (``wharf.runtime.delegation``), from the
+    #: hierarchy's root: its cgroup parent is made below it. "" = none: no cgroups.
+    delegated_cgroup: str = ""
+    #: The controllers enabled there for containers; limits of the others are dropped.
+    delegated_controllers: tuple[str, ...] = ()
 
     @property
     def cgroup_driver(self) -> str:
-        """``info``'s Cgroup Driver: "none" for a rootless daemon, which cannot write the
-        host's cgroups (Docker's rootless cgroupfs driver says the same); else "cgroupfs"."""
-        return "none" if self.rootless else "cgroupfs"
+        """``info``'s Cgroup Driver: "none" for a rootless daemon without a delegated
+        cgroup v2, which cannot write the host's cgroups (Docker's rootless cgroupfs
+        driver says the same); else "cgroupfs"."""
+        return "none" if self.rootless and not self.delegated_cgroup else "cgroupfs"
 
     def runtime_path(self, name: str) -> str | None:
         """What the shim runs for runtime ``name``: "wharf" (its own), a binary, or None

@@ -16,7 +16,7 @@ from wharf.api import params
 from wharf.api.streams import end_with_client
 from wharf.api.versions import API_VERSION, MIN_API_VERSION
 from wharf.engine import filters as flt
-from wharf.config import BUILTIN_RUNTIMES
+from wharf.config import BUILTIN_RUNTIMES, DaemonConfig
 from wharf.engine import hostinfo
 from wharf.engine.logconfig import LOG_DRIVERS
 from wharf.engine.events import EVENT_FILTERS
@@ -82,8 +82,7 @@ async def info(request: web.Request) -> web.Response:
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "overlay"],
                     "Authorization": None, "Log": list(LOG_DRIVERS)},
         # KernelMemory and KernelMemoryTCP are left out, as dockerd 24 leaves them when unsupported
-        **dict.fromkeys(("MemoryLimit", "SwapLimit", "CpuCfsPeriod", "CpuCfsQuota", "CPUShares",
-                         "CPUSet", "PidsLimit", "OomKillDisable"), cgroups),
+        **_limit_support(config, cgroups),
         "IPv4Forwarding": hostinfo.ip_forwarding(), "BridgeNfIptables": False,
         "BridgeNfIp6tables": False, "Debug": config.debug,
         "NFd": len(os.listdir("/proc/self/fd")),
@@ -120,6 +119,21 @@ async def info(request: web.Request) -> web.Response:
                             *(["name=rootless"] if config.rootless else [])],
         "Warnings": [] if cgroups else [hostinfo.no_cgroups_warning()],
     })
+
+
+#: info's limit flags, by the cgroup v2 controller each needs
+_LIMIT_CONTROLLERS = {"MemoryLimit": "memory", "SwapLimit": "memory", "CpuCfsPeriod": "cpu",
+                      "CpuCfsQuota": "cpu", "CPUShares": "cpu", "CPUSet": "cpuset",
+                      "PidsLimit": "pids", "OomKillDisable": "memory"}
+
+
+def _limit_support(config: DaemonConfig, cgroups: bool) -> dict[str, bool]:
+    """Which limits this daemon can set: all with cgroups, none without; a rootless
+    daemon's delegated cgroup, those of the controllers it was given (dockerd reads
+    its own cgroup's controllers the same way)."""
+    if not config.delegated_cgroup:
+        return dict.fromkeys(_LIMIT_CONTROLLERS, cgroups)
+    return {key: c in config.delegated_controllers for key, c in _LIMIT_CONTROLLERS.items()}
 
 
 def _time_arg(request: web.Request, name: str) -> float | None:

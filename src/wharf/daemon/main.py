@@ -22,7 +22,6 @@ from wharf.api.server import make_runner
 from wharf.config import DaemonConfig
 from wharf.daemon import options, rootless
 from wharf.daemon.listen import TLSOptions, listen
-from wharf.engine import hostinfo
 from wharf.engine.core import Engine
 from wharf.image.drivers import DriverError
 
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             except rootless.RootlessError as e:
                 print(f"wharfd: {e}", file=sys.stderr)
                 return 1
-        log.warning(hostinfo.no_cgroups_warning())
+        rootless.take_cgroup(config)
     # pyroute2 logs a dump of every netlink message at debug level, and resets
     # its logger's level when it is first imported: import it, then quieten it.
     import pyroute2.config.log  # noqa: F401

@@ -36,8 +36,10 @@ import traceback
 from typing import Callable, NoReturn
 
 from wharf.config import DaemonConfig
+from wharf.engine import hostinfo
 from wharf.linux import syscalls as sc
 from wharf.network import hostports
+from wharf.runtime import delegation
 
 log = logging.getLogger("wharfd")
 #: Set by the parent for the wharfd it runs: the port API's path (and "you are inside").
@@ -109,6 +111,7 @@ def run(argv: list[str], config: DaemonConfig) -> int:
         _map("newuidmap", child, os.getuid(), *uids)
         _map("newgidmap", child, os.getgid(), *gids)
         slirp = _slirp4netns(child)
+        _evacuate_cgroup()
         with open(os.path.join(state, "child_pid"), "w") as f:
             f.write(str(child))
         for sig in _FORWARDED:
@@ -126,6 +129,34 @@ def run(argv: list[str], config: DaemonConfig) -> int:
             slirp.terminate()
             slirp.wait()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _evacuate_cgroup() -> None:
+    """In a delegated cgroup v2, move this process, the child and slirp4netns to its
+    leaf (they are outside wharfd's PID namespace, so wharfd cannot), so that wharfd
+    may enable controllers there for its containers."""
+    path = delegation.mine()
+    if path is not None:
+        delegation.evacuate(path)
+
+
+def take_cgroup(config: DaemonConfig) -> None:
+    """Inside: the delegated cgroup v2 this daemon was started in, if any, becomes
+    the home of its cgroup parent (the driver cgroupfs); else no cgroups, with
+    Docker's warning."""
+    try:
+        taken = delegation.take()
+    except OSError as e:
+        log.warning("cannot use the delegated cgroup: %s", e)
+        taken = None
+    if taken is None:
+        log.warning(hostinfo.no_cgroups_warning())
+        return
+    path, controllers = taken
+    config.delegated_cgroup, config.delegated_controllers = path, tuple(controllers)
+    config.cgroup_parent = f"{path.strip('/')}/{config.cgroup_parent.strip('/')}"
+    log.info("rootless: cgroup v2 delegated at %s (controllers: %s)", path,
+             " ".join(controllers) or "none")
 
 
 def _listen(path: str) -> socket.socket:

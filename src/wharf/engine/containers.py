@@ -167,7 +167,7 @@ class ContainerService:
         self._choose_runtime(body, hc)
         hc["LogConfig"] = logconfig.merged(hc.get("LogConfig"), self.config.log_driver,
                                            self.config.log_opts)
-        warnings = containerupdate.unsupported(hc)
+        warnings = containerupdate.unsupported(hc, self.config)
         name = names.validate_name(name) if name else names.random_name(set(self._names))
         if name in self._names:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
@@ -613,7 +613,7 @@ class ContainerService:
         """``POST /containers/{id}/update`` (``wharf.engine.update``): recorded, and applied
         to the cgroup of a running container; a refused limit changes nothing."""
         c = self.get(ref)
-        changes, warnings = containerupdate.request(body)
+        changes, warnings = containerupdate.request(body, self.config)
         async with c.lock:
             if c.state.get("RemovalInProgress") or c.state.get("Dead"):
                 raise Conflict(f"Cannot update container {c.id}: container is marked for "

@@ -15,6 +15,7 @@ import errno
 import os
 from typing import Any
 
+from wharf.config import DaemonConfig
 from wharf.engine import validate
 from wharf.engine.launch import resources
 from wharf.errors import InvalidParameter, WharfError
@@ -34,13 +35,52 @@ class _Failed(WharfError):
     status = 500
 
 
-def unsupported(hc: dict[str, Any]) -> list[str]:
-    """dockerd's warnings for limits this host cannot set; those are discarded (in place)."""
+#: Per controller a rootless daemon's delegated cgroup may lack: the limits it drops
+#: then (key → what it becomes) and dockerd's warning (verifyPlatformContainerResources).
+_UNDELEGATED = (
+    ("memory", {"Memory": 0, "MemorySwap": 0},
+     "Your kernel does not support memory limit capabilities or the cgroup is not mounted. "
+     "Limitation discarded."),
+    ("memory", {"MemoryReservation": 0},
+     "Your kernel does not support memory soft limit capabilities or the cgroup is not "
+     "mounted. Limitation discarded."),
+    ("pids", {"PidsLimit": None},
+     "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. "
+     "PIDs limit discarded."),
+    ("cpu", {"CpuShares": 0},
+     "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded."),
+    ("cpu", {"CpuPeriod": 0, "CpuQuota": 0},
+     "Your kernel does not support CPU CFS scheduler. CPU period/quota discarded."),
+    ("cpuset", {"CpusetCpus": "", "CpusetMems": ""},
+     "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded."),
+)
+
+
+def unsupported(hc: dict[str, Any], config: DaemonConfig) -> list[str]:
+    """dockerd's warnings for limits this host cannot set; those are discarded (in place).
+    A rootless daemon's delegated cgroup has the controllers its parent let through."""
     warnings = []
-    if hc.get("BlkioWeight") and not cgroups.blkio_weight_supported():
+    delegated = set(config.delegated_controllers) if config.delegated_cgroup else None
+    if hc.get("BlkioWeight") and not (cgroups.blkio_weight_supported() if delegated is None
+                                      else "io" in delegated):
         warnings.append(BLKIO_UNSUPPORTED)
         hc["BlkioWeight"] = 0
+    if delegated is None:
+        return warnings
+    if (hc.get("NanoCpus") or 0) > 0 and "cpu" not in delegated:
+        raise InvalidParameter("NanoCPUs can not be set, as your kernel does not support CPU "
+                               "CFS scheduler or the cgroup is not mounted")
+    for controller, dropped, warning in _UNDELEGATED:
+        if controller not in delegated and any(_asked(hc, key) for key in dropped):
+            warnings.append(warning)
+            hc.update(dropped)
     return warnings
+
+
+def _asked(hc: dict[str, Any], key: str) -> bool:
+    """Whether ``hc`` sets the limit ``key`` (a PidsLimit of 0 or -1 is no limit)."""
+    value = hc.get(key)
+    return (value or 0) > 0 if key == "PidsLimit" else bool(value)
 
 
 def _available_cpus() -> set[int]:
@@ -55,7 +95,7 @@ def _cpu_list(text: str) -> set[int]:
     return out
 
 
-def request(body: Any) -> tuple[dict[str, Any], list[str]]:
+def request(body: Any, config: DaemonConfig) -> tuple[dict[str, Any], list[str]]:
     """The update's fields, checked alone as dockerd's verifyContainerSettings; and
     the warnings of what this host cannot set."""
     if not isinstance(body, dict):
@@ -74,7 +114,7 @@ def request(body: Any) -> tuple[dict[str, Any], list[str]]:
             available = ",".join(str(n) for n in sorted(_available_cpus()))
             raise InvalidParameter(f"Requested CPUs are not available - requested "
                                    f"{changes['CpusetCpus']}, available: {available}")
-    return changes, unsupported(changes)
+    return changes, unsupported(changes, config)
 
 
 def merged(cid: str, hc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

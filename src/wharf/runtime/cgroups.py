@@ -17,6 +17,7 @@ import signal
 import time
 from typing import Any
 
+from wharf.linux import userns
 from wharf.runtime import devicefilter
 
 #: v1 hierarchies a container is placed in: runc's, with name=systemd (no controller, but
@@ -360,14 +361,16 @@ class V2Cgroup(Cgroup):
     def create(self) -> None:
         """Make the directory and delegate the root's controllers down to it: each
         level enables, in its subtree_control, what it has for the next (levels made
-        here have none until their parent enabled them, so top down, after mkdir)."""
+        here have none until their parent enabled them, so top down, after mkdir).
+        A level this process may not write (above a rootless daemon's delegated
+        cgroup, ``wharf.runtime.delegation``) stays as its owner set it."""
         self._mkdirs(self.root)
         current = self.root
         for part in self.path.strip("/").split("/"):
             wanted = _read(os.path.join(current, "cgroup.controllers")).split()
-            if wanted:
-                _write(os.path.join(current, "cgroup.subtree_control"),
-                       " ".join("+" + c for c in wanted))
+            control = os.path.join(current, "cgroup.subtree_control")
+            if wanted and (not userns.inside() or os.access(control, os.W_OK)):
+                _write(control, " ".join("+" + c for c in wanted))
             current = os.path.join(current, part)
 
     def apply(self, resources: dict[str, Any]) -> None:
@@ -398,7 +401,11 @@ class V2Cgroup(Cgroup):
             _write(_first_existing(self._file("io.bfq.weight"), self._file("io.weight")),
                    weight if os.path.exists(self._file("io.bfq.weight"))
                    else 1 + (weight - 10) * 9999 // 990)
-        if resources.get("devices"):  # no devices controller on v2: an eBPF program decides
+        # No devices controller on v2: an eBPF program decides. Attaching one needs
+        # CAP_SYS_ADMIN in the host's user namespace, which a rootless daemon lacks; as
+        # runc, it goes without (its user namespace already keeps host devices from its
+        # containers: mknod is refused, and the nodes bound in keep their host owners).
+        if resources.get("devices") and not userns.inside():
             devicefilter.attach(self.dir(), resources["devices"])
 
     def add(self, pid: int) -> None:
