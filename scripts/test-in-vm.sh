@@ -34,10 +34,12 @@ TEST_TIMEOUT="${WHARF_VM_TEST_TIMEOUT:-600}"
 # What the guest has besides minbase: the kernel, Python for the venv, the
 # tools wharfd runs (ip, nft, mount, tini for --init, busybox for its image),
 # gcc for the probes the tests compile, runc for the OCI bundle tests,
+# uidmap (newuidmap/newgidmap) and slirp4netns for rootless wharfd under a user
+# the rootless tests make with useradd (passwd, in minbase),
 # e2fsprogs/kmod for the guest's own use.
 GUEST_PKGS=(linux-image-amd64 initramfs-tools kmod e2fsprogs util-linux procps
   python3 python3-venv iproute2 nftables iptables busybox-static tini git
-  gcc libc6-dev runc)
+  gcc libc6-dev runc uidmap slirp4netns)
 # The guest's init: the initramfs mounts the image as /, this runs as PID 1,
 # mounts the 9p shares and hands over to scripts/vm/guest.sh from the checkout
 # (so changing that script needs no new image) under tini, which reaps orphans.
@@ -139,6 +141,7 @@ build_wheels() {
 # many minutes to compile them), pytest's arguments (NUL-separated), and the
 # tests' exit status, which the guest writes back; `path` tells the guest where.
 RUN_DIR="$(mktemp -d "$CACHE/run-XXXXXX")"
+chmod 755 "$RUN_DIR"  # the rootless tests' user runs the venv's wharfd from it
 cleanup() {
   # qemu dies with this script; a clean run has powered it off already
   stop_qemu

@@ -15,9 +15,10 @@ cd "$(dirname "$0")/.."
 # update (memory, cpu, pids); the container's own cgroup view and namespace;
 # the runtime's cgroup placement, OOM, pids, freezer, device filter and runc;
 # stats; pause through the API and across a daemon restart; the cgroup
-# version in info. Emulated: 4 to 5 minutes alone, up to 10 beside the host suite.
+# version in info; rootless wharfd's limits in a cgroup delegated to its user.
+# Emulated: 5 to 6 minutes alone (the rootless file ~1.5 of them), up to 11 beside the host suite.
 VM_TESTS=(tests/e2e/test_isolation.py tests/e2e/test_update.py tests/e2e/test_container_view.py
-  tests/integration/runtime tests/e2e/test_api_live_restore.py
+  tests/integration/runtime tests/e2e/test_api_live_restore.py tests/e2e/test_rootless_cgroup2.py
   tests/e2e/test_docker_cli.py::test_ps_inspect_logs_top_stats
   tests/e2e/test_api_containers.py::test_pause_rename_exec_and_remove
   tests/e2e/test_api_system.py::test_ping_version_info)

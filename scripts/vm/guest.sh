@@ -29,6 +29,7 @@ ip link set lo up
 # user-mode network behind it reaches nothing.
 modprobe virtio_net
 modprobe loop  # /dev/loop0..7, as a host has them (the device filter tests open one)
+modprobe tun && chmod 0666 /dev/net/tun  # as udev leaves it: slirp4netns opens it as a user
 hostname wharf-vm
 
 echo "guest kernel: $(uname -r)"

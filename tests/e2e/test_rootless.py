@@ -1,132 +1,35 @@
 """``wharfd --rootless`` run by a user that ``useradd`` just made (issue #19).
 
-The user gets its own subordinate id ranges and a private ``$XDG_RUNTIME_DIR``;
-its daemon and CLI run with its credentials (setpriv), the CLI with no
-DOCKER_HOST, so it must find ``$XDG_RUNTIME_DIR/wharf.sock`` by itself. The
-daemon is started with host loopback allowed (``10.0.2.2`` is the host's
-127.0.0.1), so it can push to and pull from a registry this test serves on the
-host's loopback. At the end nothing of the user's may be left: no process
-(under its uid or its subordinate uids), no socket, no state directory; the
-user, its home and its /etc/subuid and /etc/subgid lines are removed.
+The user and its daemon are ``support.rootless``'s. The daemon is started with
+host loopback allowed (``10.0.2.2`` is the host's 127.0.0.1), so it can push to
+and pull from a registry this test serves on the host's loopback. The cgroup v2
+delegation tests are ``test_rootless_cgroup2.py`` (they need a cgroup v2 host).
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import pytest
 
+from support import rootless
 from support.polling import eventually
+from support.rootless import BIN, User
 
-BIN = Path(sys.executable).parent
 WEB_PORT = 18081  # the issue's: -p 127.0.0.1:18081:80
-NEEDED = ("newuidmap", "newgidmap", "slirp4netns", "useradd", "userdel", "setpriv", "busybox")
-
-
-@dataclass
-class User:
-    name: str
-    uid: int
-    gid: int
-    home: str
-    runtime: str
-    subuid: tuple[int, int]
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {"HOME": self.home, "USER": self.name, "XDG_RUNTIME_DIR": self.runtime,
-                "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", **extra}
-
-    def command(self, *args: str) -> list[str]:
-        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
-                "--", *args]
-
-    def wharf(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.command(str(BIN / "wharf"), *args), env=self.env(),
-                              cwd=self.home, capture_output=True, text=True, timeout=timeout)
-
-    def processes(self) -> list[str]:
-        """Host processes running as the user or one of its subordinate uids."""
-        first, count = self.subuid
-        out = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                uid = os.stat(f"/proc/{pid}").st_uid
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if uid == self.uid or first <= uid < first + count:
-                out.append(f"{pid} uid={uid} {cmd}")
-        return out
-
-
-def _subids(path: str, name: str) -> tuple[int, int] | None:
-    with open(path) as f:
-        for line in f:
-            owner, start, count = line.strip().split(":")
-            if owner == name:
-                return int(start), int(count)
-    return None
-
-
-def _drop_lines(path: str, name: str) -> None:
-    with open(path) as f:
-        kept = [line for line in f if line.split(":", 1)[0] != name]
-    with open(path, "w") as f:
-        f.writelines(kept)
-
-
-def _free_range(count: int = 65536) -> int:
-    """A start past every range /etc/subuid and /etc/subgid give anyone."""
-    end = 100000
-    for path in ("/etc/subuid", "/etc/subgid"):
-        with open(path) as f:
-            for line in f:
-                _, start, n = line.strip().split(":")
-                end = max(end, int(start) + int(n))
-    return end
+UDP_PORT = 18082
+UDP_PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "udp_echo_probe.c")
 
 
 @pytest.fixture(scope="module")
 def user() -> Iterator[User]:
-    missing = [t for t in NEEDED if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"missing {', '.join(missing)}: run scripts/setup.sh --test")
-    if not os.stat("/dev/net/tun").st_mode & 0o006:
-        pytest.skip("/dev/net/tun is not open to users (slirp4netns): run scripts/setup.sh")
-    name = f"wrl{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
-    made: list[User] = []
-    try:
-        if _subids("/etc/subuid", name) is None or _subids("/etc/subgid", name) is None:
-            start = _free_range()
-            subprocess.run(["usermod", "--add-subuids", f"{start}-{start + 65535}",
-                            "--add-subgids", f"{start}-{start + 65535}", name], check=True)
-        entry = pwd.getpwnam(name)
-        runtime = tempfile.mkdtemp(prefix="wrl-run-")
-        os.chown(runtime, entry.pw_uid, entry.pw_gid)
-        made.append(User(name, entry.pw_uid, entry.pw_gid, entry.pw_dir, runtime,
-                         _subids("/etc/subuid", name) or (0, 0)))
-        yield made[0]
-    finally:
-        leftovers = made[0].processes() if made else []
-        if made:
-            shutil.rmtree(made[0].runtime, ignore_errors=True)
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
-        for path in ("/etc/subuid", "/etc/subgid"):
-            _drop_lines(path, name)
-        assert not leftovers, "left running:\n" + "\n".join(leftovers)
+    with rootless.new_user() as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -153,38 +56,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def daemon(user: User, registry: int) -> Iterator[User]:
     """The user's ``wharfd --rootless``, with busybox bootstrapped."""
-    log = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen(
-        user.command(str(BIN / "wharfd"), "--rootless",
-                     f"--insecure-registry=10.0.2.2:{registry}"),
-        env=user.env(WHARFD_ROOTLESS_DISABLE_HOST_LOOPBACK="false"), cwd=user.home,
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert eventually(lambda: proc.poll() is not None or user.wharf("version").returncode == 0,
-                          timeout=30), "wharfd --rootless did not answer"
-        assert proc.poll() is None, _tail(log)
-        r = user.wharf("image", "bootstrap", "busybox")
-        assert r.returncode == 0, r.stderr + _tail(log)
+    with rootless.daemon(user, f"--insecure-registry=10.0.2.2:{registry}",
+                         WHARFD_ROOTLESS_DISABLE_HOST_LOOPBACK="false"):
         yield user
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        text = _tail(log)
-        log.close()
-        left = os.listdir(user.runtime)
-        assert code == 0, text
-        # the daemon's run-state directory stays, as dockerd's: its socket and parent's state go
-        assert left in ([], ["wharf"]), left
-        assert eventually(lambda: not user.processes()), "\n".join(user.processes())
-
-
-def _tail(log: IO[str]) -> str:
-    log.seek(0)
-    return "\n--- wharfd --rootless ---\n" + log.read()[-4000:]
 
 
 def test_container_root_is_root_inside(daemon: User) -> None:
@@ -238,6 +112,31 @@ def test_published_port_serves_on_the_host(daemon: User) -> None:
         daemon.wharf("rm", "-f", cid)
     with socket.socket() as s:  # the host port went with the container
         assert eventually(lambda: s.connect_ex(("127.0.0.1", WEB_PORT)) != 0)
+
+
+def test_published_udp_port_answers_on_the_host(daemon: User) -> None:
+    """-p .../udp: a datagram to the host's loopback reaches the container and its
+    answer comes back (busybox has no UDP nc: a small static echo server, bound in)."""
+    probe = os.path.join(daemon.home, "udp_echo_probe")
+    subprocess.run(["gcc", "-static", "-O1", "-o", probe, UDP_PROBE_SOURCE], check=True)
+    r = daemon.wharf("run", "-d", "-p", f"127.0.0.1:{UDP_PORT}:{UDP_PORT}/udp",
+                     "-v", f"{probe}:/udp_echo:ro", "busybox", "/udp_echo", str(UDP_PORT))
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+
+            def answered() -> bool:  # (a datagram sent before the relay was up is lost)
+                s.sendto(b"ping", ("127.0.0.1", UDP_PORT))
+                try:
+                    return s.recv(64) == b"echo: ping"
+                except TimeoutError:
+                    return False
+            assert eventually(answered, timeout=30)
+        assert daemon.wharf("port", cid).stdout == f"{UDP_PORT}/udp -> 127.0.0.1:{UDP_PORT}\n"
+    finally:
+        daemon.wharf("rm", "-f", cid)
 
 
 def test_privileged_port_is_refused_with_the_fix(daemon: User) -> None:
