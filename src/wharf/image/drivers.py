@@ -12,7 +12,9 @@ on another ``--data-root``.
 With no ``--storage-driver``, a data root keeps the driver it has (dockerd's
 "prior storage driver"); a new one gets overlay2 when overlayfs can mount on
 its filesystem (tried once, in scratch), else vfs, with a warning, as dockerd
-falls back. A data root made before the driver was written down is overlay2's.
+falls back. A data root made before the driver was written down is overlay2's
+(it has layers and no driver file): that is written down the first time it is
+inferred, so later starts read one line instead of listing every layer.
 """
 
 from __future__ import annotations
@@ -82,10 +84,22 @@ def _prior(image_dir: str, marker: str) -> str:
             return f.read().strip()
     except FileNotFoundError:
         pass
-    layers = os.path.join(image_dir, "layers")
-    if os.path.isdir(layers) and any(len(name) == 64 for name in os.listdir(layers)):
-        return DEFAULT  # made before the driver was written down
-    return ""
+    if not _has_layers(os.path.join(image_dir, "layers")):
+        return ""
+    try:  # made before the driver was written down: overlay2's
+        write_atomic(marker, (DEFAULT + "\n").encode())
+    except OSError as e:  # a full or read-only disk: the next start infers it again
+        log.warning("recording the storage driver %s in %s: %s", DEFAULT, marker, e)
+    return DEFAULT
+
+
+def _has_layers(layers: str) -> bool:
+    """Whether a layer (a directory named by its 64-hex chain ID) is there; stops at the first."""
+    try:
+        with os.scandir(layers) as entries:
+            return any(len(entry.name) == 64 for entry in entries)
+    except FileNotFoundError:
+        return False
 
 
 def _overlay_problem(image_dir: str) -> str | None:

@@ -118,6 +118,20 @@ def test_a_data_root_keeps_its_driver(base: Path) -> None:
         drivers.choose(other, "aufs")
 
 
+def test_a_data_root_from_before_the_driver_file_is_overlay2s_and_then_says_so(base: Path) -> None:
+    """Layers and no driver file: an older wharf's overlay2 store. The first start writes
+    the driver down, so the next ones read it and never list the layers again."""
+    image_dir = base / "data" / "image"
+    layer = image_dir / "layers" / ("a" * 64)
+    layer.mkdir(parents=True)
+    assert drivers.choose(str(image_dir), "") == "overlay2"
+    assert (image_dir / drivers.MARKER).read_text() == "overlay2\n"
+    layer.rmdir()  # what a second start sees comes from the file alone
+    assert drivers.choose(str(image_dir), "") == "overlay2"
+    with pytest.raises(drivers.DriverError, match="of the overlay2 storage driver, not vfs"):
+        drivers.choose(str(image_dir), "vfs")
+
+
 def test_a_new_data_root_where_overlayfs_cannot_mount_falls_back_to_vfs(base: Path, caplog) -> None:
     """A data root on overlayfs itself (a container's own filesystem): overlayfs refuses
     an upper dir there, so a daemon given no driver takes vfs, one given overlay2 stops."""
