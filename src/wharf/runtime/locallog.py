@@ -6,7 +6,9 @@ Each message is a protobuf ``LogEntry`` (moby's ``logdriver/entry.proto``:
 ``partial_log_metadata`` 5) framed by its size as a big-endian u32 before and
 after it, so a reader can walk the file either way. Rotation is on by
 default: 20 MB files, 5 of them, the rotated ones gzipped
-(``wharf.runtime.logfile`` does the splitting, rotation and reading).
+(``wharf.runtime.logfile`` does the splitting, rotation and reading). A tail
+walks back from the end by those trailing sizes (moby's tail reader), so
+``logs --tail 10`` of a big log reads its last blocks only.
 
 A record cut short by a full disk is cut off the file again (the framing
 has no way to skip it), so the file stays readable.
@@ -31,6 +33,8 @@ DEFAULT_COMPRESS = True
 #: a record bigger than this is taken for garbage (Docker's lines are 16 kB at most)
 _MAX_RECORD = 1 << 20
 _SIZE = struct.Struct(">I")
+#: what a tail reads at least at a time, going back (then twice what it holds)
+_BLOCK = 1 << 16
 
 
 def _varint(n: int) -> bytes:
@@ -150,13 +154,59 @@ class Framing:
         return records, data[pos:]
 
     def records_before(self, fd: int, end: int, count: int | None) -> tuple[list[bytes], int]:
-        data = b""
-        while len(data) < end and (chunk := os.pread(fd, end - len(data), len(data))):
-            data += chunk
+        """The last ``count`` records walked back from ``end``; all of them, or a file
+        whose end is no whole record (a write under way, a foreign file), from the start."""
+        if count is not None:
+            tail = _Backwards(fd, end).records(count)
+            if tail is not None:
+                return tail, end
+        data = _pread(fd, end, 0)
         records, rest = self.split(data)
         if count is not None:
             records = records[-count:] if count else []
         return records, len(data) - len(rest)
+
+
+class _Backwards:
+    """``[0, end)`` of a file read from its end, in blocks that double as they go."""
+
+    def __init__(self, fd: int, end: int) -> None:
+        self.fd, self.end = fd, end
+        self.data, self.start = b"", end  # data is [start, end)
+
+    def span(self, start: int, stop: int) -> bytes:
+        if start < self.start:
+            first = max(0, min(start, self.start - max(_BLOCK, len(self.data))))
+            self.data = _pread(self.fd, self.start - first, first) + self.data
+            self.start = first
+        return self.data[start - self.start:stop - self.start]
+
+    def records(self, count: int) -> list[bytes] | None:
+        """The last ``count`` (or fewer) records, oldest first; None where a size
+        before or after a record does not frame one."""
+        found: list[bytes] = []
+        pos = self.end
+        while pos > 0 and len(found) < count:
+            if pos < 8:
+                return None
+            (size,) = _SIZE.unpack(self.span(pos - 4, pos))
+            start = pos - 8 - size
+            if size > _MAX_RECORD or start < 0 or _SIZE.unpack(self.span(start, start + 4))[0] != size:
+                return None
+            found.append(self.span(start + 4, pos - 4))
+            pos = start
+        found.reverse()
+        return found
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset``, fewer only at the end of the file."""
+    chunks = []
+    while size > 0 and (chunk := os.pread(fd, size, offset)):
+        chunks.append(chunk)
+        size -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def read(path: str, tail: int | None = None, since_ns: int | None = None,

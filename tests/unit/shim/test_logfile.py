@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -72,3 +73,36 @@ def test_local_reads_back_with_tail_since_partial_and_rotation(tmp_path: Path) -
     assert [e.data for e in locallog.read(str(log), tail=3)] == [e.data for e in entries[-3:]]
     since = logfile.parse_time(entries[-3].time)
     assert [e.data for e in locallog.read(str(log), since_ns=since)][0] == b"line 59\n"
+
+
+def test_local_tail_of_a_big_log_reads_its_end(tmp_path: Path, monkeypatch) -> None:
+    """``logs --tail 10`` of a 6 MiB local log: the last ten lines, walked back from the
+    end (a few blocks read, not the file); a record still being written at the end (a
+    half-written write) is no entry, and the tail is read from the start then."""
+    log = tmp_path / "container.log"
+    w = locallog.Writer(str(log), max_size=None)
+    lines = [b"line %06d %s\n" % (i, b"x" * 40) for i in range(110_000)]
+    for line in lines:
+        w.write("stdout", line)
+    w.close()
+    assert log.stat().st_size > 6 << 20
+    read: list[int] = []
+    pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: read.append(n) or pread(fd, n, at))
+    assert [e.data for e in locallog.read(str(log), tail=10)] == lines[-10:]
+    assert sum(read) < 1 << 20
+    assert [e.data for e in locallog.read(str(log), tail=3000)] == lines[-3000:]
+    assert list(locallog.read(str(log), tail=0)) == []
+    whole = locallog.encode("stdout", 1, b"half", False)
+    with open(log, "ab") as f:
+        f.write(whole[:-3])
+    assert [e.data for e in locallog.read(str(log), tail=2)] == lines[-2:]
+
+
+def test_local_tail_longer_than_the_log_gives_all_of_it(tmp_path: Path) -> None:
+    log = tmp_path / "container.log"
+    w = locallog.Writer(str(log), max_size=None)
+    for i in range(5):
+        w.write("stdout", b"%d\n" % i)
+    w.close()
+    assert [e.data for e in locallog.read(str(log), tail=100)] == [b"%d\n" % i for i in range(5)]
