@@ -35,7 +35,7 @@ from wharf.engine.restart import RestartPolicy
 from wharf.engine.volumes import VolumeService, mount_points
 from wharf.fsutil import disk_full, write_json_atomic
 from wharf.engine.timefmt import parse_rfc3339, rfc3339nano
-from wharf.runtime import cgroups, startgate
+from wharf.runtime import cgroups
 from wharf.errors import Conflict, InvalidParameter, NotFound, NotModified, WharfError
 
 log = logging.getLogger("wharf.engine")
@@ -338,21 +338,16 @@ class ContainerService:
         joins = {**namespaces(c, self._namespace_owner), **self.networks.netns_join(c)}
         c.private["LaunchedAt"] = time.time_ns()  # its output is in the log from here on
         c.private["LinkEnv"] = self._link_env(c)
-        gate: startgate.Gate | None = None
         try:
             shim_opts = await _both(build_bundle(c, bundle, self.images, self.config, joins),
                                     self.networks.make_sandbox(c))
             await self.volumes.attach(c, rootfs_path(bundle))
-            gate = await asyncio.to_thread(startgate.Gate, bundle)
-            result, started_at = await self._launch_behind_gate(c, bundle, gate, shim_opts)
+            result, started_at = await self._launch_behind_gate(c, bundle, shim_opts)
         except BaseException:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
             await self.volumes.detach(c)
             raise
-        finally:
-            if gate is not None:
-                gate.close()
         if "error" in result:
             await cleanup_bundle(c, bundle, self.images, self.config)
             await self.networks.detach(c)
@@ -369,8 +364,7 @@ class ContainerService:
         self._watch(c)
         c.notify("start")
 
-    async def _launch_behind_gate(self, c: Container, bundle: str,
-                                  gate: startgate.Gate, shim_opts: dict[str, Any]
+    async def _launch_behind_gate(self, c: Container, bundle: str, shim_opts: dict[str, Any]
                                   ) -> tuple[dict[str, Any], str]:
         """The shim sets the container up while its network is plumbed; the runtime
         execs once the gate opens (``wharf.runtime.startgate``). Returns the launch's
@@ -381,17 +375,17 @@ class ContainerService:
         known (a restore asks the shim). A daemon killed from then on finds the
         container running if its shim is, else its exit in ``exit.json``; a failed
         launch is saved again, with its error."""
-        launch = asyncio.ensure_future(self.launcher.launch(bundle, shim_opts))
+        launch = self.launcher.launch(bundle, shim_opts, gate=True)
         try:
             await self.networks.attach(c)
             await self.networks.write_etc(c)
             started_at = rfc3339nano(time.time_ns())
             await self._save(c, durable=False, state={**_STARTED, "StartedAt": started_at})
         except BaseException:
-            gate.release(False)
+            self.launcher.open_gate(bundle, False)
             await asyncio.gather(launch, return_exceptions=True)
             raise
-        gate.release(True)
+        self.launcher.open_gate(bundle, True)
         return await launch, started_at
 
     def _link_env(self, c: Container) -> list[str]:

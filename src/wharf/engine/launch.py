@@ -272,17 +272,30 @@ class Launcher:
                     waiter.set_result({"error": "the shim launcher exited", "kind": "shim"})
             self._waiting.clear()
 
-    async def launch(self, bundle: str, opts: dict[str, Any]) -> dict[str, Any]:
-        """``{"pid": init_pid}`` or ``{"error", "kind"}`` once the container exec'd (or failed);
-        ``opts``: the shim's (``build_bundle``'s). One launch per bundle at a time (the
-        container's lock sees to it)."""
+    def launch(self, bundle: str, opts: dict[str, Any], gate: bool = False
+               ) -> asyncio.Future[dict[str, Any]]:
+        """Ask for the start now; the future gives ``{"pid": init_pid}`` or ``{"error",
+        "kind"}`` once the container exec'd (or failed). ``opts``: the shim's
+        (``build_bundle``'s). With ``gate`` the container waits before exec until
+        ``open_gate`` (``wharf.runtime.startgate``): the request is written before
+        this returns, so a gate line written after it can never overtake it. One
+        launch per bundle at a time (the container's lock sees to it)."""
         assert self._writer is not None and self._reader_task is not None
-        if self._reader_task.done():
-            return {"error": "the shim launcher exited", "kind": "shim"}
         waiter = asyncio.get_running_loop().create_future()
+        if self._reader_task.done():
+            waiter.set_result({"error": "the shim launcher exited", "kind": "shim"})
+            return waiter
         self._waiting[bundle] = waiter
-        self._writer.write(json.dumps({"bundle": bundle, "opts": opts}).encode() + b"\n")
-        return await waiter
+        request = {"bundle": bundle, "opts": {**opts, "gate": True} if gate else opts}
+        self._writer.write(json.dumps(request).encode() + b"\n")
+        return waiter
+
+    def open_gate(self, bundle: str, go: bool) -> None:
+        """Let the gated start of ``bundle`` exec (``go``) or give up. A launcher that
+        exited has answered that start already."""
+        assert self._writer is not None and self._reader_task is not None
+        if not self._reader_task.done():
+            self._writer.write(json.dumps({"bundle": bundle, "gate": go}).encode() + b"\n")
 
     async def close(self) -> None:
         """EOF to the launcher: it exits, the shims it started keep running."""

@@ -89,14 +89,15 @@ def _fork(pid_ns: str | None) -> int:
 
 
 def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1, 2),
-          console_socket: int | None = None) -> int:
+          console_socket: int | None = None, gate: int | None = None) -> int:
     """Start the container of ``spec``; returns its init's host pid once it has exec'd.
 
     With ``console_socket`` (``-t``; a connected unix socket, as runc's
     ``--console-socket``) the init makes a pty inside the container's own
     devpts, so that ``tty`` says ``/dev/pts/0`` as under Docker: the slave
     becomes its controlling terminal, stdio and /dev/console, and the master
-    is sent over the socket (take it with ``recv_console``).
+    is sent over the socket (take it with ``recv_console``). With ``gate`` (the
+    read end of a start gate, ``startgate``) it execs only once the engine says go.
     """
     linux = spec.get("linux") or {}
     root = os.path.join(bundle, spec["root"]["path"])
@@ -149,7 +150,7 @@ def spawn(bundle: str, spec: dict[str, Any], stdio: tuple[int, int, int] = (0, 1
                 cg.create()
             return _start(pid_ns, enter, setup, place, spec["process"], stdio, console_socket,
                           seccomp.program_for(spec), init=True, placed=placed,
-                          gate=lambda: startgate.wait(bundle),
+                          gate=lambda: startgate.wait(gate),
                           keep=[fd for fd, _ in join] + user)
         except BaseException:
             if cg:

@@ -76,8 +76,9 @@ class OCIRuntime:
         self.run("delete", *(("--force",) if force else ()), container_id)
 
     def spawn(self, container_id: str, bundle: str, stdio: tuple[int, int, int] = (0, 1, 2),
-              tty: bool = False) -> tuple[int, int | None]:
-        """create + start; (init pid, pty master fd when ``tty``), or ``SpawnError``."""
+              tty: bool = False, gate: int | None = None) -> tuple[int, int | None]:
+        """create + start; (init pid, pty master fd when ``tty``), or ``SpawnError``;
+        between the two it waits at the start ``gate`` (``startgate``) if given."""
         with tempfile.TemporaryDirectory(prefix="wharf-oci-") as tmp:
             pid_file = os.path.join(tmp, "pid")
             master = None
@@ -88,7 +89,7 @@ class OCIRuntime:
                 else:
                     self.create(container_id, bundle, stdio, pid_file)
                 pid = int(open(pid_file).read())
-                if not startgate.wait(bundle):
+                if not startgate.wait(gate):
                     raise OCIError("the engine cancelled the start")
                 self.start(container_id)
             except OCIError as e:

@@ -7,53 +7,34 @@ namespace, starts the shim at once and plumbs the network while the runtime
 sets the container up; the runtime stops right before exec (``runc
 create``'s point) and waits here.
 
-The gate is a FIFO, ``start.gate``, in the bundle. The engine makes it and
-holds it open read-write (so nobody blocks in ``open`` and the byte it
-writes stays buffered until read), then writes one byte: ``1`` go, ``0``
-abort. EOF, when the engine died, aborts too. A bundle without the FIFO has
-no gate (``runc run`` of an exported bundle, restarts by hand).
+The gate is a pipe the shim makes for a start that asks for one (the start
+request's ``"gate": true``): the runtime reads its read end, the shim holds
+its write end and writes one byte when the engine's gate line comes, ``1``
+go, ``0`` abort. EOF, when the shim's link to the engine broke, aborts too.
+No file: the FIFO in the bundle it replaces cost a new inode (and a
+``mkfifo``, an ``unlink`` and two opens) per start. A start that asks for no
+gate (tests, tools) does not wait.
 """
 
 from __future__ import annotations
 
 import os
 
-NAME = "start.gate"
 
-
-class Gate:
-    """The engine's end. Keep it open until the launch has answered: closing the
-    last end of a FIFO drops a byte not yet read."""
-
-    def __init__(self, bundle: str) -> None:
-        self.path = os.path.join(bundle, NAME)
-        try:
-            os.unlink(self.path)  # a start cut short left it
-        except FileNotFoundError:
-            pass
-        os.mkfifo(self.path, 0o600)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-
-    def release(self, go: bool) -> None:
-        os.write(self._fd, b"1" if go else b"0")
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
-
-
-def wait(bundle: str) -> bool:
-    """The runtime's end: block until the engine says; True to go on (or no gate)."""
-    try:
-        fd = os.open(os.path.join(bundle, NAME), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+def wait(fd: int | None) -> bool:
+    """The runtime's end: block until the engine says; True to go on (or no gate).
+    The caller keeps ``fd`` (and closes it)."""
+    if fd is None:
         return True
+    return os.read(fd, 1) == b"1"
+
+
+def release(fd: int, go: bool) -> None:
+    """The shim's end: say go (or abort) once and close the write end; a runtime
+    that already gave up (its read end closed) hears nothing."""
     try:
-        return os.read(fd, 1) == b"1"
+        os.write(fd, b"1" if go else b"0")
+    except OSError:  # EPIPE: the start failed before its gate
+        pass
     finally:
         os.close(fd)

@@ -64,7 +64,8 @@ class Launcher:
     def start(self, bundle: str, opts: dict[str, Any]) -> dict[str, Any]:
         """Start the container of ``bundle`` with the shim options ``opts``: ``{"shim_pid",
         "pid"}`` or ``{"shim_pid", "error", "kind"}`` (``shim_pid``: the shim host serving it).
-        One start per bundle at a time."""
+        One start per bundle at a time; with ``"gate": true`` in ``opts`` it answers only
+        once another thread said ``open_gate``."""
         with self._cond:
             self._sock.sendall(json.dumps({"bundle": bundle, "opts": opts}).encode() + b"\n")
             while bundle not in self._answers:
@@ -84,6 +85,11 @@ class Launcher:
                 answer = json.loads(line)
                 self._answers[answer.pop("bundle")] = answer
             return self._answers.pop(bundle)
+
+    def open_gate(self, bundle: str, go: bool) -> None:
+        """Let the gated start of ``bundle`` exec, or make it give up."""
+        with self._cond:
+            self._sock.sendall(json.dumps({"bundle": bundle, "gate": go}).encode() + b"\n")
 
     def close(self) -> None:
         """EOF to the launcher: it exits; its shim host keeps serving its containers."""

@@ -146,13 +146,25 @@ class Host:
             self.loop.forget(self.link.fileno())
             self.link_out.fd = -1
             self.link.close()
+            for shim in list(self.shims):  # nobody is left to open a gate: abort them
+                shim.release_gate(False)
             return
         self.inbuf += chunk
         *lines, self.inbuf = self.inbuf.split(b"\n")
         for line in lines:
             if line.strip():
                 request = json.loads(line)
-                self._start(request["bundle"], request["opts"])
+                if "gate" in request:
+                    self._gate(request["bundle"], bool(request["gate"]))
+                else:
+                    self._start(request["bundle"], request["opts"])
+
+    def _gate(self, bundle: str, go: bool) -> None:
+        """The engine's word for the start of ``bundle`` waiting at its gate (none waits
+        when that start already failed)."""
+        for shim in self.shims:
+            if shim.bundle == bundle and shim.gate is not None:
+                shim.release_gate(go)
 
     def _start(self, bundle: str, opts: dict[str, Any]) -> None:
         try:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from wharf.fsutil import disk_full, write_atomic
 from wharf.linux.syscalls import exit_code
-from wharf.runtime import jsonlog, locallog, logfile
+from wharf.runtime import jsonlog, locallog, logfile, startgate
 from wharf.shim import frames, spawner, syslog
 from wharf.shim.loop import READ_SIZE, Outbox
 from wharf.shim.runtimes import SpawnFailed
@@ -370,6 +370,7 @@ class Shim:
         self.spoke = False  # the init has written something
         self.first_output_until: float | None = None  # set at the start
         self.flushes: list[Conn] = []  # flushes held for the first output (FIRST_OUTPUT_GRACE)
+        self.gate: int | None = None  # the start gate's write end, while the engine has not spoken
         self.log = self._log_writer()
         self.init = Proc(self, bool(self.opts.get("tty")), bool(self.opts.get("open_stdin")),
                          spec["process"].get("consoleSize"))
@@ -403,21 +404,38 @@ class Shim:
 
     # -- start -----------------------------------------------------------
     def start(self) -> None:
-        """Spawn the container in a helper; the launcher hears back in ``_spawned``."""
+        """Spawn the container in a helper; the launcher hears back in ``_spawned``.
+        With ``gate`` in the options the helper's runtime waits before exec until
+        the engine's gate line (``release_gate``; ``wharf.runtime.startgate``)."""
         bundle, runtime, cgroups_path = self.bundle, self.runtime, self.cgroups_path
         stdio, console = self.init.stdio, self.init.console
+        gate = None
+        if self.opts.get("gate"):
+            gate, self.gate = os.pipe()
 
         def job() -> spawner.Report:
             spec = _read_json(os.path.join(bundle, "config.json"))
             try:
-                pid, master = runtime.spawn(bundle, spec, stdio, console)
+                pid, master = runtime.spawn(bundle, spec, stdio, console, gate)
             except SpawnFailed as e:
                 runtime.cleanup(bundle, cgroups_path)
                 return {"error": str(e), "kind": e.kind}, []
             return {"pid": pid}, [] if master is None else [master]
-        self.host.spawn(self, job, self.init.child_fds, self._spawned)
+        try:
+            self.host.spawn(self, job, [*self.init.child_fds, *(() if gate is None else (gate,))],
+                            self._spawned)
+        finally:
+            if gate is not None:
+                os.close(gate)  # the helper has its copy
+
+    def release_gate(self, go: bool) -> None:
+        """Tell the runtime waiting at the start gate to exec (or to give up); once."""
+        if self.gate is not None:
+            startgate.release(self.gate, go)
+            self.gate = None
 
     def _spawned(self, answer: dict[str, Any], fds: list[int], early: int | None) -> None:
+        self.release_gate(False)  # the helper is past its gate (or failed before it)
         if self.ending:  # failed meanwhile: what the helper started goes too
             spawner.discard(answer, fds)
             return
@@ -703,6 +721,7 @@ class Shim:
             return
         message = f"shim: {error}"
         self.exit_held = False
+        self.release_gate(False)
         try:
             for pid in [self.init.pid, *self.execs]:
                 if pid:
@@ -742,6 +761,7 @@ class Shim:
         if self.closed:
             return
         self.closed = True
+        self.release_gate(False)
         for conn in list(self.conns):
             conn.close()
         if self.server is not None:

@@ -31,10 +31,11 @@ class Runtime(Protocol):
     """``spawn``/``spawn_exec`` return the pid and, when the runtime made the
     terminal itself inside the container (both do: a pty of the container's
     own devpts, sent over a console socket), its pty master to use instead of
-    the shim's; ``console`` is the slave of the shim's pty, or None."""
+    the shim's; ``console`` is the slave of the shim's pty, or None; ``gate``
+    the read end of the start's gate (``wharf.runtime.startgate``), or None."""
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
-              console: int | None) -> tuple[int, int | None]: ...
+              console: int | None, gate: int | None) -> tuple[int, int | None]: ...
 
     def spawn_exec(self, bundle: str, init_pid: int, spec: dict[str, Any],
                    process: dict[str, Any], stdio: Stdio,
@@ -75,8 +76,9 @@ class InProcess(_Cgroups):
         self._container = container
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
-              console: int | None) -> tuple[int, int | None]:
-        return self._call(console, lambda sock: self._container.spawn(bundle, spec, stdio, sock))
+              console: int | None, gate: int | None) -> tuple[int, int | None]:
+        return self._call(console, lambda sock: self._container.spawn(bundle, spec, stdio, sock,
+                                                                       gate))
 
     def spawn_exec(self, bundle: str, init_pid: int, spec: dict[str, Any],
                    process: dict[str, Any], stdio: Stdio,
@@ -109,9 +111,9 @@ class External(_Cgroups):
         self._oci = oci.OCIRuntime(binary)
 
     def spawn(self, bundle: str, spec: dict[str, Any], stdio: Stdio,
-              console: int | None) -> tuple[int, int | None]:
+              console: int | None, gate: int | None) -> tuple[int, int | None]:
         try:
-            return self._oci.spawn(_id(bundle), bundle, stdio, tty=console is not None)
+            return self._oci.spawn(_id(bundle), bundle, stdio, tty=console is not None, gate=gate)
         except self._error as e:
             raise SpawnFailed(str(e), e.kind) from None
 

@@ -46,10 +46,11 @@ class Box:
         return specs.build(args=args, rootfs=str(self.rootfs), **kw)
 
     def start(self, args: list[str], stdio: tuple[int, int, int] | None = None,
-              **kw: Any) -> int:
-        """Spawn the container; its pid (remembered for cleanup)."""
+              gate: int | None = None, **kw: Any) -> int:
+        """Spawn the container (waiting at the start ``gate``, a pipe's read end, if
+        given); its pid (remembered for cleanup)."""
         sp = self.spec(args, **kw)
-        pid = container.spawn(str(self.bundle), sp, stdio or (0, 1, 2))
+        pid = container.spawn(str(self.bundle), sp, stdio or (0, 1, 2), gate=gate)
         self.pids.append(pid)
         return pid
 

@@ -258,32 +258,35 @@ def test_pause_stats_and_signals_by_cgroup_and_pid(box: Box) -> None:
 
 def test_start_gate_holds_exec_until_the_engine_says(box: Box) -> None:
     """What the engine writes while the runtime waits at the gate (the network's
-    /etc files) is what the command sees; an aborted gate starts nothing."""
+    /etc files) is what the command sees; an aborted gate, or one whose writer went
+    away, starts nothing."""
     import threading
     from wharf.runtime import startgate
 
     (box.rootfs / "etc" / "hosts").write_text("before\n")
-    gate = startgate.Gate(str(box.bundle))
+    gate, release = os.pipe()
     result: list[tuple[int, str]] = []
-    runner = threading.Thread(target=lambda: result.append(box.run(["cat", "/etc/hosts"])))
+    runner = threading.Thread(target=lambda: result.append(box.run(["cat", "/etc/hosts"],
+                                                                   gate=gate)))
     try:
         runner.start()
         time.sleep(0.3)
         assert not result and runner.is_alive()  # set up, waiting
         (box.rootfs / "etc" / "hosts").write_text("after\n")
-        gate.release(True)
+        startgate.release(release, True)
         runner.join(10)
     finally:
-        gate.close()
+        os.close(gate)
     assert result == [(0, "after\n")]
 
-    gate = startgate.Gate(str(box.bundle))
-    try:
-        gate.release(False)
-        with pytest.raises(container.SpawnError, match="cancelled"):
-            box.start(["sh", "-c", "echo ran > /ran"])
-    finally:
-        gate.close()
+    for say in (lambda w: startgate.release(w, False), os.close):
+        gate, release = os.pipe()
+        say(release)
+        try:
+            with pytest.raises(container.SpawnError, match="cancelled"):
+                box.start(["sh", "-c", "echo ran > /ran"], gate=gate)
+        finally:
+            os.close(gate)
     assert not (box.rootfs / "ran").exists() and not box.cgroup.pids()
 
 
