@@ -6,7 +6,9 @@ machine noise hits every engine alike):
 * ``run --rm busybox true``: wall time of the whole CLI command, N times;
 * 20 detached ``run -d busybox sleep 60`` one after another: containers/s;
 * 64 detached ``run -d`` by 16 clients at once (a compose up, a CI runner):
-  wall seconds until all 64 have answered;
+  wall seconds until all 64 have answered; each engine with its own CLI, and
+  again with the docker CLI for both daemons (the same client and the same
+  requests: the daemons alone compared);
 * ``exec CONTAINER true`` in a running container: wall time of the CLI command.
 
 Writes a markdown table (and a PNG plot when matplotlib is installed) to
@@ -21,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from engines import Engine, available, quiet
+from engines import DOCKER, Engine, available, quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -119,6 +121,10 @@ def main() -> None:
         lat_none = run_rm_true(engines, a.runs, ["--network", "none"])
         rate = start_twenty(engines, a.rounds)
         burst = start_concurrently(engines, a.rounds)
+        by_name = {e.name: e for e in engines}
+        same_cli = ([Engine("wharf", [DOCKER], by_name["wharf"].env), by_name["docker"]]
+                    if "docker" in by_name else [])
+        burst_docker_cli = start_concurrently(same_cli, a.rounds) if same_cli else {}
         execs = exec_true(engines, a.runs)
     report = "\n".join([
         f"## Container start ({time.strftime('%Y-%m-%d %H:%M')}, {len(engines)} engines)", "",
@@ -126,6 +132,8 @@ def main() -> None:
         table("`run --rm --network none busybox true` wall time", "s", lat_none, True),
         table("20 detached containers started one after another", "containers/s", rate, False),
         table("64 detached containers started by 16 clients at once", "s", burst, True),
+        *([table("The same 64 by 16, the docker CLI for both daemons", "s", burst_docker_cli, True)]
+          if burst_docker_cli else []),
         table("`exec CONTAINER true` wall time", "s", execs, True),
     ])
     (RESULTS / "latency.md").write_text(report)
