@@ -170,3 +170,22 @@ def test_pause_stats_top_update_and_cleanup(delegated: tuple[User, Path]) -> Non
     finally:
         user.wharf("rm", "-f", cid)
     assert eventually(lambda: not cg.exists())
+
+
+def test_a_containers_cgroup_parent_is_below_the_delegated_cgroup(
+        delegated: tuple[User, Path]) -> None:
+    """``--cgroup-parent ci``: the user may make cgroups only in its own, so the
+    container's cgroup is ``{delegated}/ci/{id}``, limited there."""
+    user, directory = delegated
+    r = user.wharf("run", "-d", "--cgroup-parent", "ci", "--memory", "32m", "busybox",
+                   "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    cg = directory / "ci" / cid
+    try:
+        assert (cg / "memory.max").read_text() == "33554432\n"
+        assert (cg / "cgroup.procs").read_text().split()
+    finally:
+        user.wharf("rm", "-f", cid)
+        assert eventually(lambda: not cg.exists())
+        (directory / "ci").rmdir()  # a cgroup parent stays, as under dockerd

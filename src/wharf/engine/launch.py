@@ -203,10 +203,15 @@ def _is_mountpoint(path: str) -> bool:
 
 def cgroups_path(c: Container, config: DaemonConfig) -> str:
     """``/{cgroup parent}/{id}``: the container's cgroup, under each hierarchy's root;
-    "" (no cgroup, so no limits: moby's ToRootless) for the cgroup driver ``none``."""
+    "" (no cgroup, so no limits: moby's ToRootless) for the cgroup driver ``none``.
+    A rootless daemon's only cgroups are in the one delegated to it: a container's
+    own ``--cgroup-parent`` is taken below that one."""
     if config.cgroup_driver == "none":
         return ""
-    parent = c.host_config.get("CgroupParent") or config.cgroup_parent
+    parent = c.host_config.get("CgroupParent")
+    if parent and config.delegated_cgroup:
+        parent = f"{config.delegated_cgroup.strip('/')}/{parent.strip('/')}"
+    parent = parent or config.cgroup_parent
     return f"/{parent.strip('/')}/{c.id}"
 
 
