@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+from support.commands import ok
 
 
 def test_a_truncated_record_is_listed_dead_and_rm_f_removes_it(make_wharfd):

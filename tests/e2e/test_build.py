@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from support.commands import ok
+
 
 def write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
@@ -31,9 +33,7 @@ def config(d: Any, ref: str) -> dict[str, Any]:
 
 
 def run(d: Any, *args: str) -> str:
-    r = d.wharf("run", "--rm", *args)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+    return ok(d.wharf("run", "--rm", *args))
 
 
 @pytest.fixture

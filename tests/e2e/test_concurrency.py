@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import wharf_registry  # noqa: E402
+from support.commands import ok  # noqa: E402
 
 TIMEOUT = 120  # seconds for any one CLI call: far past a slow start, short of forever
 
@@ -26,11 +27,6 @@ TIMEOUT = 120  # seconds for any one CLI call: far past a slow start, short of f
 def in_parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 16) -> list[Any]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
-
-
-def ok(r: Any) -> str:
-    assert r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 def states(d) -> dict[str, str]:

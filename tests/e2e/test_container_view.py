@@ -12,15 +12,15 @@ import shutil
 
 import pytest
 
+from support.commands import ok
+
 RUNTIMES = ["wharf", pytest.param("runc", marks=pytest.mark.skipif(
     shutil.which("runc") is None, reason="runc not installed"))]
 V1 = not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 def run(wharfd, *args: str) -> str:
-    r = wharfd.wharf("run", "--rm", *args)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+    return ok(wharfd.wharf("run", "--rm", *args))
 
 
 def mount_options(mountinfo: str, target: str) -> set[str]:

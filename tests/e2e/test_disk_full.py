@@ -13,16 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import wharf_registry  # noqa: E402
+from support.commands import ok  # noqa: E402
 
 DISK_MB = 256
 FILL = ("dd if=/dev/zero of=/big bs=1M; dd if=/dev/zero of=/big2 bs=512; "
         "for i in $(seq 300); do echo after $i; done")
 TICKER = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"
-
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 @pytest.fixture

@@ -11,18 +11,14 @@ import time
 
 import pytest
 
-
-def docker_ok(wharfd, *args: str, **kw) -> str:
-    r = wharfd.docker(*args, **kw)
-    assert r.returncode == 0, f"docker {' '.join(args)}: {r.stderr}"
-    return r.stdout
+from support.commands import ok
 
 
 @pytest.fixture
 def counter(wharfd, busybox):
     """A detached container that prints a line every 0.1 s."""
-    cid = docker_ok(wharfd, "run", "-d", busybox, "sh", "-c",
-                    "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done").strip()
+    cid = ok(wharfd.docker("run", "-d", busybox, "sh", "-c",
+                           "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")).strip()
     yield cid
     wharfd.docker("rm", "-f", cid)
 
@@ -33,17 +29,17 @@ def test_run_attached_prints_output_and_returns_the_exit_code(wharfd, busybox):
 
 
 def test_ps_inspect_logs_top_stats(wharfd, counter):
-    ps = docker_ok(wharfd, "ps", "--no-trunc", "--format", "{{.ID}} {{.Status}}")
+    ps = ok(wharfd.docker("ps", "--no-trunc", "--format", "{{.ID}} {{.Status}}"))
     assert any(line.startswith(counter) and " Up " in f" {line} " for line in ps.splitlines())
-    info = json.loads(docker_ok(wharfd, "inspect", counter))[0]
+    info = json.loads(ok(wharfd.docker("inspect", counter)))[0]
     assert info["State"]["Running"] is True and info["Id"] == counter
-    assert docker_ok(wharfd, "inspect", "-f", "{{.State.Status}}", counter).strip() == "running"
+    assert ok(wharfd.docker("inspect", "-f", "{{.State.Status}}", counter)).strip() == "running"
     time.sleep(0.5)
-    assert "line 0\n" in docker_ok(wharfd, "logs", counter)
-    top = docker_ok(wharfd, "top", counter)
+    assert "line 0\n" in ok(wharfd.docker("logs", counter))
+    top = ok(wharfd.docker("top", counter))
     assert "PID" in top.splitlines()[0]
     assert "sh -c i=0" in top
-    stats = docker_ok(wharfd, "stats", "--no-stream", "--format", "{{.ID}} {{.PIDs}} {{.MemUsage}}", counter)
+    stats = ok(wharfd.docker("stats", "--no-stream", "--format", "{{.ID}} {{.PIDs}} {{.MemUsage}}", counter))
     short, pids, mem = stats.split(maxsplit=2)
     assert counter.startswith(short) and int(pids) >= 1 and "/" in mem
 
@@ -65,18 +61,18 @@ def test_logs_follow_streams_new_lines(wharfd, counter):
 
 
 def test_stop_start_restart_kill_wait_rm(wharfd, counter):
-    docker_ok(wharfd, "stop", "-t", "1", counter)
-    assert docker_ok(wharfd, "inspect", "-f", "{{.State.Status}}", counter).strip() == "exited"
-    docker_ok(wharfd, "start", counter)
-    assert docker_ok(wharfd, "inspect", "-f", "{{.State.Running}}", counter).strip() == "true"
-    docker_ok(wharfd, "restart", "-t", "1", counter)
-    assert docker_ok(wharfd, "inspect", "-f", "{{.RestartCount}} {{.State.Running}}", counter).split()[1] == "true"
+    ok(wharfd.docker("stop", "-t", "1", counter))
+    assert ok(wharfd.docker("inspect", "-f", "{{.State.Status}}", counter)).strip() == "exited"
+    ok(wharfd.docker("start", counter))
+    assert ok(wharfd.docker("inspect", "-f", "{{.State.Running}}", counter)).strip() == "true"
+    ok(wharfd.docker("restart", "-t", "1", counter))
+    assert ok(wharfd.docker("inspect", "-f", "{{.RestartCount}} {{.State.Running}}", counter)).split()[1] == "true"
     waiter = subprocess.Popen(["/usr/local/bin/docker", "wait", counter], stdout=subprocess.PIPE,
                               text=True, env=wharfd.env)
     time.sleep(0.3)
-    docker_ok(wharfd, "kill", "-s", "KILL", counter)
+    ok(wharfd.docker("kill", "-s", "KILL", counter))
     assert waiter.communicate(timeout=20)[0].strip() == "137"
-    docker_ok(wharfd, "rm", counter)
+    ok(wharfd.docker("rm", counter))
     r = wharfd.docker("inspect", counter)
     assert r.returncode == 1 and "No such object" in r.stderr
 
@@ -131,7 +127,7 @@ def test_exec_it_into_a_running_container(wharfd, counter):
 
 def test_tty_is_the_containers_own_pty_as_under_docker(wharfd, busybox):
     assert wharfd.docker("run", "--rm", "-t", busybox, "tty").stdout.strip() == "/dev/pts/0"
-    cid = docker_ok(wharfd, "run", "-d", "-t", busybox, "sh").strip()
+    cid = ok(wharfd.docker("run", "-d", "-t", busybox, "sh")).strip()
     try:
         assert wharfd.docker("exec", "-t", cid, "tty").stdout.strip() == "/dev/pts/1"
     finally:
@@ -142,12 +138,12 @@ def test_attach_after_the_init_exited_still_gets_its_output(wharfd, busybox):
     """An attach that reaches the shim between the init's exit and the end of its output
     (here a process outside the pid namespace keeps the pipe open) gets all of it: the
     race an attached `run` of a short command loses under load."""
-    cid = docker_ok(wharfd, "create", "--pid", "host", busybox, "sh", "-c",
-                    "echo early; (sleep 1; echo late) &").strip()
+    cid = ok(wharfd.docker("create", "--pid", "host", busybox, "sh", "-c",
+                           "echo early; (sleep 1; echo late) &")).strip()
     try:
-        docker_ok(wharfd, "start", cid)
+        ok(wharfd.docker("start", cid))
         time.sleep(0.3)  # sh has exited; the background subshell holds its stdout (the
         # shim waits 2 s for such output)
-        assert docker_ok(wharfd, "attach", cid, timeout=20) == "early\nlate\n"
+        assert ok(wharfd.docker("attach", cid, timeout=20)) == "early\nlate\n"
     finally:
         wharfd.docker("rm", "-f", cid)

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from support.commands import ok
+
 
 @pytest.fixture(scope="module")
 def fresh(make_wharfd):
@@ -14,38 +16,32 @@ def fresh(make_wharfd):
     return make_wharfd(with_busybox=False)
 
 
-def ok(d, *args: str) -> str:
-    r = d.wharf(*args)
-    assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stderr}"
-    return r.stdout
-
-
 def test_bootstrap_list_inspect_remove(fresh):
-    image_id = ok(fresh, "image", "bootstrap", "busybox").strip()
+    image_id = ok(fresh.wharf("image", "bootstrap", "busybox")).strip()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
 
-    lines = ok(fresh, "images").splitlines()
+    lines = ok(fresh.wharf("images")).splitlines()
     assert re.split(r"\s{2,}", lines[0]) == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
     repo, tag, short, created, size = re.split(r"\s{2,}", lines[1])
     assert (repo, tag, short) == ("busybox", "latest", image_id[7:19])
     assert created.endswith("ago") and re.fullmatch(r"[\d.]+MB", size)
-    assert ok(fresh, "image", "ls", "-q").split() == [image_id[7:19]]
-    assert ok(fresh, "images", "--no-trunc", "--format", "{{.ID}}").strip() == image_id
+    assert ok(fresh.wharf("image", "ls", "-q")).split() == [image_id[7:19]]
+    assert ok(fresh.wharf("images", "--no-trunc", "--format", "{{.ID}}")).strip() == image_id
 
-    info = json.loads(ok(fresh, "image", "inspect", "busybox"))[0]
+    info = json.loads(ok(fresh.wharf("image", "inspect", "busybox")))[0]
     assert info["Id"] == image_id and info["RepoTags"] == ["busybox:latest"]
     assert info["Config"]["Cmd"] == ["sh"]
     assert any(e.startswith("PATH=") and "/bin" in e for e in info["Config"]["Env"])
     assert info["Os"] == "linux" and len(info["RootFS"]["Layers"]) == 1
-    assert ok(fresh, "image", "inspect", "-f", "{{json .Config.Cmd}}", image_id[7:19]).strip() == '["sh"]'
+    assert ok(fresh.wharf("image", "inspect", "-f", "{{json .Config.Cmd}}", image_id[7:19])).strip() == '["sh"]'
 
     status, _ = fresh.api("POST", "/images/busybox/tag", params={"repo": "localhost:5000/me/bb", "tag": "v1"})
     assert status == 201
-    assert ok(fresh, "rmi", "busybox").splitlines() == ["Untagged: busybox:latest"]
-    out = ok(fresh, "rmi", "localhost:5000/me/bb:v1").splitlines()
+    assert ok(fresh.wharf("rmi", "busybox")).splitlines() == ["Untagged: busybox:latest"]
+    out = ok(fresh.wharf("rmi", "localhost:5000/me/bb:v1")).splitlines()
     assert out[:2] == ["Untagged: localhost:5000/me/bb:v1", f"Deleted: {image_id}"]
     assert all(line.startswith("Deleted: sha256:") for line in out[2:]) and len(out) == 3
-    assert ok(fresh, "images", "-q") == ""
+    assert ok(fresh.wharf("images", "-q")) == ""
 
 
 def test_missing_images_are_reported_like_docker(wharfd):

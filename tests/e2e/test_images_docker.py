@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from engines import Engine, docker  # noqa: E402
+from support.commands import ok  # noqa: E402
 
 needs_dockerd = pytest.mark.skipif(shutil.which("dockerd") is None, reason="dockerd (Debian's docker.io) is not installed")
 
@@ -30,12 +31,6 @@ def d(make_wharfd):
     return make_wharfd()
 
 
-def ok(d, *args: str) -> str:
-    r = d.wharf(*args)
-    assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stderr}"
-    return r.stdout
-
-
 @needs_dockerd
 def test_docker_save_loads_into_wharf_and_runs(dockerd: Engine, d, tmp_path: Path) -> None:
     dockerd.run("run", "--name", "dmade", "--network=none", "busybox", "sh", "-c",
@@ -47,10 +42,11 @@ def test_docker_save_loads_into_wharf_and_runs(dockerd: Engine, d, tmp_path: Pat
     docker_id = dockerd.run("image", "inspect", "-f", "{{.Id}}", "fromdocker:1").stdout.strip()
     dockerd.run("save", "-o", str(tmp_path / "d.tar"), "fromdocker:1")
     try:
-        assert ok(d, "load", "-i", str(tmp_path / "d.tar")) == "Loaded image: fromdocker:1\n"
-        assert ok(d, "image", "inspect", "-f", "{{.Id}}", "fromdocker:1").strip() == docker_id  # same config bytes
-        assert ok(d, "run", "--rm", "fromdocker:1") == "from-docker\n"
-        assert ok(d, "run", "--rm", "fromdocker:1", "sh", "-c", "test -e /etc/group || echo gone") == "gone\n"
+        assert ok(d.wharf("load", "-i", str(tmp_path / "d.tar"))) == "Loaded image: fromdocker:1\n"
+        same_config = ok(d.wharf("image", "inspect", "-f", "{{.Id}}", "fromdocker:1")).strip()
+        assert same_config == docker_id  # same config bytes
+        assert ok(d.wharf("run", "--rm", "fromdocker:1")) == "from-docker\n"
+        assert ok(d.wharf("run", "--rm", "fromdocker:1", "sh", "-c", "test -e /etc/group || echo gone")) == "gone\n"
     finally:
         dockerd.run("rmi", "fromdocker:1", check=False)
         d.wharf("rmi", "fromdocker:1")
@@ -58,16 +54,16 @@ def test_docker_save_loads_into_wharf_and_runs(dockerd: Engine, d, tmp_path: Pat
 
 @needs_dockerd
 def test_wharf_save_loads_into_docker_and_runs(dockerd: Engine, d, tmp_path: Path) -> None:
-    ok(d, "run", "--name", "wmade", "busybox", "sh", "-c", "echo from-wharf > /made; rm /etc/passwd")
-    ok(d, "commit", "-c", 'CMD ["cat", "/made"]', "wmade", "fromwharf:1")
-    ok(d, "rm", "wmade")
-    ok(d, "save", "-o", str(tmp_path / "w.tar"), "fromwharf:1")
+    ok(d.wharf("run", "--name", "wmade", "busybox", "sh", "-c", "echo from-wharf > /made; rm /etc/passwd"))
+    ok(d.wharf("commit", "-c", 'CMD ["cat", "/made"]', "wmade", "fromwharf:1"))
+    ok(d.wharf("rm", "wmade"))
+    ok(d.wharf("save", "-o", str(tmp_path / "w.tar"), "fromwharf:1"))
     try:
         assert "Loaded image: fromwharf:1" in dockerd.run("load", "-i", str(tmp_path / "w.tar")).stdout
         assert dockerd.run("run", "--rm", "--network=none", "fromwharf:1").stdout == "from-wharf\n"
         gone = dockerd.run("run", "--rm", "--network=none", "fromwharf:1", "sh", "-c", "test -e /etc/passwd || echo gone")
         assert gone.stdout == "gone\n"
-        wharf_id = ok(d, "image", "inspect", "-f", "{{.Id}}", "fromwharf:1").strip()
+        wharf_id = ok(d.wharf("image", "inspect", "-f", "{{.Id}}", "fromwharf:1")).strip()
         assert dockerd.run("image", "inspect", "-f", "{{.Id}}", "fromwharf:1").stdout.strip() == wharf_id
     finally:
         dockerd.run("rmi", "fromwharf:1", check=False)
@@ -76,8 +72,8 @@ def test_wharf_save_loads_into_docker_and_runs(dockerd: Engine, d, tmp_path: Pat
 
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 def test_skopeo_reads_wharfs_oci_layout(d, tmp_path: Path) -> None:
-    ok(d, "save", "-o", str(tmp_path / "w.tar"), "busybox")
-    layer = json.loads(ok(d, "image", "inspect", "busybox"))[0]["RootFS"]["Layers"][0]
+    ok(d.wharf("save", "-o", str(tmp_path / "w.tar"), "busybox"))
+    layer = json.loads(ok(d.wharf("image", "inspect", "busybox")))[0]["RootFS"]["Layers"][0]
     raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{tmp_path / 'w.tar'}"],
                          capture_output=True, text=True, check=True).stdout
     manifest = json.loads(raw)
@@ -90,16 +86,11 @@ def test_skopeo_reads_wharfs_oci_layout(d, tmp_path: Path) -> None:
 
 
 def test_docker_cli_manages_wharfs_images(d, tmp_path: Path) -> None:
-    def docker_ok(*args: str) -> str:
-        r = d.docker(*args)
-        assert r.returncode == 0, f"docker {' '.join(args)}: {r.stderr}"
-        return r.stdout
-
-    docker_ok("tag", "busybox", "viadocker:1")
-    assert "viadocker" in docker_ok("images")
-    assert docker_ok("history", "-q", "viadocker:1").split() == docker_ok("images", "-q", "busybox").split()
-    assert json.loads(docker_ok("inspect", "viadocker:1"))[0]["RepoTags"] == ["busybox:latest", "viadocker:1"]
-    docker_ok("save", "-o", str(tmp_path / "v.tar"), "viadocker:1")
-    assert docker_ok("rmi", "viadocker:1") == "Untagged: viadocker:1\n"
-    assert "Loaded image: viadocker:1" in docker_ok("load", "-i", str(tmp_path / "v.tar"))
-    docker_ok("rmi", "viadocker:1")
+    ok(d.docker("tag", "busybox", "viadocker:1"))
+    assert "viadocker" in ok(d.docker("images"))
+    assert ok(d.docker("history", "-q", "viadocker:1")).split() == ok(d.docker("images", "-q", "busybox")).split()
+    assert json.loads(ok(d.docker("inspect", "viadocker:1")))[0]["RepoTags"] == ["busybox:latest", "viadocker:1"]
+    ok(d.docker("save", "-o", str(tmp_path / "v.tar"), "viadocker:1"))
+    assert ok(d.docker("rmi", "viadocker:1")) == "Untagged: viadocker:1\n"
+    assert "Loaded image: viadocker:1" in ok(d.docker("load", "-i", str(tmp_path / "v.tar")))
+    ok(d.docker("rmi", "viadocker:1"))

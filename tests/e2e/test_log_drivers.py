@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.commands import ok
 from support.daemon import DOCKER
 from support.polling import eventually
 
@@ -82,11 +83,6 @@ def test_logs_at_once_after_start_see_the_first_output(wharfd, busybox):
     assert _started_then_logs(wharfd, busybox, ["sleep", "600"]) == b""
 
 
-def _ok(r) -> str:
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def _lines(n: int) -> str:
     """A shell loop printing ``line-0`` … ``line-{n-1}``, 100 bytes each, then ``last``."""
     return (f"i=0; while [ $i -lt {n} ]; do echo line-$i-$(printf %090d 0); i=$((i+1)); done; "
@@ -99,10 +95,10 @@ def _lines(n: int) -> str:
     ("local", ["--log-opt", "max-size=10k", "--log-opt", "max-file=3"]),  # compressed by default
 ])
 def test_rotated_compressed_logs_read_back(wharfd, busybox, driver, opts):
-    cid = _ok(wharfd.docker("run", "-d", "--log-driver", driver, *opts, busybox,
+    cid = ok(wharfd.docker("run", "-d", "--log-driver", driver, *opts, busybox,
                             "sh", "-c", _lines(600))).strip()
     try:
-        assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+        assert ok(wharfd.docker("wait", cid)).strip() == "0"
         directory = wharfd.data_root / "containers" / cid
         base = directory / "local-logs" / "container.log" if driver == "local" else \
             directory / f"{cid}-json.log"
@@ -116,14 +112,14 @@ def test_rotated_compressed_logs_read_back(wharfd, busybox, driver, opts):
         assert eventually(lambda: ".1" not in names()), names()
         assert ".1.gz" in names() and names() <= {"", ".1.gz", ".2.gz"}, names()
         assert gzip.decompress((base.parent / (base.name + ".1.gz")).read_bytes())
-        out = _ok(wharfd.docker("logs", cid)).splitlines()
+        out = ok(wharfd.docker("logs", cid)).splitlines()
         first = int(out[0].split("-")[1])
         assert 0 < first and out == [f"line-{i}-{0:090d}" for i in range(first, 600)] + ["last"]
-        assert _ok(wharfd.docker("logs", "--tail", "3", cid)).splitlines() == out[-3:]
-        stamped = _ok(wharfd.docker("logs", "-t", cid)).splitlines()
+        assert ok(wharfd.docker("logs", "--tail", "3", cid)).splitlines() == out[-3:]
+        stamped = ok(wharfd.docker("logs", "-t", cid)).splitlines()
         middle = stamped[len(stamped) // 2].split(" ", 1)[0]
-        since = _ok(wharfd.docker("logs", "--since", middle, cid)).splitlines()
-        until = _ok(wharfd.docker("logs", "--until", middle, cid)).splitlines()
+        since = ok(wharfd.docker("logs", "--since", middle, cid)).splitlines()
+        until = ok(wharfd.docker("logs", "--until", middle, cid)).splitlines()
         assert until + since == out and since[0] == out[len(out) // 2]
     finally:
         wharfd.docker("rm", "-f", cid)
@@ -135,7 +131,7 @@ def test_follow_goes_on_across_rotations(wharfd, busybox, tmp_path, driver):
     files, each let go once the follower has shown the one before."""
     os.mkfifo(tmp_path / "go")
     batch = "i=0; while [ $i -lt 15 ]; do echo line-$b-$i-$(printf %090d 0); i=$((i+1)); done"
-    cid = _ok(wharfd.docker(
+    cid = ok(wharfd.docker(
         "run", "-d", "--log-driver", driver, "--log-opt", "max-size=4k", "--log-opt", "max-file=2",
         "-v", f"{tmp_path}:/sync", busybox, "sh", "-c",
         # ``until``: a read that opened the FIFO as the last writer was closing gets EOF,
@@ -166,9 +162,9 @@ def test_follow_goes_on_across_rotations(wharfd, busybox, tmp_path, driver):
 
 
 def test_none_driver_keeps_no_log_and_refuses_reading(wharfd, busybox):
-    cid = _ok(wharfd.docker("run", "-d", "--log-driver", "none", busybox, "echo", "hi")).strip()
+    cid = ok(wharfd.docker("run", "-d", "--log-driver", "none", busybox, "echo", "hi")).strip()
     try:
-        assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+        assert ok(wharfd.docker("wait", cid)).strip() == "0"
         r = wharfd.docker("logs", cid)
         assert r.returncode != 0
         assert "configured logging driver does not support reading" in r.stderr
@@ -176,7 +172,7 @@ def test_none_driver_keeps_no_log_and_refuses_reading(wharfd, busybox):
                     if "log" in p.name]
         # attached, the output still comes through, however soon the container exits
         for _ in range(5):
-            assert _ok(wharfd.docker("run", "--rm", "--log-driver", "none", busybox,
+            assert ok(wharfd.docker("run", "--rm", "--log-driver", "none", busybox,
                                      "echo", "hi")) == "hi\n"
     finally:
         wharfd.docker("rm", "-f", cid)
@@ -213,11 +209,11 @@ def test_syslog_to_a_unix_socket_and_loopback_udp_and_tcp(wharfd, busybox, tmp_p
         udp.bind(("127.0.0.1", 0))
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
-        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+        cid = ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
                                 f"syslog-address=unix://{tmp_path}/log", "--log-opt", "tag=t-{{.Name}}",
                                 "--name", "sysloggy", busybox, "sh", "-c", script)).strip()
         try:
-            assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+            assert ok(wharfd.docker("wait", cid)).strip() == "0"
             got = sorted(_recv_all(unix, 2))  # (stdout and stderr are read apart)
             assert re.fullmatch(rb"<27>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d t-sysloggy\[\d+\]: err",
                                 got[0]), got
@@ -229,12 +225,12 @@ def test_syslog_to_a_unix_socket_and_loopback_udp_and_tcp(wharfd, busybox, tmp_p
             wharfd.docker("rm", "-f", cid)
 
         port = udp.getsockname()[1]
-        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+        cid = ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
                                 f"syslog-address=udp://127.0.0.1:{port}", "--log-opt",
                                 "syslog-format=rfc5424", "--log-opt", "syslog-facility=local3",
                                 busybox, "echo", "hi")).strip()
         try:
-            assert _ok(wharfd.docker("wait", cid)).strip() == "0"
+            assert ok(wharfd.docker("wait", cid)).strip() == "0"
             (got,) = _recv_all(udp, 1)
             assert re.fullmatch(rb"<158>1 \S+ \S+ (\w{12}) \d+ \1 - hi", got), got
             assert cid.startswith(re.match(rb".* (\w{12}) \d+ ", got).group(1).decode())
@@ -242,7 +238,7 @@ def test_syslog_to_a_unix_socket_and_loopback_udp_and_tcp(wharfd, busybox, tmp_p
             wharfd.docker("rm", "-f", cid)
 
         port = tcp.getsockname()[1]
-        cid = _ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
+        cid = ok(wharfd.docker("run", "-d", "--log-driver", "syslog", "--log-opt",
                                 f"syslog-address=tcp://127.0.0.1:{port}", "--log-opt",
                                 "syslog-format=rfc3164", busybox, "sh", "-c",
                                 "echo one; echo two")).strip()

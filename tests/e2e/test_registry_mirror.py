@@ -10,11 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import free_port, wharf_registry  # noqa: E402
-
-
-def ok(r) -> str:
-    assert r.returncode == 0, f"{r.args}: {r.stdout}{r.stderr}"
-    return r.stdout
+from support.commands import ok  # noqa: E402
 
 
 def test_pull_through_mirror_after_a_dead_one(make_wharfd, tmp_path: Path) -> None:

@@ -14,13 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import PASSWORD, USER, DistributionRegistry, wharf_registry  # noqa: E402
+from support.commands import ok  # noqa: E402
 from support.daemon import DOCKER  # noqa: E402
-
-
-def ok(d, *args: str, input: str | None = None) -> str:
-    r = d.wharf(*args, input=input)
-    assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 def saved_auths(d) -> dict:
@@ -41,21 +36,21 @@ def login(d, addr: str) -> None:
 
 def roundtrip(pusher, puller, ref: str) -> None:
     """Push ``busybox`` as ``ref`` from one daemon, pull it into the other, run it, remove it."""
-    ok(pusher, "tag", "busybox:latest", ref)
-    push = ok(pusher, "push", ref)
+    ok(pusher.wharf("tag", "busybox:latest", ref))
+    push = ok(pusher.wharf("push", ref))
     assert "Pushed" in push and f"{ref.rsplit(':', 1)[1]}: digest: sha256:" in push, push
-    again = ok(pusher, "push", ref)
+    again = ok(pusher.wharf("push", ref))
     assert "Layer already exists" in again and "Pushed" not in again, again
-    pull = ok(puller, "pull", ref)
+    pull = ok(puller.wharf("pull", ref))
     assert "Pull complete" in pull and f"Status: Downloaded newer image for {ref}" in pull, pull
-    assert "Image is up to date" in ok(puller, "pull", ref)
-    pushed = json.loads(ok(pusher, "image", "inspect", ref))[0]
-    pulled = json.loads(ok(puller, "image", "inspect", ref))[0]
+    assert "Image is up to date" in ok(puller.wharf("pull", ref))
+    pushed = json.loads(ok(pusher.wharf("image", "inspect", ref)))[0]
+    pulled = json.loads(ok(puller.wharf("image", "inspect", ref)))[0]
     assert pulled["Id"] == pushed["Id"] and pulled["RepoDigests"] == pushed["RepoDigests"]
     run = puller.wharf("run", "--rm", "--network=none", ref, "echo", "pulled-and-ran")
     assert run.returncode == 0 and run.stdout.strip() == "pulled-and-ran", run.stderr
-    ok(puller, "rmi", ref)
-    ok(pusher, "rmi", ref)
+    ok(puller.wharf("rmi", ref))
+    ok(pusher.wharf("rmi", ref))
 
 
 @pytest.mark.parametrize("mode", ["open", "basic", "bearer"])
@@ -64,7 +59,7 @@ def test_wharf_registry_roundtrip(mode: str, wharfd, busybox, puller, tmp_path: 
     ref = f"{server.addr}/team/busybox:{mode}"
     try:
         if mode != "open":
-            ok(wharfd, "tag", "busybox:latest", ref)
+            ok(wharfd.wharf("tag", "busybox:latest", ref))
             refused = wharfd.wharf("push", ref)
             assert refused.returncode == 1 and "unauthorized" in refused.stderr, refused.stderr
             bad = wharfd.wharf("login", "-u", USER, "--password-stdin", server.addr, input="wrong\n")
@@ -77,10 +72,10 @@ def test_wharf_registry_roundtrip(mode: str, wharfd, busybox, puller, tmp_path: 
             login(puller, server.addr)
         roundtrip(wharfd, puller, ref)
         if mode != "open":
-            out = ok(wharfd, "logout", server.addr)
+            out = ok(wharfd.wharf("logout", server.addr))
             assert f"Removing login credentials for {server.addr}" in out
             assert server.addr not in saved_auths(wharfd)
-            assert "Not logged in" in ok(wharfd, "logout", server.addr)
+            assert "Not logged in" in ok(wharfd.wharf("logout", server.addr))
     finally:
         for d in (wharfd, puller):
             d.wharf("rmi", "-f", ref)
@@ -105,8 +100,8 @@ def test_distribution_registry_roundtrip(wharfd, busybox, puller, distribution: 
         roundtrip(wharfd, puller, ref)
         # a second repository on the same registry gets the layer by a cross-repository mount
         other = f"{distribution.addr}/other/busybox:dist"
-        ok(wharfd, "tag", "busybox:latest", other)
-        assert "Mounted from team/busybox" in ok(wharfd, "push", other)
+        ok(wharfd.wharf("tag", "busybox:latest", other))
+        assert "Mounted from team/busybox" in ok(wharfd.wharf("push", other))
     finally:
         wharfd.wharf("rmi", "-f", ref, f"{distribution.addr}/other/busybox:dist")
         for d in (wharfd, puller):
@@ -125,20 +120,20 @@ def test_build_pulls_a_missing_base_image_with_the_callers_credentials(wharfd, b
     (ctx / "Dockerfile").write_text(f"FROM {ref}\nRUN echo built > /built\n")
     try:
         login(wharfd, server.addr)
-        ok(wharfd, "tag", "busybox:latest", ref)
-        ok(wharfd, "push", ref)
+        ok(wharfd.wharf("tag", "busybox:latest", ref))
+        ok(wharfd.wharf("push", ref))
         anonymous = puller.wharf("build", "-t", "child:1", str(ctx))
         assert anonymous.returncode == 1 and "unauthorized" in anonymous.stdout + anonymous.stderr
         login(puller, server.addr)
-        out = ok(puller, "build", "-t", "child:1", str(ctx))
+        out = ok(puller.wharf("build", "-t", "child:1", str(ctx)))
         assert "Pull complete" in out and "Successfully tagged child:1" in out, out
         run = puller.wharf("run", "--rm", "--network=none", "child:1", "cat", "/built")
         assert run.stdout == "built\n", run.stderr
-        ok(puller, "rmi", "child:1", ref)
+        ok(puller.wharf("rmi", "child:1", ref))
         docker = subprocess.run([DOCKER, "build", "-t", "child:2", str(ctx)], capture_output=True,
                                 text=True, timeout=120, env={**puller.env, "DOCKER_BUILDKIT": "0"})
         assert docker.returncode == 0 and "Successfully tagged child:2" in docker.stdout, docker.stderr
-        ok(puller, "rmi", "child:2", ref)
+        ok(puller.wharf("rmi", "child:2", ref))
     finally:
         server.stop()
         wharfd.wharf("rmi", ref)

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from support import cri
+from support.commands import ok
 from support.pki import PKI, make_pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
@@ -41,12 +42,6 @@ def _run(d: Any, *args: str) -> tuple[int, str]:
     return r.returncode, r.stdout + r.stderr
 
 
-def _ok(d: Any, *args: str) -> str:
-    code, out = _run(d, *args)
-    assert code == 0, f"wharf {' '.join(args)}: {out}"
-    return out
-
-
 def _put(d: Path, files: dict[str, Path]) -> None:
     d.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
@@ -57,7 +52,7 @@ def test_certs_d_ca_and_client_pair(make_wharfd: Any, mtls_registry: TLSRegistry
     d = make_wharfd()
     host_dir = d.certs_dir / mtls_registry.addr
     ref = f"{mtls_registry.addr}/team/tls:v1"
-    _ok(d, "tag", "busybox:latest", ref)
+    ok(d.wharf("tag", "busybox:latest", ref))
 
     # dockerd's refusal of a client certificate without its key, at the operation
     _put(host_dir, {"client.cert": pki.client_cert})
@@ -72,11 +67,11 @@ def test_certs_d_ca_and_client_pair(make_wharfd: Any, mtls_registry: TLSRegistry
 
     # with the CA: push, login and pull, the client certificate sent each time
     _put(host_dir, {"ca.crt": pki.ca})
-    assert "digest: sha256:" in _ok(d, "push", ref)
+    assert "digest: sha256:" in ok(d.wharf("push", ref))
     status, body = d.api("POST", "/auth", {"username": "u", "password": "p",
                                            "serveraddress": mtls_registry.addr})
     assert status == 200 and body["Status"] == "Login Succeeded", body
-    _ok(d, "rmi", ref)
+    ok(d.wharf("rmi", ref))
     pull = d.docker("pull", ref)
     assert pull.returncode == 0 and f"Downloaded newer image for {ref}" in pull.stdout, pull.stderr
     run = d.wharf("run", "--rm", "--network=none", ref, "echo", "over-tls")
@@ -85,7 +80,7 @@ def test_certs_d_ca_and_client_pair(make_wharfd: Any, mtls_registry: TLSRegistry
     # the CA without the pair: the registry refuses the handshake
     for name in ("client.cert", "client.key"):
         (host_dir / name).unlink()
-    _ok(d, "rmi", ref)
+    ok(d.wharf("rmi", ref))
     code, out = _run(d, "pull", ref)
     assert code != 0 and f'"https://{mtls_registry.addr}/v2/"' in out, out
     shutil.rmtree(host_dir)
@@ -98,10 +93,10 @@ def test_hosts_toml_ca_and_client_for_a_mirror(make_wharfd: Any, mtls_registry: 
     d = make_wharfd()
     _put(d.certs_dir / mtls_registry.addr, {"ca.crt": pki.ca, "client.cert": pki.client_cert,
                                             "client.key": pki.client_key})
-    _ok(d, "tag", "busybox:latest", f"{mtls_registry.addr}/library/mirrored:v1")
-    _ok(d, "push", f"{mtls_registry.addr}/library/mirrored:v1")
+    ok(d.wharf("tag", "busybox:latest", f"{mtls_registry.addr}/library/mirrored:v1"))
+    ok(d.wharf("push", f"{mtls_registry.addr}/library/mirrored:v1"))
     shutil.rmtree(d.certs_dir / mtls_registry.addr)  # from here on, only hosts.toml says how
-    pushed = json.loads(_ok(d, "image", "inspect", "busybox:latest"))[0]["Id"]
+    pushed = json.loads(ok(d.wharf("image", "inspect", "busybox:latest")))[0]["Id"]
 
     hosts = d.certs_dir / "example.test"
     _put(hosts, {"ca.pem": pki.ca})
@@ -115,9 +110,9 @@ def test_hosts_toml_ca_and_client_for_a_mirror(make_wharfd: Any, mtls_registry: 
     (hosts / "hosts.toml").write_text(head + '  ca = "ca.pem"\n' + client)
     pull = d.docker("pull", "example.test/library/mirrored:v1")
     assert pull.returncode == 0, pull.stderr
-    assert json.loads(_ok(d, "image", "inspect", "example.test/library/mirrored:v1"))[0]["Id"] == pushed
+    assert json.loads(ok(d.wharf("image", "inspect", "example.test/library/mirrored:v1")))[0]["Id"] == pushed
 
-    _ok(d, "rmi", "example.test/library/mirrored:v1")
+    ok(d.wharf("rmi", "example.test/library/mirrored:v1"))
     crictl = cri.Crictl(cri.unpack(tmp_path_factory.mktemp("cri-tools")) / "crictl", d)
     crictl.ok("pull", "example.test/library/mirrored:v1")
-    assert json.loads(_ok(d, "image", "inspect", "example.test/library/mirrored:v1"))[0]["Id"] == pushed
+    assert json.loads(ok(d.wharf("image", "inspect", "example.test/library/mirrored:v1")))[0]["Id"] == pushed

@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import CuttingProxy, FakeRegistry, RegistryServer, wharf_registry  # noqa: E402
+from support.commands import ok  # noqa: E402
 
 GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
@@ -42,12 +43,6 @@ def fake() -> Iterator[FakeRegistry]:
     server.stop()
 
 
-def ok(d, *args: str) -> str:
-    r = d.wharf(*args)
-    assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stdout}{r.stderr}"
-    return r.stdout
-
-
 def pushed_manifest(server: RegistryServer, repo: str, tag: str) -> dict:
     root = server.root
     algorithm, hex_ = (root / "repositories" / repo / "_manifests" / "tags" / tag).read_text().split(":")
@@ -62,8 +57,8 @@ def blob(server: RegistryServer, digest: str) -> bytes:
 def test_push_sends_gzip_layers_and_a_second_push_sends_none(wharfd, busybox, registry: RegistryServer) -> None:
     ref = f"{registry.addr}/team/busybox:gz"
     try:
-        ok(wharfd, "tag", "busybox:latest", ref)
-        assert "Pushed" in ok(wharfd, "push", ref)
+        ok(wharfd.wharf("tag", "busybox:latest", ref))
+        assert "Pushed" in ok(wharfd.wharf("push", ref))
         manifest = pushed_manifest(registry, "team/busybox", "gz")
         diff_ids = json.loads(blob(registry, manifest["config"]["digest"]))["rootfs"]["diff_ids"]
         assert len(manifest["layers"]) == len(diff_ids) > 0
@@ -74,13 +69,13 @@ def test_push_sends_gzip_layers_and_a_second_push_sends_none(wharfd, busybox, re
             assert "sha256:" + hashlib.sha256(tar).hexdigest() == diff_id
             assert len(data) < len(tar)
         blobs = sorted(p.name for p in (registry.root / "blobs").rglob("*") if p.is_file())
-        again = ok(wharfd, "push", ref)
+        again = ok(wharfd.wharf("push", ref))
         assert "Layer already exists" in again and "Pushed" not in again, again
         assert sorted(p.name for p in (registry.root / "blobs").rglob("*") if p.is_file()) == blobs
         assert list((registry.root / "uploads").iterdir()) == []  # not even an upload started
         other = f"{registry.addr}/other/busybox:gz"
-        ok(wharfd, "tag", "busybox:latest", other)
-        assert "Mounted from team/busybox" in ok(wharfd, "push", other)
+        ok(wharfd.wharf("tag", "busybox:latest", other))
+        assert "Mounted from team/busybox" in ok(wharfd.wharf("push", other))
         assert pushed_manifest(registry, "other/busybox", "gz")["layers"] == manifest["layers"]
     finally:
         wharfd.wharf("rmi", ref, f"{registry.addr}/other/busybox:gz")
@@ -92,14 +87,14 @@ def test_pull_gzip_zstd_and_uncompressed_layers(compression: str, puller, fake: 
     fake.add_image(compression, {"greeting": f"hello from a {compression} layer".encode()},
                    compression=compression)
     ref = f"{fake.addr}/formats:{compression}"
-    out = ok(d, "pull", ref)
+    out = ok(d.wharf("pull", ref))
     assert "Pull complete" in out, out
-    info = json.loads(ok(d, "image", "inspect", ref))[0]
+    info = json.loads(ok(d.wharf("image", "inspect", ref)))[0]
     _, manifest = fake.manifests[compression]
     config = fake.blobs[json.loads(manifest)["config"]["digest"]]
     assert info["RootFS"]["Layers"] == json.loads(config)["rootfs"]["diff_ids"]
-    ok(d, "image", "check")  # every layer's tar rebuilt and matched to its diff ID
-    ok(d, "rmi", ref)
+    ok(d.wharf("image", "check"))  # every layer's tar rebuilt and matched to its diff ID
+    ok(d.wharf("rmi", ref))
 
 
 def stored(d) -> dict[str, set[str]]:
@@ -118,11 +113,11 @@ def test_pull_resumes_a_dropped_blob(honour_range: bool, puller, fake: FakeRegis
     fake.drops, fake.drop_at, fake.honour_range = 2, 1 << 20, honour_range
     ref = f"{fake.addr}/flaky:cut"
     try:
-        out = ok(puller, "pull", ref)
+        out = ok(puller.wharf("pull", ref))
         assert "Pull complete" in out and "Retrying in 1 second" in out and "Retrying in 2 seconds" in out, out
         gets = [r for r, hit in zip(fake.ranges, [h for h in fake.hits if "/blobs/" in h]) if hit.endswith(layer)]
         assert gets == [None, f"bytes={1 << 20}-", f"bytes={2 << 20}-" if honour_range else f"bytes={1 << 20}-"]
-        ok(puller, "image", "check")
+        ok(puller.wharf("image", "check"))
         assert stored(puller)["unpacking"] == set()
     finally:
         puller.wharf("rmi", ref)
@@ -143,11 +138,11 @@ def test_pull_by_digest_of_an_index_and_of_a_manifest(puller, fake: FakeRegistry
     by_index = f"{fake.addr}/multi@sha256:{hashlib.sha256(index).hexdigest()}"
     by_manifest = f"{fake.addr}/multi@sha256:{hashlib.sha256(arm).hexdigest()}"
     try:
-        ok(puller, "pull", by_index)  # resolved to this daemon's platform
-        info = json.loads(ok(puller, "image", "inspect", by_index))[0]
+        ok(puller.wharf("pull", by_index))  # resolved to this daemon's platform
+        info = json.loads(ok(puller.wharf("image", "inspect", by_index)))[0]
         assert info["Architecture"] == "amd64" and by_index in info["RepoDigests"]
-        ok(puller, "pull", by_manifest)  # a platform's manifest itself, whatever the daemon's
-        info = json.loads(ok(puller, "image", "inspect", by_manifest))[0]
+        ok(puller.wharf("pull", by_manifest))  # a platform's manifest itself, whatever the daemon's
+        info = json.loads(ok(puller.wharf("image", "inspect", by_manifest)))[0]
         assert info["Architecture"] == "arm64" and by_manifest in info["RepoDigests"]
     finally:
         puller.wharf("rmi", "-f", by_index, by_manifest)
@@ -159,18 +154,18 @@ def test_create_with_platform_pulls_that_platform(puller, fake: FakeRegistry) ->
     fake.add_index("multi", [("linux", "arm64"), ("linux", "amd64")])
     ref = f"{fake.addr}/multi:multi"
     try:
-        ok(puller, "pull", ref)
+        ok(puller.wharf("pull", ref))
         status, body = puller.api("POST", "/containers/create?platform=linux/arm64", {"Image": ref})
         assert status == 404 and body["message"] == (
             f"image with reference {ref} was found but does not match the specified platform: "
             "wanted linux/arm64, actual: linux/amd64"), body
         r = puller.wharf("create", "--platform", "linux/arm64", ref, "true")
         assert r.returncode == 0 and f"Unable to find image '{ref}' locally" in r.stderr, r.stderr
-        container = json.loads(ok(puller, "inspect", r.stdout.strip()))[0]
-        assert json.loads(ok(puller, "image", "inspect", container["Image"]))[0]["Architecture"] == "arm64"
-        ok(puller, "rm", container["Id"])
-        cid = ok(puller, "create", "--platform", "linux/arm64", ref, "true").strip()  # here now: no pull
-        ok(puller, "rm", cid)
+        container = json.loads(ok(puller.wharf("inspect", r.stdout.strip())))[0]
+        assert json.loads(ok(puller.wharf("image", "inspect", container["Image"])))[0]["Architecture"] == "arm64"
+        ok(puller.wharf("rm", container["Id"]))
+        cid = ok(puller.wharf("create", "--platform", "linux/arm64", ref, "true")).strip()  # here now: no pull
+        ok(puller.wharf("rm", cid))
     finally:
         puller.wharf("rmi", "-f", ref)
 
@@ -186,13 +181,13 @@ def test_a_push_cut_mid_layer_starts_the_layer_over(wharfd, registry: RegistrySe
     proxy = CuttingProxy(registry.port, cut_after=1 << 20)
     ref = f"{proxy.addr}/cut/noise:1"
     try:
-        ok(wharfd, "import", str(rootfs), ref)
-        out = ok(wharfd, "push", ref)
+        ok(wharfd.wharf("import", str(rootfs), ref))
+        out = ok(wharfd.wharf("push", ref))
         assert "Retrying in 1 second" in out and "Pushed" in out, out
         layer = pushed_manifest(registry, "cut/noise", "1")["layers"][0]
         assert layer["mediaType"] == GZIP_LAYER
         tar_bytes = gzip.decompress(blob(registry, layer["digest"]))
-        assert json.loads(ok(wharfd, "image", "inspect", ref))[0]["RootFS"]["Layers"] == [
+        assert json.loads(ok(wharfd.wharf("image", "inspect", ref)))[0]["RootFS"]["Layers"] == [
             "sha256:" + hashlib.sha256(tar_bytes).hexdigest()]
     finally:
         wharfd.wharf("rmi", ref)
@@ -206,13 +201,13 @@ def test_build_from_platform_pulls_that_platform(puller, fake: FakeRegistry, tmp
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(f"FROM --platform=linux/arm64 {ref}\nLABEL built=yes\n")
     try:
-        ok(puller, "pull", ref)  # this daemon's platform: not what FROM asks for
-        out = ok(puller, "build", "-t", "child:arm", str(ctx))
+        ok(puller.wharf("pull", ref))  # this daemon's platform: not what FROM asks for
+        out = ok(puller.wharf("build", "-t", "child:arm", str(ctx)))
         assert "Pull complete" in out and "Successfully tagged child:arm" in out, out
-        base = json.loads(ok(puller, "image", "inspect", ref))[0]
+        base = json.loads(ok(puller.wharf("image", "inspect", ref)))[0]
         assert base["Architecture"] == "arm64"
         assert f" ---> {base['Id'][7:19]}\nStep 2/2 : LABEL built=yes" in out, out
-        assert "Pull complete" not in ok(puller, "build", "-t", "child:arm", str(ctx))  # here now
+        assert "Pull complete" not in ok(puller.wharf("build", "-t", "child:arm", str(ctx)))  # here now
     finally:
         puller.wharf("rmi", "-f", "child:arm", ref)
 
@@ -226,6 +221,6 @@ def test_layers_download_max_concurrent_downloads_at_once(limit: int | None, mak
     fake.add_image("four", [{f"layer{i}": os.urandom(64 << 10)} for i in range(4)])
     fake.gather = limit or 3
     ref = f"{fake.addr}/many:four"
-    ok(d, "pull", ref)
+    ok(d.wharf("pull", ref))
     assert fake.most_at_once == (limit or 3)
-    ok(d, "rmi", ref)
+    ok(d.wharf("rmi", ref))

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from support.commands import ok
 from support.daemon import Daemon
 from support.polling import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
 from registries import wharf_registry  # noqa: E402
-
-
-def ok(d, *args: str, input: str | None = None) -> str:
-    r = d.docker(*args, input=input)
-    assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 class OverlayRoot:
@@ -57,31 +52,31 @@ def layer_dirs(d) -> set[str]:
 
 
 def test_info_run_commit_diff_cp_export_rm(vfs, tmp_path: Path) -> None:
-    assert ok(vfs, "info", "--format", "{{.Driver}}").strip() == "vfs"
-    ok(vfs, "run", "--name", "vc", "busybox", "sh", "-c",
-       "echo hi > /new; rm /bin/ls; echo more >> /etc/passwd")
-    assert ok(vfs, "inspect", "--format", "{{.Driver}} {{.GraphDriver.Name}}", "vc").split() == ["vfs", "vfs"]
-    assert ok(vfs, "diff", "vc").splitlines() == ["C /bin", "D /bin/ls", "C /etc", "C /etc/passwd", "A /new"]
+    assert ok(vfs.docker("info", "--format", "{{.Driver}}")).strip() == "vfs"
+    ok(vfs.docker("run", "--name", "vc", "busybox", "sh", "-c",
+                  "echo hi > /new; rm /bin/ls; echo more >> /etc/passwd"))
+    assert ok(vfs.docker("inspect", "--format", "{{.Driver}} {{.GraphDriver.Name}}", "vc")).split() == ["vfs", "vfs"]
+    assert ok(vfs.docker("diff", "vc")).splitlines() == ["C /bin", "D /bin/ls", "C /etc", "C /etc/passwd", "A /new"]
 
     (tmp_path / "in.txt").write_text("copied in")
-    ok(vfs, "cp", str(tmp_path / "in.txt"), "vc:/in.txt")
-    ok(vfs, "cp", "vc:/new", str(tmp_path / "out.txt"))
+    ok(vfs.docker("cp", str(tmp_path / "in.txt"), "vc:/in.txt"))
+    ok(vfs.docker("cp", "vc:/new", str(tmp_path / "out.txt")))
     assert (tmp_path / "out.txt").read_text() == "hi\n"
 
-    ok(vfs, "commit", "vc", "snap:1")
-    out = ok(vfs, "run", "--rm", "snap:1", "sh", "-c", "cat /new /in.txt; ls /bin/ls || echo no ls")
+    ok(vfs.docker("commit", "vc", "snap:1"))
+    out = ok(vfs.docker("run", "--rm", "snap:1", "sh", "-c", "cat /new /in.txt; ls /bin/ls || echo no ls"))
     assert out == "hi\ncopied inno ls\n"
-    assert ok(vfs, "image", "inspect", "--format", "{{.GraphDriver.Name}}", "snap:1").strip() == "vfs"
+    assert ok(vfs.docker("image", "inspect", "--format", "{{.GraphDriver.Name}}", "snap:1")).strip() == "vfs"
 
-    ok(vfs, "export", "-o", str(tmp_path / "c.tar"), "vc")
+    ok(vfs.docker("export", "-o", str(tmp_path / "c.tar"), "vc"))
     with tarfile.open(tmp_path / "c.tar") as tar:
         names = set(tar.getnames())
     assert {"new", "in.txt", "bin/sh"} <= names and "bin/ls" not in names
 
-    ok(vfs, "rm", "vc")
+    ok(vfs.docker("rm", "vc"))
     rw = vfs.data_root / "image" / "rw"  # run --rm's and rm's copies go after the answers
     assert eventually(lambda: os.listdir(rw) == [".tmp"] and os.listdir(rw / ".tmp") == []), os.listdir(rw)
-    ok(vfs, "rmi", "snap:1")
+    ok(vfs.docker("rmi", "snap:1"))
 
 
 def test_build_with_several_steps(vfs, tmp_path: Path) -> None:
@@ -99,37 +94,37 @@ def test_build_with_several_steps(vfs, tmp_path: Path) -> None:
         """))
     r = vfs.wharf("build", "-t", "built:1", str(ctx))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert ok(vfs, "run", "--rm", "built:1") == "built\nfrom the context\napp.txt\nboth\nhello\n"
-    history = json.loads(ok(vfs, "image", "inspect", "built:1"))[0]["RootFS"]["Layers"]
+    assert ok(vfs.docker("run", "--rm", "built:1")) == "built\nfrom the context\napp.txt\nboth\nhello\n"
+    history = json.loads(ok(vfs.docker("image", "inspect", "built:1")))[0]["RootFS"]["Layers"]
     assert len(history) == 4  # busybox + RUN + COPY + RUN (no layer for a mount's stub)
-    ok(vfs, "rmi", "built:1")
+    ok(vfs.docker("rmi", "built:1"))
 
 
 def test_save_load_push_pull_and_rmi_frees_the_disk(vfs, tmp_path: Path) -> None:
     before = layer_dirs(vfs)
-    ok(vfs, "run", "--name", "vw", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /blob")
-    ok(vfs, "commit", "vw", "big:1")
-    ok(vfs, "rm", "vw")
+    ok(vfs.docker("run", "--name", "vw", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /blob"))
+    ok(vfs.docker("commit", "vw", "big:1"))
+    ok(vfs.docker("rm", "vw"))
     assert len(layer_dirs(vfs)) == len(before) + 1
 
-    ok(vfs, "save", "-o", str(tmp_path / "big.tar"), "big:1")
-    ok(vfs, "rmi", "big:1")
+    ok(vfs.docker("save", "-o", str(tmp_path / "big.tar"), "big:1"))
+    ok(vfs.docker("rmi", "big:1"))
     assert layer_dirs(vfs) == before  # the copy of busybox in the new layer is gone with it
-    assert "Loaded image: big:1" in ok(vfs, "load", "-i", str(tmp_path / "big.tar"))
-    assert ok(vfs, "run", "--rm", "big:1", "sh", "-c", "wc -c < /blob").strip() == "3000000"
+    assert "Loaded image: big:1" in ok(vfs.docker("load", "-i", str(tmp_path / "big.tar")))
+    assert ok(vfs.docker("run", "--rm", "big:1", "sh", "-c", "wc -c < /blob")).strip() == "3000000"
     r = vfs.wharf("image", "check")  # every layer's tar rebuilt from its whole tree hashes right
     assert r.returncode == 0 and "no problems found" in r.stdout, r.stdout + r.stderr
 
     server = wharf_registry(tmp_path, "open")
     try:
         ref = f"{server.addr}/vfs/big:1"
-        ok(vfs, "tag", "big:1", ref)
-        ok(vfs, "push", ref)
-        ok(vfs, "rmi", ref, "big:1")
+        ok(vfs.docker("tag", "big:1", ref))
+        ok(vfs.docker("push", ref))
+        ok(vfs.docker("rmi", ref, "big:1"))
         assert layer_dirs(vfs) == before
-        ok(vfs, "pull", ref)
-        assert ok(vfs, "run", "--rm", ref, "sh", "-c", "wc -c < /blob").strip() == "3000000"
-        ok(vfs, "rmi", ref)
+        ok(vfs.docker("pull", ref))
+        assert ok(vfs.docker("run", "--rm", ref, "sh", "-c", "wc -c < /blob")).strip() == "3000000"
+        ok(vfs.docker("rmi", ref))
     finally:
         server.stop()
     assert layer_dirs(vfs) == before
@@ -137,7 +132,7 @@ def test_save_load_push_pull_and_rmi_frees_the_disk(vfs, tmp_path: Path) -> None
 
 def test_daemon_json_chooses_vfs(make_wharfd) -> None:
     d = make_wharfd(with_busybox=False, daemon_json={"storage-driver": "vfs"})
-    assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
+    assert ok(d.docker("info", "--format", "{{.Driver}}")).strip() == "vfs"
 
 
 def test_a_data_root_keeps_its_driver(make_wharfd) -> None:
@@ -149,11 +144,11 @@ def test_a_data_root_keeps_its_driver(make_wharfd) -> None:
         d.start()
     d.extra_args = []  # no driver asked: the data root's own
     d.start()
-    assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
-    assert "busybox:latest" in ok(d, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert ok(d.docker("info", "--format", "{{.Driver}}")).strip() == "vfs"
+    assert "busybox:latest" in ok(d.docker("images", "--format", "{{.Repository}}:{{.Tag}}"))
 
     o = make_wharfd(with_busybox=False)
-    assert ok(o, "info", "--format", "{{.Driver}}").strip() == "overlay2"
+    assert ok(o.docker("info", "--format", "{{.Driver}}")).strip() == "overlay2"
     o.stop()
     o.extra_args = ["--storage-driver", "vfs"]
     with pytest.raises(RuntimeError, match="of the overlay2 storage driver, not vfs: start with "
@@ -169,15 +164,16 @@ def test_a_data_root_on_overlayfs_falls_back_to_vfs_and_its_whiteouts_work(tmp_p
     try:
         d.start()
         assert "falling back to the vfs storage driver" in d.log()
-        assert ok(d, "info", "--format", "{{.Driver}}").strip() == "vfs"
+        assert ok(d.docker("info", "--format", "{{.Driver}}")).strip() == "vfs"
         r = d.wharf("image", "bootstrap", "busybox")
         assert r.returncode == 0, r.stderr
-        ok(d, "run", "--name", "gone", "busybox", "sh", "-c", "rm /bin/ls /etc/passwd; echo x > /x")
-        ok(d, "commit", "gone", "gone:1")
-        ok(d, "rm", "gone")
-        out = ok(d, "run", "--rm", "gone:1", "sh", "-c", "for p in /bin/ls /etc/passwd /x; do [ -e $p ] && echo $p; done")
+        ok(d.docker("run", "--name", "gone", "busybox", "sh", "-c", "rm /bin/ls /etc/passwd; echo x > /x"))
+        ok(d.docker("commit", "gone", "gone:1"))
+        ok(d.docker("rm", "gone"))
+        out = ok(d.docker("run", "--rm", "gone:1", "sh", "-c",
+                          "for p in /bin/ls /etc/passwd /x; do [ -e $p ] && echo $p; done"))
         assert out == "/x\n"  # the deletions are in the image
-        ok(d, "rmi", "gone:1")
+        ok(d.docker("rmi", "gone:1"))
     finally:
         problems = d.shutdown()
     assert not problems, problems

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from support.commands import ok
 from wharf.runtime import cgroups
 
 pytestmark = pytest.mark.root
@@ -31,9 +32,7 @@ def running(wharfd, busybox):
     made = []
 
     def run(*args: str) -> str:
-        r = wharfd.docker("run", "-d", *args, busybox, "sleep", "600")
-        assert r.returncode == 0, r.stderr
-        made.append(r.stdout.strip())
+        made.append(ok(wharfd.docker("run", "-d", *args, busybox, "sleep", "600")).strip())
         return made[-1]
     yield run
     for cid in made:

@@ -14,14 +14,11 @@ from typing import Iterator
 
 import pytest
 
+from support.commands import ok
+
 
 def _name() -> str:
     return f"wharf-test-{secrets.token_hex(3)}"
-
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 @pytest.fixture

@@ -10,15 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from support.commands import ok
+
 
 def _name() -> str:
     return f"wharf-test-{secrets.token_hex(3)}"
-
-
-def docker_ok(wharfd, *args: str, **kw) -> str:
-    r = wharfd.docker(*args, **kw)
-    assert r.returncode == 0, f"docker {' '.join(args)}: {r.stderr}"
-    return r.stdout
 
 
 @pytest.fixture
@@ -29,63 +25,63 @@ def vol(wharfd):
 
 
 def test_volume_commands(wharfd, busybox, vol):
-    assert docker_ok(wharfd, "volume", "create", "--label", "env=test", vol) == f"{vol}\n"
-    [info] = json.loads(docker_ok(wharfd, "volume", "inspect", vol))
+    assert ok(wharfd.docker("volume", "create", "--label", "env=test", vol)) == f"{vol}\n"
+    [info] = json.loads(ok(wharfd.docker("volume", "inspect", vol)))
     assert (info["Name"], info["Driver"], info["Labels"], info["Scope"]) == (vol, "local", {"env": "test"}, "local")
-    assert docker_ok(wharfd, "volume", "inspect", "-f", "{{.Mountpoint}}", vol).strip() == info["Mountpoint"]
-    table = docker_ok(wharfd, "volume", "ls", "--filter", f"name={vol}")
+    assert ok(wharfd.docker("volume", "inspect", "-f", "{{.Mountpoint}}", vol)).strip() == info["Mountpoint"]
+    table = ok(wharfd.docker("volume", "ls", "--filter", f"name={vol}"))
     assert table.splitlines() == ["DRIVER    VOLUME NAME", f"local     {vol}"]
-    assert docker_ok(wharfd, "volume", "ls", "-q", "--filter", "label=env=test").split() == [vol]
-    assert docker_ok(wharfd, "volume", "ls", "--format", "{{.Name}}:{{.Labels}}",
-                     "--filter", f"name={vol}") == f"{vol}:env=test\n"
-    user = docker_ok(wharfd, "create", "-v", f"{vol}:/d", busybox, "true").strip()
+    assert ok(wharfd.docker("volume", "ls", "-q", "--filter", "label=env=test")).split() == [vol]
+    assert ok(wharfd.docker("volume", "ls", "--format", "{{.Name}}:{{.Labels}}",
+                            "--filter", f"name={vol}")) == f"{vol}:env=test\n"
+    user = ok(wharfd.docker("create", "-v", f"{vol}:/d", busybox, "true")).strip()
     try:
         r = wharfd.docker("volume", "rm", vol)
         assert r.returncode == 1
         assert f"remove {vol}: volume is in use - [{user}]" in r.stderr
-        assert vol in docker_ok(wharfd, "volume", "ls", "-q", "--filter", "dangling=false").split()
+        assert vol in ok(wharfd.docker("volume", "ls", "-q", "--filter", "dangling=false")).split()
     finally:
-        docker_ok(wharfd, "rm", user)
-    assert docker_ok(wharfd, "volume", "rm", vol) == f"{vol}\n"
+        ok(wharfd.docker("rm", user))
+    assert ok(wharfd.docker("volume", "rm", vol)) == f"{vol}\n"
     r = wharfd.docker("volume", "inspect", vol)
     assert r.returncode == 1
 
 
 def test_volume_prune(wharfd, busybox):
     idle = _name()
-    docker_ok(wharfd, "volume", "create", idle)
+    ok(wharfd.docker("volume", "create", idle))
     try:
         # API 1.42+ (the CLI speaks 1.43): a named volume goes only with -a
-        assert idle not in docker_ok(wharfd, "volume", "prune", "-f").split()
-        out = docker_ok(wharfd, "volume", "prune", "-af")
+        assert idle not in ok(wharfd.docker("volume", "prune", "-f")).split()
+        out = ok(wharfd.docker("volume", "prune", "-af"))
         assert "Deleted Volumes:" in out and idle in out.split()
         assert "Total reclaimed space:" in out
     finally:
         wharfd.docker("volume", "rm", "-f", idle)
-    assert idle not in docker_ok(wharfd, "volume", "ls", "-q").split()
+    assert idle not in ok(wharfd.docker("volume", "ls", "-q")).split()
 
 
 def test_run_with_v_mount_and_tmpfs(wharfd, busybox, vol):
     host = Path("/tmp") / _name()
     host.mkdir()
     try:
-        docker_ok(wharfd, "run", "--rm", "-v", f"{vol}:/data", "-v", f"{host}:/host", busybox,
-                  "sh", "-c", "echo v > /data/f; echo h > /host/f")
+        ok(wharfd.docker("run", "--rm", "-v", f"{vol}:/data", "-v", f"{host}:/host", busybox,
+                         "sh", "-c", "echo v > /data/f; echo h > /host/f"))
         assert (host / "f").read_text() == "h\n"
-        out = docker_ok(wharfd, "run", "--rm", "--mount", f"type=volume,source={vol},target=/data,readonly",
-                        "--mount", f"type=bind,source={host},target=/host", busybox,
-                        "sh", "-c", "cat /data/f /host/f; touch /data/x 2>&1; true")
+        out = ok(wharfd.docker("run", "--rm", "--mount", f"type=volume,source={vol},target=/data,readonly",
+                               "--mount", f"type=bind,source={host},target=/host", busybox,
+                               "sh", "-c", "cat /data/f /host/f; touch /data/x 2>&1; true"))
         assert out == "v\nh\ntouch: /data/x: Read-only file system\n"
-        out = docker_ok(wharfd, "run", "--rm", "--tmpfs", "/t:size=1m", busybox, "sh", "-c",
-                        "dd if=/dev/zero of=/t/x bs=64k count=32 2>&1; df -k /t | tail -1")
+        out = ok(wharfd.docker("run", "--rm", "--tmpfs", "/t:size=1m", busybox, "sh", "-c",
+                               "dd if=/dev/zero of=/t/x bs=64k count=32 2>&1; df -k /t | tail -1"))
         assert "No space left on device" in out and out.splitlines()[-1].split()[1] == "1024"
         r = wharfd.docker("run", "--rm", "--mount", "type=bind,source=/wharf-test-missing,target=/x",
                           busybox, "true")
         assert r.returncode == 125
         assert "bind source path does not exist: /wharf-test-missing" in r.stderr
-        info = json.loads(docker_ok(wharfd, "inspect", docker_ok(
-            wharfd, "create", "-v", f"{vol}:/data", busybox, "true").strip()))[0]
-        docker_ok(wharfd, "rm", info["Id"])
+        info = json.loads(ok(wharfd.docker("inspect", ok(
+            wharfd.docker("create", "-v", f"{vol}:/data", busybox, "true")).strip())))[0]
+        ok(wharfd.docker("rm", info["Id"]))
         assert info["Mounts"] == [{"Type": "volume", "Name": vol, "Source": f"{wharfd.data_root}/volumes/{vol}/_data",
                                    "Destination": "/data", "Driver": "local", "Mode": "z", "RW": True,
                                    "Propagation": ""}]

@@ -6,10 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+from support.commands import ok
 
 
 def test_data_survives_rm_and_a_daemon_restart(make_wharfd):

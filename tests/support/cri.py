@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support.commands import ok
 from support.daemon import Daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,9 +123,7 @@ class Crictl:
         return subprocess.run([*self.argv, *args], capture_output=True, text=True, timeout=timeout)
 
     def ok(self, *args: str) -> str:
-        r = self.run(*args)
-        assert r.returncode == 0, f"crictl {' '.join(args)}: {r.stderr}"
-        return r.stdout
+        return ok(self.run(*args))
 
     def json(self, *args: str) -> Any:
         """``crictl CMD -o json ARGS...`` parsed (flags go before the arguments)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from overlaylab import sh
+from support.commands import ok
 from support.polling import eventually
 
 #: The lease TTL of the cluster store, plus slack for the watch.
@@ -12,9 +13,7 @@ LEASE_WAIT = 20
 
 
 def run(host, name: str, network: str) -> str:
-    r = host.wharf("run", "-d", "--name", name, "--network", network, "busybox", "sleep", "600")
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
+    return ok(host.wharf("run", "-d", "--name", name, "--network", network, "busybox", "sleep", "600")).strip()
 
 
 def ip_of(host, name: str, network: str) -> str:
@@ -28,9 +27,7 @@ def pings(host, name: str, target: str, count: int = 1) -> bool:
 
 
 def inspect(host, network: str) -> dict:
-    r = host.wharf("network", "inspect", network)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)[0]
+    return json.loads(ok(host.wharf("network", "inspect", network)))[0]
 
 
 def transfer(src_host, src: str, dst_host, dst: str) -> None:
