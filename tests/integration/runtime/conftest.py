@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from rtbox import Box
+from wharf.linux import mountinfo
 
 
 @pytest.fixture
@@ -17,8 +18,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     b = Box(base)
     yield b
     b.cleanup()
-    leftover = [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                if str(base) in line]
+    leftover = mountinfo.below(str(base))
     shutil.rmtree(base, ignore_errors=True)
     assert not leftover, leftover
     assert not list(Path("/sys/fs/cgroup").glob("*/" + b.cgroups_path.split("/")[1]))
