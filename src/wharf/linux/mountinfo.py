@@ -36,7 +36,9 @@ class Mount:
 def unescape(field: bytes) -> str:
     """A field as the kernel wrote it (``\\040`` for space...) back to its path; bytes
     that are not UTF-8 stay as ``os.fsdecode`` keeps them, so the path opens again."""
-    return os.fsdecode(_ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), field))
+    if b"\\" in field:
+        field = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), field)
+    return os.fsdecode(field)
 
 
 def parse_line(line: bytes) -> Mount:
