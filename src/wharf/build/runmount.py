@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from wharf.build.suggest import suggestion
 from wharf.errors import InvalidParameter
 from wharf.runtime.jsonlog import parse_size
+from wharf.strconv import parse_bool
 
 TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING = ("shared", "private", "locked")
 _KEYS = ("type", "from", "source", "target", "readonly", "id", "sharing", "required", "size", "mode",
          "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env")
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
 @dataclass
@@ -58,11 +57,10 @@ class Mount:
 
 
 def _bool(key: str, value: str) -> bool:
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InvalidParameter(f"invalid value for {key}: {value}")
+    on = parse_bool(value)
+    if on is None:
+        raise InvalidParameter(f"invalid value for {key}: {value}")
+    return on
 
 
 def _number(key: str, value: str, base: int) -> int:

@@ -10,13 +10,13 @@ have docker's exact wording and layout. Command modules still write
 from __future__ import annotations
 
 from types import SimpleNamespace
+
+from wharf.strconv import invalid_bool, parse_bool
 TYPE_CHECKING = False  # typing costs the CLI ~6 ms of import time
 if TYPE_CHECKING:
     from typing import Any, Callable
 
 REMAINDER = "..."
-_BOOL_WORDS = {"1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
-               "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False}
 
 
 class UsageError(Exception):
@@ -201,9 +201,9 @@ class FlagSet:
             values[flag.dest] += 1
             return
         if flag.action in ("store_true", "store_false"):
-            on = True if raw is None else _BOOL_WORDS.get(raw)
+            on = True if raw is None else parse_bool(raw)
             if on is None:
-                raise self._invalid(flag, raw or "", f'strconv.ParseBool: parsing "{raw}": invalid syntax')
+                raise self._invalid(flag, raw or "", invalid_bool(raw or ""))
             values[flag.dest] = on if flag.action == "store_true" else not on
             return
         value: Any = raw

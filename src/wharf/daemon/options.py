@@ -28,6 +28,7 @@ from wharf.image import drivers
 from wharf.errors import WharfError
 from wharf.registry.client.endpoints import validate_mirror
 from wharf.runtime.jsonlog import parse_size
+from wharf.strconv import invalid_bool, parse_bool
 
 DEFAULT_CONFIG_FILE = "/etc/wharf/daemon.json"
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
@@ -39,9 +40,10 @@ class ConfigError(Exception):
 
 def _bool(text: str) -> bool:
     """Go's strconv.ParseBool, as pflag's ``--flag=value`` of a boolean."""
-    if text in logconfig.BOOLS:
-        return logconfig.BOOLS[text]
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+    on = parse_bool(text)
+    if on is None:
+        raise ValueError(invalid_bool(text))
+    return on
 
 
 #: go-units' ulimit names (each is RLIMIT_<NAME>)

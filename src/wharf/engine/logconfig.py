@@ -16,6 +16,7 @@ from typing import Any
 
 from wharf.errors import InvalidParameter
 from wharf.runtime import jsonlog, locallog, syslogfmt
+from wharf.strconv import invalid_bool, parse_bool
 
 #: log driver → the options it takes (besides the common ones below); ``none`` takes any
 LOG_DRIVERS: dict[str, tuple[str, ...]] = {
@@ -29,9 +30,6 @@ LOG_DRIVERS: dict[str, tuple[str, ...]] = {
 COMMON_OPTS = ("env", "env-regex", "labels", "labels-regex", "tag", "mode", "max-buffer-size")
 #: how each driver words an option it does not know
 _UNKNOWN_OPT = {"local": "unknown log opt '{key}' for log driver local"}
-#: Go's strconv.ParseBool words
-BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-         "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def validate(driver: str, opts: dict[str, str]) -> None:
@@ -74,9 +72,10 @@ def _int(value: str) -> int:
 
 
 def _bool(value: str) -> bool:
-    if value not in BOOLS:
-        raise InvalidParameter(f'strconv.ParseBool: parsing "{value}": invalid syntax')
-    return BOOLS[value]
+    on = parse_bool(value)
+    if on is None:
+        raise InvalidParameter(invalid_bool(value))
+    return on
 
 
 def _json_file_values(opts: dict[str, str]) -> None:
