@@ -23,6 +23,7 @@ from wharf.engine.images import ImageService
 from wharf.fsutil import write_json_atomic
 from wharf.image.store import ImageStore
 from wharf.errors import InvalidParameter
+from wharf.linux import mountinfo
 from wharf.runtime import cgroups
 from wharf.runtime import spec as specs
 from wharf.runtime.user import with_home
@@ -193,14 +194,6 @@ def _remove_bundle_files(bundle: str) -> None:
         pass
 
 
-def _is_mountpoint(path: str) -> bool:
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split()[4] == path for line in f)
-    except OSError:
-        return False
-
-
 def cgroups_path(c: Container, config: DaemonConfig) -> str:
     """``/{cgroup parent}/{id}``: the container's cgroup, under each hierarchy's root;
     "" (no cgroup, so no limits: moby's ToRootless) for the cgroup driver ``none``.
@@ -233,7 +226,7 @@ async def cleanup_bundle(c: Container, bundle: str, images: ImageService,
     def cleanup() -> None:
         _destroy_cgroup(cgroups_path(c, config))
         rootfs = rootfs_path(bundle)
-        if _is_mountpoint(rootfs):
+        if mountinfo.is_mount_point(rootfs):
             images.store.snapshots.unmount(rootfs)
         _remove_bundle_files(bundle)
     await asyncio.to_thread(cleanup)
