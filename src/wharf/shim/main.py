@@ -348,7 +348,10 @@ class Shim:
         self.bundle = bundle
         self.loop = host.loop.scope(self)
         self.opts = opts  # the start request's: no file, one inode less per start
-        spec = _read_json(os.path.join(bundle, "config.json"))  # only a few fields are kept
+        spec = _read_json(os.path.join(bundle, "config.json"))
+        # Kept only until ``start`` has forked its helper (which reads it from memory):
+        # the host keeps a few fields of each container's spec, not the spec.
+        self._spec: dict[str, Any] | None = spec
         self.cgroups_path: str | None = (spec.get("linux") or {}).get("cgroupsPath")
         self.runtime = host.runtime(self.opts.get("runtime") or "wharf")
         self.conns: set[Conn] = set()
@@ -409,12 +412,13 @@ class Shim:
         the engine's gate line (``release_gate``; ``wharf.runtime.startgate``)."""
         bundle, runtime, cgroups_path = self.bundle, self.runtime, self.cgroups_path
         stdio, console = self.init.stdio, self.init.console
+        spec, self._spec = self._spec, None
+        assert spec is not None, "a shim starts once"
         gate = None
         if self.opts.get("gate"):
             gate, self.gate = os.pipe()
 
         def job() -> spawner.Report:
-            spec = _read_json(os.path.join(bundle, "config.json"))
             try:
                 pid, master = runtime.spawn(bundle, spec, stdio, console, gate)
             except SpawnFailed as e:
