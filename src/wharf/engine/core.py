@@ -10,6 +10,7 @@ import shutil
 from wharf.config import DaemonConfig
 from wharf.engine.containers import ContainerService
 from wharf.engine.builder import Builder
+from wharf.fsutil import spread_subdirs
 from wharf.engine.events import EventBus
 from wharf.engine.health import HealthMonitor
 from wharf.engine.execs import ExecService
@@ -25,6 +26,8 @@ class Engine:
         for path in (config.data_root, config.containers_dir, config.image_dir,
                      config.exec_root, config.bundles_dir):
             os.makedirs(path, 0o711, exist_ok=True)
+        for path in (config.containers_dir, config.bundles_dir):  # a tree per container
+            spread_subdirs(path)
         # Earlier versions kept partial layer downloads here; pulls now stream in memory.
         shutil.rmtree(os.path.join(config.data_root, "distribution", "downloads"), ignore_errors=True)
         self.id = _engine_id(config.data_root)

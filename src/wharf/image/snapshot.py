@@ -28,7 +28,7 @@ import tempfile
 from typing import Any, BinaryIO, Callable, ClassVar, Protocol
 
 from wharf.errors import NotFound, WharfError
-from wharf.fsutil import empty_dir, remove_tree
+from wharf.fsutil import empty_dir, remove_tree, spread_subdirs
 from wharf.image.layers import LayerStore
 
 
@@ -65,6 +65,8 @@ class Snapshotter(abc.ABC):
         self.tmp_dir = os.path.join(root, ".tmp")
         os.makedirs(root, exist_ok=True)
         empty_dir(self.tmp_dir)
+        for path in (root, self.tmp_dir):  # a layer per container, made in tmp_dir
+            spread_subdirs(path)
         for cid in self.ids():
             if not os.path.exists(os.path.join(root, cid, "meta.json")):
                 shutil.rmtree(os.path.join(root, cid), ignore_errors=True)

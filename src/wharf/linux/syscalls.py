@@ -182,6 +182,23 @@ _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 
 
+#: ``chattr`` flags (FS_IOC_GETFLAGS/SETFLAGS; the kernel reads and writes an int)
+FS_TOPDIR_FL = 0x00020000
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+
+
+def add_inode_flags(path: str, flags: int) -> None:
+    """``chattr +flags path``; OSError (ENOTTY, EOPNOTSUPP) where its filesystem has none."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        old = struct.unpack_from("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8)))[0]
+        if old & flags != flags:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("iI", old | flags, 0))
+    finally:
+        os.close(fd)
+
+
 def unread_sent(fd: int) -> int:
     """Bytes sent on a unix stream socket that its peer has not read yet
     (SIOCOUTQ: a unix socket's sent data stays charged to the sender until read)."""
