@@ -694,10 +694,8 @@ class ContainerService:
                 self._cancel_restart(c)
                 if c.running:
                     continue
-                await self._remove_locked(c)
+                await self._remove_locked(c, volumes)
                 break
-        if volumes:
-            await self.volumes.remove_anonymous(mount_points(c))
 
     async def _kill_for_removal(self, c: Container) -> None:
         """SIGKILL for ``rm -f``, marked as a manual stop so no restart policy revives it."""
@@ -713,7 +711,10 @@ class ContainerService:
         if c.state["Running"]:
             await exited
 
-    async def _remove_locked(self, c: Container) -> None:
+    async def _remove_locked(self, c: Container, volumes: bool = False) -> None:
+        """Out of the store, then (``volumes``: ``rm -v``, ``--rm``) its anonymous volumes,
+        and only then the destroy event and the "removed" waiters, as moby's
+        cleanupContainer: ``run --rm`` returns with its volumes gone."""
         c.state["RemovalInProgress"] = True
         try:
             if os.path.lexists(self.bundle(c)):  # else the exit (or a failed start) cleaned up
@@ -724,6 +725,11 @@ class ContainerService:
             raise
         del self._by_id[c.id]
         self._names.pop(c.name, None)
+        if volumes:
+            try:
+                await self.volumes.remove_anonymous(mount_points(c))
+            except Exception as e:  # noqa: BLE001 - the container is gone all the same (moby logs it)
+                log.warning("container %s: removing its anonymous volumes: %s", c.id, e)
         self.events.publish("container", "destroy", c.id, c.event_attributes())
         c.notify("exit", "start", "removed")
         self._spawn(self._purge(c.id, c.record["Image"], trashed))
