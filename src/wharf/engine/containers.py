@@ -880,8 +880,7 @@ class ContainerService:
         if shim is not None:
             c.state["Pid"] = int(shim["pid"])  # a start saves none (``_launch_behind_gate``)
             if not was_running:  # the daemon died between the launch and the record
-                c.state.update(Running=True, Restarting=False, ExitCode=0, Error="",
-                               StartedAt=rfc3339nano(time.time_ns()))
+                c.state.update(_STARTED, StartedAt=rfc3339nano(time.time_ns()))
                 await self._save(c)
             log.info("reattached to %s", c.id)
             await self.networks.restore_container(c)
