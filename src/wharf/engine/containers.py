@@ -613,11 +613,11 @@ class ContainerService:
                 raise Conflict(f"Cannot update container {c.id}: container is marked for "
                                'removal and cannot be "update"')
             hc = containerupdate.merged(c.id, c.host_config, changes)
-            if not self.cgroups_path(c):  # rootless without cgroups: as limits at create
+            path = self.cgroups_path(c)
+            if not path:  # rootless without cgroups: as limits at create
                 warnings.append(NO_CGROUP_LIMITS)
             elif c.state["Running"] and not c.state.get("Restarting"):
-                await asyncio.to_thread(containerupdate.apply, c.id, self.cgroups_path(c), hc,
-                                        changes)
+                await asyncio.to_thread(containerupdate.apply, c.id, path, hc, changes)
             c.record["HostConfig"] = hc
             await self._save(c)
         self.events.publish("container", "update", c.id, c.event_attributes())
