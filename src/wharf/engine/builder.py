@@ -431,27 +431,18 @@ class _Build:
             text = f"{keyword} {shown}{checksum.combined(known.split(',') + body_hashes)} in {dest} "
             if (await self._layer_hit(self.state, text))[2]:
                 return
+        # The context's sources and checksums, taken once: a miss copies what was hashed.
+        hashed: tuple[list[copier.Source], list[str]] | None = None
         if not ref and not remote:  # the context's checksums need none of its files on disk
-            def context_hashes() -> list[str]:
-                return [self.ctx.source_hash(s.rel) for src in paths for s in self.ctx.resolve(src, keyword, parents)]
-            hashes = await asyncio.to_thread(context_hashes)
-            text = f"{keyword} {shown}{checksum.combined(hashes + body_hashes)} in {dest} "
+            def context_hashes() -> tuple[list[copier.Source], list[str]]:
+                found = [s for src in paths for s in self.ctx.resolve(src, keyword, parents)]
+                return found, [self.ctx.source_hash(s.rel) for s in found]
+            hashed = await asyncio.to_thread(context_hashes)
+            text = f"{keyword} {shown}{checksum.combined(hashed[1] + body_hashes)} in {dest} "
             if (await self._layer_hit(self.state, text))[2]:
                 return
         async with self._source_root(ref) as src_root, contextlib.AsyncExitStack() as stack:
-            sources: list[copier.Source] = []
-            for src in paths:
-                if src not in remote:
-                    sources += await asyncio.to_thread(
-                        self.ctx.resolve if src_root == self.ctx.root else partial(copier.resolve, src_root),
-                        src, keyword, parents)
-                    continue
-                scratch = await stack.enter_async_context(self._scratch())
-                got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true", checksum_flag)
-                             if buildfetch.is_git(src) else buildfetch.download(src, scratch, checksum_flag))
-                sources.append(copier.Source(got.root, got.rel))
-            hashes = await asyncio.to_thread(lambda: [self.ctx.source_hash(s.rel) if s.root == self.ctx.root
-                                                      else checksum.source_hash(s.root, s.rel) for s in sources])
+            sources, hashes = hashed or await self._fetch_sources(paths, remote, src_root, stack, instr)
             if memo:
                 self.b.cache.put("sources:" + memo, ",".join(hashes))
             text = f"{keyword} {shown}{checksum.combined(hashes + body_hashes)} in {dest} "
@@ -468,6 +459,27 @@ class _Build:
                 for name, data in bodies:
                     op.add_bytes(name, data)
             await self._layer_step(self.state, text, change)
+
+    async def _fetch_sources(self, paths: list[str], remote: list[str], src_root: str,
+                             stack: contextlib.AsyncExitStack, instr: Instruction) -> tuple[list[copier.Source], list[str]]:
+        """COPY's sources under ``src_root`` (a stage, image or named context) or downloaded into
+        scratch directories ``stack`` removes, and their checksums."""
+        keyword, flags = instr.keyword, instr.flags
+        parents, checksum_flag = flags.get("parents") == "true", str(flags.get("checksum", ""))
+        sources: list[copier.Source] = []
+        for src in paths:
+            if src not in remote:
+                sources += await asyncio.to_thread(
+                    self.ctx.resolve if src_root == self.ctx.root else partial(copier.resolve, src_root),
+                    src, keyword, parents)
+                continue
+            scratch = await stack.enter_async_context(self._scratch())
+            got = await (buildfetch.clone(src, scratch, flags.get("keep-git-dir") == "true", checksum_flag)
+                         if buildfetch.is_git(src) else buildfetch.download(src, scratch, checksum_flag))
+            sources.append(copier.Source(got.root, got.rel))
+        hashes = await asyncio.to_thread(lambda: [self.ctx.source_hash(s.rel) if s.root == self.ctx.root
+                                                  else checksum.source_hash(s.root, s.rel) for s in sources])
+        return sources, hashes
 
     @contextlib.asynccontextmanager
     async def _scratch(self) -> AsyncIterator[str]:
