@@ -19,7 +19,7 @@ from wharf.engine.containers import LIST_FILTERS
 from wharf.engine.distribution import parse_platform
 from wharf.engine.timefmt import timestamp_ns
 from wharf.errors import Conflict, InvalidParameter, NotFound
-from wharf.shim.frames import frame
+from wharf.shim.frames import Output, frame
 
 routes = web.RouteTableDef()
 STREAMS = {"stdout": 1, "stderr": 2}
@@ -258,15 +258,12 @@ async def _copy_out(client: Hijacked, reader: asyncio.StreamReader,
                     tty: bool) -> dict[str, Any] | None:
     """Shim frames to the client (raw with a tty) until the stream's closing control
     message (returned) or the client going away (None)."""
-    control = None
-    async for stream, payload in shims.read_frames(reader):
-        if stream == 255:
-            control = json.loads(payload)
-            continue
+    out = Output(reader)
+    async for stream, payload in out:
         await client.write(payload if tty else frame(stream, payload))
         if client.closed:
             break
-    return control
+    return out.control
 
 
 async def relay(client: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,

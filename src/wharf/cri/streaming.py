@@ -20,7 +20,6 @@ frames) through ``wharf.cri.channels`` and end with a ``metav1.Status``
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from wharf.cri.spdyconn import Connection, Stream
 from wharf.engine import shims
 from wharf.engine.core import Engine
 from wharf.errors import NotFound, WharfError
+from wharf.shim import frames
 
 WS_PROTOCOL = "v5.channel.k8s.io"
 SPDY_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")  # the same over SPDY
@@ -245,15 +245,11 @@ async def _relay(ch: Channels, reader: asyncio.StreamReader, writer: asyncio.Str
             except (OSError, RuntimeError, WharfError):
                 pass  # the process closed its stdin, or exited: its output may go on
 
-    code = -1
+    out = frames.Output(reader)
 
     async def outbound() -> None:
-        nonlocal code
-        async for stream, payload in shims.read_frames(reader):
-            if stream == shims.CONTROL:
-                code = int(json.loads(payload).get("exit_code", -1))
-            else:
-                await ch.send(STDOUT if p.tty else stream, payload)
+        async for stream, payload in out:
+            await ch.send(STDOUT if p.tty else stream, payload)
 
     incoming, outgoing = asyncio.ensure_future(inbound()), asyncio.ensure_future(outbound())
     try:
@@ -261,7 +257,7 @@ async def _relay(ch: Channels, reader: asyncio.StreamReader, writer: asyncio.Str
                            return_when=asyncio.FIRST_COMPLETED)
         if outgoing.done():
             outgoing.result()
-        return code
+        return out.exit_code(-1)
     finally:
         for task in (incoming, outgoing):
             task.cancel()

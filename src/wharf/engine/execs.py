@@ -22,6 +22,7 @@ from wharf.engine.launch import process_env, rootfs_path
 from wharf.errors import Conflict, InvalidParameter, NotFound
 from wharf.runtime import cgroups
 from wharf.runtime.user import parse_user, with_home
+from wharf.shim import frames
 
 
 class Exec:
@@ -180,14 +181,13 @@ class ExecService:
     def track(self, ex: Exec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A detached exec: drain its stream in the background to learn its exit code."""
         async def drain() -> None:
-            code = 126
+            out = frames.Output(reader)
             try:
-                async for stream, payload in shims.read_frames(reader):
-                    if stream == shims.CONTROL:
-                        code = int(json.loads(payload).get("exit_code", code))
+                async for _ in out:
+                    pass
             finally:
                 writer.close()
-                self.finished(ex, code)
+                self.finished(ex, out.exit_code(126))
         self._tasks.add(task := asyncio.ensure_future(drain()))
         task.add_done_callback(self._tasks.discard)
 

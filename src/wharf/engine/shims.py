@@ -15,13 +15,9 @@ import asyncio
 import json
 import os
 import socket
-import struct
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
-from wharf.shim import client
-
-_HEADER = struct.Struct(">BxxxI")
-CONTROL = 255
+from wharf.shim import client, frames
 
 
 def _connect(bundle: str) -> socket.socket:
@@ -98,26 +94,11 @@ def exit_file(bundle: str) -> dict[str, Any]:
         "error": "the container's shim exited without a status"}
 
 
-async def read_frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[int, bytes]]:
-    """(stream, payload) pairs until the shim ends the stream."""
-    while True:
-        try:
-            header = await reader.readexactly(_HEADER.size)
-            stream, size = _HEADER.unpack(header)
-            payload = await reader.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
-        yield stream, payload
-
-
 async def drain_output(reader: asyncio.StreamReader,
                        on_output: Callable[[int, bytes], None]) -> int:
     """An exec's stream to its end: output handed to ``on_output(stream, payload)``;
     the exit code the shim's last control frame reports (-1 when none came)."""
-    code = -1
-    async for stream, payload in read_frames(reader):
-        if stream == CONTROL:
-            code = int(json.loads(payload).get("exit_code", -1))
-        else:
-            on_output(stream, payload)
-    return code
+    out = frames.Output(reader)
+    async for stream, payload in out:
+        on_output(stream, payload)
+    return out.exit_code(-1)
