@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from wharf.image.archive import (OPAQUE_XATTR, OVERLAY_XATTR_PREFIX, WHITEOUT_OPAQUE,
                                  WHITEOUT_PREFIX)
@@ -49,6 +49,18 @@ def walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
         if stat.S_ISDIR(st.st_mode):
             for rel, sub, sub_st in walk(path):
                 yield f"{name}/{rel}", sub, sub_st
+
+
+def regular_bytes(stats: Iterable[os.stat_result]) -> int:
+    """Bytes of the regular files among ``stats``, each inode once (hard links share
+    their bytes): a writable layer's size, Docker's SizeRw."""
+    seen: set[int] = set()
+    total = 0
+    for st in stats:
+        if stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
+            seen.add(st.st_ino)
+            total += st.st_size
+    return total
 
 
 def walk_merged(layers: list[str]) -> Iterator[tuple[str, str, os.stat_result]]:

@@ -17,19 +17,28 @@ import stat
 from typing import BinaryIO
 
 from wharf.image.archive import WHITEOUT_PREFIX
-from wharf.image.layerdiff import ADDED, DELETED, MODIFIED, LayerTarWriter, is_init_stub
+from wharf.image.layerdiff import ADDED, DELETED, MODIFIED, LayerTarWriter, is_init_stub, regular_bytes
 
 _CAPABILITY = "security.capability"
 
 
+#: ("/path", kind, lstat of the entry in the copy; None for a deletion)
+Change = tuple[str, int, os.stat_result | None]
+
+
 def changes(top: str, below: str) -> list[tuple[str, int]]:
     """("/path", kind) of ``top`` against ``below``, sorted by path."""
-    out: list[tuple[str, int]] = []
+    return [(path, kind) for path, kind, _ in walk_changes(top, below)]
+
+
+def walk_changes(top: str, below: str) -> list[Change]:
+    """The changes with the entries' lstat, in one walk of both trees, sorted by path."""
+    out: list[Change] = []
     _compare("", top, below, out)
-    return sorted(out)
+    return sorted(out, key=lambda c: c[:2])
 
 
-def _compare(rel: str, new: str, old: str | None, out: list[tuple[str, int]]) -> None:
+def _compare(rel: str, new: str, old: str | None, out: list[Change]) -> None:
     new_names = os.listdir(new)
     old_names = set(os.listdir(old)) if old is not None else set()
     for name in new_names:
@@ -42,9 +51,9 @@ def _compare(rel: str, new: str, old: str | None, out: list[tuple[str, int]]) ->
         if old_st is None:
             reported = not is_init_stub(child, st)
             if reported:
-                out.append(("/" + child, ADDED))
+                out.append(("/" + child, ADDED, st))
         elif _different(old_st, st) or _capability(old_path) != _capability(path):
-            out.append(("/" + child, MODIFIED))
+            out.append(("/" + child, MODIFIED, st))
         else:
             reported = False
         if stat.S_ISDIR(st.st_mode):
@@ -52,8 +61,8 @@ def _compare(rel: str, new: str, old: str | None, out: list[tuple[str, int]]) ->
             start = len(out)
             _compare(child, path, below, out)
             if len(out) > start and not reported:
-                out.append(("/" + child, MODIFIED))
-    out.extend(("/" + (f"{rel}/{name}" if rel else name), DELETED) for name in old_names - set(new_names))
+                out.append(("/" + child, MODIFIED, st))
+    out.extend(("/" + (f"{rel}/{name}" if rel else name), DELETED, None) for name in old_names - set(new_names))
 
 
 def _different(old: os.stat_result, new: os.stat_result) -> bool:
@@ -71,40 +80,37 @@ def _capability(path: str) -> bytes | None:
 
 
 class NaiveDiff:
-    """A full copy's changes as a ``snapshot.Diff``: walked again each time it is asked,
-    since the tree may still change between asks."""
+    """A full copy's changes as a ``snapshot.Diff``. The trees are walked once, when
+    first asked: a Diff is asked after the writes (a commit asks whether it is
+    empty, then writes it), and a walk of a whole image's copy is the commit's cost."""
 
     def __init__(self, top: str, below: str) -> None:
         self.top, self.below = top, below
+        self._found: list[Change] | None = None
+
+    def _changes(self) -> list[Change]:
+        if self._found is None:
+            self._found = walk_changes(self.top, self.below)
+        return self._found
 
     def empty(self) -> bool:
-        return not changes(self.top, self.below)
+        return not self._changes()
 
     def write(self, out: BinaryIO) -> None:
         """The changed entries themselves (a directory without its contents) and a
         ``.wh.`` entry per deletion: moby's ExportChanges."""
         with LayerTarWriter(out) as tar:
-            for path, kind in changes(self.top, self.below):
+            for path, _, st in self._changes():
                 rel = path[1:]
-                if kind == DELETED:
+                if st is None:
                     parent, name = os.path.split(rel)
                     tar.empty(os.path.join(parent, WHITEOUT_PREFIX + name))
                 else:
-                    full = os.path.join(self.top, rel)
-                    tar.add(rel, full, os.lstat(full))
+                    tar.add(rel, os.path.join(self.top, rel), st)
 
     def needed(self, rel: str) -> bool:
         return os.path.lexists(os.path.join(self.below, rel.lstrip("/")))
 
     def size(self) -> int:
         """Bytes of the regular files added or modified, inodes counted once."""
-        seen: set[int] = set()
-        total = 0
-        for path, kind in changes(self.top, self.below):
-            if kind == DELETED:
-                continue
-            st = os.lstat(os.path.join(self.top, path[1:]))
-            if stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
-                seen.add(st.st_ino)
-                total += st.st_size
-        return total
+        return regular_bytes(st for _, _, st in self._changes() if st is not None)

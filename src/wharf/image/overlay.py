@@ -20,7 +20,6 @@ thread).
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 from typing import Any
 
@@ -90,15 +89,7 @@ class OverlaySnapshotter(Snapshotter):
 
     def size(self, cid: str) -> int:
         """Bytes of regular files in the upper dir, inodes counted once."""
-        seen: set[int] = set()
-        total = 0
-        for dirpath, dirnames, filenames in os.walk(self.upper_dir(cid)):
-            for name in filenames + dirnames:
-                st = os.lstat(os.path.join(dirpath, name))
-                if stat.S_ISREG(st.st_mode) and st.st_ino not in seen:
-                    seen.add(st.st_ino)
-                    total += st.st_size
-        return total
+        return layerdiff.regular_bytes(st for _, _, st in layerdiff.walk(self.upper_dir(cid)))
 
     def image_dirs(self, chains: list[str]) -> list[str]:
         return [self.layers.diff_dir(c) for c in reversed(chains)]

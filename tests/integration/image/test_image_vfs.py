@@ -60,10 +60,11 @@ def test_a_container_is_a_copy_whose_changes_are_found_by_comparison(base: Path)
         (target / "d/kept").unlink()
         (target / "added").mkdir()
         (target / "added/x").write_text("xyz")
+        os.link(target / "added/x", target / "added/y")  # its bytes are counted once
         (target / "dev").mkdir()  # a runtime's mount point: the init layer's, not a change
         assert run(svc.changes(cid)) == [
             {"Path": "/added", "Kind": 1}, {"Path": "/added/x", "Kind": 1},
-            {"Path": "/d", "Kind": 0}, {"Path": "/d/kept", "Kind": 2}, {"Path": "/f", "Kind": 0}]
+            {"Path": "/added/y", "Kind": 1}, {"Path": "/d", "Kind": 0}, {"Path": "/d/kept", "Kind": 2}, {"Path": "/f", "Kind": 0}]
         assert run(svc.rw_layer_size(cid)) == len("container f") + len("xyz")
         image_tree = Path(svc.store.layers.diff_dir(svc.store.record(image_id).chain_ids[-1]))
         assert (image_tree / "d/kept").exists()  # the image's copy is untouched
@@ -73,7 +74,7 @@ def test_a_container_is_a_copy_whose_changes_are_found_by_comparison(base: Path)
     new_id = run(svc.commit(cid, image_id, {"Cmd": ["sh"]}))
     top = svc.store.record(new_id).chain_ids[-1]
     with tarfile.open(fileobj=io.BytesIO(b"".join(svc.store.layer_tar(top).chunks()))) as tar:
-        assert sorted(tar.getnames()) == ["added", "added/x", "d", "d/.wh.kept", "f"]
+        assert sorted(tar.getnames()) == ["added", "added/x", "added/y", "d", "d/.wh.kept", "f"]
     committed = Path(svc.store.layers.diff_dir(top))
     assert (committed / "f").read_text() == "container f" and not (committed / "d/kept").exists()
     out = io.BytesIO()
