@@ -9,12 +9,16 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from support import cri, polling
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "registry_client"))
+from registries import wharf_registry  # noqa: E402
 
 BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 NONEWPRIVS = "registry.k8s.io/e2e-test-images/nonewprivs:1.3"
@@ -112,6 +116,36 @@ def test_one_image_store(crictl: cri.Crictl) -> None:
     assert "mine" not in listed and "e2e-test-images/nonewprivs" not in listed
     info = crictl.json("imagefsinfo")
     assert int(info["status"]["imageFilesystems"][0]["usedBytes"]["value"]) > 0
+
+
+def _image_fs(crictl: cri.Crictl) -> tuple[int, int]:
+    [usage] = crictl.json("imagefsinfo")["status"]["imageFilesystems"]
+    return int(usage["usedBytes"]["value"]), int(usage["inodesUsed"]["value"])
+
+
+def test_image_fs_info_counts_a_pulled_layer_until_it_is_removed(crictl: cri.Crictl, tmp_path: Path) -> None:
+    """ImageFsInfo is kept between the kubelet's asks, and is right again after a pull and a remove."""
+    d = crictl.daemon  # type: ignore[attr-defined]
+    server = wharf_registry(tmp_path, "open")
+    ref = f"{server.addr}/fsinfo/blob:1"
+    try:
+        blob = tmp_path / "blob"
+        blob.write_bytes(secrets.token_bytes(400_000))
+        layer = tmp_path / "layer.tar"
+        subprocess.run(["tar", "-cf", str(layer), "-C", str(tmp_path), "blob"], check=True)
+        for args in (("import", str(layer), ref), ("push", ref), ("rmi", ref)):
+            r = d.wharf(*args)
+            assert r.returncode == 0, f"wharf {' '.join(args)}: {r.stderr}"
+        before = _image_fs(crictl)
+        assert _image_fs(crictl) == before
+        crictl.ok("pull", ref)
+        pulled = _image_fs(crictl)
+        assert pulled[0] >= before[0] + 400_000 and pulled[1] > before[1]
+        crictl.ok("rmi", ref)
+        after = _image_fs(crictl)
+        assert after[1] == before[1] and after[0] <= pulled[0] - 400_000
+    finally:
+        server.stop()
 
 
 def test_pod_on_a_cni_network(make_wharfd: Any, tmp_path: Path) -> None:

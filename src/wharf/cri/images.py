@@ -8,7 +8,6 @@ so registry mirrors and insecure registries apply as to ``docker pull``.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
@@ -96,7 +95,7 @@ class ImageService(rpc.ImageServiceServicer):
     async def ImageFsInfo(self, request: pb.ImageFsInfoRequest,
                           context: Any) -> pb.ImageFsInfoResponse:
         root = self.engine.config.image_dir
-        used, inodes = await asyncio.to_thread(_usage, os.path.join(root, "layers"))
+        used, inodes = await asyncio.to_thread(self.engine.images.store.layers.disk_usage)
         usage = pb.FilesystemUsage(timestamp=time.time_ns(), fs_id=pb.FilesystemIdentifier(mountpoint=root))
         usage.used_bytes.value = used
         usage.inodes_used.value = inodes
@@ -108,19 +107,3 @@ def _qualified(ref: str) -> str:
         return str(reference.parse(ref))
     except Exception:
         return ref
-
-
-def _usage(path: str) -> tuple[int, int]:
-    """Bytes and inodes under ``path`` (each inode counted once)."""
-    seen: set[int] = set()
-    total = 0
-    for top, dirs, files in os.walk(path):
-        for name in dirs + files:
-            try:
-                st = os.lstat(os.path.join(top, name))
-            except FileNotFoundError:
-                continue
-            if st.st_ino not in seen:
-                seen.add(st.st_ino)
-                total += st.st_blocks * 512
-    return total, len(seen)

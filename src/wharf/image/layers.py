@@ -90,6 +90,10 @@ class LayerStore:
         self.stack = stack
         self.links_dir = os.path.join(root, LINK_DIR)
         self.tmp_dir = os.path.join(root, "tmp")
+        #: bumped after a layer came or went (or gained its tar-split): what ``disk_usage``
+        #: walked is still true while it holds
+        self._generation = 0
+        self._usage: tuple[int, tuple[int, int]] | None = None
         os.makedirs(self.links_dir, exist_ok=True)
         empty_dir(self.tmp_dir)  # kept, not re-made: a start on a full disk needs no block
         for link in os.listdir(self.links_dir):  # dangling: the layer never landed
@@ -172,6 +176,7 @@ class LayerStore:
             except tarsplit.LayerCorrupt:
                 return False
             os.rename(tmp, self.split_path(chain))
+            self._generation += 1
             return True
         finally:
             if os.path.exists(tmp):
@@ -204,6 +209,7 @@ class LayerStore:
             link_path = os.path.join(self.links_dir, link)
             os.symlink(os.path.join("..", digest_hex(chain), "diff"), link_path)
             os.rename(unpacked.scratch, self._dir(chain))
+            self._generation += 1
             return layer
         except BaseException:
             if link_path:
@@ -236,3 +242,27 @@ class LayerStore:
         except FileNotFoundError:
             pass
         remove_tree(self._dir(chain), self.tmp_dir)  # needs no free space (rmi on a full disk)
+        self._generation += 1
+
+    def disk_usage(self) -> tuple[int, int]:
+        """Bytes (allocated blocks) and inodes the layers take, each inode once; layers
+        being unpacked not counted. The kubelet asks every 10 s (the CRI's ImageFsInfo):
+        the layers are walked again only after one came or went."""
+        generation = self._generation  # read before the walk: a change during it walks again
+        if self._usage is not None and self._usage[0] == generation:
+            return self._usage[1]
+        seen: set[int] = set()
+        used = 0
+        for top, dirs, files in os.walk(self.root):
+            if top == self.root:
+                dirs[:] = [d for d in dirs if os.path.join(top, d) != self.tmp_dir]
+            for name in dirs + files:
+                try:
+                    st = os.lstat(os.path.join(top, name))
+                except FileNotFoundError:  # a layer removed meanwhile
+                    continue
+                if st.st_ino not in seen:
+                    seen.add(st.st_ino)
+                    used += st.st_blocks * 512
+        self._usage = (generation, (used, len(seen)))
+        return used, len(seen)
