@@ -21,7 +21,7 @@ from wharf.cri.errors import answering
 from wharf.cri.pb import api_pb2 as pb
 from wharf.cri.pb import api_pb2_grpc as rpc
 from wharf.cri.streaming import StreamServer
-from wharf.engine import hostinfo, observe, shims
+from wharf.engine import hostinfo, observe
 from wharf.engine.container import Container, state_word
 from wharf.engine.core import Engine
 from wharf.engine.timefmt import parse_rfc3339
@@ -374,24 +374,15 @@ class RuntimeService(rpc.RuntimeServiceServicer):
 
     async def _exec_sync(self, cid: str, cmd: list[str], timeout: int) -> tuple[int, bytes, bytes]:
         """Run ``cmd`` to its end (killed after ``timeout`` seconds, 0: none)."""
-        execs = self.engine.execs
-        ex = execs.get(execs.create(cid, {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True}))
-        reader, writer = await execs.start(ex)
         streams = {1: bytearray(), 2: bytearray()}
-        code = -1
 
         def collect(stream: int, payload: bytes) -> None:
             if stream in streams:
                 streams[stream].extend(payload[:EXEC_OUTPUT_MAX - len(streams[stream])])
         try:
-            code = await asyncio.wait_for(shims.drain_output(reader, collect), timeout or None)
+            code = await self.engine.execs.run(cid, cmd, timeout or None, collect)
         except asyncio.TimeoutError:
-            if ex.pid:
-                _kill(ex.pid)
             raise WharfError(f"command {cmd!r} timed out after {timeout}s") from None
-        finally:
-            writer.close()
-            execs.finished(ex, code)
         return code, bytes(streams[1]), bytes(streams[2])
 
     # -- shared steps --------------------------------------------------------
@@ -463,10 +454,3 @@ def _sandbox_state(c: Container) -> int:
 
 def _selected(labels: dict[str, str], selector: Any) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, 9)
-    except ProcessLookupError:
-        pass

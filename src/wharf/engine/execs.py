@@ -13,7 +13,8 @@ import asyncio
 import json
 import os
 import secrets
-from typing import Any
+import signal
+from typing import Any, Callable
 
 from wharf.engine import detachkeys, shims
 from wharf.engine.containers import ContainerService
@@ -178,6 +179,32 @@ class ExecService:
             return
         self.events.publish("container", "exec_detach", c.id, c.event_attributes(execID=ex.id))
 
+    async def run(self, ref: str, cmd: list[str], timeout: float | None,
+                  on_output: Callable[[int, bytes], None]) -> int:
+        """Run ``cmd`` in the container to its end, for the daemon itself (the CRI's
+        ExecSync, health probes): its output handed to ``on_output(stream, payload)``,
+        its exit code returned (-1 when the shim reported none). Past ``timeout``
+        seconds (None: no limit) the process is killed, as dockerd kills a probe
+        that timed out (none runs on with nobody reading it), and
+        ``asyncio.TimeoutError`` raised."""
+        ex = self.get(self.create(ref, {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True}))
+        reader, writer = await self.start(ex)
+        out = frames.Output(reader)
+
+        async def drain() -> None:
+            async for stream, payload in out:
+                on_output(stream, payload)
+        try:
+            await asyncio.wait_for(drain(), timeout)
+        except asyncio.TimeoutError:
+            if ex.pid:
+                _kill(ex.pid)
+            raise
+        finally:
+            writer.close()
+            self.finished(ex, out.exit_code(-1))
+        return out.exit_code(-1)
+
     def track(self, ex: Exec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A detached exec: drain its stream in the background to learn its exit code."""
         async def drain() -> None:
@@ -196,3 +223,11 @@ class ExecService:
         c = self.containers.get(ex.container_id)
         await shims.call(self.containers.bundle(c), {"op": "exec_resize", "id": ex.id,
                                                      "height": height, "width": width})
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL to an exec's process; one that has exited already needs none."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

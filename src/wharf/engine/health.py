@@ -16,7 +16,6 @@ import logging
 import time
 from typing import Any
 
-from wharf.engine import shims
 from wharf.engine.timefmt import rfc3339nano
 
 log = logging.getLogger("wharf.health")
@@ -106,24 +105,16 @@ class HealthMonitor:
 
     async def _probe(self, c: Any, cmd: list[str], timeout: float) -> tuple[int, str]:
         """Run the test once: (exit code, output); -1 when it could not run or timed out."""
-        try:
-            ex = self.execs.get(self.execs.create(c.id, {"Cmd": cmd, "AttachStdout": True,
-                                                         "AttachStderr": True}))
-            reader, writer = await self.execs.start(ex)
-        except Exception as e:
-            return -1, str(getattr(e, "message", e))
         output = bytearray()
-        code = -1
 
         def collect(stream: int, payload: bytes) -> None:
             output.extend(payload[:_OUTPUT_MAX - len(output)])
         try:
-            code = await asyncio.wait_for(shims.drain_output(reader, collect), timeout)
+            code = await self.execs.run(c.id, cmd, timeout, collect)
         except asyncio.TimeoutError:
             return -1, f"Health check exceeded timeout ({_seconds(timeout)})"
-        finally:
-            writer.close()
-            self.execs.finished(ex, code)
+        except Exception as e:
+            return -1, str(getattr(e, "message", e))
         return code, output.decode("utf-8", "replace")
 
     def _record(self, c: Any, result: dict[str, Any], retries: int, in_grace: bool) -> None:

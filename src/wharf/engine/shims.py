@@ -15,9 +15,9 @@ import asyncio
 import json
 import os
 import socket
-from typing import Any, Callable
+from typing import Any
 
-from wharf.shim import client, frames
+from wharf.shim import client
 
 
 def _connect(bundle: str) -> socket.socket:
@@ -92,13 +92,3 @@ def exit_file(bundle: str) -> dict[str, Any]:
     return client.read_exit(bundle) or {
         "exit_code": 255, "oom_killed": False, "finished_at": None,
         "error": "the container's shim exited without a status"}
-
-
-async def drain_output(reader: asyncio.StreamReader,
-                       on_output: Callable[[int, bytes], None]) -> int:
-    """An exec's stream to its end: output handed to ``on_output(stream, payload)``;
-    the exit code the shim's last control frame reports (-1 when none came)."""
-    out = frames.Output(reader)
-    async for stream, payload in out:
-        on_output(stream, payload)
-    return out.exit_code(-1)
