@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from wharf.engine.timefmt import rfc3339nano
+from wharf.humanize import go_duration
 
 log = logging.getLogger("wharf.health")
 
@@ -112,7 +113,7 @@ class HealthMonitor:
         try:
             code = await self.execs.run(c.id, cmd, timeout, collect)
         except asyncio.TimeoutError:
-            return -1, f"Health check exceeded timeout ({_seconds(timeout)})"
+            return -1, f"Health check exceeded timeout ({go_duration(timeout)})"
         except Exception as e:
             return -1, str(getattr(e, "message", e))
         return code, output.decode("utf-8", "replace")
@@ -132,7 +133,3 @@ class HealthMonitor:
         if health["Status"] != before:
             self.events.publish("container", "health_status: " + health["Status"], c.id,
                                 c.event_attributes())
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
