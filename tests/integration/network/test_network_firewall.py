@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 
 from netlab import FORWARD, Lab, Listener, ask, reachable, sh
 
+from wharf.network import netns
 from wharf.network.firewall import Firewall, FwPort
 
 
@@ -79,15 +81,23 @@ def test_apply_replaces_and_remove_leaves_nothing(lab: Lab) -> None:
 
 
 def test_ip_forward_is_restored_to_what_it_was(lab: Lab) -> None:
+    """In a network namespace of its own (ip_forward is per namespace): the host's is
+    shared by the tests running beside this one, and a 0 written there cut the
+    routing between bridges that another worker's test was relying on."""
     net = lab.network()
-    before = open(FORWARD).read().strip()
-    try:
+    name = f"wtfw{secrets.token_hex(3)}"
+    sh("ip", "netns", "add", name)
+    sh("ip", "-n", name, "link", "add", net.bridge, "type", "bridge")  # its twin in there
+
+    def check() -> None:
         with open(FORWARD, "w") as f:
             f.write("0")
-        lab.firewall.apply([lab.fw(net)], [])
+        firewall = Firewall(lab.firewall.table)
+        firewall.apply([lab.fw(net)], [])
         assert open(FORWARD).read().strip() == "1"
-        lab.firewall.remove()
+        firewall.remove()
         assert open(FORWARD).read().strip() == "0"
+    try:
+        netns.call_in(f"/run/netns/{name}", check)
     finally:
-        with open(FORWARD, "w") as f:
-            f.write(before)
+        sh("ip", "netns", "del", name)
