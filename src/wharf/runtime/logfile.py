@@ -16,7 +16,10 @@ started; with ``max-file`` 1 the file is truncated instead. With
 by a ``compressor`` the caller provides, which must not block (the shim runs
 ``compress_rotated`` in a forked helper and calls ``compressed()`` when it is
 done); until then the live file is not rotated again, so no rotation renames
-a file being compressed (Docker holds its rotation lock for as long).
+a file being compressed (Docker holds its rotation lock for as long). A
+live file full while that lasts says so (``held``): the shim stops reading
+the container's output meanwhile, as Docker's copier blocks on that lock,
+so the log keeps to ``max-size`` and rotation drops the oldest lines.
 
 A full disk never stops the writer (nor the container): a record the disk
 refuses (ENOSPC, EDQUOT, EIO) is dropped and counted in ``dropped``, and the
@@ -126,6 +129,11 @@ class Messages:
     def compressed(self) -> None:
         """A rotated file's compressor is done (only file writers rotate)."""
 
+    @property
+    def held(self) -> bool:
+        """Whether to take nothing more for now (a full file waiting for its rotation)."""
+        return False
+
     def _entry(self, stream: str, line: bytes, partial: bool = False) -> None:
         now = self._partial_ns.pop(stream, None) or time.time_ns()
         if partial:
@@ -165,6 +173,11 @@ class Writer(Messages):
     def compressed(self) -> None:
         """The compressor is done with ``.1``: rotation may go on."""
         self.compressing = False
+
+    @property
+    def held(self) -> bool:
+        """Full, and its rotation waits for the last rotated file's gzip."""
+        return self.compressing and self.max_size is not None and self._size >= self.max_size
 
     def _message(self, stream: str, line: bytes, ns: int, partial: bool) -> None:
         record = self._encode(stream, line, ns, partial)

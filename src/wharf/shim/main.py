@@ -324,6 +324,7 @@ class NoLog:
     """The ``none`` driver's writer: output goes to attached clients only."""
 
     dropped = 0
+    held = False
 
     def write(self, stream: str, data: bytes) -> None:
         pass
@@ -508,12 +509,15 @@ class Shim:
         self._apply_backpressure()
 
     def _apply_backpressure(self) -> None:
-        """Stop reading a process's output while a client it writes to lags far behind,
-        and a client's stdin while the process does not read it."""
+        """Stop reading a process's output while a client it writes to lags far behind
+        (or, for the init, while its full log file waits for the gzip of the last
+        rotated one), and a client's stdin while the process does not read it."""
         for proc in (self.init, *self.execs.values()):
             lagging = any(len(c.out.buf) > HIGH_WATER for c in self.conns if c.proc is proc)
-            if proc is self.init and self.backlog is not None:
-                lagging = lagging or len(self.backlog) > HIGH_WATER
+            if proc is self.init:
+                if self.backlog is not None:
+                    lagging = lagging or len(self.backlog) > HIGH_WATER
+                lagging = lagging or self.log.held  # its log waits for a rotation
             proc.pause(lagging)
         for c in self.conns:
             if c.stdin is not None and c.proc is not None and c.proc.stdin is not None:

@@ -35,12 +35,15 @@ def test_rotation_waits_for_the_compression_under_way(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     pending: list[str] = []
     w = jsonlog.Writer(str(log), max_size=100, max_file=3, compressor=pending.append)
+    assert not w.held
     for i in range(20):
         w.write("stdout", b"%03d\n" % i)
-    assert pending == [f"{log}.1"]  # one rotation; the live file grew on meanwhile
+    assert pending == [f"{log}.1"]  # one rotation; the live file grew on meanwhile...
+    assert w.held  # ...and says it is full: the shim stops reading the container
     assert [e.data for e in jsonlog.read(str(log))] == [b"%03d\n" % i for i in range(20)]
     logfile.compress_rotated(pending[0])  # done: readable compressed, and rotation goes on
     w.compressed()
+    assert not w.held
     assert [e.data for e in jsonlog.read(str(log))] == [b"%03d\n" % i for i in range(20)]
     w.write("stdout", b"next\n")
     w.close()
