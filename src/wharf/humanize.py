@@ -1,5 +1,4 @@
-"""Human words for durations, shared by the daemon (``ps`` status) and the CLI (ages),
-and durations as Go prints them (dockerd's messages).
+"""Human words for durations, shared by the daemon (``ps`` status) and the CLI (ages).
 
 Kept at the top of the package, with no imports, so the CLI can use it
 without pulling in the engine.
@@ -35,28 +34,3 @@ def human_duration(seconds: float) -> str:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
 
-
-def go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()``, as dockerd prints a duration in a message
-    ("Health check exceeded timeout (300ms)"): ``1h2m3.5s``, ``1.5s``, ``300ms``,
-    ``2µs``, ``0s``."""
-    ns = round(seconds * 1e9)
-    sign, ns = ("-" if ns < 0 else ""), abs(ns)
-    if ns == 0:
-        return "0s"
-    for unit, name in ((1, "ns"), (10**3, "µs"), (10**6, "ms")):
-        if ns < unit * 1000:
-            return f"{sign}{_decimal(ns, unit)}{name}"
-    hours, rest = divmod(ns, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    text = f"{_decimal(rest, 10**9)}s"
-    if hours or minutes:
-        text = f"{minutes}m{text}"
-    return f"{sign}{hours}h{text}" if hours else sign + text
-
-
-def _decimal(value: int, unit: int) -> str:
-    """``value / unit`` with as many decimals as it takes, none when whole."""
-    whole, fraction = divmod(value, unit)
-    digits = str(fraction).rjust(len(str(unit)) - 1, "0").rstrip("0") if unit > 1 else ""
-    return f"{whole}.{digits}" if digits else str(whole)

@@ -16,8 +16,8 @@ import logging
 import time
 from typing import Any
 
+from wharf.build import durations
 from wharf.engine.timefmt import rfc3339nano
-from wharf.humanize import go_duration
 
 log = logging.getLogger("wharf.health")
 
@@ -113,7 +113,7 @@ class HealthMonitor:
         try:
             code = await self.execs.run(c.id, cmd, timeout, collect)
         except asyncio.TimeoutError:
-            return -1, f"Health check exceeded timeout ({go_duration(timeout)})"
+            return -1, f"Health check exceeded timeout ({durations.format(round(timeout * 1e9))})"
         except Exception as e:
             return -1, str(getattr(e, "message", e))
         return code, output.decode("utf-8", "replace")
