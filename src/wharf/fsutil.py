@@ -107,24 +107,3 @@ def remove_tree(path: str, scratch: str) -> None:
             raise
         doomed = path
     shutil.rmtree(doomed, ignore_errors=True)
-
-
-def spread_subdirs(path: str) -> None:
-    """Mark ``path`` as the top of unrelated trees (``chattr +T``), where each
-    subdirectory is one container's: ext4's allocator then puts each new
-    subdirectory (and the files made in it) in a block group with room of its
-    own choosing, as for directories at the filesystem's root, instead of next
-    to its siblings.
-
-    Why: ext4 without a journal skips inodes freed in the last minutes (5 s once
-    their inode table block is written back, 300 s while it is dirty), testing
-    each free one in order, so after a few hundred containers were removed every
-    new file in their group first walks past their inodes: that walk was a
-    third of wharfd's CPU in a start burst on such a disk. With a journal ext4
-    tests nothing and this changes little. Best effort: a filesystem without
-    the flag (tmpfs, xfs, btrfs) is left as it is."""
-    from wharf.linux import syscalls  # not at import: the CLI imports this module too
-    try:
-        syscalls.add_inode_flags(path, syscalls.FS_TOPDIR_FL)
-    except OSError:
-        pass

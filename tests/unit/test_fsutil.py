@@ -1,19 +1,13 @@
 """What a full disk needs of ``wharf.fsutil``: scratch emptied in place, trees removed
-through a scratch directory that already exists; and the inode flag that spreads
-containers' trees over ext4's block groups."""
+through a scratch directory that already exists."""
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import struct
-import tempfile
 from pathlib import Path
 
-import pytest
-
-from wharf.fsutil import disk_full, empty_dir, remove_tree, spread_subdirs
+from wharf.fsutil import disk_full, empty_dir, remove_tree
 
 
 def test_empty_dir_keeps_the_directory_itself(tmp_path: Path) -> None:
@@ -47,22 +41,3 @@ def test_remove_tree_without_a_scratch_dir_deletes_in_place(tmp_path: Path) -> N
 def test_disk_full_errors() -> None:
     assert disk_full(OSError(errno.ENOSPC, "x")) and disk_full(OSError(errno.EDQUOT, "x"))
     assert not disk_full(OSError(errno.EACCES, "x")) and not disk_full(ValueError())
-
-
-def test_spread_subdirs_marks_a_directory_a_top_of_trees(tmp_path: Path) -> None:
-    """chattr +T where the filesystem has the flag (ext4: lsattr shows T); elsewhere
-    (tmpfs) nothing happens and nothing is raised, twice over."""
-    from wharf.linux import syscalls
-    spread_subdirs(str(tmp_path))
-    spread_subdirs(str(tmp_path))
-    fd = os.open(tmp_path, os.O_RDONLY)
-    try:
-        flags = struct.unpack_from("i", fcntl.ioctl(fd, 0x80086601, bytes(8)))[0]
-    except OSError:
-        pytest.skip("this filesystem has no inode flags")
-    finally:
-        os.close(fd)
-    assert flags & syscalls.FS_TOPDIR_FL
-    if os.path.isdir("/dev/shm"):
-        with tempfile.TemporaryDirectory(dir="/dev/shm") as tmpfs_dir:
-            spread_subdirs(tmpfs_dir)

@@ -10,13 +10,13 @@ import shutil
 from wharf.config import DaemonConfig
 from wharf.engine.containers import ContainerService
 from wharf.engine.builder import Builder
-from wharf.fsutil import spread_subdirs
 from wharf.engine.events import EventBus
 from wharf.engine.health import HealthMonitor
 from wharf.engine.execs import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService
 from wharf.engine.volumes import VolumeService
+from wharf.linux.syscalls import spread_subdirs
 from wharf.runtime import cgroups
 
 

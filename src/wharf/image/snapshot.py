@@ -28,8 +28,9 @@ import tempfile
 from typing import Any, BinaryIO, Callable, ClassVar, Protocol
 
 from wharf.errors import NotFound, WharfError
-from wharf.fsutil import empty_dir, remove_tree, spread_subdirs
+from wharf.fsutil import empty_dir, remove_tree
 from wharf.image.layers import LayerStore
+from wharf.linux.syscalls import spread_subdirs
 
 
 class Diff(Protocol):
