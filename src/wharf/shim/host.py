@@ -4,7 +4,8 @@ The launcher (``wharf.shim.launcher``) forks it at its first start request
 (fork, setsid, fork: nobody's child but init's, in its own session, so it
 outlives wharfd and the launcher) and relays every start request to it over
 a socket pair, the *launcher link*: ``{"bundle", "opts"}`` in, ``{"bundle",
-"shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error", "kind"}`` out.
+"shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error", "kind"}`` out, and
+the gate lines ``{"bundle", "gate"}`` in for the starts waiting at their gate.
 A Python process per container cost ~2.4 MB of private memory each (CPython
 writes to the pages it forked with); one host costs that once.
 

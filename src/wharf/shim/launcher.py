@@ -2,9 +2,11 @@
 
 ``python -m wharf.shim.launcher EXEC_ROOT``, with stdin and stdout one end of a
 socketpair to the daemon. Each request line ``{"bundle": path, "opts": {...}}``
-(a bundle under EXEC_ROOT, the shim's options) is answered, once the container has exec'd or failed, by one
-line ``{"bundle", "shim_pid", "pid"}`` or ``{"bundle", "shim_pid", "error",
-"kind"}``; requests for different bundles may overlap.
+(a bundle under EXEC_ROOT, the shim's options) is answered, once the container
+has exec'd or failed, by one line ``{"bundle", "shim_pid", "pid"}`` or
+``{"bundle", "shim_pid", "error", "kind"}``; requests for different bundles may
+overlap. A gate line ``{"bundle", "gate": true|false}`` (``wharf.runtime.startgate``)
+goes on to the host unanswered.
 
 At its first request the launcher forks the shim host (``wharf.shim.host``),
 the one process that is the shim of every container this daemon starts, and

@@ -2,9 +2,9 @@
 
 The shim needs four things from a runtime: spawn the init, spawn an exec'd
 process, say whether the kernel OOM-killed the container, and clean up (the
-cgroup) after it. ``load_runtime`` picks the implementation named in
-the shim options' ``runtime``; anything with these methods can drive a ``Shim``. Runtimes
-keep no per-container state (the host shares one among its containers):
+cgroup) after it. ``load_runtime`` picks the implementation named in the
+shim options' ``runtime``; anything with these methods can drive a ``Shim``.
+Runtimes keep no per-container state (the host shares one among its containers):
 what they need comes from the bundle's path and the spec.
 """
 
