@@ -461,7 +461,8 @@ class _Build:
             await self._layer_step(self.state, text, change)
 
     async def _fetch_sources(self, paths: list[str], remote: list[str], src_root: str,
-                             stack: contextlib.AsyncExitStack, instr: Instruction) -> tuple[list[copier.Source], list[str]]:
+                             stack: contextlib.AsyncExitStack, instr: Instruction
+                             ) -> tuple[list[copier.Source], list[str]]:
         """COPY's sources under ``src_root`` (a stage, image or named context) or downloaded into
         scratch directories ``stack`` removes, and their checksums."""
         keyword, flags = instr.keyword, instr.flags

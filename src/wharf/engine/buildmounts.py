@@ -44,6 +44,8 @@ from wharf.linux import syscalls
 from wharf.linux.paths import secure_join
 
 SourceRoot = Callable[[str], contextlib.AbstractAsyncContextManager[str]]
+
+
 class CacheMounts:
     """The cache mounts' directories, shared by every build of the daemon."""
 
@@ -272,4 +274,3 @@ def remove_stubs(diff: Diff, targets: list[str]) -> None:
             else:
                 break
             path = os.path.dirname(path)
-

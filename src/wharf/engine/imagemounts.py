@@ -81,4 +81,3 @@ def _source_dirs(store: ImageStore, image_id: str, subpath: str) -> list[str]:
         if hides:
             break
     return out
-

@@ -22,4 +22,3 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     shutil.rmtree(base, ignore_errors=True)
     assert not leftover, leftover
     assert not list(Path("/sys/fs/cgroup").glob("*/" + b.cgroups_path.split("/")[1]))
-
